@@ -1,0 +1,149 @@
+//! Command-line flags (each also settable through the environment).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, ValueEnum};
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `provider-azure`: the Azure Key Vault provider for the Secrets Store CSI provider contract.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "provider-azure", version, about)]
+pub struct Args {
+    /// gRPC listen address: `unix:///path/to/azure.sock` or `tcp://127.0.0.1:PORT` (debugging).
+    #[arg(long, env = "PROVIDER_ENDPOINT", default_value = "unix:///tmp/azure.sock")]
+    pub endpoint: String,
+
+    /// Server certificate chain (PEM) for mutual TLS, e.g. cert-manager's `tls.crt`.
+    #[arg(long, env = "PROVIDER_TLS_CERT_FILE", requires_all = ["tls_key_file", "tls_client_ca_file"])]
+    pub tls_cert_file: Option<PathBuf>,
+
+    /// Server private key (PEM), e.g. cert-manager's `tls.key`.
+    #[arg(long, env = "PROVIDER_TLS_KEY_FILE")]
+    pub tls_key_file: Option<PathBuf>,
+
+    /// CA bundle (PEM) that client certificates must chain to, e.g. the trust-manager bundle.
+    #[arg(long, env = "PROVIDER_TLS_CLIENT_CA_FILE")]
+    pub tls_client_ca_file: Option<PathBuf>,
+
+    /// Serve plaintext gRPC (no TLS). Only for third-party drivers that cannot do TLS, such as the
+    /// upstream Secrets Store CSI driver; access is then guarded by the socket's file permissions alone.
+    #[arg(long, env = "PROVIDER_PLAINTEXT", conflicts_with = "tls_cert_file")]
+    pub plaintext: bool,
+
+    /// How often the TLS files are checked for rotation.
+    #[arg(long, env = "PROVIDER_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub tls_reload_interval: Duration,
+
+    /// HTTP health endpoint address (`0` disables).
+    #[arg(long, env = "PROVIDER_HEALTH_ADDR", default_value = "0.0.0.0:8989")]
+    pub health_addr: ListenAddr,
+
+    /// HTTP health path.
+    #[arg(long, env = "PROVIDER_HEALTHZ_PATH", default_value = "/healthz")]
+    pub healthz_path: String,
+
+    /// Prometheus metrics address, path `/metrics` (`0` disables).
+    #[arg(long, env = "PROVIDER_METRICS_ADDR", default_value = "0.0.0.0:8898")]
+    pub metrics_addr: ListenAddr,
+
+    /// Order PEM chains from PFX certificates leaf → intermediates → root.
+    #[arg(long, env = "PROVIDER_CONSTRUCT_PEM_CHAIN", default_value_t = true, action = ArgAction::Set)]
+    pub construct_pem_chain: bool,
+
+    /// For certificate-backed secrets also return `<file>.crt` and `<file>.key`.
+    #[arg(long, env = "PROVIDER_WRITE_CERT_AND_KEY_IN_SEPARATE_FILES", default_value_t = false, action = ArgAction::Set)]
+    pub write_cert_and_key_in_separate_files: bool,
+
+    /// Cloud used when a SecretProviderClass sets no `cloudName`.
+    #[arg(long, env = "PROVIDER_CLOUD_NAME", default_value = "AzurePublicCloud")]
+    pub cloud_name: String,
+
+    /// Extra trusted root CAs (PEM) for Entra ID and Key Vault: an Azure Stack Hub CA, or the emulator's.
+    #[arg(long, env = "PROVIDER_KEYVAULT_CA_FILE")]
+    pub keyvault_ca_file: Option<PathBuf>,
+
+    /// Objects of one Mount fetched at once.
+    #[arg(long, env = "PROVIDER_FETCH_CONCURRENCY", default_value_t = 8)]
+    pub fetch_concurrency: usize,
+
+    /// Key Vault and Entra requests in flight at once, process-wide.
+    #[arg(long, env = "PROVIDER_MAX_KEYVAULT_REQUESTS", default_value_t = 64)]
+    pub max_keyvault_requests: usize,
+
+    /// Retries of a throttled (429) or failed (408, 5xx) Key Vault request.
+    #[arg(long, env = "PROVIDER_MAX_RETRIES", default_value_t = 4)]
+    pub max_retries: u32,
+
+    /// Longest time one Mount may take when the caller sets no deadline.
+    #[arg(long, env = "PROVIDER_MOUNT_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
+    pub mount_timeout: Duration,
+
+    /// Log format.
+    #[arg(long, env = "PROVIDER_LOG_FORMAT", value_enum, default_value = "plain")]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing `EnvFilter` syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_level: String,
+}
+
+/// A listen address, or `0` for "disabled" (the controller-runtime convention).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListenAddr(pub Option<SocketAddr>);
+
+impl std::str::FromStr for ListenAddr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "0" || s.is_empty() {
+            return Ok(Self(None));
+        }
+        s.parse().map(|a| Self(Some(a))).map_err(|e| format!("{s}: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Args::command().debug_assert();
+    }
+
+    #[test]
+    fn tls_files_come_together() {
+        assert!(Args::try_parse_from(["p", "--tls-cert-file", "c"]).is_err());
+        assert!(
+            Args::try_parse_from([
+                "p",
+                "--tls-cert-file",
+                "c",
+                "--plaintext",
+                "--tls-key-file",
+                "k",
+                "--tls-client-ca-file",
+                "ca"
+            ])
+            .is_err()
+        );
+        let a =
+            Args::try_parse_from(["p", "--health-addr", "0", "--metrics-addr", "127.0.0.1:9000"]).unwrap();
+        assert_eq!(a.health_addr, ListenAddr(None));
+        assert_eq!(
+            a.metrics_addr,
+            ListenAddr(Some("127.0.0.1:9000".parse().unwrap()))
+        );
+    }
+}

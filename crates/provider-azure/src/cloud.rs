@@ -1,0 +1,173 @@
+//! Azure clouds: where Entra ID and Key Vault live for each `cloudName` (SPEC §8.3).
+//!
+//! `AzureStackCloud` reads its endpoints from the JSON environment file named by `cloudEnvFileName` (the
+//! Go autorest format). Upstream exports `AZURE_ENVIRONMENT_FILEPATH` process-wide for that, which races
+//! between concurrent Mounts; here the file is read per request and nothing global changes.
+
+use serde::Deserialize;
+
+use crate::params::ParamError;
+
+/// The endpoints the provider needs from a cloud.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Cloud {
+    /// Canonical cloud name.
+    pub name: String,
+    /// Entra ID authority host, with a trailing slash, e.g. `https://login.microsoftonline.com/`.
+    pub authority_host: String,
+    /// Key Vault DNS suffix, e.g. `vault.azure.net` (may carry a port for private clouds and emulators).
+    pub keyvault_dns_suffix: String,
+    /// Key Vault resource (audience), e.g. `https://vault.azure.net`, without a trailing slash.
+    pub keyvault_resource: String,
+}
+
+fn builtin(name: &str, authority: &str, suffix: &str) -> Cloud {
+    Cloud {
+        name: name.to_string(),
+        authority_host: authority.to_string(),
+        keyvault_dns_suffix: suffix.to_string(),
+        keyvault_resource: format!("https://{suffix}"),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvFile {
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    active_directory_endpoint: String,
+    #[serde(default, rename = "keyVaultDNSSuffix")]
+    key_vault_dns_suffix: String,
+    #[serde(default)]
+    key_vault_endpoint: String,
+}
+
+impl Cloud {
+    /// Resolve a `cloudName` (case-insensitive, with the upstream aliases). `env_file` is required for
+    /// `AzureStackCloud`.
+    pub fn resolve(cloud_name: &str, env_file: &str) -> Result<Self, ParamError> {
+        let invalid =
+            |cause: String| ParamError(format!("cloudName {cloud_name} is not valid, error: {cause}"));
+        match cloud_name.to_ascii_uppercase().as_str() {
+            "AZUREPUBLICCLOUD" | "AZURECLOUD" => Ok(builtin(
+                "AzurePublicCloud",
+                "https://login.microsoftonline.com/",
+                "vault.azure.net",
+            )),
+            "AZUREUSGOVERNMENTCLOUD" | "AZUREUSGOVERNMENT" => Ok(builtin(
+                "AzureUSGovernmentCloud",
+                "https://login.microsoftonline.us/",
+                "vault.usgovcloudapi.net",
+            )),
+            "AZURECHINACLOUD" => Ok(builtin(
+                "AzureChinaCloud",
+                "https://login.chinacloudapi.cn/",
+                "vault.azure.cn",
+            )),
+            "AZUREGERMANCLOUD" => Ok(builtin(
+                "AzureGermanCloud",
+                "https://login.microsoftonline.de/",
+                "vault.microsoftazure.de",
+            )),
+            "AZURESTACKCLOUD" => {
+                if env_file.is_empty() {
+                    return Err(invalid("cloudEnvFileName must be set for AzureStackCloud".into()));
+                }
+                let bytes = std::fs::read(env_file)
+                    .map_err(|e| invalid(format!("failed to read environment file {env_file}: {e}")))?;
+                let env: EnvFile = serde_json::from_slice(&bytes)
+                    .map_err(|e| invalid(format!("failed to parse environment file {env_file}: {e}")))?;
+                if env.active_directory_endpoint.is_empty() || env.key_vault_dns_suffix.is_empty() {
+                    return Err(invalid(format!(
+                        "environment file {env_file} must set activeDirectoryEndpoint and keyVaultDNSSuffix"
+                    )));
+                }
+                let mut authority = env.active_directory_endpoint;
+                if !authority.ends_with('/') {
+                    authority.push('/');
+                }
+                let resource = if env.key_vault_endpoint.is_empty() {
+                    format!("https://{}", host_only(&env.key_vault_dns_suffix))
+                } else {
+                    env.key_vault_endpoint.trim_end_matches('/').to_string()
+                };
+                Ok(Cloud {
+                    name: if env.name.is_empty() {
+                        "AzureStackCloud".into()
+                    } else {
+                        env.name
+                    },
+                    authority_host: authority,
+                    keyvault_dns_suffix: env.key_vault_dns_suffix,
+                    keyvault_resource: resource,
+                })
+            }
+            _ => Err(invalid(format!(
+                "autorest/azure: There is no cloud environment matching the name {:?}",
+                cloud_name.to_ascii_uppercase()
+            ))),
+        }
+    }
+}
+
+fn host_only(suffix: &str) -> &str {
+    suffix.split(':').next().unwrap_or(suffix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_clouds_and_aliases() {
+        assert_eq!(
+            Cloud::resolve("azurecloud", "").unwrap().keyvault_dns_suffix,
+            "vault.azure.net"
+        );
+        assert_eq!(
+            Cloud::resolve("AzureUSGovernment", "").unwrap().authority_host,
+            "https://login.microsoftonline.us/"
+        );
+        assert_eq!(
+            Cloud::resolve("AzureChinaCloud", "").unwrap().keyvault_resource,
+            "https://vault.azure.cn"
+        );
+        assert_eq!(
+            Cloud::resolve("AzureGermanCloud", "")
+                .unwrap()
+                .keyvault_dns_suffix,
+            "vault.microsoftazure.de"
+        );
+    }
+
+    #[test]
+    fn unknown_cloud_is_rejected() {
+        let e = Cloud::resolve("Mars", "").unwrap_err().0;
+        assert!(e.starts_with("cloudName Mars is not valid, error: "), "{e}");
+    }
+
+    #[test]
+    fn azure_stack_reads_the_environment_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("env.json");
+        std::fs::write(
+            &path,
+            r#"{"name":"AzureStackCloud","activeDirectoryEndpoint":"https://login.stack.local","keyVaultDNSSuffix":"vault.stack.local:8443","resourceManagerEndpoint":"x"}"#,
+        )
+        .unwrap();
+        let cloud = Cloud::resolve("AzureStackCloud", path.to_str().unwrap()).unwrap();
+        assert_eq!(cloud.authority_host, "https://login.stack.local/");
+        assert_eq!(cloud.keyvault_dns_suffix, "vault.stack.local:8443");
+        assert_eq!(cloud.keyvault_resource, "https://vault.stack.local");
+        let missing = Cloud::resolve("AzureStackCloud", "").unwrap_err().0;
+        assert!(missing.contains("cloudEnvFileName must be set"), "{missing}");
+        let unreadable = Cloud::resolve("AzureStackCloud", "/nonexistent/env.json")
+            .unwrap_err()
+            .0;
+        assert!(
+            unreadable.contains("failed to read environment file"),
+            "{unreadable}"
+        );
+    }
+}

@@ -1,0 +1,112 @@
+//! Prometheus metrics of the provider.
+//!
+//! The upstream names are kept (`keyvault_request`, `grpc_request`, seconds histograms with the upstream
+//! buckets) but labels are bounded: an HTTP status class or gRPC code, never error text or object names.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+use crate::params::ObjectType;
+
+const BUCKETS: [f64; 14] = [
+    0.1, 0.2, 0.3, 0.4, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0, 15.0, 30.0,
+];
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KeyVaultLabels {
+    provider: &'static str,
+    object_type: &'static str,
+    operation: &'static str,
+    status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct GrpcLabels {
+    provider: &'static str,
+    grpc_method: &'static str,
+    grpc_code: String,
+}
+
+/// The provider's metric families, cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Arc<Mutex<Registry>>,
+    keyvault: Family<KeyVaultLabels, Histogram, fn() -> Histogram>,
+    grpc: Family<GrpcLabels, Histogram, fn() -> Histogram>,
+}
+
+fn histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let keyvault =
+            Family::<KeyVaultLabels, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
+        let grpc = Family::<GrpcLabels, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
+        registry.register(
+            "keyvault_request",
+            "Duration of Key Vault requests in seconds",
+            keyvault.clone(),
+        );
+        registry.register(
+            "grpc_request",
+            "Duration of gRPC requests in seconds",
+            grpc.clone(),
+        );
+        Self {
+            registry: Arc::new(Mutex::new(registry)),
+            keyvault,
+            grpc,
+        }
+    }
+}
+
+impl Metrics {
+    /// Record one Key Vault request.
+    pub fn keyvault_request(
+        &self,
+        object_type: ObjectType,
+        operation: &'static str,
+        status: &'static str,
+        took: Duration,
+    ) {
+        self.keyvault
+            .get_or_create(&KeyVaultLabels {
+                provider: "azure",
+                object_type: object_type.as_str(),
+                operation,
+                status,
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// Record one gRPC request.
+    pub fn grpc_request(&self, method: &'static str, code: tonic::Code, took: Duration) {
+        self.grpc
+            .get_or_create(&GrpcLabels {
+                provider: "azure",
+                grpc_method: method,
+                grpc_code: format!("{code:?}"),
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let registry = self
+            .registry
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Writing into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
+        out
+    }
+}

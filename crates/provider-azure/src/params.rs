@@ -1,0 +1,805 @@
+//! Parsing and validating a `MountRequest` into a typed [`MountParams`], before any network call.
+//!
+//! The rules and error texts are those of the upstream Azure provider (SPEC §8.2–§8.4, §8.9), with the
+//! QUIRK fixes of SPEC Part A: an invalid `filePermission` is an error (not mode 0), and the cloud
+//! environment file is read per request instead of being exported as a process-global variable.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::cloud::Cloud;
+use crate::content::{Encoding, Format};
+
+/// Attribute keys set by the driver or the sync controller.
+pub mod keys {
+    /// Pod name.
+    pub const POD_NAME: &str = "csi.storage.k8s.io/pod.name";
+    /// Pod namespace.
+    pub const POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
+    /// Service-account tokens, JSON keyed by audience.
+    pub const SA_TOKENS: &str = "csi.storage.k8s.io/serviceAccount.tokens";
+}
+
+/// Audience of the service-account token used for workload identity federation.
+pub const WORKLOAD_IDENTITY_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// A parameter error: the text is the upstream provider's, returned to the caller verbatim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParamError(pub String);
+
+impl fmt::Display for ParamError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ParamError {}
+
+fn err(text: impl Into<String>) -> ParamError {
+    ParamError(text.into())
+}
+
+/// Where the error surfaced: before parsing the parameters (returned bare) or while mounting (returned
+/// wrapped as `failed to mount objects, error: …`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestError {
+    /// `attributes`, `secrets` or `permission` are not valid JSON of the expected shape.
+    Unmarshal(ParamError),
+    /// Anything else about the parameters.
+    Mount(ParamError),
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Unmarshal(e) => write!(f, "{e}"),
+            Self::Mount(e) => write!(f, "failed to mount objects, error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RequestError {}
+
+/// How the provider authenticates to Entra ID for this request.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Identity {
+    /// Workload identity federation: exchange the service-account token for an Entra token.
+    Workload {
+        /// Client ID of the app registration or user-assigned managed identity.
+        client_id: String,
+        /// The service-account token for [`WORKLOAD_IDENTITY_AUDIENCE`].
+        assertion: String,
+    },
+    /// The VM's (or VMSS's) managed identity through IMDS.
+    VmManagedIdentity {
+        /// Client ID of a user-assigned identity; `None` for the system-assigned identity.
+        user_assigned_id: Option<String>,
+    },
+    /// A service principal with a client secret from the request's `secrets`.
+    ServicePrincipal {
+        /// Client ID.
+        client_id: String,
+        /// Client secret.
+        client_secret: String,
+    },
+}
+
+impl fmt::Debug for Identity {
+    // Tokens and client secrets must never reach a log line through `{:?}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Workload { client_id, .. } => f
+                .debug_struct("Workload")
+                .field("client_id", client_id)
+                .field("assertion", &"<redacted>")
+                .finish(),
+            Self::VmManagedIdentity { user_assigned_id } => f
+                .debug_struct("VmManagedIdentity")
+                .field("user_assigned_id", user_assigned_id)
+                .finish(),
+            Self::ServicePrincipal { client_id, .. } => f
+                .debug_struct("ServicePrincipal")
+                .field("client_id", client_id)
+                .field("client_secret", &"<redacted>")
+                .finish(),
+        }
+    }
+}
+
+/// The Key Vault object types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ObjectType {
+    /// `secret`
+    Secret,
+    /// `key`
+    Key,
+    /// `cert`
+    Cert,
+}
+
+impl ObjectType {
+    /// The string used in `objectType` and in object ids.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Secret => "secret",
+            Self::Key => "key",
+            Self::Cert => "cert",
+        }
+    }
+}
+
+/// One validated entry of the `objects` array.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyVaultObject {
+    /// Key Vault object name.
+    pub name: String,
+    /// Object type.
+    pub object_type: ObjectType,
+    /// Output file name (alias, else name).
+    pub file_name: String,
+    /// Requested version (`""` = latest).
+    pub version: String,
+    /// Number of versions to return (`<= 1` = a single file).
+    pub version_history: i32,
+    /// Output format for certificate-backed secrets.
+    pub format: Format,
+    /// Decoding applied to secret values.
+    pub encoding: Encoding,
+    /// File mode bits.
+    pub mode: u32,
+}
+
+/// A fully validated request.
+#[derive(Clone, Debug)]
+pub struct MountParams {
+    /// Pod name (for the sync controller, its own pod).
+    pub pod_name: String,
+    /// Pod namespace (for the sync controller, the SecretSync's namespace).
+    pub pod_namespace: String,
+    /// Vault name.
+    pub vault_name: String,
+    /// Entra tenant.
+    pub tenant_id: String,
+    /// Cloud endpoints.
+    pub cloud: Cloud,
+    /// How to authenticate.
+    pub identity: Identity,
+    /// Objects to fetch, in order.
+    pub objects: Vec<KeyVaultObject>,
+}
+
+impl MountParams {
+    /// `https://<vault>.<suffix>` after validating the vault name (SPEC §8.3).
+    pub fn vault_url(&self) -> Result<String, ParamError> {
+        let name = &self.vault_name;
+        if !(3..=24).contains(&name.len()) {
+            return Err(err(format!(
+                "failed to get vault: Invalid vault name: {name:?}, must be between 3 and 24 chars"
+            )));
+        }
+        if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(err(format!(
+                "failed to get vault: Invalid vault name: {name:?}, must match [-a-zA-Z0-9]{{3,24}}"
+            )));
+        }
+        Ok(format!("https://{name}.{}", self.cloud.keyvault_dns_suffix))
+    }
+}
+
+/// Parse a request. `default_cloud` is the `--cloud-name` of the process.
+pub fn parse(
+    attributes: &str,
+    secrets: &str,
+    permission: &str,
+    default_cloud: &str,
+) -> Result<MountParams, RequestError> {
+    let attrs: HashMap<String, String> = serde_json::from_str(attributes)
+        .map_err(|e| RequestError::Unmarshal(err(format!("failed to unmarshal attributes, error: {e}"))))?;
+    let secrets: HashMap<String, String> = serde_json::from_str(secrets)
+        .map_err(|e| RequestError::Unmarshal(err(format!("failed to unmarshal secrets, error: {e}"))))?;
+    let permission: u32 = serde_json::from_str(permission).map_err(|e| {
+        RequestError::Unmarshal(err(format!("failed to unmarshal file permission, error: {e}")))
+    })?;
+    parse_attributes(&attrs, &secrets, permission, default_cloud).map_err(RequestError::Mount)
+}
+
+fn get<'a>(attrs: &'a HashMap<String, String>, key: &str) -> &'a str {
+    attrs.get(key).map_or("", |v| v.trim())
+}
+
+fn parse_attributes(
+    attrs: &HashMap<String, String>,
+    secrets: &HashMap<String, String>,
+    permission: u32,
+    default_cloud: &str,
+) -> Result<MountParams, ParamError> {
+    let pod_name = get(attrs, keys::POD_NAME);
+    let pod_namespace = get(attrs, keys::POD_NAMESPACE);
+    if pod_name.is_empty() {
+        return Err(err("pod name is not provided"));
+    }
+    if pod_namespace.is_empty() {
+        return Err(err("pod namespace is not provided"));
+    }
+    let pod_identity = parse_flag(attrs, "usePodIdentity")?;
+    let vm_identity = parse_flag(attrs, "useVMManagedIdentity")?;
+    let token_proxy = parse_flag(attrs, "useAzureTokenProxy")?;
+    if [pod_identity, vm_identity, token_proxy]
+        .iter()
+        .filter(|b| **b)
+        .count()
+        > 1
+    {
+        return Err(err(
+            "only one identity mode can be enabled at a time: usePodIdentity, useVMManagedIdentity, or useAzureTokenProxy",
+        ));
+    }
+    let vault_name = get(attrs, "keyvaultName");
+    if vault_name.is_empty() {
+        return Err(err("keyvaultName is not provided"));
+    }
+    let tenant_id = match get(attrs, "tenantID") {
+        "" => get(attrs, "tenantId"),
+        t => t,
+    };
+    if tenant_id.is_empty() {
+        return Err(err("tenantId is not provided"));
+    }
+    let cloud_name = match get(attrs, "cloudName") {
+        "" => default_cloud,
+        c => c,
+    };
+    let cloud = Cloud::resolve(cloud_name, get(attrs, "cloudEnvFileName"))?;
+
+    let client_id = get(attrs, "clientID");
+    let identity = if pod_identity {
+        return Err(err(
+            "failed to build auth config for mode PodIdentity: aad-pod-identity is deprecated and not supported; use workload identity (clientID)",
+        ));
+    } else if token_proxy {
+        return Err(err(
+            "failed to build auth config for mode AzureTokenProxy: AKS identity binding is not supported; use workload identity (clientID)",
+        ));
+    } else if vm_identity {
+        let id = get(attrs, "userAssignedIdentityID");
+        Identity::VmManagedIdentity {
+            user_assigned_id: (!id.is_empty()).then(|| id.to_string()),
+        }
+    } else if !client_id.is_empty() {
+        let assertion = workload_identity_token(get(attrs, keys::SA_TOKENS)).map_err(|e| {
+            err(format!(
+                "failed to build auth config for mode None: failed to parse workload identity tokens, error: {e}"
+            ))
+        })?;
+        Identity::Workload {
+            client_id: client_id.to_string(),
+            assertion,
+        }
+    } else {
+        service_principal(secrets)?
+    };
+
+    let objects_yaml = attrs.get("objects").map_or("", String::as_str);
+    if objects_yaml.trim().is_empty() {
+        return Err(err("objects is not set"));
+    }
+    let objects = parse_objects(objects_yaml, permission)?;
+
+    Ok(MountParams {
+        pod_name: pod_name.to_string(),
+        pod_namespace: pod_namespace.to_string(),
+        vault_name: vault_name.to_string(),
+        tenant_id: tenant_id.to_string(),
+        cloud,
+        identity,
+        objects,
+    })
+}
+
+/// Go's `strconv.ParseBool`, which is what the upstream flags accept; empty means false.
+fn parse_flag(attrs: &HashMap<String, String>, key: &str) -> Result<bool, ParamError> {
+    match get(attrs, key) {
+        "" | "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
+        other => Err(err(format!(
+            "failed to parse {key} flag, error: strconv.ParseBool: parsing {other:?}: invalid syntax"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+struct TokenStatus {
+    token: String,
+}
+
+fn workload_identity_token(raw: &str) -> Result<String, String> {
+    if raw.is_empty() {
+        return Err("service account tokens not found".into());
+    }
+    let tokens: HashMap<String, TokenStatus> = serde_json::from_str(raw)
+        .map_err(|e| format!("failed to unmarshal service account tokens, error: {e}"))?;
+    tokens
+        .get(WORKLOAD_IDENTITY_AUDIENCE)
+        .map(|t| t.token.clone())
+        .ok_or_else(|| format!("token for audience {WORKLOAD_IDENTITY_AUDIENCE} not found"))
+}
+
+fn service_principal(secrets: &HashMap<String, String>) -> Result<Identity, ParamError> {
+    let find = |key: &str| {
+        secrets
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let client_id = find("clientid").ok_or_else(|| {
+        err("failed to build auth config for mode None: could not find clientid in secrets")
+    })?;
+    let client_secret = find("clientsecret").ok_or_else(|| {
+        err("failed to build auth config for mode None: could not find clientsecret in secrets")
+    })?;
+    Ok(Identity::ServicePrincipal {
+        client_id,
+        client_secret,
+    })
+}
+
+#[derive(Deserialize)]
+struct ObjectsDoc {
+    #[serde(default)]
+    array: Vec<String>,
+}
+
+/// One entry of `objects` as written by the user; unknown keys are ignored.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct RawObject {
+    #[serde(default)]
+    object_name: String,
+    #[serde(default)]
+    object_alias: String,
+    #[serde(default)]
+    object_type: String,
+    #[serde(default)]
+    object_version: String,
+    #[serde(default)]
+    object_format: String,
+    #[serde(default)]
+    object_encoding: String,
+    #[serde(default)]
+    file_permission: String,
+    #[serde(default)]
+    object_version_history: i32,
+}
+
+/// Parse the two-level `objects` YAML: a mapping with `array`, a list of strings each holding one object.
+pub fn parse_objects(yaml: &str, default_mode: u32) -> Result<Vec<KeyVaultObject>, ParamError> {
+    let doc: ObjectsDoc = serde_yaml_ng::from_str(yaml)
+        .map_err(|e| err(format!("failed to yaml unmarshal objects, error: {e}")))?;
+    doc.array
+        .iter()
+        .enumerate()
+        .map(|(i, entry)| {
+            let raw: RawObject = if entry.trim().is_empty() {
+                RawObject::default()
+            } else {
+                serde_yaml_ng::from_str(entry).map_err(|e| {
+                    err(format!(
+                        "unmarshal failed for keyVaultObjects at index {i}, error: {e}"
+                    ))
+                })?
+            };
+            validate(raw, default_mode)
+        })
+        .collect()
+}
+
+fn validate(raw: RawObject, default_mode: u32) -> Result<KeyVaultObject, ParamError> {
+    let name = raw.object_name.trim().to_string();
+    let type_str = raw.object_type.trim().to_string();
+    let version = raw.object_version.trim().to_string();
+    let wrap = |cause: String| {
+        err(format!(
+            "failed to get objectType:{type_str}, objectName:{name}, objectVersion:{version}: {cause}"
+        ))
+    };
+    let object_type = match type_str.as_str() {
+        "secret" => ObjectType::Secret,
+        "key" => ObjectType::Key,
+        "cert" => ObjectType::Cert,
+        _ => {
+            return Err(wrap(
+                "Invalid vaultObjectTypes. Should be secret, key, or cert".into(),
+            ));
+        }
+    };
+    let format = match raw.object_format.trim().to_ascii_lowercase().as_str() {
+        "" | "pem" => Format::Pem,
+        "pfx" => Format::Pfx,
+        other => {
+            return Err(wrap(format!(
+                "invalid objectFormat: {other}, should be PEM or PFX"
+            )));
+        }
+    };
+    if format == Format::Pfx && object_type != ObjectType::Secret {
+        return Err(wrap("PFX format only supported for objectType: secret".into()));
+    }
+    let encoding_str = raw.object_encoding.trim().to_ascii_lowercase();
+    if !encoding_str.is_empty() && object_type != ObjectType::Secret {
+        return Err(wrap(
+            "objectEncoding only supported for objectType: secret".into(),
+        ));
+    }
+    let encoding = match encoding_str.as_str() {
+        "" | "utf-8" => Encoding::Utf8,
+        "base64" => Encoding::Base64,
+        "hex" => Encoding::Hex,
+        other => {
+            return Err(wrap(format!(
+                "invalid objectEncoding: {other}, should be hex, base64 or utf-8"
+            )));
+        }
+    };
+    let alias = raw.object_alias.trim();
+    let file_name = if alias.is_empty() {
+        name.clone()
+    } else {
+        alias.to_string()
+    };
+    validate_file_name(&file_name).map_err(|e| wrap(e.into()))?;
+    let permission = raw.file_permission.trim();
+    let mode = if permission.is_empty() {
+        default_mode
+    } else {
+        u32::from_str_radix(permission, 8)
+            .ok()
+            .filter(|m| *m <= 0o777)
+            .ok_or_else(|| {
+                wrap(format!(
+                    "invalid filePermission: {permission:?}, must be an octal file mode between 0000 and 0777 such as 0644"
+                ))
+            })?
+    };
+    Ok(KeyVaultObject {
+        name,
+        object_type,
+        file_name,
+        version,
+        version_history: raw.object_version_history,
+        format,
+        encoding,
+        mode,
+    })
+}
+
+fn validate_file_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("file name must not be empty");
+    }
+    if name.starts_with('/') || name.starts_with('\\') {
+        return Err("file name must be a relative path");
+    }
+    if name.contains("..") {
+        return Err("file name must not contain '..'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(extra: &[(&str, &str)]) -> String {
+        let mut map: HashMap<&str, &str> = HashMap::from([
+            (keys::POD_NAME, "sse-pod"),
+            (keys::POD_NAMESPACE, "app"),
+            ("keyvaultName", "contoso-kv"),
+            ("tenantID", "tenant"),
+            ("clientID", "client"),
+            (
+                keys::SA_TOKENS,
+                r#"{"api://AzureADTokenExchange":{"token":"jwt","expirationTimestamp":"2026-01-01T00:00:00Z"}}"#,
+            ),
+            (
+                "objects",
+                "array:\n  - |\n    objectName: s1\n    objectType: secret\n",
+            ),
+        ]);
+        for (k, v) in extra {
+            if v.is_empty() {
+                map.remove(k);
+            } else {
+                map.insert(k, v);
+            }
+        }
+        serde_json::to_string(&map).unwrap()
+    }
+
+    fn mount_err(extra: &[(&str, &str)]) -> String {
+        parse(&attrs(extra), "{}", "420", "AzurePublicCloud")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn parses_the_walkthrough_parameters() {
+        let p = parse(&attrs(&[]), "{}", "420", "AzurePublicCloud").unwrap();
+        assert_eq!(p.vault_name, "contoso-kv");
+        assert_eq!(p.vault_url().unwrap(), "https://contoso-kv.vault.azure.net");
+        assert_eq!(
+            p.identity,
+            Identity::Workload {
+                client_id: "client".into(),
+                assertion: "jwt".into()
+            }
+        );
+        assert_eq!(p.objects.len(), 1);
+        assert_eq!(p.objects[0].file_name, "s1");
+        assert_eq!(p.objects[0].mode, 0o644);
+    }
+
+    #[test]
+    fn unmarshal_errors_are_not_wrapped() {
+        assert!(
+            parse("nope", "{}", "420", "AzurePublicCloud")
+                .unwrap_err()
+                .to_string()
+                .starts_with("failed to unmarshal attributes, error: ")
+        );
+        assert!(
+            parse("{}", "[", "420", "AzurePublicCloud")
+                .unwrap_err()
+                .to_string()
+                .starts_with("failed to unmarshal secrets, error: ")
+        );
+        assert!(
+            parse("{}", "{}", "\"x\"", "AzurePublicCloud")
+                .unwrap_err()
+                .to_string()
+                .starts_with("failed to unmarshal file permission, error: ")
+        );
+    }
+
+    #[test]
+    fn required_parameters_have_upstream_texts() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (
+                &[(keys::POD_NAME, "")],
+                "failed to mount objects, error: pod name is not provided",
+            ),
+            (
+                &[(keys::POD_NAMESPACE, "")],
+                "failed to mount objects, error: pod namespace is not provided",
+            ),
+            (
+                &[("keyvaultName", "")],
+                "failed to mount objects, error: keyvaultName is not provided",
+            ),
+            (
+                &[("tenantID", "")],
+                "failed to mount objects, error: tenantId is not provided",
+            ),
+            (
+                &[("objects", "")],
+                "failed to mount objects, error: objects is not set",
+            ),
+            (
+                &[("useVMManagedIdentity", "true"), ("usePodIdentity", "1")],
+                "failed to mount objects, error: only one identity mode can be enabled at a time: usePodIdentity, useVMManagedIdentity, or useAzureTokenProxy",
+            ),
+        ];
+        for (extra, want) in cases {
+            assert_eq!(&mount_err(extra), want);
+        }
+    }
+
+    #[test]
+    fn legacy_tenant_id_is_accepted() {
+        let p = parse(
+            &attrs(&[("tenantID", ""), ("tenantId", " legacy ")]),
+            "{}",
+            "420",
+            "AzurePublicCloud",
+        )
+        .unwrap();
+        assert_eq!(p.tenant_id, "legacy");
+    }
+
+    #[test]
+    fn bad_flag_is_reported_with_its_name() {
+        assert_eq!(
+            mount_err(&[("useVMManagedIdentity", "yes")]),
+            "failed to mount objects, error: failed to parse useVMManagedIdentity flag, error: strconv.ParseBool: parsing \"yes\": invalid syntax"
+        );
+    }
+
+    #[test]
+    fn workload_identity_token_errors() {
+        assert_eq!(
+            mount_err(&[(keys::SA_TOKENS, "")]),
+            "failed to mount objects, error: failed to build auth config for mode None: failed to parse workload identity tokens, error: service account tokens not found"
+        );
+        assert_eq!(
+            mount_err(&[(keys::SA_TOKENS, r#"{"other":{"token":"x"}}"#)]),
+            "failed to mount objects, error: failed to build auth config for mode None: failed to parse workload identity tokens, error: token for audience api://AzureADTokenExchange not found"
+        );
+        assert!(mount_err(&[(keys::SA_TOKENS, "{")]).starts_with(
+            "failed to mount objects, error: failed to build auth config for mode None: failed to parse workload identity tokens, error: failed to unmarshal service account tokens, error: "
+        ));
+    }
+
+    #[test]
+    fn service_principal_needs_secrets() {
+        assert_eq!(
+            mount_err(&[("clientID", "")]),
+            "failed to mount objects, error: failed to build auth config for mode None: could not find clientid in secrets"
+        );
+        let p = parse(
+            &attrs(&[("clientID", "")]),
+            r#"{"ClientID":"id","clientsecret":"s"}"#,
+            "420",
+            "AzurePublicCloud",
+        )
+        .unwrap();
+        assert!(matches!(p.identity, Identity::ServicePrincipal { ref client_id, .. } if client_id == "id"));
+        assert!(!format!("{:?}", p.identity).contains('s') || !format!("{:?}", p.identity).contains("\"s\""));
+    }
+
+    #[test]
+    fn vm_managed_identity() {
+        let p = parse(
+            &attrs(&[
+                ("useVMManagedIdentity", "true"),
+                ("userAssignedIdentityID", "uami"),
+            ]),
+            "{}",
+            "420",
+            "AzurePublicCloud",
+        )
+        .unwrap();
+        assert_eq!(
+            p.identity,
+            Identity::VmManagedIdentity {
+                user_assigned_id: Some("uami".into())
+            }
+        );
+    }
+
+    #[test]
+    fn debug_output_redacts_tokens() {
+        let p = parse(
+            &attrs(&[(
+                keys::SA_TOKENS,
+                r#"{"api://AzureADTokenExchange":{"token":"TOPSECRETJWT"}}"#,
+            )]),
+            "{}",
+            "420",
+            "AzurePublicCloud",
+        )
+        .unwrap();
+        assert!(!format!("{p:?}").contains("TOPSECRETJWT"));
+    }
+
+    #[test]
+    fn vault_name_validation() {
+        let mut p = parse(&attrs(&[]), "{}", "420", "AzurePublicCloud").unwrap();
+        p.vault_name = "ab".into();
+        assert_eq!(
+            p.vault_url().unwrap_err().0,
+            "failed to get vault: Invalid vault name: \"ab\", must be between 3 and 24 chars"
+        );
+        p.vault_name = "bad_name".into();
+        assert_eq!(
+            p.vault_url().unwrap_err().0,
+            "failed to get vault: Invalid vault name: \"bad_name\", must match [-a-zA-Z0-9]{3,24}"
+        );
+    }
+
+    fn one(entry: &str) -> Result<KeyVaultObject, ParamError> {
+        let yaml = format!(
+            "array:\n  - |\n{}",
+            entry.lines().map(|l| format!("    {l}\n")).collect::<String>()
+        );
+        parse_objects(&yaml, 0o644).map(|mut v| v.remove(0))
+    }
+
+    #[test]
+    fn object_fields_are_trimmed_and_defaulted() {
+        let o = one("objectName: ' s1 '\nobjectType: secret\nobjectAlias: ' A/B '\nobjectVersionHistory: 3\nfilePermission: '0600'\nobjectEncoding: BASE64\nunknownKey: ignored").unwrap();
+        assert_eq!(o.name, "s1");
+        assert_eq!(o.file_name, "A/B");
+        assert_eq!(o.version_history, 3);
+        assert_eq!(o.mode, 0o600);
+        assert_eq!(o.encoding, Encoding::Base64);
+    }
+
+    #[test]
+    fn object_validation_texts() {
+        let cases = [
+            (
+                "objectName: s\nobjectType: Secret",
+                "failed to get objectType:Secret, objectName:s, objectVersion:: Invalid vaultObjectTypes. Should be secret, key, or cert",
+            ),
+            (
+                "objectName: s\nobjectType: secret\nobjectFormat: der",
+                "failed to get objectType:secret, objectName:s, objectVersion:: invalid objectFormat: der, should be PEM or PFX",
+            ),
+            (
+                "objectName: k\nobjectType: key\nobjectFormat: pfx",
+                "failed to get objectType:key, objectName:k, objectVersion:: PFX format only supported for objectType: secret",
+            ),
+            (
+                "objectName: c\nobjectType: cert\nobjectEncoding: hex",
+                "failed to get objectType:cert, objectName:c, objectVersion:: objectEncoding only supported for objectType: secret",
+            ),
+            (
+                "objectName: s\nobjectType: secret\nobjectEncoding: utf-16",
+                "failed to get objectType:secret, objectName:s, objectVersion:: invalid objectEncoding: utf-16, should be hex, base64 or utf-8",
+            ),
+            (
+                "objectName: ''\nobjectType: secret",
+                "failed to get objectType:secret, objectName:, objectVersion:: file name must not be empty",
+            ),
+            (
+                "objectName: s\nobjectType: secret\nobjectAlias: /etc/passwd",
+                "failed to get objectType:secret, objectName:s, objectVersion:: file name must be a relative path",
+            ),
+            (
+                "objectName: s\nobjectType: secret\nobjectAlias: a/../../b",
+                "failed to get objectType:secret, objectName:s, objectVersion:: file name must not contain '..'",
+            ),
+            (
+                "objectName: s\nobjectType: secret\nfilePermission: '0999'",
+                "failed to get objectType:secret, objectName:s, objectVersion:: invalid filePermission: \"0999\", must be an octal file mode between 0000 and 0777 such as 0644",
+            ),
+            (
+                "objectName: s\nobjectType: secret\nfilePermission: rw",
+                "failed to get objectType:secret, objectName:s, objectVersion:: invalid filePermission: \"rw\", must be an octal file mode between 0000 and 0777 such as 0644",
+            ),
+        ];
+        for (entry, want) in cases {
+            assert_eq!(one(entry).unwrap_err().0, want, "entry {entry:?}");
+        }
+    }
+
+    #[test]
+    fn quoted_history_is_an_unmarshal_error() {
+        let e = one("objectName: s\nobjectType: secret\nobjectVersionHistory: \"2\"")
+            .unwrap_err()
+            .0;
+        assert!(
+            e.starts_with("unmarshal failed for keyVaultObjects at index 0, error: "),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn malformed_objects_yaml() {
+        let e = parse_objects("array: {", 0o644).unwrap_err().0;
+        assert!(e.starts_with("failed to yaml unmarshal objects, error: "), "{e}");
+        assert!(parse_objects("array: []", 0o644).unwrap().is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_attributes_never_panic(s in ".*") {
+            let _ = parse(&s, "{}", "420", "AzurePublicCloud");
+        }
+
+        #[test]
+        fn arbitrary_objects_yaml_never_panics(s in ".*") {
+            let _ = parse_objects(&s, 0o644);
+            let _ = parse_objects(&format!("array:\n  - |\n    {s}\n"), 0o644);
+        }
+
+        #[test]
+        fn arbitrary_object_entries_never_panic(name in ".*", ty in "(secret|key|cert|.*)", perm in ".*", hist in proptest::num::i64::ANY) {
+            let entry = serde_json::json!({"objectName": name, "objectType": ty, "filePermission": perm, "objectVersionHistory": hist}).to_string();
+            let yaml = serde_json::json!({"array": [entry]}).to_string();
+            let _ = parse_objects(&yaml, 0o644);
+        }
+    }
+}

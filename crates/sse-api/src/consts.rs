@@ -1,0 +1,154 @@
+//! Interface constants shared by the manager, the provider client, the deploy manifests and the tests.
+//!
+//! Every value here is an interface fact (SPEC Appendix C, §2.4, §2.5, §6.2, §6.3, Part A): changing one
+//! changes what other programs see, so each is defined exactly once.
+
+// ---------------------------------------------------------------------------------------------------------------
+// API identity
+// ---------------------------------------------------------------------------------------------------------------
+
+/// API group of `SecretSync`.
+pub const SECRET_SYNC_GROUP: &str = "secret-sync.x-k8s.io";
+/// The only served (and storage) version of `SecretSync`.
+pub const SECRET_SYNC_VERSION: &str = "v1alpha1";
+/// `apiVersion` of `SecretSync` objects (also used in the owner reference on synced Secrets).
+pub const SECRET_SYNC_API_VERSION: &str = "secret-sync.x-k8s.io/v1alpha1";
+/// `kind` of `SecretSync` objects (also used in the owner reference on synced Secrets).
+pub const SECRET_SYNC_KIND: &str = "SecretSync";
+/// Plural resource name of `SecretSync`.
+pub const SECRET_SYNC_PLURAL: &str = "secretsyncs";
+/// Name of the `SecretSync` CustomResourceDefinition.
+pub const SECRET_SYNC_CRD_NAME: &str = "secretsyncs.secret-sync.x-k8s.io";
+
+/// API group of `SecretProviderClass` (owned by the Secrets Store CSI Driver project).
+pub const SECRET_PROVIDER_CLASS_GROUP: &str = "secrets-store.csi.x-k8s.io";
+/// Storage version of `SecretProviderClass`.
+pub const SECRET_PROVIDER_CLASS_VERSION: &str = "v1";
+/// `apiVersion` of `SecretProviderClass` objects.
+pub const SECRET_PROVIDER_CLASS_API_VERSION: &str = "secrets-store.csi.x-k8s.io/v1";
+/// `kind` of `SecretProviderClass` objects.
+pub const SECRET_PROVIDER_CLASS_KIND: &str = "SecretProviderClass";
+/// Plural resource name of `SecretProviderClass`.
+pub const SECRET_PROVIDER_CLASS_PLURAL: &str = "secretproviderclasses";
+/// Name of the `SecretProviderClass` CustomResourceDefinition.
+pub const SECRET_PROVIDER_CLASS_CRD_NAME: &str = "secretproviderclasses.secrets-store.csi.x-k8s.io";
+/// Deprecation warning served for `secrets-store.csi.x-k8s.io/v1alpha1` (SPEC §3).
+pub const SECRET_PROVIDER_CLASS_V1ALPHA1_DEPRECATION: &str =
+    "secrets-store.csi.x-k8s.io/v1alpha1 is deprecated. Use secrets-store.csi.x-k8s.io/v1 instead.";
+
+// ---------------------------------------------------------------------------------------------------------------
+// The synced Secret
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Label put on every Secret the controller writes (value [`CONTROLLER_LABEL_VALUE`]).
+pub const CONTROLLER_LABEL_KEY: &str = "secrets-store.sync.x-k8s.io";
+/// Value of [`CONTROLLER_LABEL_KEY`] on synced Secrets.
+pub const CONTROLLER_LABEL_VALUE: &str = "";
+/// Prefix reserved for the controller: user labels and annotations in `spec.secretObject` must not start with it.
+pub const RESERVED_KEY_PREFIX: &str = "secrets-store.sync.x-k8s.io";
+/// Server-side-apply field manager for the Secret and the SecretSync status (SPEC A6).
+pub const FIELD_MANAGER: &str = "secrets-store-sync-controller";
+/// Field manager used by upstream releases up to v0.0.4; only needed to recognise their managed fields.
+pub const LEGACY_FIELD_MANAGER: &str = "v1-secrets-store-sync-controller";
+/// Secret `type` used when `spec.secretObject.type` is not set.
+pub const DEFAULT_SECRET_TYPE: &str = "Opaque";
+
+// ---------------------------------------------------------------------------------------------------------------
+// Provider Mount call (SPEC §2.4, §2.5)
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Attribute carrying the controller pod's name.
+pub const ATTR_POD_NAME: &str = "csi.storage.k8s.io/pod.name";
+/// Attribute carrying the SecretSync's namespace.
+pub const ATTR_POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
+/// Attribute carrying the controller pod's UID.
+pub const ATTR_POD_UID: &str = "csi.storage.k8s.io/pod.uid";
+/// Attribute carrying `spec.serviceAccountName`.
+pub const ATTR_SERVICE_ACCOUNT_NAME: &str = "csi.storage.k8s.io/serviceAccount.name";
+/// Attribute carrying the JSON map `audience -> {token, expirationTimestamp}`; omitted when no audience is configured.
+pub const ATTR_SERVICE_ACCOUNT_TOKENS: &str = "csi.storage.k8s.io/serviceAccount.tokens";
+
+/// Fixed `MountRequest.secrets` (there is no `nodePublishSecretRef` in secret sync).
+pub const MOUNT_SECRETS: &str = "{}";
+/// Fixed `MountRequest.permission`: JSON of file mode 0644.
+pub const MOUNT_PERMISSION: &str = "420";
+/// Fixed `MountRequest.target_path` (nothing is ever written there).
+pub const MOUNT_TARGET_PATH: &str = "/mnt/secrets-store";
+
+/// `expirationSeconds` of every TokenRequest minted for a provider call.
+pub const TOKEN_EXPIRATION_SECONDS: i64 = 600;
+
+/// Default directory holding the provider sockets `<provider>.sock`.
+pub const DEFAULT_PROVIDER_VOLUME: &str = "/provider";
+/// Suffix of a provider socket file name: the socket of provider `P` is `<volume>/P.sock`.
+pub const PROVIDER_SOCKET_SUFFIX: &str = ".sock";
+/// Maximum length of a provider name (`^[a-zA-Z0-9_-]{0,30}$`, SPEC §2.3).
+pub const PROVIDER_NAME_MAX_LEN: usize = 30;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Process (SPEC §6.2, §6.3, Part A)
+// ---------------------------------------------------------------------------------------------------------------
+
+/// Env var with the manager pod's name (downward API), sent as [`ATTR_POD_NAME`].
+pub const ENV_POD_NAME: &str = "SYNC_CONTROLLER_POD_NAME";
+/// Env var with the manager pod's UID (downward API), sent as [`ATTR_POD_UID`].
+pub const ENV_POD_UID: &str = "SYNC_CONTROLLER_POD_UID";
+/// Env var with the manager pod's namespace (downward API); the default namespace of the leader Lease.
+pub const ENV_POD_NAMESPACE: &str = "SYNC_CONTROLLER_POD_NAMESPACE";
+
+/// Name of the leader-election Lease (`coordination.k8s.io/v1`).
+pub const LEADER_ELECTION_ID: &str = "29f1d54e.secret-sync.x-k8s.io";
+
+/// Arc setting `rotationPollIntervalInSeconds` default (SPEC A5).
+pub const DEFAULT_ROTATION_POLL_INTERVAL_SECONDS: u64 = 3600;
+/// Arc setting `jitterSeconds` default (SPEC A5).
+pub const DEFAULT_JITTER_SECONDS: u64 = 0;
+/// Arc setting `enablePartialSecretSync` default (SPEC A5).
+pub const DEFAULT_ENABLE_PARTIAL_SECRET_SYNC: bool = true;
+
+/// Prefix of `status.syncHash` values written by SSE-rs (keyed MAC, SPEC A8). Upstream writes `v1:`.
+pub const SYNC_HASH_PREFIX: &str = "v2:";
+
+/// True when `name` is a valid provider name (`^[a-zA-Z0-9_-]{0,30}$`). Like upstream, the empty string is valid
+/// here; it then fails socket discovery with "provider not found".
+pub fn is_valid_provider_name(name: &str) -> bool {
+    name.len() <= PROVIDER_NAME_MAX_LEN
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_version_strings_are_group_slash_version() {
+        assert_eq!(
+            SECRET_SYNC_API_VERSION,
+            format!("{SECRET_SYNC_GROUP}/{SECRET_SYNC_VERSION}")
+        );
+        assert_eq!(
+            SECRET_PROVIDER_CLASS_API_VERSION,
+            format!("{SECRET_PROVIDER_CLASS_GROUP}/{SECRET_PROVIDER_CLASS_VERSION}")
+        );
+        assert_eq!(
+            SECRET_SYNC_CRD_NAME,
+            format!("{SECRET_SYNC_PLURAL}.{SECRET_SYNC_GROUP}")
+        );
+        assert_eq!(
+            SECRET_PROVIDER_CLASS_CRD_NAME,
+            format!("{SECRET_PROVIDER_CLASS_PLURAL}.{SECRET_PROVIDER_CLASS_GROUP}")
+        );
+    }
+
+    #[test]
+    fn provider_names() {
+        for ok in ["", "azure", "e2e-provider", "a_b", "A1", &"x".repeat(30)] {
+            assert!(is_valid_provider_name(ok), "{ok:?} should be valid");
+        }
+        for bad in ["a.b", "a/b", "../x", "a b", "é", &"x".repeat(31)] {
+            assert!(!is_valid_provider_name(bad), "{bad:?} should be invalid");
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! `SecretSync` (`secret-sync.x-k8s.io/v1alpha1`): which provider objects become which keys of a Kubernetes
+//! Secret of the same name and namespace (SPEC §4, Part A).
+//!
+//! The schema carries every validation of the upstream HEAD CRD (patterns, lengths, list-map keys, CEL rules with
+//! their exact messages). The status adds, beyond upstream, the times operators need to see whether and when the
+//! vault is checked (`lastCheckedTime`, `nextCheckTime`, `failingSince`) and `observedGeneration`.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    consts::DEFAULT_SECRET_TYPE,
+    validation::{
+        ANNOTATIONS_RESERVED_MESSAGE, ANNOTATIONS_RESERVED_RULE, ANNOTATIONS_SIZE_MESSAGE,
+        ANNOTATIONS_SIZE_RULE, DNS1123_SUBDOMAIN_PATTERN, FORCE_SYNCHRONIZATION_PATTERN,
+        LABELS_RESERVED_MESSAGE, LABELS_RESERVED_RULE, LABELS_SIZE_MESSAGE, LABELS_SIZE_RULE,
+        MAX_NAME_LENGTH, SOURCE_PATH_PATTERN, TARGET_KEY_PATTERN,
+    },
+};
+
+/// Maximum number of entries in `status.conditions`.
+pub const MAX_CONDITIONS: u32 = 16;
+
+/// Desired state of a SecretSync: the Secret to write and where its data comes from.
+#[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[kube(
+    group = "secret-sync.x-k8s.io",
+    version = "v1alpha1",
+    kind = "SecretSync",
+    namespaced,
+    status = "SecretSyncStatus",
+    derive = "PartialEq",
+    derive = "Default",
+    doc = "SecretSync syncs objects fetched through a SecretProviderClass into a Kubernetes Secret of the same name in the same namespace.",
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].status"#
+    ),
+    printcolumn(
+        name = "Reason",
+        type_ = "string",
+        json_path = r#".status.conditions[?(@.type=="Ready")].reason"#
+    ),
+    printcolumn(
+        name = "Last Sync",
+        type_ = "date",
+        json_path = ".status.lastSuccessfulSyncTime"
+    ),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSyncSpec {
+    /// Name of the controller that should handle this SecretSync. Reserved for sharding; currently ignored.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    #[schemars(extend("default" = ""))]
+    pub secret_sync_controller_name: String,
+
+    /// Name of the SecretProviderClass, in the same namespace, that says which provider to call and with which
+    /// parameters.
+    #[schemars(length(min = 1, max = MAX_NAME_LENGTH), regex(pattern = DNS1123_SUBDOMAIN_PATTERN))]
+    pub secret_provider_class_name: String,
+
+    /// Name of the ServiceAccount, in the same namespace, whose token the provider uses to authenticate to the
+    /// secret store (e.g. Azure workload identity).
+    #[schemars(length(min = 1, max = MAX_NAME_LENGTH), regex(pattern = DNS1123_SUBDOMAIN_PATTERN))]
+    pub service_account_name: String,
+
+    /// The Secret to create and keep up to date.
+    pub secret_object: SecretObject,
+
+    /// Changing this value forces a sync even if nothing else changed (e.g. the output of `date +%s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = MAX_NAME_LENGTH), regex(pattern = FORCE_SYNCHRONIZATION_PATTERN))]
+    pub force_synchronization: Option<String>,
+}
+
+fn default_secret_type() -> String {
+    DEFAULT_SECRET_TYPE.to_owned()
+}
+
+/// The Secret written for a SecretSync.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretObject {
+    /// Type of the Secret (e.g. `Opaque`, `kubernetes.io/tls`, `kubernetes.io/dockerconfigjson`).
+    #[serde(rename = "type", default = "default_secret_type")]
+    #[schemars(length(max = MAX_NAME_LENGTH))]
+    pub type_: String,
+
+    /// Which provider object (`sourcePath`) becomes which Secret key (`targetKey`).
+    #[schemars(length(min = 1))]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["targetKey".into()]))]
+    pub data: Vec<SecretObjectData>,
+
+    /// Labels of the Secret. Keys starting with `secrets-store.sync.x-k8s.io` are reserved for the controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(
+        validation = Rule::new(LABELS_SIZE_RULE).message(LABELS_SIZE_MESSAGE),
+        validation = Rule::new(LABELS_RESERVED_RULE).message(LABELS_RESERVED_MESSAGE)
+    )]
+    pub labels: Option<BTreeMap<String, String>>,
+
+    /// Annotations of the Secret. Keys starting with `secrets-store.sync.x-k8s.io` are reserved for the controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(
+        validation = Rule::new(ANNOTATIONS_SIZE_RULE).message(ANNOTATIONS_SIZE_MESSAGE),
+        validation = Rule::new(ANNOTATIONS_RESERVED_RULE).message(ANNOTATIONS_RESERVED_MESSAGE)
+    )]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+impl Default for SecretObject {
+    fn default() -> Self {
+        Self {
+            type_: default_secret_type(),
+            data: Vec::new(),
+            labels: None,
+            annotations: None,
+        }
+    }
+}
+
+/// One Secret key and the provider object it is filled from.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretObjectData {
+    /// Path of the object in the provider's response (for Azure: the object name or alias, `<name>/<n>` for
+    /// version history).
+    #[schemars(length(min = 1, max = MAX_NAME_LENGTH), regex(pattern = SOURCE_PATH_PATTERN))]
+    pub source_path: String,
+
+    /// Key of the Secret's `data` that receives the object's content.
+    #[schemars(length(min = 1, max = MAX_NAME_LENGTH), regex(pattern = TARGET_KEY_PATTERN))]
+    pub target_key: String,
+}
+
+/// Observed state of a SecretSync.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretSyncStatus {
+    /// Keyed hash of the last successfully applied state. Absent until the Secret has been created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_hash: Option<String>,
+
+    /// When the Secret was last written successfully.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_successful_sync_time: Option<Time>,
+
+    /// When the secret store was last checked for changes, whatever the outcome.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checked_time: Option<Time>,
+
+    /// When the secret store will be checked next (poll interval plus jitter, or the retry time after a failure).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_check_time: Option<Time>,
+
+    /// When the current run of failures started; absent while syncing succeeds. The Secret keeps its last good
+    /// value meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failing_since: Option<Time>,
+
+    /// The `metadata.generation` this status was computed for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0))]
+    pub observed_generation: Option<i64>,
+
+    /// Conditions `Create`, `Update` and `Ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "conditions_schema")]
+    pub conditions: Vec<Condition>,
+}
+
+/// Schema of `status.conditions`: the standard `metav1.Condition` validation (as generated by controller-gen for
+/// upstream), a list-map keyed by `type`, at most [`MAX_CONDITIONS`] entries.
+fn conditions_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "Conditions Create, Update and Ready.",
+        "type": "array",
+        "maxItems": MAX_CONDITIONS,
+        "x-kubernetes-list-type": "map",
+        "x-kubernetes-list-map-keys": ["type"],
+        "items": {
+            "description": "Condition contains details for one aspect of the current state of this API Resource.",
+            "type": "object",
+            "required": ["lastTransitionTime", "message", "reason", "status", "type"],
+            "properties": {
+                "lastTransitionTime": {
+                    "description": "lastTransitionTime is the last time the condition transitioned from one status to another.",
+                    "type": "string",
+                    "format": "date-time"
+                },
+                "message": {
+                    "description": "message is a human readable message indicating details about the transition. This may be an empty string.",
+                    "type": "string",
+                    "maxLength": 32768
+                },
+                "observedGeneration": {
+                    "description": "observedGeneration represents the .metadata.generation that the condition was set based upon.",
+                    "type": "integer",
+                    "format": "int64",
+                    "minimum": 0
+                },
+                "reason": {
+                    "description": "reason contains a programmatic identifier indicating the reason for the condition's last transition.",
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": 1024,
+                    "pattern": "^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$"
+                },
+                "status": {
+                    "description": "status of the condition, one of True, False, Unknown.",
+                    "type": "string",
+                    "enum": ["True", "False", "Unknown"]
+                },
+                "type": {
+                    "description": "type of condition in CamelCase or in foo.example.com/CamelCase.",
+                    "type": "string",
+                    "maxLength": 316,
+                    "pattern": "^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+                }
+            }
+        }
+    })
+}

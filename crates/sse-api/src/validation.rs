@@ -1,0 +1,305 @@
+//! Validation of `SecretSync` input: the schema patterns and CEL rules of the CRD (SPEC §4.2), and
+//! [`validate_secret_object`], the controller's defence-in-depth check run before anything is written
+//! (SPEC §5.2 QUIRK 4, §5.5).
+//!
+//! The API server enforces the patterns and CEL rules at admission. The controller repeats the checks it can do
+//! without a regex engine, because a SecretSync may have been stored under an older, laxer CRD and because the
+//! reserved-key rule protects the controller's own label.
+
+use std::collections::BTreeMap;
+
+use crate::{
+    conditions::Reason,
+    consts::RESERVED_KEY_PREFIX,
+    secret_sync::{SecretObject, SecretSyncSpec},
+};
+
+/// DNS-1123 subdomain; `spec.secretProviderClassName` and `spec.serviceAccountName`.
+pub const DNS1123_SUBDOMAIN_PATTERN: &str =
+    r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
+/// `spec.secretObject.data[].sourcePath`.
+pub const SOURCE_PATH_PATTERN: &str =
+    r"^[A-Za-z0-9.]([-A-Za-z0-9]+([-._a-zA-Z0-9]?[A-Za-z0-9])*)?(\/([0-9]+))*$";
+/// `spec.secretObject.data[].targetKey` (the same pattern as [`SOURCE_PATH_PATTERN`]).
+pub const TARGET_KEY_PATTERN: &str = SOURCE_PATH_PATTERN;
+/// `spec.forceSynchronization`.
+pub const FORCE_SYNCHRONIZATION_PATTERN: &str = r"^[A-Za-z0-9]([-A-Za-z0-9]+([-._a-zA-Z0-9]?[A-Za-z0-9])*)?$";
+
+/// maxLength of names, paths, keys, the Secret type and `forceSynchronization`.
+pub const MAX_NAME_LENGTH: u32 = 253;
+
+/// CEL rule on `spec.secretObject.labels`: key and value sizes.
+pub const LABELS_SIZE_RULE: &str = "(self.all(x, x.size() <= 317 && self[x].size() <= 63) == true)";
+/// Message of [`LABELS_SIZE_RULE`].
+pub const LABELS_SIZE_MESSAGE: &str = "Label keys must not exceed 317 characters (254 for prefix+separator, 63 for name), label values must not exceed 63 characters.";
+/// CEL rule on `spec.secretObject.labels`: no key under the reserved prefix.
+pub const LABELS_RESERVED_RULE: &str = "(self.all(x, x.startsWith('secrets-store.sync.x-k8s.io') == false))";
+/// Message of [`LABELS_RESERVED_RULE`].
+pub const LABELS_RESERVED_MESSAGE: &str =
+    "Labels should not contain secrets-store.sync.x-k8s.io. This key is reserved for the controller.";
+/// CEL rule on `spec.secretObject.annotations`: key and value sizes.
+pub const ANNOTATIONS_SIZE_RULE: &str = "(self.all(x, x.size() < 317 && self[x].size() <= 262144) == true)";
+/// Message of [`ANNOTATIONS_SIZE_RULE`].
+pub const ANNOTATIONS_SIZE_MESSAGE: &str = "Annotations keys must not exceed 317 characters (254 for prefix+separator, 63 for name), annotation values must not exceed 256 kB.";
+/// CEL rule on `spec.secretObject.annotations`: no key under the reserved prefix.
+pub const ANNOTATIONS_RESERVED_RULE: &str =
+    "(self.all(x, x.startsWith('secrets-store.sync.x-k8s.io') == false))";
+/// Message of [`ANNOTATIONS_RESERVED_RULE`].
+pub const ANNOTATIONS_RESERVED_MESSAGE: &str =
+    "Annotations should not contain secrets-store.sync.x-k8s.io. This key is reserved for the controller.";
+
+/// Why a SecretSync cannot be synced as written.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// A key of `spec.secretObject.labels` starts with the reserved prefix (any value, even empty).
+    #[error("label {key} is reserved for use by the Secrets Store Sync Controller")]
+    ReservedLabel {
+        /// The offending label key.
+        key: String,
+    },
+    /// A key of `spec.secretObject.annotations` starts with the reserved prefix (any value, even empty).
+    #[error("annotation {key} is reserved for use by the Secrets Store Sync Controller")]
+    ReservedAnnotation {
+        /// The offending annotation key.
+        key: String,
+    },
+    /// `spec.secretObject.data` is empty.
+    #[error("secretObject.data is empty: at least one {{sourcePath, targetKey}} item is required")]
+    EmptyData,
+    /// `spec.secretObject.data[index].sourcePath` is empty or only whitespace.
+    #[error("source path in secretObject.data[{index}] is empty")]
+    EmptySourcePath {
+        /// Index of the item in `spec.secretObject.data`.
+        index: usize,
+    },
+    /// `spec.secretObject.data[index].targetKey` is empty or only whitespace.
+    #[error("target key in secretObject.data[{index}] is empty")]
+    EmptyTargetKey {
+        /// Index of the item in `spec.secretObject.data`.
+        index: usize,
+    },
+    /// Two items map to the same Secret key (compared after trimming).
+    #[error("target key {key:?} is used by both secretObject.data[{first}] and secretObject.data[{second}]")]
+    DuplicateTargetKey {
+        /// The duplicated (trimmed) target key.
+        key: String,
+        /// Index of the first item using it.
+        first: usize,
+        /// Index of the second item using it.
+        second: usize,
+    },
+}
+
+impl ValidationError {
+    /// The condition reason this failure is reported with.
+    pub const fn reason(&self) -> Reason {
+        match self {
+            ValidationError::ReservedLabel { .. } => Reason::InvalidClusterSecretLabelError,
+            ValidationError::ReservedAnnotation { .. } => Reason::InvalidClusterSecretAnnotationError,
+            ValidationError::EmptyData
+            | ValidationError::EmptySourcePath { .. }
+            | ValidationError::EmptyTargetKey { .. }
+            | ValidationError::DuplicateTargetKey { .. } => Reason::UserInputValidationFailed,
+        }
+    }
+}
+
+/// True when a label or annotation key is reserved for the controller (starts with [`RESERVED_KEY_PREFIX`],
+/// exactly like the CRD's CEL rule).
+pub fn is_reserved_key(key: &str) -> bool {
+    key.starts_with(RESERVED_KEY_PREFIX)
+}
+
+/// Checks `spec.secretObject` before anything is written. In order: reserved label keys, reserved annotation keys
+/// (both regardless of value, unlike upstream which let `secrets-store.sync.x-k8s.io: ""` through), a non-empty
+/// data list, non-empty `sourcePath`/`targetKey` after trimming, and unique trimmed `targetKey`s. Returns the first
+/// failure.
+pub fn validate_secret_object(secret_object: &SecretObject) -> Result<(), ValidationError> {
+    if let Some(key) = secret_object
+        .labels
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| is_reserved_key(k))
+    {
+        return Err(ValidationError::ReservedLabel { key: key.clone() });
+    }
+    if let Some(key) = secret_object
+        .annotations
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .find(|k| is_reserved_key(k))
+    {
+        return Err(ValidationError::ReservedAnnotation { key: key.clone() });
+    }
+    if secret_object.data.is_empty() {
+        return Err(ValidationError::EmptyData);
+    }
+    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    for (index, item) in secret_object.data.iter().enumerate() {
+        if item.source_path.trim().is_empty() {
+            return Err(ValidationError::EmptySourcePath { index });
+        }
+        let key = item.target_key.trim();
+        if key.is_empty() {
+            return Err(ValidationError::EmptyTargetKey { index });
+        }
+        if let Some(&first) = seen.get(key) {
+            return Err(ValidationError::DuplicateTargetKey {
+                key: key.to_owned(),
+                first,
+                second: index,
+            });
+        }
+        seen.insert(key, index);
+    }
+    Ok(())
+}
+
+/// [`validate_secret_object`] applied to a whole spec.
+pub fn validate_spec(spec: &SecretSyncSpec) -> Result<(), ValidationError> {
+    validate_secret_object(&spec.secret_object)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::secret_sync::SecretObjectData;
+
+    fn item(source: &str, target: &str) -> SecretObjectData {
+        SecretObjectData {
+            source_path: source.into(),
+            target_key: target.into(),
+        }
+    }
+
+    fn object(data: Vec<SecretObjectData>) -> SecretObject {
+        SecretObject {
+            data,
+            ..SecretObject::default()
+        }
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> Option<BTreeMap<String, String>> {
+        Some(
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn valid_object_passes() {
+        let mut so = object(vec![item("my-secret/0", "key0"), item("my-secret/1", "key1")]);
+        so.labels = map(&[("app", "x"), ("example.com/secrets-store.sync.x-k8s.io", "")]);
+        so.annotations = map(&[("note", "y")]);
+        assert_eq!(validate_secret_object(&so), Ok(()));
+    }
+
+    #[test]
+    fn reserved_label_with_any_value_is_rejected() {
+        for value in ["", "x"] {
+            let mut so = object(vec![item("a", "b")]);
+            so.labels = map(&[("app", "x"), ("secrets-store.sync.x-k8s.io", value)]);
+            let err = validate_secret_object(&so).expect_err("reserved label");
+            assert_eq!(
+                err,
+                ValidationError::ReservedLabel {
+                    key: "secrets-store.sync.x-k8s.io".into()
+                }
+            );
+            assert_eq!(
+                err.to_string(),
+                "label secrets-store.sync.x-k8s.io is reserved for use by the Secrets Store Sync Controller"
+            );
+            assert_eq!(err.reason(), Reason::InvalidClusterSecretLabelError);
+        }
+        let mut so = object(vec![item("a", "b")]);
+        so.labels = map(&[("secrets-store.sync.x-k8s.io/owner", "me")]);
+        assert_eq!(
+            validate_secret_object(&so),
+            Err(ValidationError::ReservedLabel {
+                key: "secrets-store.sync.x-k8s.io/owner".into()
+            })
+        );
+    }
+
+    #[test]
+    fn reserved_annotation_is_rejected() {
+        let mut so = object(vec![item("a", "b")]);
+        so.annotations = map(&[("secrets-store.sync.x-k8s.io", "")]);
+        let err = validate_secret_object(&so).expect_err("reserved annotation");
+        assert_eq!(
+            err.to_string(),
+            "annotation secrets-store.sync.x-k8s.io is reserved for use by the Secrets Store Sync Controller"
+        );
+        assert_eq!(err.reason(), Reason::InvalidClusterSecretAnnotationError);
+    }
+
+    #[test]
+    fn labels_are_checked_before_annotations() {
+        let mut so = object(vec![item("a", "b")]);
+        so.labels = map(&[("secrets-store.sync.x-k8s.io", "")]);
+        so.annotations = map(&[("secrets-store.sync.x-k8s.io", "")]);
+        assert!(matches!(
+            validate_secret_object(&so),
+            Err(ValidationError::ReservedLabel { .. })
+        ));
+    }
+
+    #[test]
+    fn empty_data_is_rejected() {
+        let err = validate_secret_object(&object(vec![])).expect_err("empty data");
+        assert_eq!(err, ValidationError::EmptyData);
+        assert_eq!(err.reason(), Reason::UserInputValidationFailed);
+    }
+
+    #[test]
+    fn blank_source_or_target_is_rejected() {
+        let err = validate_secret_object(&object(vec![item("a", "b"), item("  ", "c")])).expect_err("blank");
+        assert_eq!(err, ValidationError::EmptySourcePath { index: 1 });
+        assert_eq!(err.to_string(), "source path in secretObject.data[1] is empty");
+        let err = validate_secret_object(&object(vec![item("a", "\t")])).expect_err("blank");
+        assert_eq!(err, ValidationError::EmptyTargetKey { index: 0 });
+        assert_eq!(err.to_string(), "target key in secretObject.data[0] is empty");
+        assert_eq!(err.reason(), Reason::UserInputValidationFailed);
+    }
+
+    #[test]
+    fn duplicate_target_keys_are_rejected_after_trim() {
+        let so = object(vec![item("a", "k"), item("b", "other"), item("c", " k ")]);
+        let err = validate_secret_object(&so).expect_err("duplicate");
+        assert_eq!(
+            err,
+            ValidationError::DuplicateTargetKey {
+                key: "k".into(),
+                first: 0,
+                second: 2
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "target key \"k\" is used by both secretObject.data[0] and secretObject.data[2]"
+        );
+        assert_eq!(err.reason(), Reason::UserInputValidationFailed);
+        // The same source path may feed several keys.
+        assert_eq!(
+            validate_secret_object(&object(vec![item("a", "k1"), item("a", "k2")])),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn cel_rules_name_the_reserved_prefix() {
+        for rule in [LABELS_RESERVED_RULE, ANNOTATIONS_RESERVED_RULE] {
+            assert!(rule.contains(&format!("x.startsWith('{RESERVED_KEY_PREFIX}')")));
+        }
+        for msg in [LABELS_RESERVED_MESSAGE, ANNOTATIONS_RESERVED_MESSAGE] {
+            assert!(msg.contains(RESERVED_KEY_PREFIX));
+        }
+    }
+}
