@@ -158,7 +158,6 @@ impl Credentials {
                 let credential = ManagedIdentityCredential::new(Some(ManagedIdentityCredentialOptions {
                     user_assigned_id: user_assigned_id.clone().map(UserAssignedId::ClientId),
                     client_options,
-                    ..Default::default()
                 }))?;
                 (credential as Arc<dyn TokenCredential>, None)
             }
@@ -184,8 +183,13 @@ struct SharedSlot(Arc<AssertionSlot>);
 
 #[async_trait::async_trait]
 impl ClientAssertion for SharedSlot {
-    async fn secret(&self, options: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
-        self.0.secret(options).await
+    async fn secret(&self, _options: Option<ClientMethodOptions<'_>>) -> azure_core::Result<String> {
+        Ok(self
+            .0
+            .0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone())
     }
 }
 

@@ -158,8 +158,12 @@ impl fmt::Debug for CertificateSecret {
 
 /// A plain secret (bundle without `kid`): `value` decoded per `objectEncoding`.
 ///
-/// utf-8 = the bytes as they are; base64 = standard base64 decode; hex = hex decode. Decode errors name the
-/// offset, not the content.
+/// utf-8 = the bytes as they are; base64 = standard base64 decode; hex = hex decode.
+///
+/// # Errors
+///
+/// [`ContentError::InvalidBase64`], [`ContentError::InvalidHex`], [`ContentError::OddLengthHex`]: they name
+/// the offset, not the content.
 pub fn plain_secret(value: &str, encoding: Encoding) -> Result<Vec<u8>, ContentError> {
     match encoding {
         Encoding::Utf8 => Ok(value.as_bytes().to_vec()),
@@ -181,6 +185,12 @@ pub fn plain_secret(value: &str, encoding: Encoding) -> Result<Vec<u8>, ContentE
 /// `encoding` is then applied to the main content exactly as for a plain secret (so PFX + base64 gives the
 /// binary PFX, and PEM content with base64/hex fails like upstream). `cert_pem` / `key_pem` are the PEM blocks
 /// of the content before decoding (nothing for PFX text).
+///
+/// # Errors
+///
+/// Unknown content type; for PKCS#12 → PEM: invalid base64, an unreadable PFX or one not protected by the empty
+/// password, a key that is not RSA/EC, `no leaf found` / `constructing chain resulted in cycle`; then the
+/// decode errors of `encoding`.
 pub fn certificate_secret(
     value: &str,
     content_type: Option<&str>,
@@ -241,6 +251,10 @@ fn split_cert_and_key(content: &[u8]) -> (Vec<u8>, Vec<u8>) {
 /// `P-521`) and the coordinates `x`, `y`, written as an uncompressed point with `id-ecPublicKey` and the
 /// named-curve OID. Other key types fail with `failed to get key. key type '<kty>' currently not supported`,
 /// other curves with `curve <crv> is not supported`, absent or empty members with `key value is nil`.
+///
+/// # Errors
+///
+/// As listed above, plus `x509: invalid elliptic curve public key` for coordinates outside the curve's field.
 pub fn public_key_pem(
     kty: &str,
     crv: Option<&str>,
@@ -258,6 +272,7 @@ pub fn public_key_pem(
 }
 
 /// A certificate's DER (`cer` of a certificate bundle, objectType `cert`) as one PEM `CERTIFICATE` block.
+#[must_use]
 pub fn certificate_pem(der: &[u8]) -> Vec<u8> {
     gopem::encode(b"CERTIFICATE", der)
 }

@@ -1,4 +1,5 @@
 //! Tier 2: the provider over a real Unix socket with mutual TLS, against the Key Vault + Entra emulator.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod common;
 

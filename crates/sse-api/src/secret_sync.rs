@@ -26,6 +26,10 @@ use crate::{
 pub const MAX_CONDITIONS: u32 = 16;
 
 /// Desired state of a SecretSync: the Secret to write and where its data comes from.
+#[allow(
+    clippy::duplicated_attributes,
+    reason = "each printcolumn(...) repeats type_ = ...; they are not duplicates"
+)]
 #[derive(CustomResource, JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
 #[kube(
     group = "secret-sync.x-k8s.io",

@@ -101,6 +101,8 @@ pub(crate) fn cert_with_ids(cn: &str, ski: Option<&[u8]>, aki: Option<&[u8]>) ->
 pub(crate) enum Protection {
     /// What Key Vault and Windows export: PBE-SHA1-3DES with an HMAC-SHA1 MAC.
     Legacy3Des,
+    /// OpenSSL's and Windows' older default: PBE-SHA1-RC2-40 with an HMAC-SHA1 MAC.
+    LegacyRc2,
     /// What modern OpenSSL / Java write: PBES2 (PBKDF2-SHA256, AES-256-CBC) with an HMAC-SHA256 MAC.
     Pbes2Aes,
 }
@@ -140,6 +142,9 @@ pub(crate) fn pfx_with_password(
     let writer = match protection {
         Protection::Legacy3Des => writer
             .encryption_algorithm(EncryptionAlgorithm::PbeWithShaAnd3KeyTripleDesCbc)
+            .mac_algorithm(MacAlgorithm::HmacSha1),
+        Protection::LegacyRc2 => writer
+            .encryption_algorithm(EncryptionAlgorithm::PbeWithShaAnd40BitRc4Cbc)
             .mac_algorithm(MacAlgorithm::HmacSha1),
         Protection::Pbes2Aes => writer
             .encryption_algorithm(EncryptionAlgorithm::PbeWithHmacSha256AndAes256)

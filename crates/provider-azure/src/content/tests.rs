@@ -174,6 +174,17 @@ fn pkcs12_ec_p384_with_pbes2_protection() {
 }
 
 #[test]
+fn pkcs12_rc2_protection_is_readable() {
+    let chain = fixtures::chain(Alg::P256);
+    let pfx = fixtures::pfx(
+        &[&chain.leaf_key],
+        &[&chain.leaf, &chain.root, &chain.intermediate],
+        Protection::LegacyRc2,
+    );
+    assert_key_then_chain(&pkcs12_pem(&fixtures::b64(&pfx), true).unwrap(), &chain);
+}
+
+#[test]
 fn pkcs12_chain_is_ordered_from_every_input_order() {
     let chain = fixtures::chain(Alg::P256);
     let (l, i, r) = (

@@ -1,0 +1,263 @@
+//! Command-line flags. Every flag can also be set through the environment: the three Arc settings use
+//! their Arc names (`rotationPollIntervalInSeconds`, `jitterSeconds`, `enablePartialSecretSync`, as the
+//! settings ConfigMap provides them), the others the upstream flag names of SPEC §6.1 where they exist.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgAction, Args as ClapArgs, Parser, Subcommand, ValueEnum};
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `manager`: the SSE-rs SecretSync controller.
+#[derive(Parser, Debug, Clone)]
+#[command(name = "manager", version, about)]
+pub struct Cli {
+    /// What to do (default: run the controller).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Controller flags.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Call the provider once for a SecretSync and print the Secret that would be applied (no cluster).
+    Render(RenderArgs),
+}
+
+/// Flags shared by the controller and `render`: how to reach providers.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct ProviderArgs {
+    /// Directory holding the provider sockets `<provider>.sock`.
+    #[arg(long, env = "PROVIDER_VOLUME", default_value = "/provider")]
+    pub provider_volume: PathBuf,
+
+    /// Client certificate (PEM) presented to providers (mutual TLS), e.g. cert-manager's `tls.crt`.
+    #[arg(long, env = "PROVIDER_TLS_CERT_FILE", requires_all = ["provider_tls_key_file", "provider_tls_ca_file"])]
+    pub provider_tls_cert_file: Option<PathBuf>,
+
+    /// Client private key (PEM).
+    #[arg(long, env = "PROVIDER_TLS_KEY_FILE")]
+    pub provider_tls_key_file: Option<PathBuf>,
+
+    /// CA bundle (PEM) the providers' certificates must chain to, e.g. the trust-manager bundle.
+    #[arg(long, env = "PROVIDER_TLS_CA_FILE")]
+    pub provider_tls_ca_file: Option<PathBuf>,
+
+    /// Providers reached without TLS (comma-separated names, e.g. third-party providers). Every other
+    /// provider requires mutual TLS.
+    #[arg(long, env = "PLAINTEXT_PROVIDERS", value_delimiter = ',')]
+    pub plaintext_providers: Vec<String>,
+
+    /// Deadline of one Mount call.
+    #[arg(long, env = "MOUNT_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    pub mount_timeout: Duration,
+
+    /// Largest gRPC response accepted from a provider, in bytes.
+    #[arg(long, env = "MAX_CALL_RECV_MSG_SIZE", default_value_t = 4 * 1024 * 1024)]
+    pub max_call_recv_msg_size: usize,
+
+    /// How often the TLS files are checked for rotation.
+    #[arg(long, env = "PROVIDER_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub provider_tls_reload_interval: Duration,
+}
+
+/// Controller flags.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct RunArgs {
+    /// Provider connection settings.
+    #[command(flatten)]
+    pub provider: ProviderArgs,
+
+    /// Audiences of the service-account tokens passed to providers (comma-separated; trimmed).
+    #[arg(long, env = "TOKEN_REQUEST_AUDIENCE", default_value = "")]
+    pub token_request_audience: String,
+
+    /// Seconds between two checks of the vault for one SecretSync (Arc setting).
+    #[arg(long, env = "rotationPollIntervalInSeconds", default_value_t = 3600)]
+    pub rotation_poll_interval_in_seconds: u64,
+
+    /// Up to this many seconds of random delay spread each SecretSync's checks (Arc setting).
+    #[arg(long, env = "jitterSeconds", default_value_t = 0)]
+    pub jitter_seconds: u64,
+
+    /// Update the healthy keys when only some objects fail (Arc setting).
+    #[arg(long, env = "enablePartialSecretSync", default_value_t = true, action = ArgAction::Set)]
+    pub enable_partial_secret_sync: bool,
+
+    /// Reconciles running at once.
+    #[arg(long, env = "WORKERS", default_value_t = 32)]
+    pub workers: u16,
+
+    /// Provider Mount calls in flight at once, process-wide.
+    #[arg(long, env = "MAX_CONCURRENT_MOUNTS", default_value_t = 32)]
+    pub max_concurrent_mounts: usize,
+
+    /// Also watch owned Secrets (metadata only) to repair drift at once; needs list/watch on Secrets.
+    #[arg(long, env = "WATCH_OWNED_SECRETS", default_value_t = false, action = ArgAction::Set)]
+    pub watch_owned_secrets: bool,
+
+    /// Prometheus endpoint (`/metrics`); `0` disables.
+    #[arg(long, env = "METRICS_BIND_ADDRESS", default_value = "0.0.0.0:8085")]
+    pub metrics_bind_address: String,
+
+    /// `/healthz` and `/readyz`; `0` disables.
+    #[arg(long, env = "HEALTH_PROBE_BIND_ADDRESS", default_value = "0.0.0.0:8081")]
+    pub health_probe_bind_address: String,
+
+    /// Run the controller only while holding the Lease.
+    #[arg(long, env = "LEADER_ELECT", default_value_t = false, action = ArgAction::Set)]
+    pub leader_elect: bool,
+
+    /// Namespace of the Lease (default: the pod's namespace).
+    #[arg(long, env = "LEADER_ELECTION_NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+
+    /// This pod's name (downward API), sent to providers as `csi.storage.k8s.io/pod.name`.
+    #[arg(
+        long,
+        env = "SYNC_CONTROLLER_POD_NAME",
+        default_value = "secrets-store-sync-controller"
+    )]
+    pub pod_name: String,
+
+    /// This pod's UID (downward API), sent to providers as `csi.storage.k8s.io/pod.uid`.
+    #[arg(long, env = "SYNC_CONTROLLER_POD_UID", default_value = "")]
+    pub pod_uid: String,
+
+    /// This pod's namespace (downward API): default namespace of the Lease.
+    #[arg(long, env = "SYNC_CONTROLLER_POD_NAMESPACE", default_value = "default")]
+    pub pod_namespace: String,
+
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value = "plain")]
+    pub log_format: LogFormat,
+
+    /// Log filter (tracing `EnvFilter` syntax).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub log_level: String,
+}
+
+/// `manager render` flags.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct RenderArgs {
+    /// YAML file(s) holding the SecretProviderClass and the SecretSync (multi-document YAML is fine).
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Which SecretSync to render, when the files hold several.
+    #[arg(long)]
+    pub name: Option<String>,
+
+    /// Service-account token to pass for each audience (`audience=token-file`); repeatable.
+    #[arg(long = "token", value_parser = parse_token)]
+    pub tokens: Vec<(String, PathBuf)>,
+
+    /// Print Secret values (base64, as in a Secret manifest) instead of redacting them.
+    #[arg(long)]
+    pub show_values: bool,
+}
+
+fn parse_token(s: &str) -> Result<(String, PathBuf), String> {
+    let (aud, file) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s}: expected audience=token-file"))?;
+    Ok((aud.trim().to_string(), PathBuf::from(file.trim())))
+}
+
+/// Parse an address flag: `host:port`, `:port` (all interfaces), or `0` (disabled).
+pub fn parse_bind_address(s: &str) -> Result<Option<SocketAddr>, String> {
+    let s = s.trim();
+    if s == "0" || s.is_empty() {
+        return Ok(None);
+    }
+    let full = if s.starts_with(':') {
+        format!("0.0.0.0{s}")
+    } else {
+        s.to_string()
+    };
+    full.parse().map(Some).map_err(|e| format!("{s}: {e}"))
+}
+
+impl RunArgs {
+    /// The configured audiences, trimmed, empties dropped (fixes the upstream `", "` QUIRK of §5.4).
+    pub fn audiences(&self) -> Vec<String> {
+        self.token_request_audience
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn defaults_follow_the_arc_settings() {
+        let cli = Cli::try_parse_from(["manager"]).unwrap();
+        assert_eq!(cli.run.rotation_poll_interval_in_seconds, 3600);
+        assert_eq!(cli.run.jitter_seconds, 0);
+        assert!(cli.run.enable_partial_secret_sync);
+        assert_eq!(cli.run.provider.provider_volume, PathBuf::from("/provider"));
+        assert_eq!(cli.run.provider.max_call_recv_msg_size, 4_194_304);
+    }
+
+    #[test]
+    fn audiences_are_trimmed() {
+        let cli = Cli::try_parse_from([
+            "manager",
+            "--token-request-audience",
+            "api://AzureADTokenExchange, other ,,",
+        ])
+        .unwrap();
+        assert_eq!(cli.run.audiences(), vec!["api://AzureADTokenExchange", "other"]);
+    }
+
+    #[test]
+    fn bind_addresses() {
+        assert_eq!(
+            parse_bind_address(":8085").unwrap(),
+            Some("0.0.0.0:8085".parse().unwrap())
+        );
+        assert_eq!(parse_bind_address("0").unwrap(), None);
+        assert!(parse_bind_address("nope").is_err());
+    }
+
+    #[test]
+    fn render_takes_files_and_tokens() {
+        let cli = Cli::try_parse_from([
+            "manager",
+            "render",
+            "a.yaml",
+            "--token",
+            "api://x=/tmp/t",
+            "--show-values",
+        ])
+        .unwrap();
+        let Some(Command::Render(r)) = cli.command else {
+            panic!("render")
+        };
+        assert_eq!(r.tokens, vec![("api://x".to_string(), PathBuf::from("/tmp/t"))]);
+        assert!(r.show_values);
+    }
+}

@@ -1,0 +1,4 @@
+//! `manager`: the SecretSync controller (being written).
+pub mod args;
+pub mod hash;
+pub mod mapping;
