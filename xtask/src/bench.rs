@@ -1,5 +1,6 @@
 //! `cargo xtask bench provider`: the release `provider-azure` binary, serving mutual TLS on a Unix
 //! socket, against the Key Vault + Entra emulator; prints latency, throughput, request counts and memory.
+#![allow(clippy::print_stdout, reason = "a benchmark report is printed output by design")]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -4,6 +4,8 @@
 //! * `crdgen`: regenerate the CRD manifests in `deploy/crds/` from the `sse-api` types.
 //! * `check`: regenerate every generated file into a scratch directory and fail if the checked-in copy differs.
 
+mod bench;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -24,12 +26,26 @@ enum Command {
     Crdgen,
     /// Fail when any checked-in generated file is stale.
     Check,
+    /// Benchmarks that print figures.
+    Bench {
+        #[command(subcommand)]
+        target: BenchTarget,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchTarget {
+    /// provider-azure (release build) against the Key Vault emulator.
+    Provider,
 }
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let root = workspace_root();
     match cli.command {
+        Command::Bench {
+            target: BenchTarget::Provider,
+        } => bench::provider(&root),
         Command::GenProto => gen_proto(&root, &root.join(PROTO_OUT)),
         Command::Crdgen => crdgen(&root.join(CRD_OUT)).map(|files| {
             for file in files {
