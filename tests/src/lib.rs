@@ -1,1 +1,225 @@
-//! placeholder
+//! Tier-2 harness: the Key Vault + Entra emulator over HTTPS, the real `provider-azure` serving mutual TLS
+//! on a Unix socket in a providers directory, and the manager's reconciler against the in-memory cluster
+//! double. Everything between the reconciler and the emulator is the production code path.
+#![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // test harness: a panic is the failure report
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+use keyvault_emulator::{Emulator, FederatedCredential};
+use kube::ResourceExt;
+use manager::fake::FakeCluster;
+use manager::provider::{ProviderClients, ProviderConfig};
+use manager::reconcile::{Config, Context, Report};
+use sse_api::{
+    SecretObject, SecretObjectData, SecretProviderClass, SecretProviderClassSpec, SecretSync, SecretSyncSpec,
+};
+use sse_tls::pki::{TestCa, Usage};
+
+pub const TENANT: &str = "00000000-0000-0000-0000-000000000001";
+pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+pub const ISSUER: &str = "https://oidc.cluster.test/abc";
+pub const AUDIENCE: &str = "api://AzureADTokenExchange";
+pub const VAULT: &str = "contoso-kv";
+pub const NS: &str = "app";
+pub const SA: &str = "app-sa";
+
+/// A directory short enough for Unix socket paths.
+pub fn short_tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("sse").tempdir_in("/tmp").unwrap()
+}
+
+/// Emulator + provider + reconciler.
+pub struct Env {
+    pub emulator: Emulator,
+    pub provider: provider_azure::Running,
+    pub cluster: FakeCluster,
+    pub ctx: Arc<Context>,
+    pub env_file: PathBuf,
+    pub dir: tempfile::TempDir,
+    uid: std::sync::atomic::AtomicU64,
+}
+
+impl Env {
+    pub async fn start() -> Self {
+        Self::start_with(Config {
+            audiences: vec![AUDIENCE.into()],
+            pod_name: "sse-manager-0".into(),
+            pod_uid: "pod-uid".into(),
+            ..Config::default()
+        })
+        .await
+    }
+
+    pub async fn start_with(config: Config) -> Self {
+        sse_tls::install_crypto_provider();
+        let emulator = Emulator::start(keyvault_emulator::Config::default())
+            .await
+            .unwrap();
+        emulator.entra().add_federated_credential(
+            TENANT,
+            CLIENT_ID,
+            FederatedCredential {
+                issuer: ISSUER.into(),
+                subject: format!("system:serviceaccount:{NS}:{SA}"),
+                audience: AUDIENCE.into(),
+            },
+        );
+        let dir = short_tempdir();
+        let ca = TestCa::new("sse-rs test CA").unwrap();
+        let server = ca
+            .write_leaf(&dir.path().join("server"), &["localhost"], Usage::Server)
+            .unwrap();
+        let client = ca
+            .write_leaf(&dir.path().join("client"), &["manager"], Usage::Client)
+            .unwrap();
+        let kv_ca = dir.path().join("kv-ca.pem");
+        std::fs::write(&kv_ca, emulator.ca_pem()).unwrap();
+        let env_file = dir.path().join("cloud.json");
+        std::fs::write(&env_file, emulator.cloud_env_json()).unwrap();
+        let providers_dir = dir.path().join("providers");
+        std::fs::create_dir_all(&providers_dir).unwrap();
+        let provider = provider_azure::start(provider_azure::Args::parse_from([
+            "provider-azure".to_string(),
+            format!("--endpoint=unix://{}", providers_dir.join("azure.sock").display()),
+            format!("--tls-cert-file={}", server.cert.display()),
+            format!("--tls-key-file={}", server.key.display()),
+            format!("--tls-client-ca-file={}", server.ca.display()),
+            format!("--keyvault-ca-file={}", kv_ca.display()),
+            "--health-addr=0".into(),
+            "--metrics-addr=0".into(),
+            "--max-retries=1".into(),
+        ]))
+        .await
+        .unwrap();
+
+        let cluster = FakeCluster::default();
+        cluster.set_issuer(ISSUER);
+        cluster.add_service_account(NS, SA);
+        let providers = Arc::new(ProviderClients::new(ProviderConfig {
+            dir: providers_dir,
+            tls: Some(sse_tls::ClientTls::load(&client).unwrap()),
+            plaintext: Default::default(),
+            mount_timeout: Duration::from_secs(20),
+            max_recv_bytes: 4 << 20,
+            max_concurrent: 16,
+        }));
+        let ctx = Arc::new(Context::new(
+            Arc::new(cluster.clone()),
+            providers,
+            config,
+            manager::metrics::Metrics::default(),
+        ));
+        Self {
+            emulator,
+            provider,
+            cluster,
+            ctx,
+            env_file,
+            dir,
+            uid: std::sync::atomic::AtomicU64::new(1),
+        }
+    }
+
+    /// A SecretProviderClass for the emulator's vault with these `objects` entries, stored in the cluster.
+    pub fn put_class(&self, name: &str, provider: &str, objects: &[&str]) -> SecretProviderClass {
+        let mut yaml = String::from("array:\n");
+        for entry in objects {
+            yaml.push_str("  - |\n");
+            for line in entry.lines() {
+                yaml.push_str(&format!("    {line}\n"));
+            }
+        }
+        let parameters = BTreeMap::from([
+            ("keyvaultName".to_string(), VAULT.to_string()),
+            ("tenantID".to_string(), TENANT.to_string()),
+            ("clientID".to_string(), CLIENT_ID.to_string()),
+            ("cloudName".to_string(), "AzureStackCloud".to_string()),
+            (
+                "cloudEnvFileName".to_string(),
+                self.env_file.display().to_string(),
+            ),
+            ("objects".to_string(), yaml),
+        ]);
+        let mut spc = SecretProviderClass::new(
+            name,
+            SecretProviderClassSpec {
+                provider: Some(provider.into()),
+                parameters: Some(parameters.into_iter().collect()),
+                ..SecretProviderClassSpec::default()
+            },
+        );
+        spc.metadata.namespace = Some(NS.into());
+        self.cluster.put_class(spc.clone());
+        spc
+    }
+
+    /// A SecretSync (as the API server would hand it over: uid and generation set).
+    pub fn sync(&self, name: &str, class: &str, type_: &str, data: &[(&str, &str)]) -> SecretSync {
+        let mut sync = SecretSync::new(
+            name,
+            SecretSyncSpec {
+                service_account_name: SA.into(),
+                secret_provider_class_name: class.into(),
+                secret_object: SecretObject {
+                    type_: type_.into(),
+                    data: data
+                        .iter()
+                        .map(|(s, t)| SecretObjectData {
+                            source_path: (*s).into(),
+                            target_key: (*t).into(),
+                        })
+                        .collect(),
+                    ..SecretObject::default()
+                },
+                ..SecretSyncSpec::default()
+            },
+        );
+        sync.metadata.namespace = Some(NS.into());
+        let n = self.uid.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        sync.metadata.uid = Some(format!("ss-uid-{n}"));
+        sync.metadata.generation = Some(1);
+        sync
+    }
+
+    /// Reconcile, then feed the written status back into `sync` as the API server would.
+    pub async fn reconcile(&self, sync: &mut SecretSync) -> Report {
+        let report = manager::reconcile::reconcile(sync, &self.ctx).await;
+        if let Some(status) = self.cluster.status(NS, &sync.name_any()) {
+            sync.status = Some(status);
+        }
+        report
+    }
+
+    /// Reach the SecretSync's next scheduled check, then reconcile.
+    pub async fn poll(&self, sync: &mut SecretSync) -> Report {
+        self.ctx.expire(&format!("{NS}/{}", sync.name_any()));
+        self.reconcile(sync).await
+    }
+
+    /// A spec change, as the API server records it.
+    pub fn bump_generation(sync: &mut SecretSync) {
+        sync.metadata.generation = Some(sync.metadata.generation.unwrap_or(0) + 1);
+    }
+
+    /// `key → value` of the Secret's data.
+    pub fn secret_data(&self, name: &str) -> BTreeMap<String, String> {
+        self.cluster
+            .secret(NS, name)
+            .and_then(|s| s.data)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+            .collect()
+    }
+}
+
+/// `(status, reason, message)` of a condition.
+pub fn condition(sync: &SecretSync, type_: &str) -> (String, String, String) {
+    let c = sse_api::conditions::find_condition(&sync.status.as_ref().unwrap().conditions, type_)
+        .unwrap_or_else(|| panic!("no {type_} condition in {:?}", sync.status));
+    (c.status.clone(), c.reason.clone(), c.message.clone())
+}

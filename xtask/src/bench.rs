@@ -1,6 +1,9 @@
 //! `cargo xtask bench provider`: the release `provider-azure` binary, serving mutual TLS on a Unix
 //! socket, against the Key Vault + Entra emulator; prints latency, throughput, request counts and memory.
-#![allow(clippy::print_stdout, reason = "a benchmark report is printed output by design")]
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark report is printed output by design"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -29,7 +32,15 @@ const LEVELS: [(usize, usize); 3] = [(1, 1_000), (16, 4_000), (64, 5_000)];
 pub fn provider(root: &Path) -> Result<()> {
     let status = std::process::Command::new(env!("CARGO"))
         .current_dir(root)
-        .args(["build", "--release", "--locked", "-p", "provider-azure", "--bin", "provider-azure"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "-p",
+            "provider-azure",
+            "--bin",
+            "provider-azure",
+        ])
         .status()
         .context("cargo build")?;
     if !status.success() {
@@ -63,7 +74,11 @@ async fn run(binary: PathBuf) -> Result<()> {
         },
     );
     for i in 0..SECRETS {
-        emulator.store().set_secret(VAULT, &format!("secret-{i}"), &format!("value-{i}-{}", "x".repeat(64)));
+        emulator.store().set_secret(
+            VAULT,
+            &format!("secret-{i}"),
+            &format!("value-{i}-{}", "x".repeat(64)),
+        );
     }
 
     let dir = tempfile::Builder::new().prefix("sse-bench").tempdir_in("/tmp")?;
@@ -82,7 +97,11 @@ async fn run(binary: PathBuf) -> Result<()> {
         .arg(format!("--tls-key-file={}", server.key.display()))
         .arg(format!("--tls-client-ca-file={}", server.ca.display()))
         .arg(format!("--keyvault-ca-file={}", kv_ca.display()))
-        .args(["--health-addr=0", "--metrics-addr=0", "--log-level=warn,provider_azure::server=info"])
+        .args([
+            "--health-addr=0",
+            "--metrics-addr=0",
+            "--log-level=warn,provider_azure::server=info",
+        ])
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -95,7 +114,9 @@ async fn run(binary: PathBuf) -> Result<()> {
     let client = CsiDriverProviderClient::new(channel);
     let request = Arc::new(mount_request(&env_file));
 
-    println!("provider-azure benchmark: Mount of {SECRETS} secrets, mTLS over a Unix socket, emulator over HTTPS");
+    println!(
+        "provider-azure benchmark: Mount of {SECRETS} secrets, mTLS over a Unix socket, emulator over HTTPS"
+    );
     println!("binary: {}", binary.display());
     println!("idle RSS after start: {}", rss(pid)?);
 
@@ -118,7 +139,10 @@ async fn run(binary: PathBuf) -> Result<()> {
     );
 
     let mut total = 2usize;
-    println!("\n{:>11} {:>8} {:>10} {:>10} {:>10} {:>11} {:>16}", "concurrency", "mounts", "p50 ms", "p99 ms", "max ms", "mounts/s", "KV reqs/Mount");
+    println!(
+        "\n{:>11} {:>8} {:>10} {:>10} {:>10} {:>11} {:>16}",
+        "concurrency", "mounts", "p50 ms", "p99 ms", "max ms", "mounts/s", "KV reqs/Mount"
+    );
     for (concurrency, mounts) in LEVELS {
         emulator.reset_counters();
         let (latencies, elapsed) = load(&client, &request, concurrency, mounts).await?;
@@ -164,10 +188,13 @@ async fn wait_until_serving(child: &mut tokio::process::Child) -> Result<()> {
 fn mount_request(env_file: &Path) -> MountRequest {
     let mut yaml = String::from("array:\n");
     for i in 0..SECRETS {
-        yaml.push_str(&format!("  - |\n    objectName: secret-{i}\n    objectType: secret\n"));
+        yaml.push_str(&format!(
+            "  - |\n    objectName: secret-{i}\n    objectType: secret\n"
+        ));
     }
     let token = keyvault_emulator::mint_assertion(ISSUER, SUBJECT, AUDIENCE, Duration::from_secs(3600));
-    let tokens = serde_json::json!({ AUDIENCE: { "token": token, "expirationTimestamp": "2030-01-01T00:00:00Z" } });
+    let tokens =
+        serde_json::json!({ AUDIENCE: { "token": token, "expirationTimestamp": "2030-01-01T00:00:00Z" } });
     let attributes = serde_json::json!({
         "keyvaultName": VAULT,
         "tenantID": TENANT,
@@ -235,7 +262,9 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn keyvault_requests(counters: &std::collections::BTreeMap<String, u64>) -> u64 {
     counters
         .iter()
-        .filter(|(k, _)| k.starts_with("secrets.") || k.starts_with("keys.") || k.starts_with("certificates."))
+        .filter(|(k, _)| {
+            k.starts_with("secrets.") || k.starts_with("keys.") || k.starts_with("certificates.")
+        })
         .map(|(_, v)| v)
         .sum()
 }

@@ -167,6 +167,14 @@ pub struct RenderArgs {
     /// Print Secret values (base64, as in a Secret manifest) instead of redacting them.
     #[arg(long)]
     pub show_values: bool,
+
+    /// Update the healthy keys when only some objects fail (Arc setting).
+    #[arg(long, env = "enablePartialSecretSync", default_value_t = true, action = ArgAction::Set)]
+    pub enable_partial_secret_sync: bool,
+
+    /// Provider connection settings.
+    #[command(flatten)]
+    pub provider: ProviderArgs,
 }
 
 fn parse_token(s: &str) -> Result<(String, PathBuf), String> {

@@ -1,4 +1,29 @@
-//! `manager`: the SecretSync controller (being written).
+//! `manager`: the SecretSync controller.
+//!
+//! ```text
+//!  watches (SecretSync, SecretProviderClass[, owned Secret metadata]) ─▶ controller ─▶ reconcile
+//!        reconcile: validate ─▶ provider (Mount over mTLS) ─▶ mapping ─▶ hash ─▶ secret (guarded SSA) ─▶ status
+//! ```
+//!
+//! [`reconcile`] holds the flow; [`cluster`] is the only door to the API server (with an in-memory double in
+//! [`fake`] for tests); [`render`] runs one sync without a cluster.
+
+pub mod admin;
 pub mod args;
+pub mod cluster;
+pub mod controller;
+pub mod error;
+#[cfg(any(test, feature = "test-util"))]
+pub mod fake;
 pub mod hash;
+pub mod leader;
 pub mod mapping;
+pub mod metrics;
+pub mod provider;
+pub mod reconcile;
+pub mod render;
+pub mod run;
+pub mod secret;
+pub mod status;
+pub mod telemetry;
+pub mod tokens;

@@ -1,0 +1,167 @@
+//! Why a sync failed, and what that means: the status reason (A4), the message (the real cause, never a
+//! secret value), and whether retrying soon can help.
+//!
+//! Every variant maps to its reason and class by an exhaustive `match`, so a new failure cannot be added
+//! without deciding how it is reported and retried.
+
+use sse_api::Reason;
+use sse_api::validation::ValidationError;
+
+use crate::cluster::ClusterError;
+use crate::mapping::MappingError;
+use crate::provider::ProviderError;
+
+/// Whether retrying soon can help.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Network, provider, vault or API-server trouble: retry with backoff.
+    Transient,
+    /// The user must change something: retried only slowly (a spec change retriggers at once).
+    Permanent,
+}
+
+/// A failed sync.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    /// The SecretSync spec is invalid.
+    #[error("{0}")]
+    InvalidSpec(#[from] ValidationError),
+    /// The SecretProviderClass does not exist in the SecretSync's namespace.
+    #[error(
+        "failed to get SecretProviderClass {name:?}: SecretProviderClass.secrets-store.csi.x-k8s.io {name:?} not found"
+    )]
+    ProviderClassNotFound {
+        /// Its name.
+        name: String,
+    },
+    /// The provider could not be reached, or it failed.
+    #[error("fetching secrets from the provider failed: {0}")]
+    Provider(#[from] ProviderError),
+    /// A service-account token could not be minted.
+    #[error("fetching secrets from the provider failed: failed to fetch token: {0}")]
+    Token(ClusterError),
+    /// The provider's files do not fit the SecretSync's data mapping.
+    #[error("fetching secrets from the provider failed: {0}")]
+    Mapping(#[from] MappingError),
+    /// A Secret of that name exists and is not ours: it is left untouched.
+    #[error(
+        "secret {namespace}/{name} already exists and is not managed by this SecretSync (it lacks the label secrets-store.sync.x-k8s.io=\"\" or the owner reference to SecretSync {name}); it was left untouched: delete or rename that secret, or rename the SecretSync"
+    )]
+    ForeignSecret {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+    /// Writing the Secret failed.
+    #[error("failed to patch secret {name:?}: {source}")]
+    Apply {
+        /// Secret name.
+        name: String,
+        /// The API server's answer.
+        source: ClusterError,
+    },
+    /// A bug or an impossible state.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl SyncError {
+    /// The condition reason (also the Event reason and the metric label).
+    pub fn reason(&self) -> Reason {
+        match self {
+            Self::InvalidSpec(e) => e.reason(),
+            Self::ProviderClassNotFound { .. } => Reason::ControllerSpcError,
+            Self::Provider(e) if e.is_configuration() => Reason::ControllerSpcError,
+            Self::Provider(_) => Reason::ProviderError,
+            Self::Token(e) | Self::Apply { source: e, .. } if e.is_admission_denial() => {
+                Reason::ValidatingAdmissionPolicyCheckFailed
+            }
+            Self::Token(_) => Reason::ControllerSyncFailed,
+            Self::Mapping(_) => Reason::UserInputValidationFailed,
+            Self::ForeignSecret { .. } => Reason::InvalidClusterSecretLabelError,
+            Self::Apply { source, .. } if source.is_invalid() => Reason::UserInputValidationFailed,
+            Self::Apply { source, .. } if source.is_transient() => Reason::ControllerSyncFailed,
+            Self::Apply { .. } => Reason::UnknownError,
+            Self::Internal(_) => Reason::ControllerInternalError,
+        }
+    }
+
+    /// Whether retrying soon can help.
+    pub fn class(&self) -> Class {
+        match self {
+            Self::InvalidSpec(_)
+            | Self::Mapping(_)
+            | Self::ForeignSecret { .. }
+            | Self::ProviderClassNotFound { .. } => Class::Permanent,
+            Self::Provider(e) if e.is_configuration() => Class::Permanent,
+            Self::Provider(_) | Self::Internal(_) => Class::Transient,
+            Self::Token(e) | Self::Apply { source: e, .. } => {
+                if e.is_transient() {
+                    Class::Transient
+                } else {
+                    Class::Permanent
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_and_classes() {
+        let spc = SyncError::ProviderClassNotFound { name: "kv".into() };
+        assert_eq!(spc.reason(), Reason::ControllerSpcError);
+        assert_eq!(
+            spc.to_string(),
+            "failed to get SecretProviderClass \"kv\": SecretProviderClass.secrets-store.csi.x-k8s.io \"kv\" not found"
+        );
+        let missing = SyncError::Provider(ProviderError::NotFound("nosuch".into()));
+        assert_eq!(missing.reason(), Reason::ControllerSpcError);
+        assert_eq!(missing.class(), Class::Permanent);
+        assert_eq!(
+            missing.to_string(),
+            "fetching secrets from the provider failed: provider not found: provider \"nosuch\""
+        );
+        let down = SyncError::Provider(ProviderError::Rpc {
+            code: tonic::Code::Unavailable,
+            message: "x".into(),
+        });
+        assert_eq!(
+            (down.reason(), down.class()),
+            (Reason::ProviderError, Class::Transient)
+        );
+        let denied = SyncError::Apply {
+            name: "s".into(),
+            source: ClusterError::new(
+                403,
+                "Forbidden",
+                "secrets \"s\" is forbidden: ValidatingAdmissionPolicy 'p' with binding 'b' denied request: no",
+            ),
+        };
+        assert_eq!(denied.reason(), Reason::ValidatingAdmissionPolicyCheckFailed);
+        assert_eq!(denied.class(), Class::Permanent);
+        let invalid = SyncError::Apply {
+            name: "s".into(),
+            source: ClusterError::new(422, "Invalid", "Secret \"s\" is invalid"),
+        };
+        assert_eq!(invalid.reason(), Reason::UserInputValidationFailed);
+        let flaky = SyncError::Apply {
+            name: "s".into(),
+            source: ClusterError::new(503, "ServiceUnavailable", "etcd"),
+        };
+        assert_eq!(
+            (flaky.reason(), flaky.class()),
+            (Reason::ControllerSyncFailed, Class::Transient)
+        );
+        let foreign = SyncError::ForeignSecret {
+            namespace: "app".into(),
+            name: "db".into(),
+        };
+        assert_eq!(foreign.reason(), Reason::InvalidClusterSecretLabelError);
+        assert!(foreign.to_string().contains("left untouched"));
+    }
+}

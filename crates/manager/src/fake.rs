@@ -1,0 +1,313 @@
+//! An in-memory [`Cluster`] for tier-2 tests: SecretProviderClasses, ServiceAccounts, Secrets with a
+//! resourceVersion that moves only on real change, JSON patches evaluated by the `json-patch` crate (as
+//! the API server does), a server-side apply that owns the keys it applied, and a log of every write.
+//!
+//! It stands in for the API server's semantics only as far as the manager relies on them; the real-cluster
+//! suite (`cargo xtask e2e`) is the judge.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus};
+
+use crate::cluster::{Cluster, ClusterError, PatchOutcome, Token};
+
+/// One API call the manager made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Call {
+    /// JSON patch on a Secret and its outcome.
+    PatchSecret(String, PatchOutcome),
+    /// Server-side apply of a Secret.
+    ApplySecret(String),
+    /// Status write.
+    WriteStatus(String),
+    /// TokenRequest.
+    RequestToken(String),
+    /// Event (reason).
+    Event(String, String),
+}
+
+#[derive(Default)]
+struct State {
+    classes: HashMap<(String, String), Arc<SecretProviderClass>>,
+    service_accounts: HashSet<(String, String)>,
+    secrets: HashMap<(String, String), Secret>,
+    applied_keys: HashMap<(String, String), BTreeSet<String>>,
+    statuses: HashMap<(String, String), SecretSyncStatus>,
+    calls: Vec<Call>,
+    resource_version: u64,
+    deny_apply: Option<ClusterError>,
+    deny_tokens: Option<ClusterError>,
+    issuer: String,
+}
+
+/// The in-memory cluster.
+#[derive(Default, Clone)]
+pub struct FakeCluster {
+    state: Arc<Mutex<State>>,
+}
+
+fn key(namespace: &str, name: &str) -> (String, String) {
+    (namespace.to_string(), name.to_string())
+}
+
+impl FakeCluster {
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Create or replace a SecretProviderClass (its generation increases on every replace).
+    pub fn put_class(&self, mut spc: SecretProviderClass) {
+        let mut state = self.state();
+        let k = key(&spc.namespace().unwrap_or_default(), &spc.name_any());
+        let generation = state
+            .classes
+            .get(&k)
+            .and_then(|c| c.metadata.generation)
+            .map_or(1, |g| g + 1);
+        spc.metadata.generation = Some(generation);
+        spc.metadata.uid.get_or_insert_with(|| format!("spc-uid-{}", k.1));
+        state.classes.insert(k, Arc::new(spc));
+    }
+
+    /// Remove a SecretProviderClass.
+    pub fn delete_class(&self, namespace: &str, name: &str) {
+        self.state().classes.remove(&key(namespace, name));
+    }
+
+    /// The service-account token issuer (`iss`) of minted tokens.
+    pub fn set_issuer(&self, issuer: &str) {
+        self.state().issuer = issuer.to_string();
+    }
+
+    /// Make a ServiceAccount exist.
+    pub fn add_service_account(&self, namespace: &str, name: &str) {
+        self.state().service_accounts.insert(key(namespace, name));
+    }
+
+    /// The Secret, if it exists.
+    pub fn secret(&self, namespace: &str, name: &str) -> Option<Secret> {
+        self.state().secrets.get(&key(namespace, name)).cloned()
+    }
+
+    /// Put a Secret as another actor would (a user, another controller).
+    pub fn put_foreign_secret(&self, mut secret: Secret) {
+        let mut state = self.state();
+        state.resource_version += 1;
+        secret.metadata.resource_version = Some(state.resource_version.to_string());
+        let k = key(&secret.namespace().unwrap_or_default(), &secret.name_any());
+        state.secrets.insert(k, secret);
+    }
+
+    /// Delete a Secret as a user would.
+    pub fn delete_secret(&self, namespace: &str, name: &str) {
+        let mut state = self.state();
+        state.secrets.remove(&key(namespace, name));
+        state.applied_keys.remove(&key(namespace, name));
+    }
+
+    /// Edit one data key of a Secret as a user would.
+    pub fn edit_secret_data(&self, namespace: &str, name: &str, data_key: &str, value: &[u8]) {
+        let mut state = self.state();
+        state.resource_version += 1;
+        let rv = state.resource_version.to_string();
+        if let Some(secret) = state.secrets.get_mut(&key(namespace, name)) {
+            secret
+                .data
+                .get_or_insert_with(BTreeMap::new)
+                .insert(data_key.to_string(), k8s_openapi::ByteString(value.to_vec()));
+            secret.metadata.resource_version = Some(rv);
+        }
+    }
+
+    /// The last status written for a SecretSync.
+    pub fn status(&self, namespace: &str, name: &str) -> Option<SecretSyncStatus> {
+        self.state().statuses.get(&key(namespace, name)).cloned()
+    }
+
+    /// Every call so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state().calls.clone()
+    }
+
+    /// Forget the call log.
+    pub fn clear_calls(&self) {
+        self.state().calls.clear();
+    }
+
+    /// Make every Secret apply fail with `error` (admission denial, invalid object…); `None` to stop.
+    pub fn deny_apply(&self, error: Option<ClusterError>) {
+        self.state().deny_apply = error;
+    }
+
+    /// Make every TokenRequest fail with `error`; `None` to stop.
+    pub fn deny_tokens(&self, error: Option<ClusterError>) {
+        self.state().deny_tokens = error;
+    }
+}
+
+#[async_trait]
+impl Cluster for FakeCluster {
+    async fn secret_provider_class(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<SecretProviderClass>>, ClusterError> {
+        Ok(self.state().classes.get(&key(namespace, name)).cloned())
+    }
+
+    async fn request_token(
+        &self,
+        namespace: &str,
+        service_account: &str,
+        audience: &str,
+        expiration_seconds: i64,
+    ) -> Result<Token, ClusterError> {
+        let mut state = self.state();
+        state
+            .calls
+            .push(Call::RequestToken(format!("{namespace}/{service_account}")));
+        if let Some(error) = state.deny_tokens.clone() {
+            return Err(error);
+        }
+        if !state.service_accounts.contains(&key(namespace, service_account)) {
+            return Err(ClusterError::new(
+                404,
+                "NotFound",
+                &format!("serviceaccounts \"{service_account}\" not found"),
+            ));
+        }
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let expiration = now
+            .checked_add(k8s_openapi::jiff::SignedDuration::from_secs(expiration_seconds))
+            .unwrap_or(now);
+        // Shaped like the API server's tokens (unsigned here): iss, sub, aud, exp.
+        use base64::Engine;
+        let enc =
+            |v: serde_json::Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+        let claims = serde_json::json!({
+            "iss": state.issuer, "sub": format!("system:serviceaccount:{namespace}:{service_account}"),
+            "aud": [audience], "iat": now.as_second(), "nbf": now.as_second(), "exp": expiration.as_second(),
+        });
+        Ok(Token {
+            token: format!(
+                "{}.{}.fake-signature",
+                enc(serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+                enc(claims)
+            ),
+            expiration: Time(expiration),
+        })
+    }
+
+    async fn patch_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        ops: &json_patch::Patch,
+    ) -> Result<PatchOutcome, ClusterError> {
+        let mut state = self.state();
+        let k = key(namespace, name);
+        let outcome = match state.secrets.get(&k) {
+            None => PatchOutcome::Absent,
+            Some(secret) => {
+                let mut doc = serde_json::to_value(secret)
+                    .map_err(|e| ClusterError::new(500, "Internal", &e.to_string()))?;
+                match json_patch::patch(&mut doc, ops) {
+                    Err(_) => PatchOutcome::TestFailed,
+                    Ok(()) => {
+                        let patched: Secret = serde_json::from_value(doc)
+                            .map_err(|e| ClusterError::new(422, "Invalid", &e.to_string()))?;
+                        if &patched != secret {
+                            state.resource_version += 1;
+                            let mut patched = patched;
+                            patched.metadata.resource_version = Some(state.resource_version.to_string());
+                            state.secrets.insert(k.clone(), patched);
+                        }
+                        PatchOutcome::Applied
+                    }
+                }
+            }
+        };
+        state
+            .calls
+            .push(Call::PatchSecret(format!("{namespace}/{name}"), outcome));
+        Ok(outcome)
+    }
+
+    async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        let namespace = secret.namespace().unwrap_or_default();
+        let name = secret.name_any();
+        state.calls.push(Call::ApplySecret(format!("{namespace}/{name}")));
+        if let Some(error) = state.deny_apply.clone() {
+            return Err(error);
+        }
+        let k = key(&namespace, &name);
+        let applied: BTreeSet<String> = secret.data.iter().flatten().map(|(k, _)| k.clone()).collect();
+        let previous_keys = state.applied_keys.get(&k).cloned().unwrap_or_default();
+        let merged = match state.secrets.get(&k) {
+            None => secret.clone(),
+            Some(existing) => {
+                if existing.type_ != secret.type_ {
+                    return Err(ClusterError::new(
+                        422,
+                        "Invalid",
+                        &format!(
+                            "Secret {name:?} is invalid: type: Invalid value: {:?}: field is immutable",
+                            secret.type_.clone().unwrap_or_default()
+                        ),
+                    ));
+                }
+                let mut merged = existing.clone();
+                let data = merged.data.get_or_insert_with(BTreeMap::new);
+                // Keys we applied before and no longer apply are removed; other managers' keys stay.
+                for gone in previous_keys.difference(&applied) {
+                    data.remove(gone);
+                }
+                for (k2, v) in secret.data.iter().flatten() {
+                    data.insert(k2.clone(), v.clone());
+                }
+                let labels = merged.metadata.labels.get_or_insert_with(BTreeMap::new);
+                labels.extend(secret.metadata.labels.clone().unwrap_or_default());
+                if let Some(a) = &secret.metadata.annotations {
+                    merged
+                        .metadata
+                        .annotations
+                        .get_or_insert_with(BTreeMap::new)
+                        .extend(a.clone());
+                }
+                merged.metadata.owner_references = secret.metadata.owner_references.clone();
+                merged
+            }
+        };
+        if state.secrets.get(&k) != Some(&merged) {
+            state.resource_version += 1;
+            let mut merged = merged;
+            merged.metadata.resource_version = Some(state.resource_version.to_string());
+            state.secrets.insert(k.clone(), merged);
+        }
+        state.applied_keys.insert(k, applied);
+        Ok(())
+    }
+
+    async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        let k = key(&sync.namespace().unwrap_or_default(), &sync.name_any());
+        state.calls.push(Call::WriteStatus(format!("{}/{}", k.0, k.1)));
+        state.statuses.insert(k, status.clone());
+        Ok(())
+    }
+
+    async fn event(&self, sync: &SecretSync, _warning: bool, reason: &str, _message: &str) {
+        self.state().calls.push(Call::Event(
+            format!("{}/{}", sync.namespace().unwrap_or_default(), sync.name_any()),
+            reason.to_string(),
+        ));
+    }
+}

@@ -1,0 +1,390 @@
+//! Calling providers over the `v1alpha1.CSIDriverProvider` contract (SPEC §2).
+//!
+//! One lazily connected channel per provider, to `<providers-dir>/<provider>.sock`, with mutual TLS unless
+//! the provider is explicitly configured as plaintext (third-party providers). Every Mount has a deadline
+//! and Mount calls in flight are bounded process-wide, so a slow or dead provider cannot pin every worker.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use provider_proto::v1alpha1::MountRequest;
+use provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
+use sse_api::consts;
+use sse_tls::ClientTls;
+use tokio::sync::Semaphore;
+use tonic::transport::Channel;
+
+/// Provider files: `path → contents`.
+pub type Files = HashMap<String, Vec<u8>>;
+
+/// Why a provider call failed. `Display` is the text recorded in conditions (never secret values).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderError {
+    /// The SecretProviderClass names a provider that is not a valid socket name.
+    InvalidName(String),
+    /// No socket for that provider.
+    NotFound(String),
+    /// The provider requires mutual TLS and no client certificate is configured.
+    NoClientCertificate(String),
+    /// The gRPC call failed.
+    Rpc {
+        /// gRPC status code.
+        code: tonic::Code,
+        /// The provider's message.
+        message: String,
+    },
+    /// The provider answered with `error.code`.
+    ErrorCode(String),
+    /// The provider answered without object versions.
+    MissingObjectVersions,
+}
+
+impl ProviderError {
+    /// Whether the SecretProviderClass is at fault (as opposed to the provider or the backend).
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidName(_) | Self::NotFound(_) | Self::NoClientCertificate(_)
+        )
+    }
+}
+
+impl fmt::Display for ProviderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidName(p) => write!(f, "invalid provider: provider {p:?}"),
+            Self::NotFound(p) => write!(f, "provider not found: provider {p:?}"),
+            Self::NoClientCertificate(p) => write!(
+                f,
+                "provider {p:?} requires mutual TLS but the manager has no client certificate (set --provider-tls-cert-file, or list it in --plaintext-providers)"
+            ),
+            Self::Rpc { code, message } => {
+                write!(f, "rpc error: code = {} desc = {message}", code_name(*code))
+            }
+            Self::ErrorCode(code) => write!(f, "mount request failed with provider error code {code}"),
+            Self::MissingObjectVersions => f.write_str("missing object versions"),
+        }
+    }
+}
+
+impl std::error::Error for ProviderError {}
+
+/// gRPC-Go's spelling of a code, as in `rpc error: code = Unknown desc = …`.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Canceled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
+    }
+}
+
+/// How to reach providers.
+#[derive(Clone)]
+pub struct ProviderConfig {
+    /// Directory of `<provider>.sock` files.
+    pub dir: PathBuf,
+    /// Client TLS material; `None` means only plaintext providers can be used.
+    pub tls: Option<ClientTls>,
+    /// Providers reached without TLS.
+    pub plaintext: HashSet<String>,
+    /// Deadline of one Mount.
+    pub mount_timeout: Duration,
+    /// Largest accepted response.
+    pub max_recv_bytes: usize,
+    /// Mount calls in flight at once.
+    pub max_concurrent: usize,
+}
+
+/// Cached provider clients.
+pub struct ProviderClients {
+    config: ProviderConfig,
+    channels: Mutex<HashMap<String, Channel>>,
+    limiter: Semaphore,
+}
+
+impl ProviderClients {
+    /// Clients per `config`.
+    pub fn new(config: ProviderConfig) -> Self {
+        let limiter = Semaphore::new(config.max_concurrent.max(1));
+        Self {
+            config,
+            channels: Mutex::new(HashMap::new()),
+            limiter,
+        }
+    }
+
+    fn channel(&self, provider: &str) -> Result<Channel, ProviderError> {
+        if !consts::is_valid_provider_name(provider) || provider.is_empty() {
+            return Err(ProviderError::InvalidName(provider.to_string()));
+        }
+        let path = self
+            .config
+            .dir
+            .join(format!("{provider}{}", consts::PROVIDER_SOCKET_SUFFIX));
+        if !path.exists() {
+            return Err(ProviderError::NotFound(provider.to_string()));
+        }
+        let mut channels = self
+            .channels
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(channel) = channels.get(provider) {
+            return Ok(channel.clone());
+        }
+        let tls = if self.config.plaintext.contains(provider) {
+            None
+        } else {
+            Some(
+                self.config
+                    .tls
+                    .clone()
+                    .ok_or_else(|| ProviderError::NoClientCertificate(provider.to_string()))?,
+            )
+        };
+        let channel = sse_tls::unix_channel(path, tls, Duration::from_secs(5));
+        channels.insert(provider.to_string(), channel.clone());
+        Ok(channel)
+    }
+
+    /// Re-read the client TLS files every `interval` (cert-manager rotates them) until `shutdown`.
+    pub fn spawn_tls_reload(&self, interval: Duration, shutdown: tokio_util::sync::CancellationToken) {
+        if let Some(tls) = &self.config.tls {
+            tls.reloader().spawn_polling(interval, shutdown.cancelled_owned());
+        }
+    }
+
+    /// Call Mount with the fixed values of SPEC §2.4 and interpret the response per §2.6.
+    pub async fn mount(&self, provider: &str, attributes: String) -> Result<Files, ProviderError> {
+        let channel = self.channel(provider)?;
+        let _permit = self.limiter.acquire().await.map_err(|_| ProviderError::Rpc {
+            code: tonic::Code::Cancelled,
+            message: "the manager is shutting down".into(),
+        })?;
+        let mut client =
+            CsiDriverProviderClient::new(channel).max_decoding_message_size(self.config.max_recv_bytes);
+        let mut request = tonic::Request::new(MountRequest {
+            attributes,
+            secrets: consts::MOUNT_SECRETS.into(),
+            target_path: consts::MOUNT_TARGET_PATH.into(),
+            permission: consts::MOUNT_PERMISSION.into(),
+            current_object_version: vec![],
+        });
+        request.set_timeout(self.config.mount_timeout);
+        let response = tokio::time::timeout(self.config.mount_timeout + Duration::from_secs(1), client.mount(request))
+            .await
+            .map_err(|_| ProviderError::Rpc {
+                code: tonic::Code::DeadlineExceeded,
+                message: format!("no answer within {:?}", self.config.mount_timeout),
+            })?
+            .map_err(|status| {
+                if status.code() == tonic::Code::ResourceExhausted {
+                    tracing::error!(
+                        provider,
+                        "Set --max-call-recv-msg-size to configure larger maximum size in bytes of gRPC response from plugins"
+                    );
+                }
+                ProviderError::Rpc {
+                    code: status.code(),
+                    message: status.message().to_string(),
+                }
+            })?
+            .into_inner();
+        interpret(response)
+    }
+}
+
+/// SPEC §2.6: an error code or missing object versions is a failure; later duplicates of a path win.
+pub fn interpret(response: provider_proto::v1alpha1::MountResponse) -> Result<Files, ProviderError> {
+    if let Some(error) = response.error.filter(|e| !e.code.is_empty()) {
+        return Err(ProviderError::ErrorCode(error.code));
+    }
+    if response.object_version.is_empty() {
+        return Err(ProviderError::MissingObjectVersions);
+    }
+    Ok(response.files.into_iter().map(|f| (f.path, f.contents)).collect())
+}
+
+/// The Mount `attributes` (SPEC §2.4): SPC parameters, then the pod attributes, then the tokens.
+pub fn attributes(
+    parameters: &BTreeMap<String, String>,
+    pod_name: &str,
+    pod_uid: &str,
+    namespace: &str,
+    service_account: &str,
+    tokens: Option<&str>,
+) -> String {
+    let mut attrs: BTreeMap<&str, &str> = parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    attrs.insert(consts::ATTR_POD_NAME, pod_name);
+    attrs.insert(consts::ATTR_POD_UID, pod_uid);
+    attrs.insert(consts::ATTR_POD_NAMESPACE, namespace);
+    attrs.insert(consts::ATTR_SERVICE_ACCOUNT_NAME, service_account);
+    if let Some(tokens) = tokens {
+        attrs.insert(consts::ATTR_SERVICE_ACCOUNT_TOKENS, tokens);
+    }
+    // A map of strings always serialises.
+    serde_json::to_string(&attrs).unwrap_or_default()
+}
+
+/// For partial sync: the SPC parameters split into one parameter set per `objects` entry, when the
+/// provider uses the `objects` array convention (`array:` of YAML strings). `None` otherwise.
+pub fn split_objects(parameters: &BTreeMap<String, String>) -> Option<Vec<BTreeMap<String, String>>> {
+    #[derive(serde::Deserialize)]
+    struct Doc {
+        array: Vec<String>,
+    }
+    let doc: Doc = serde_yaml_ng::from_str(parameters.get("objects")?).ok()?;
+    if doc.array.len() < 2 {
+        return None;
+    }
+    Some(
+        doc.array
+            .iter()
+            .map(|entry| {
+                let mut single = parameters.clone();
+                let yaml =
+                    serde_yaml_ng::to_string(&serde_json::json!({ "array": [entry] })).unwrap_or_default();
+                single.insert("objects".into(), yaml);
+                single
+            })
+            .collect(),
+    )
+}
+
+/// Shared handle.
+pub type SharedProviders = Arc<ProviderClients>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use provider_proto::v1alpha1::{File, MountResponse, ObjectVersion};
+
+    #[test]
+    fn attribute_precedence() {
+        let params = BTreeMap::from([
+            ("keyvaultName".to_string(), "kv".to_string()),
+            (consts::ATTR_POD_NAME.to_string(), "spoofed".to_string()),
+        ]);
+        let json = attributes(&params, "sse-pod", "uid", "app", "app-sa", Some("{\"aud\":{}}"));
+        let map: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
+        assert_eq!(map[consts::ATTR_POD_NAME], "sse-pod");
+        assert_eq!(map[consts::ATTR_POD_NAMESPACE], "app");
+        assert_eq!(map[consts::ATTR_SERVICE_ACCOUNT_NAME], "app-sa");
+        assert_eq!(map[consts::ATTR_SERVICE_ACCOUNT_TOKENS], "{\"aud\":{}}");
+        assert_eq!(map["keyvaultName"], "kv");
+        let without = attributes(&BTreeMap::new(), "p", "u", "n", "s", None);
+        assert!(
+            !without.contains(consts::ATTR_SERVICE_ACCOUNT_TOKENS),
+            "no audience, no token attribute"
+        );
+    }
+
+    #[test]
+    fn response_interpretation() {
+        let file = |p: &str, c: &str| File {
+            path: p.into(),
+            mode: 420,
+            contents: c.into(),
+        };
+        let version = ObjectVersion {
+            id: "secret/a".into(),
+            version: "1".into(),
+        };
+        let ok = MountResponse {
+            object_version: vec![version.clone()],
+            error: None,
+            files: vec![file("a", "1"), file("a", "2")],
+        };
+        assert_eq!(interpret(ok).unwrap()["a"], b"2", "later duplicates win");
+        let coded = MountResponse {
+            object_version: vec![version],
+            error: Some(provider_proto::v1alpha1::Error { code: "Boom".into() }),
+            files: vec![],
+        };
+        assert_eq!(
+            interpret(coded).unwrap_err().to_string(),
+            "mount request failed with provider error code Boom"
+        );
+        assert_eq!(
+            interpret(MountResponse::default()).unwrap_err().to_string(),
+            "missing object versions"
+        );
+    }
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            ProviderError::NotFound("nosuch".into()).to_string(),
+            "provider not found: provider \"nosuch\""
+        );
+        assert_eq!(
+            ProviderError::Rpc {
+                code: tonic::Code::Unknown,
+                message: "failed to mount objects, error: x".into()
+            }
+            .to_string(),
+            "rpc error: code = Unknown desc = failed to mount objects, error: x"
+        );
+    }
+
+    #[tokio::test]
+    async fn socket_discovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let clients = ProviderClients::new(ProviderConfig {
+            dir: dir.path().to_path_buf(),
+            tls: None,
+            plaintext: HashSet::new(),
+            mount_timeout: Duration::from_secs(1),
+            max_recv_bytes: 1024,
+            max_concurrent: 1,
+        });
+        assert_eq!(
+            clients.mount("bad/name", "{}".into()).await.unwrap_err(),
+            ProviderError::InvalidName("bad/name".into())
+        );
+        assert_eq!(
+            clients.mount("nosuch", "{}".into()).await.unwrap_err(),
+            ProviderError::NotFound("nosuch".into())
+        );
+        std::fs::write(dir.path().join("azure.sock"), b"").unwrap();
+        assert_eq!(
+            clients.mount("azure", "{}".into()).await.unwrap_err(),
+            ProviderError::NoClientCertificate("azure".into())
+        );
+    }
+
+    #[test]
+    fn objects_are_split_for_partial_sync() {
+        let params = BTreeMap::from([
+            ("keyvaultName".to_string(), "kv".to_string()),
+            (
+                "objects".to_string(),
+                "array:\n  - |\n    objectName: a\n    objectType: secret\n  - |\n    objectName: b\n    objectType: secret\n".to_string(),
+            ),
+        ]);
+        let split = split_objects(&params).unwrap();
+        assert_eq!(split.len(), 2);
+        assert!(
+            split[1]["objects"].contains("objectName: b") && !split[1]["objects"].contains("objectName: a")
+        );
+        assert_eq!(split[0]["keyvaultName"], "kv");
+        assert!(split_objects(&BTreeMap::new()).is_none());
+    }
+}

@@ -1,0 +1,539 @@
+//! One SecretSync, one sync: inputs → provider → data → Secret → status.
+//!
+//! ```text
+//! validate spec ─▶ SecretProviderClass ─▶ tokens ─▶ Mount (per object when partial sync is on)
+//!      ─▶ map files to keys ─▶ hash ─▶ write Secret (ownership-guarded) ─▶ status (only when it changed)
+//! ```
+//!
+//! Scheduling: each SecretSync is checked every `rotationPollIntervalInSeconds` at a phase derived from its
+//! UID, plus up to `jitterSeconds` of random delay, so thousands of SecretSyncs spread over the interval
+//! instead of hitting the vault in the same second. Failures retry with capped exponential backoff.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use sha2::{Digest, Sha256};
+use sse_api::{Reason, SecretSync, SecretSyncStatus, conditions, validation};
+
+use crate::cluster::Cluster;
+use crate::error::{Class, SyncError};
+use crate::hash::{HashInputs, sync_hash};
+use crate::mapping::{self, SecretData};
+use crate::provider::{self, Files, ProviderClients, ProviderError};
+use crate::secret::{self, Written};
+use crate::status::{self, Outcome};
+use crate::tokens::Tokens;
+
+/// Settings of the reconciler.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Token audiences (trimmed).
+    pub audiences: Vec<String>,
+    /// This pod's name.
+    pub pod_name: String,
+    /// This pod's UID.
+    pub pod_uid: String,
+    /// Time between two checks of one SecretSync.
+    pub poll_interval: Duration,
+    /// Extra random delay, up to this.
+    pub jitter: Duration,
+    /// Partial sync (A5).
+    pub partial_sync: bool,
+    /// First retry delay after a transient failure.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            audiences: Vec::new(),
+            pod_name: "secrets-store-sync-controller".into(),
+            pod_uid: String::new(),
+            poll_interval: Duration::from_secs(3600),
+            jitter: Duration::ZERO,
+            partial_sync: true,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What the last sync of one SecretSync saw, to tell a trigger that needs a sync from an echo of our own
+/// status write. Small and secret-free: memory stays flat in the number of SecretSyncs.
+#[derive(Clone, Debug)]
+struct Memo {
+    generation: Option<i64>,
+    class_version: Option<(String, i64)>,
+    next_check: SystemTime,
+}
+
+/// Shared state of the reconciler.
+pub struct Context {
+    /// The API server.
+    pub cluster: Arc<dyn Cluster>,
+    /// Provider clients.
+    pub providers: Arc<ProviderClients>,
+    /// Token cache.
+    pub tokens: Tokens,
+    /// Settings.
+    pub config: Config,
+    /// Metrics.
+    pub metrics: crate::metrics::Metrics,
+    failures: Mutex<HashMap<String, u32>>,
+    memos: Mutex<HashMap<String, Memo>>,
+    forced: Mutex<HashSet<String>>,
+}
+
+impl Context {
+    /// A reconciler context.
+    pub fn new(
+        cluster: Arc<dyn Cluster>,
+        providers: Arc<ProviderClients>,
+        config: Config,
+        metrics: crate::metrics::Metrics,
+    ) -> Self {
+        Self {
+            cluster,
+            providers,
+            tokens: Tokens::default(),
+            config,
+            metrics,
+            failures: Mutex::new(HashMap::new()),
+            memos: Mutex::new(HashMap::new()),
+            forced: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// Mark a SecretSync as needing a sync at its next reconcile (owned Secret changed).
+    pub fn force(&self, key: &str) {
+        lock(&self.forced).insert(key.to_string());
+    }
+
+    /// Treat the SecretSync's scheduled check as reached (what the scheduler's tick does).
+    pub fn expire(&self, key: &str) {
+        if let Some(memo) = lock(&self.memos).get_mut(key) {
+            memo.next_check = SystemTime::now();
+        }
+    }
+
+    /// Forget SecretSyncs that no longer exist.
+    pub fn retain(&self, exists: impl Fn(&str) -> bool) {
+        lock(&self.memos).retain(|k, _| exists(k));
+        lock(&self.failures).retain(|k, _| exists(k));
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `namespace/name`.
+pub fn key(sync: &SecretSync) -> String {
+    format!("{}/{}", sync.namespace().unwrap_or_default(), sync.name_any())
+}
+
+/// Result of one reconcile.
+#[derive(Debug)]
+pub struct Report {
+    /// The outcome recorded in status.
+    pub outcome: Outcome,
+    /// Whether the status was written.
+    pub status_written: bool,
+    /// When to look again.
+    pub requeue_after: Duration,
+    /// Whether the provider was called (false when the SecretSync was not due).
+    pub synced: bool,
+}
+
+/// Reconcile one SecretSync: sync it if it is due, record the outcome, say when to come back.
+pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
+    let key = key(sync);
+    let now = SystemTime::now();
+    let class_version = class_version(sync, ctx).await;
+    if let Some(until) = not_due(sync, ctx, &key, &class_version, now) {
+        return Report {
+            outcome: Outcome::Synced {
+                written: Written::Unchanged,
+                hash: sync
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.sync_hash.clone())
+                    .unwrap_or_default(),
+            },
+            status_written: false,
+            requeue_after: until,
+            synced: false,
+        };
+    }
+    lock(&ctx.forced).remove(&key);
+
+    let started = std::time::Instant::now();
+    let result = sync_once(sync, ctx).await;
+    let (outcome, class) = match result {
+        Ok(outcome) => (outcome, None),
+        Err(error) => {
+            tracing::warn!(secretsync = %key, reason = %error.reason(), %error, "sync failed");
+            (
+                Outcome::Failed {
+                    reason: error.reason(),
+                    message: error.to_string(),
+                },
+                Some(error.class()),
+            )
+        }
+    };
+    let requeue_after = match class {
+        None => {
+            lock(&ctx.failures).remove(&key);
+            schedule(sync, &ctx.config, now)
+        }
+        Some(Class::Permanent) => {
+            lock(&ctx.failures).remove(&key);
+            schedule(sync, &ctx.config, now)
+        }
+        Some(Class::Transient) => {
+            let mut failures = lock(&ctx.failures);
+            let n = failures.entry(key.clone()).or_insert(0);
+            *n = n.saturating_add(1);
+            backoff(*n, &ctx.config)
+        }
+    };
+    let next_check = now + requeue_after;
+    lock(&ctx.memos).insert(
+        key.clone(),
+        Memo {
+            generation: sync.metadata.generation,
+            class_version,
+            next_check,
+        },
+    );
+
+    let current = sync.status.clone().unwrap_or_default();
+    let next = status::next(
+        &current,
+        sync.metadata.generation,
+        &outcome,
+        &to_time(now),
+        &to_time(next_check),
+    );
+    let mut status_written = false;
+    if next.changed {
+        match ctx.cluster.write_status(sync, &next.status).await {
+            Ok(()) => status_written = true,
+            Err(error) => tracing::warn!(secretsync = %key, %error, "Failed to update status"),
+        }
+    }
+    if let Some(notice) = &next.notice {
+        ctx.cluster
+            .event(sync, notice.warning, notice.reason.as_str(), &notice.message)
+            .await;
+    }
+    let reason = match &outcome {
+        Outcome::Failed { reason, .. } => *reason,
+        Outcome::Partial { .. } => Reason::PartialSync,
+        Outcome::Synced { .. } => conditions::find_condition(&next.status.conditions, conditions::READY)
+            .and_then(|c| c.reason.parse().ok())
+            .unwrap_or(Reason::UpdateNoValueChangeSucceeded),
+    };
+    ctx.metrics.sync(reason, started.elapsed());
+    tracing::info!(secretsync = %key, reason = %reason, status_written, next_check_in = ?requeue_after, "reconciled");
+    Report {
+        outcome,
+        status_written,
+        requeue_after,
+        synced: true,
+    }
+}
+
+async fn class_version(sync: &SecretSync, ctx: &Context) -> Option<(String, i64)> {
+    let namespace = sync.namespace().unwrap_or_default();
+    ctx.cluster
+        .secret_provider_class(&namespace, &sync.spec.secret_provider_class_name)
+        .await
+        .ok()
+        .flatten()
+        .map(|spc| {
+            (
+                spc.uid().unwrap_or_default(),
+                spc.metadata.generation.unwrap_or_default(),
+            )
+        })
+}
+
+/// `Some(delay)` when nothing requires a sync before the next scheduled check.
+fn not_due(
+    sync: &SecretSync,
+    ctx: &Context,
+    key: &str,
+    class_version: &Option<(String, i64)>,
+    now: SystemTime,
+) -> Option<Duration> {
+    if lock(&ctx.forced).contains(key) {
+        return None;
+    }
+    let memo = lock(&ctx.memos).get(key).cloned();
+    let next_check = match memo {
+        Some(m) => {
+            if m.generation != sync.metadata.generation || &m.class_version != class_version {
+                return None;
+            }
+            m.next_check
+        }
+        None => {
+            // Fresh process: trust a recent healthy status for this generation instead of syncing every
+            // SecretSync at once on start-up; anything else syncs now.
+            let status = sync.status.as_ref()?;
+            if status.observed_generation != sync.metadata.generation
+                || !conditions::is_condition_true(&status.conditions, conditions::READY)
+            {
+                return None;
+            }
+            from_time(status.next_check_time.as_ref()?)?
+        }
+    };
+    next_check.duration_since(now).ok().filter(|d| !d.is_zero())
+}
+
+/// The sync proper.
+pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Outcome, SyncError> {
+    validation::validate_spec(&sync.spec)?;
+    let namespace = sync.namespace().unwrap_or_default();
+    let spc_name = &sync.spec.secret_provider_class_name;
+    let spc = ctx
+        .cluster
+        .secret_provider_class(&namespace, spc_name)
+        .await
+        .map_err(|e| SyncError::Internal(e.to_string()))?
+        .ok_or_else(|| SyncError::ProviderClassNotFound {
+            name: spc_name.clone(),
+        })?;
+    let tokens = ctx
+        .tokens
+        .attribute(
+            &*ctx.cluster,
+            &namespace,
+            &sync.spec.service_account_name,
+            &ctx.config.audiences,
+        )
+        .await
+        .map_err(SyncError::Token)?;
+    let provider = spc.spec.provider.clone().unwrap_or_default();
+    let parameters: BTreeMap<String, String> = spc
+        .spec
+        .parameters
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let attributes = |params: &BTreeMap<String, String>| {
+        provider::attributes(
+            params,
+            &ctx.config.pod_name,
+            &ctx.config.pod_uid,
+            &namespace,
+            &sync.spec.service_account_name,
+            tokens.as_deref(),
+        )
+    };
+
+    let split = if ctx.config.partial_sync {
+        provider::split_objects(&parameters)
+    } else {
+        None
+    };
+    let Some(parts) = split else {
+        let files = ctx.providers.mount(&provider, attributes(&parameters)).await?;
+        return write_full(sync, ctx, &spc, &files).await;
+    };
+
+    // Partial sync: one Mount per object, so one failing object cannot block the others.
+    let mounts = parts
+        .iter()
+        .map(|p| ctx.providers.mount(&provider, attributes(p)));
+    let results = futures::future::join_all(mounts).await;
+    let mut files = Files::new();
+    let mut failures: Vec<ProviderError> = Vec::new();
+    for result in results {
+        match result {
+            Ok(f) => files.extend(f),
+            Err(e) if e.is_configuration() => return Err(e.into()),
+            Err(e) => failures.push(e),
+        }
+    }
+    if failures.is_empty() {
+        return write_full(sync, ctx, &spc, &files).await;
+    }
+    let items = mapping::map_items(&sync.spec.secret_object, &files);
+    if items.iter().all(|i| i.result.is_err()) {
+        // Nothing healthy to write: report the first provider failure.
+        return Err(failures.swap_remove(0).into());
+    }
+    let healthy = SecretData(
+        items
+            .iter()
+            .filter_map(|i| i.result.as_ref().ok().map(|v| (i.target_key.clone(), v.clone())))
+            .collect(),
+    );
+    let summary = partial_summary(&items, &failures);
+    let desired = secret::desired(sync, &healthy);
+    let written = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
+    Ok(Outcome::Partial { written, summary })
+}
+
+async fn write_full(
+    sync: &SecretSync,
+    ctx: &Context,
+    spc: &sse_api::SecretProviderClass,
+    files: &Files,
+) -> Result<Outcome, SyncError> {
+    let data = mapping::build_secret_data(&sync.spec.secret_object, files)?;
+    let hash = sync_hash(&HashInputs {
+        data: &data.0,
+        spc_uid: &spc.uid().unwrap_or_default(),
+        spc_generation: spc.metadata.generation.unwrap_or_default(),
+        ss_uid: &sync.uid().unwrap_or_default(),
+        ss_generation: sync.metadata.generation.unwrap_or_default(),
+        force_synchronization: sync.spec.force_synchronization.as_deref().unwrap_or_default(),
+    });
+    let previous = sync.status.as_ref().and_then(|s| s.sync_hash.as_deref());
+    let desired = secret::desired(sync, &data);
+    let written = secret::write(&*ctx.cluster, sync, &desired, previous != Some(hash.as_str())).await?;
+    Ok(Outcome::Synced { written, hash })
+}
+
+fn partial_summary(items: &[mapping::ItemOutcome], failures: &[ProviderError]) -> String {
+    let items: Vec<_> = items
+        .iter()
+        .map(|i| match &i.result {
+            Ok(_) => serde_json::json!({"targetKey": i.target_key, "sourcePath": i.source_path, "status": "Synced"}),
+            Err(e) => serde_json::json!({
+                "targetKey": i.target_key, "sourcePath": i.source_path, "status": "Failed",
+                "error": e.to_string(),
+            }),
+        })
+        .collect();
+    let errors: Vec<String> = failures.iter().map(ToString::to_string).collect();
+    serde_json::json!({ "items": items, "providerErrors": errors }).to_string()
+}
+
+/// Delay until this SecretSync's next scheduled check: its UID-derived phase within the interval, plus
+/// up to `jitter` at random.
+pub fn schedule(sync: &SecretSync, config: &Config, now: SystemTime) -> Duration {
+    let interval = config.poll_interval.as_secs().max(1);
+    let digest = Sha256::digest(sync.uid().unwrap_or_else(|| key(sync)).as_bytes());
+    let phase = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) % interval;
+    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let position = now_secs % interval;
+    let mut delay = (phase + interval - position) % interval;
+    if delay == 0 {
+        delay = interval;
+    }
+    let jitter = config.jitter.as_secs();
+    let extra = if jitter == 0 {
+        0
+    } else {
+        rand::random_range(0..=jitter)
+    };
+    Duration::from_secs(delay + extra)
+}
+
+/// Capped exponential backoff with ±50 % jitter.
+pub fn backoff(failures: u32, config: &Config) -> Duration {
+    let exp = config
+        .backoff_base
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)));
+    let capped = exp.min(config.backoff_max);
+    capped
+        .mul_f64(rand::random_range(0.5..1.5))
+        .min(config.backoff_max)
+}
+
+fn to_time(t: SystemTime) -> Time {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Time(k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(0)).unwrap_or_default())
+}
+
+fn from_time(t: &Time) -> Option<SystemTime> {
+    let secs = u64::try_from(t.0.as_second()).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// The current status, for callers that only want to read it.
+pub fn current_status(sync: &SecretSync) -> SecretSyncStatus {
+    sync.status.clone().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(uid: &str) -> SecretSync {
+        let mut s = SecretSync::new("s", sse_api::SecretSyncSpec::default());
+        s.metadata.namespace = Some("ns".into());
+        s.metadata.uid = Some(uid.into());
+        s
+    }
+
+    #[test]
+    fn schedule_spreads_syncs_over_the_interval() {
+        let config = Config {
+            poll_interval: Duration::from_secs(3600),
+            ..Config::default()
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut buckets = [0u32; 60];
+        for i in 0..6000 {
+            let d = schedule(&sync(&format!("uid-{i}")), &config, now);
+            assert!(d > Duration::ZERO && d <= Duration::from_secs(3600));
+            buckets[(d.as_secs() / 60).min(59) as usize] += 1;
+        }
+        // 6000 syncs over 60 minutes: every minute gets some, none gets a crowd.
+        assert!(buckets.iter().all(|b| *b > 50 && *b < 170), "{buckets:?}");
+        // Deterministic per SecretSync without jitter.
+        assert_eq!(
+            schedule(&sync("a"), &config, now),
+            schedule(&sync("a"), &config, now)
+        );
+    }
+
+    #[test]
+    fn jitter_adds_at_most_its_bound() {
+        let config = Config {
+            poll_interval: Duration::from_secs(60),
+            jitter: Duration::from_secs(30),
+            ..Config::default()
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let base = schedule(
+            &sync("a"),
+            &Config {
+                jitter: Duration::ZERO,
+                ..config.clone()
+            },
+            now,
+        );
+        for _ in 0..100 {
+            let d = schedule(&sync("a"), &config, now);
+            assert!(d >= base && d <= base + Duration::from_secs(30));
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let config = Config::default();
+        assert!(backoff(1, &config) <= Duration::from_millis(7500));
+        assert!(backoff(3, &config) >= Duration::from_secs(10));
+        assert!(backoff(30, &config) <= Duration::from_secs(300));
+    }
+
+    #[test]
+    fn time_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_800_000_123);
+        assert_eq!(from_time(&to_time(t)), Some(t));
+    }
+}

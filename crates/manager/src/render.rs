@@ -1,0 +1,289 @@
+//! `manager render`: one sync without a cluster. Reads the SecretProviderClass and SecretSync from YAML,
+//! calls the provider exactly as the controller would, and prints the Secret that would be applied (values
+//! redacted unless asked for) and the status that would be reported.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use anyhow::{Context as _, bail};
+use async_trait::async_trait;
+use base64::Engine;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
+
+use crate::args::{ProviderArgs, RenderArgs};
+use crate::cluster::{Cluster, ClusterError, PatchOutcome, Token};
+use crate::provider::{ProviderClients, ProviderConfig};
+use crate::reconcile::{Config, Context};
+use crate::status;
+
+/// A cluster with no Secret yet, the given SecretProviderClass and tokens, that records what is written.
+struct RenderCluster {
+    class: Arc<SecretProviderClass>,
+    tokens: BTreeMap<String, String>,
+    applied: Mutex<Option<Secret>>,
+}
+
+#[async_trait]
+impl Cluster for RenderCluster {
+    async fn secret_provider_class(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Arc<SecretProviderClass>>, ClusterError> {
+        let matches =
+            self.class.name_any() == name && self.class.namespace().unwrap_or_default() == namespace;
+        Ok(matches.then(|| self.class.clone()))
+    }
+
+    async fn request_token(
+        &self,
+        _namespace: &str,
+        service_account: &str,
+        audience: &str,
+        expiration_seconds: i64,
+    ) -> Result<Token, ClusterError> {
+        let token = self.tokens.get(audience).cloned().ok_or_else(|| {
+            ClusterError::new(
+                404,
+                "NotFound",
+                &format!("no token for audience {audience:?} of serviceaccount {service_account:?}: pass --token {audience}=FILE"),
+            )
+        })?;
+        let now = k8s_openapi::jiff::Timestamp::now();
+        Ok(Token {
+            token,
+            expiration: Time(
+                now.checked_add(k8s_openapi::jiff::SignedDuration::from_secs(expiration_seconds))
+                    .unwrap_or(now),
+            ),
+        })
+    }
+
+    async fn patch_secret(
+        &self,
+        _: &str,
+        _: &str,
+        _: &json_patch::Patch,
+    ) -> Result<PatchOutcome, ClusterError> {
+        Ok(PatchOutcome::Absent)
+    }
+
+    async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError> {
+        *self
+            .applied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(secret.clone());
+        Ok(())
+    }
+
+    async fn write_status(&self, _: &SecretSync, _: &SecretSyncStatus) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    async fn event(&self, _: &SecretSync, _: bool, _: &str, _: &str) {}
+}
+
+/// Build provider clients from the shared provider flags.
+pub fn provider_clients(args: &ProviderArgs, max_concurrent: usize) -> anyhow::Result<ProviderClients> {
+    let tls = match (
+        &args.provider_tls_cert_file,
+        &args.provider_tls_key_file,
+        &args.provider_tls_ca_file,
+    ) {
+        (Some(cert), Some(key), Some(ca)) => Some(
+            sse_tls::ClientTls::load(&sse_tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                ca: ca.clone(),
+            })
+            .context("load provider client TLS files")?,
+        ),
+        _ => None,
+    };
+    Ok(ProviderClients::new(ProviderConfig {
+        dir: args.provider_volume.clone(),
+        tls,
+        plaintext: args
+            .plaintext_providers
+            .iter()
+            .map(|p| p.trim().to_string())
+            .collect::<HashSet<_>>(),
+        mount_timeout: args.mount_timeout,
+        max_recv_bytes: args.max_call_recv_msg_size,
+        max_concurrent,
+    }))
+}
+
+/// What `render` produced.
+pub struct Rendered {
+    /// The Secret that would be applied, if the sync succeeded.
+    pub secret: Option<Secret>,
+    /// The status that would be reported.
+    pub status: SecretSyncStatus,
+}
+
+/// Run one sync of the SecretSync in `args.files`.
+pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
+    let (class, mut sync) = load(args)?;
+    sync.metadata.uid.get_or_insert_with(|| "render".into());
+    sync.metadata.generation.get_or_insert(1);
+    let mut tokens = BTreeMap::new();
+    for (audience, file) in &args.tokens {
+        let token =
+            std::fs::read_to_string(file).with_context(|| format!("read token file {}", file.display()))?;
+        tokens.insert(audience.clone(), token.trim().to_string());
+    }
+    let cluster = Arc::new(RenderCluster {
+        class: Arc::new(class),
+        tokens: tokens.clone(),
+        applied: Mutex::new(None),
+    });
+    let ctx = Context::new(
+        cluster.clone(),
+        Arc::new(provider_clients(&args.provider, 16)?),
+        Config {
+            audiences: tokens.keys().cloned().collect(),
+            partial_sync: args.enable_partial_secret_sync,
+            ..Config::default()
+        },
+        crate::metrics::Metrics::default(),
+    );
+    let outcome = match crate::reconcile::sync_once(&sync, &ctx).await {
+        Ok(outcome) => outcome,
+        Err(error) => status::Outcome::Failed {
+            reason: error.reason(),
+            message: error.to_string(),
+        },
+    };
+    let now = SystemTime::now();
+    let to_time = |t: SystemTime| {
+        let secs = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Time(k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(0)).unwrap_or_default())
+    };
+    let next = status::next(
+        &SecretSyncStatus::default(),
+        sync.metadata.generation,
+        &outcome,
+        &to_time(now),
+        &to_time(now + Duration::from_secs(3600)),
+    );
+    let secret = cluster
+        .applied
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    Ok(Rendered {
+        secret,
+        status: next.status,
+    })
+}
+
+fn load(args: &RenderArgs) -> anyhow::Result<(SecretProviderClass, SecretSync)> {
+    let mut classes = Vec::new();
+    let mut syncs = Vec::new();
+    for file in &args.files {
+        let text = std::fs::read_to_string(file).with_context(|| format!("read {}", file.display()))?;
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let value = serde_yaml_ng::Value::deserialize(doc)
+                .with_context(|| format!("parse {}", file.display()))?;
+            match value.get("kind").and_then(serde_yaml_ng::Value::as_str) {
+                Some(consts::SECRET_PROVIDER_CLASS_KIND) => {
+                    classes.push(serde_yaml_ng::from_value::<SecretProviderClass>(value)?)
+                }
+                Some(consts::SECRET_SYNC_KIND) => syncs.push(serde_yaml_ng::from_value::<SecretSync>(value)?),
+                _ => {}
+            }
+        }
+    }
+    let default_ns = |ns: Option<String>| ns.unwrap_or_else(|| "default".into());
+    for c in &mut classes {
+        c.metadata.namespace = Some(default_ns(c.metadata.namespace.take()));
+    }
+    let sync = match &args.name {
+        Some(name) => syncs.into_iter().find(|s| &s.name_any() == name),
+        None if syncs.len() == 1 => syncs.pop(),
+        None => bail!(
+            "the files hold {} SecretSyncs: choose one with --name",
+            syncs.len()
+        ),
+    };
+    let Some(mut sync) = sync else {
+        bail!("no SecretSync found in the files")
+    };
+    sync.metadata.namespace = Some(default_ns(sync.metadata.namespace.take()));
+    let class = classes
+        .into_iter()
+        .find(|c| c.name_any() == sync.spec.secret_provider_class_name)
+        .with_context(|| {
+            format!(
+                "no SecretProviderClass {:?} in the files",
+                sync.spec.secret_provider_class_name
+            )
+        })?;
+    Ok((class, sync))
+}
+
+use serde::Deserialize as _;
+
+/// The Secret as YAML, data redacted unless `show_values`.
+pub fn secret_yaml(secret: &Secret, show_values: bool) -> String {
+    let mut value = serde_json::to_value(secret).unwrap_or_default();
+    if !show_values && let Some(data) = value.get_mut("data").and_then(serde_json::Value::as_object_mut) {
+        for (key, v) in data.iter_mut() {
+            let len = secret.data.as_ref().and_then(|d| d.get(key)).map_or(0, |b| b.0.len());
+            *v = serde_json::Value::String(format!("<redacted: {len} bytes; --show-values prints it>"));
+        }
+    }
+    if let Some(obj) = value.as_object_mut() {
+        obj.insert("apiVersion".into(), "v1".into());
+        obj.insert("kind".into(), "Secret".into());
+    }
+    serde_yaml_ng::to_string(&value).unwrap_or_default()
+}
+
+/// Decoded values (for `--show-values` output beside the manifest).
+pub fn decoded(secret: &Secret) -> BTreeMap<String, String> {
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(k, v)| {
+            let text = String::from_utf8(v.0.clone()).unwrap_or_else(|_| {
+                format!(
+                    "base64:{}",
+                    base64::engine::general_purpose::STANDARD.encode(&v.0)
+                )
+            });
+            (k.clone(), text)
+        })
+        .collect()
+}
+
+/// `manager render`: print the Secret and the status.
+#[allow(clippy::print_stdout, reason = "render prints its result for the user")]
+pub async fn print(args: &RenderArgs) -> anyhow::Result<()> {
+    sse_tls::install_crypto_provider();
+    let rendered = render(args).await?;
+    match &rendered.secret {
+        Some(secret) => {
+            println!(
+                "# Secret that would be applied (server-side apply, field manager {}):",
+                consts::FIELD_MANAGER
+            );
+            print!("{}", secret_yaml(secret, args.show_values));
+        }
+        None => println!("# No Secret would be written."),
+    }
+    println!("---\n# SecretSync status that would be reported:");
+    print!(
+        "{}",
+        serde_yaml_ng::to_string(&rendered.status).unwrap_or_default()
+    );
+    Ok(())
+}

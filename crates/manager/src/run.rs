@@ -1,0 +1,148 @@
+//! Process wiring: client, caches, provider clients, leader election, probes, metrics, controller, signals.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use kube::Client;
+use kube::runtime::reflector;
+use sse_api::consts;
+use tokio_util::sync::CancellationToken;
+
+use crate::args::{RunArgs, parse_bind_address};
+use crate::cluster::KubeCluster;
+use crate::metrics::Metrics;
+use crate::reconcile::{Config, Context};
+
+/// Run the controller until SIGTERM/SIGINT (or loss of the lease).
+pub async fn run(args: RunArgs) -> anyhow::Result<()> {
+    sse_tls::install_crypto_provider();
+    let audiences = args.audiences();
+    let RunArgs {
+        provider,
+        token_request_audience: _,
+        rotation_poll_interval_in_seconds,
+        jitter_seconds,
+        enable_partial_secret_sync,
+        workers,
+        max_concurrent_mounts,
+        watch_owned_secrets,
+        metrics_bind_address,
+        health_probe_bind_address,
+        leader_elect,
+        leader_election_namespace,
+        pod_name,
+        pod_uid,
+        pod_namespace,
+        log_format: _,
+        log_level: _,
+    } = args;
+
+    let shutdown = CancellationToken::new();
+    let signals = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight reconciles");
+        signals.cancel();
+        wait_for_signal().await;
+        std::process::exit(130);
+    });
+
+    let client = Client::try_default()
+        .await
+        .context("connect to the Kubernetes API")?;
+    let metrics = Metrics::default();
+    let ready = Arc::new(AtomicBool::new(false));
+    let mut servers = Vec::new();
+    if let Some(addr) = parse_bind_address(&health_probe_bind_address).map_err(anyhow::Error::msg)? {
+        servers.push(crate::admin::serve_probes(addr, ready.clone(), shutdown.clone()).await?);
+    }
+    if let Some(addr) = parse_bind_address(&metrics_bind_address).map_err(anyhow::Error::msg)? {
+        servers.push(crate::admin::serve_metrics(addr, metrics.clone(), shutdown.clone()).await?);
+    }
+
+    let providers = Arc::new(crate::render::provider_clients(&provider, max_concurrent_mounts)?);
+    providers.spawn_tls_reload(provider.provider_tls_reload_interval, shutdown.clone());
+
+    let stop = if leader_elect {
+        let namespace = leader_election_namespace.unwrap_or_else(|| pod_namespace.clone());
+        let identity = format!("{pod_name}_{}", uuid_like(&pod_uid));
+        let lost = crate::leader::acquire(
+            client.clone(),
+            &namespace,
+            consts::LEADER_ELECTION_ID,
+            &identity,
+            shutdown.clone(),
+        )
+        .await?;
+        let either = CancellationToken::new();
+        let (a, b, e) = (shutdown.clone(), lost, either.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = a.cancelled() => {}
+                () = b.cancelled() => tracing::error!("lost the lease: stopping"),
+            }
+            e.cancel();
+        });
+        either
+    } else {
+        shutdown.clone()
+    };
+
+    let (class_store, class_writer) = reflector::store();
+    let cluster = Arc::new(KubeCluster::new(client.clone(), class_store.clone()));
+    let ctx = Arc::new(Context::new(
+        cluster,
+        providers.clone(),
+        Config {
+            audiences,
+            pod_name,
+            pod_uid,
+            poll_interval: Duration::from_secs(rotation_poll_interval_in_seconds.max(1)),
+            jitter: Duration::from_secs(jitter_seconds),
+            partial_sync: enable_partial_secret_sync,
+            ..Config::default()
+        },
+        metrics,
+    ));
+    crate::controller::run(
+        client,
+        ctx,
+        (class_store, class_writer),
+        workers,
+        watch_owned_secrets,
+        ready,
+        stop.clone(),
+    )
+    .await;
+    shutdown.cancel();
+    for server in servers {
+        let _ = server.await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn uuid_like(uid: &str) -> String {
+    if uid.is_empty() {
+        std::process::id().to_string()
+    } else {
+        uid.to_string()
+    }
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
+        (Ok(mut term), Ok(mut int)) => {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

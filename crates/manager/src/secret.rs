@@ -1,0 +1,274 @@
+//! Writing the synced Secret, and never touching one that is not ours.
+//!
+//! The manager has `create` and `patch` on Secrets and no read (SPEC §7.4). It still knows, before it writes,
+//! whether the Secret is absent, ours and unchanged, ours and drifted, or foreign — by sending a JSON patch
+//! made only of `test` operations: the API server evaluates them atomically, answers 404 when the Secret is
+//! absent, 422 when a test fails, and writes nothing when they hold (an unchanged object is not persisted, so
+//! its resourceVersion does not move). The write itself is a forced server-side apply (A6).
+//!
+//! | check                                   | answer | meaning                         | next                  |
+//! |-----------------------------------------|--------|---------------------------------|-----------------------|
+//! | ownership + content tests               | 200    | ours, up to date                | nothing               |
+//! |                                         | 404    | absent (deleted, or never made) | apply (create)        |
+//! |                                         | 422    | changed, or not ours            | ownership tests       |
+//! | ownership tests                         | 200    | ours, drifted or outdated       | apply                 |
+//! |                                         | 422    | not ours                        | refuse, touch nothing |
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use json_patch::{Patch, PatchOperation, TestOperation};
+use k8s_openapi::ByteString;
+use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::ResourceExt;
+use sse_api::{SecretSync, consts};
+
+use crate::cluster::{Cluster, PatchOutcome};
+use crate::error::SyncError;
+use crate::mapping::SecretData;
+
+/// What a write did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Written {
+    /// The Secret already held exactly this content: no change.
+    Unchanged,
+    /// The Secret did not exist and was created.
+    Created,
+    /// The Secret was ours and was brought to this content.
+    Updated,
+}
+
+/// The owner reference every synced Secret carries: the SecretSync, as controller.
+pub fn owner_reference(sync: &SecretSync) -> OwnerReference {
+    OwnerReference {
+        api_version: consts::SECRET_SYNC_API_VERSION.into(),
+        kind: consts::SECRET_SYNC_KIND.into(),
+        name: sync.name_any(),
+        uid: sync.uid().unwrap_or_default(),
+        controller: Some(true),
+        block_owner_deletion: None,
+    }
+}
+
+/// The Secret this SecretSync should produce with `data`.
+pub fn desired(sync: &SecretSync, data: &SecretData) -> Secret {
+    let object = &sync.spec.secret_object;
+    let mut labels = object.labels.clone().unwrap_or_default();
+    labels.insert(
+        consts::CONTROLLER_LABEL_KEY.into(),
+        consts::CONTROLLER_LABEL_VALUE.into(),
+    );
+    let annotations = object.annotations.clone().filter(|a| !a.is_empty());
+    Secret {
+        metadata: ObjectMeta {
+            name: Some(sync.name_any()),
+            namespace: sync.namespace(),
+            labels: Some(labels),
+            annotations,
+            owner_references: Some(vec![owner_reference(sync)]),
+            ..ObjectMeta::default()
+        },
+        type_: Some(if object.type_.is_empty() {
+            consts::DEFAULT_SECRET_TYPE.into()
+        } else {
+            object.type_.clone()
+        }),
+        data: Some(
+            data.0
+                .iter()
+                .map(|(k, v)| (k.clone(), ByteString(v.clone())))
+                .collect(),
+        ),
+        ..Secret::default()
+    }
+}
+
+/// RFC 6901 escaping of one path segment.
+fn pointer(segments: &[&str]) -> String {
+    segments
+        .iter()
+        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
+        .collect()
+}
+
+fn test(path: String, value: serde_json::Value) -> PatchOperation {
+    // A pointer built by `pointer` always parses.
+    PatchOperation::Test(TestOperation {
+        path: path.parse().unwrap_or_default(),
+        value,
+    })
+}
+
+/// Tests that hold only on a Secret this SecretSync owns: our label and exactly our owner reference.
+pub fn ownership_tests(sync: &SecretSync) -> Vec<PatchOperation> {
+    vec![
+        test(
+            pointer(&["metadata", "labels", consts::CONTROLLER_LABEL_KEY]),
+            serde_json::Value::String(consts::CONTROLLER_LABEL_VALUE.into()),
+        ),
+        test(
+            pointer(&["metadata", "ownerReferences"]),
+            serde_json::to_value(vec![owner_reference(sync)]).unwrap_or_default(),
+        ),
+    ]
+}
+
+/// Tests that hold when the Secret carries everything we would apply (other managers' extra keys allowed).
+pub fn content_tests(secret: &Secret) -> Vec<PatchOperation> {
+    let mut ops = vec![test(
+        pointer(&["type"]),
+        serde_json::Value::String(secret.type_.clone().unwrap_or_default()),
+    )];
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    for (key, value) in secret.data.iter().flatten() {
+        ops.push(test(
+            pointer(&["data", key]),
+            serde_json::Value::String(b64(&value.0)),
+        ));
+    }
+    let meta = |field: &str, map: &Option<BTreeMap<String, String>>| {
+        map.iter()
+            .flatten()
+            .map(|(k, v)| {
+                test(
+                    pointer(&["metadata", field, k]),
+                    serde_json::Value::String(v.clone()),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    ops.extend(meta("labels", &secret.metadata.labels));
+    ops.extend(meta("annotations", &secret.metadata.annotations));
+    ops
+}
+
+/// Bring the Secret to `secret`, refusing to touch a Secret this SecretSync does not own.
+/// `expect_change` skips the content check when we already know the content differs.
+pub async fn write(
+    cluster: &dyn Cluster,
+    sync: &SecretSync,
+    secret: &Secret,
+    expect_change: bool,
+) -> Result<Written, SyncError> {
+    let namespace = sync.namespace().unwrap_or_default();
+    let name = sync.name_any();
+    let apply_err = |source| SyncError::Apply {
+        name: name.clone(),
+        source,
+    };
+    if !expect_change {
+        let mut ops = ownership_tests(sync);
+        ops.extend(content_tests(secret));
+        match cluster
+            .patch_secret(&namespace, &name, &Patch(ops))
+            .await
+            .map_err(apply_err)?
+        {
+            PatchOutcome::Applied => return Ok(Written::Unchanged),
+            PatchOutcome::Absent => {
+                cluster.apply_secret(secret).await.map_err(apply_err)?;
+                return Ok(Written::Created);
+            }
+            PatchOutcome::TestFailed => {}
+        }
+    }
+    match cluster
+        .patch_secret(&namespace, &name, &Patch(ownership_tests(sync)))
+        .await
+        .map_err(apply_err)?
+    {
+        PatchOutcome::Applied => {
+            cluster.apply_secret(secret).await.map_err(apply_err)?;
+            Ok(Written::Updated)
+        }
+        PatchOutcome::Absent => {
+            cluster.apply_secret(secret).await.map_err(apply_err)?;
+            Ok(Written::Created)
+        }
+        PatchOutcome::TestFailed => Err(SyncError::ForeignSecret { namespace, name }),
+    }
+}
+
+/// Partial sync: update only `data`'s keys of an existing Secret we own (the others keep their last good
+/// value), in one atomic JSON patch guarded by the ownership tests; create the Secret with these keys when
+/// it does not exist yet.
+pub async fn write_partial(
+    cluster: &dyn Cluster,
+    sync: &SecretSync,
+    secret: &Secret,
+) -> Result<Written, SyncError> {
+    let namespace = sync.namespace().unwrap_or_default();
+    let name = sync.name_any();
+    let apply_err = |source| SyncError::Apply {
+        name: name.clone(),
+        source,
+    };
+    let mut ops = ownership_tests(sync);
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    for (key, value) in secret.data.iter().flatten() {
+        ops.push(PatchOperation::Add(json_patch::AddOperation {
+            path: pointer(&["data", key]).parse().unwrap_or_default(),
+            value: serde_json::Value::String(b64(&value.0)),
+        }));
+    }
+    match cluster
+        .patch_secret(&namespace, &name, &Patch(ops))
+        .await
+        .map_err(apply_err)?
+    {
+        PatchOutcome::Applied => Ok(Written::Updated),
+        PatchOutcome::Absent => {
+            cluster.apply_secret(secret).await.map_err(apply_err)?;
+            Ok(Written::Created)
+        }
+        PatchOutcome::TestFailed => Err(SyncError::ForeignSecret { namespace, name }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync() -> SecretSync {
+        let mut s = SecretSync::new("db", sse_api::SecretSyncSpec::default());
+        s.metadata.namespace = Some("app".into());
+        s.metadata.uid = Some("uid-1".into());
+        s.spec.secret_object.type_ = "Opaque".into();
+        s.spec.secret_object.labels = Some(BTreeMap::from([("team/x".into(), "a".into())]));
+        s
+    }
+
+    #[test]
+    fn desired_secret_shape() {
+        let data = SecretData(BTreeMap::from([("k".to_string(), b"v".to_vec())]));
+        let secret = desired(&sync(), &data);
+        let labels = secret.metadata.labels.clone().unwrap();
+        assert_eq!(labels[consts::CONTROLLER_LABEL_KEY], "");
+        assert_eq!(labels["team/x"], "a");
+        let owners = secret.metadata.owner_references.clone().unwrap();
+        assert_eq!(owners.len(), 1);
+        assert_eq!(owners[0].kind, "SecretSync");
+        assert_eq!(owners[0].api_version, "secret-sync.x-k8s.io/v1alpha1");
+        assert_eq!(owners[0].uid, "uid-1");
+        assert_eq!(secret.type_.as_deref(), Some("Opaque"));
+        assert!(secret.metadata.annotations.is_none());
+    }
+
+    #[test]
+    fn tests_escape_keys_and_cover_the_content() {
+        let data = SecretData(BTreeMap::from([("k".to_string(), b"v".to_vec())]));
+        let secret = desired(&sync(), &data);
+        let ops = serde_json::to_value(content_tests(&secret)).unwrap().to_string();
+        assert!(ops.contains("\"/metadata/labels/team~1x\""), "{ops}");
+        assert!(ops.contains("\"/data/k\"") && ops.contains("\"dg==\""), "{ops}");
+        let own = serde_json::to_value(ownership_tests(&sync()))
+            .unwrap()
+            .to_string();
+        assert!(
+            own.contains("/metadata/labels/secrets-store.sync.x-k8s.io"),
+            "{own}"
+        );
+        assert!(own.contains("uid-1"), "{own}");
+    }
+}

@@ -1,0 +1,401 @@
+//! The next `SecretSync.status`, computed from the current one and the outcome of a sync (no I/O).
+//!
+//! Conditions use the Arc vocabulary (A4): `Create` until the first successful sync, then `Update`, and
+//! `Ready` mirroring the latest outcome for GitOps health checks. The QUIRKs of SPEC §5.2 are fixed: any
+//! success sets its condition True (no sticky failure), nothing is True before the write succeeded, and
+//! conditions carry the real cause.
+//!
+//! A status identical to the current one (ignoring `lastCheckedTime`/`nextCheckTime`) is not written, so a
+//! poll where nothing changed bumps no resourceVersion.
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use sse_api::conditions::{self, CREATE, READY, UPDATE, find_condition, new_condition, set_condition};
+use sse_api::{Reason, SecretSyncStatus};
+
+use crate::secret::Written;
+
+/// What a sync achieved.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// Every item synced.
+    Synced {
+        /// What the Secret write did.
+        written: Written,
+        /// Hash of the synced state.
+        hash: String,
+    },
+    /// Some items failed; the healthy ones were written (A5).
+    Partial {
+        /// What the Secret write did.
+        written: Written,
+        /// JSON summary per item.
+        summary: String,
+    },
+    /// Nothing was written.
+    Failed {
+        /// Reason.
+        reason: Reason,
+        /// Message (the real cause).
+        message: String,
+    },
+}
+
+/// An Event worth publishing for this transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// Warning (true) or Normal.
+    pub warning: bool,
+    /// Event reason.
+    pub reason: Reason,
+    /// Event note.
+    pub message: String,
+}
+
+/// The computed status.
+#[derive(Debug, Clone)]
+pub struct Next {
+    /// The status to write.
+    pub status: SecretSyncStatus,
+    /// Whether it differs from the current one (beyond the check timestamps).
+    pub changed: bool,
+    /// Event to publish, if the outcome is news.
+    pub notice: Option<Notice>,
+}
+
+/// Success messages (the Arc texts, with the detail of what happened).
+pub const CREATED: &str = "Secret created successfully.";
+/// A value change or `forceSynchronization`.
+pub const VALUE_CHANGED: &str =
+    "The secret was updated successfully: a value change or a force update was detected.";
+/// Nothing changed in the vault; the Secret was already right (recovery from a failure).
+pub const NO_VALUE_CHANGE: &str =
+    "The secret was updated successfully at the end of the poll interval and no value change was detected.";
+/// The Secret had been deleted or edited outside SSE-rs and was restored.
+pub const RESTORED: &str = "The secret had been deleted or edited outside SSE-rs and was restored; no value change was detected in the vault.";
+
+/// Compute the next status.
+pub fn next(
+    current: &SecretSyncStatus,
+    generation: Option<i64>,
+    outcome: &Outcome,
+    now: &Time,
+    next_check: &Time,
+) -> Next {
+    let mut status = current.clone();
+    status.observed_generation = generation;
+    let phase = if current.sync_hash.is_none() {
+        CREATE
+    } else {
+        UPDATE
+    };
+    let was_ready = conditions::is_condition_true(&current.conditions, READY);
+    let condition = |type_: &str, reason: Reason, message: &str| {
+        new_condition(type_, reason, message, generation, now.clone())
+    };
+    let mut notice = None;
+
+    match outcome {
+        Outcome::Synced { written, hash } => {
+            let value_changed = current.sync_hash.as_deref() != Some(hash.as_str());
+            let (type_, reason, message) = if phase == CREATE {
+                (CREATE, Reason::CreateSucceeded, CREATED)
+            } else if value_changed {
+                (
+                    UPDATE,
+                    Reason::UpdateValueChangeOrForceUpdateSucceeded,
+                    VALUE_CHANGED,
+                )
+            } else if *written != Written::Unchanged {
+                (UPDATE, Reason::UpdateNoValueChangeSucceeded, RESTORED)
+            } else {
+                (UPDATE, Reason::UpdateNoValueChangeSucceeded, NO_VALUE_CHANGE)
+            };
+            let quiet = *written == Written::Unchanged && !value_changed && was_ready;
+            if !quiet {
+                set_condition(&mut status.conditions, condition(type_, reason, message));
+                set_condition(&mut status.conditions, condition(READY, reason, message));
+                if !was_ready || *written != Written::Unchanged || value_changed {
+                    notice = Some(Notice {
+                        warning: false,
+                        reason,
+                        message: message.to_string(),
+                    });
+                }
+            } else if find_condition(&status.conditions, type_)
+                .is_some_and(|c| c.status != conditions::STATUS_TRUE)
+            {
+                // Defensive: a success never leaves its phase condition False.
+                set_condition(&mut status.conditions, condition(type_, reason, message));
+            }
+            if phase == CREATE {
+                // The create succeeded; a failed-create condition from earlier attempts must not linger.
+                set_condition(
+                    &mut status.conditions,
+                    condition(CREATE, Reason::CreateSucceeded, CREATED),
+                );
+            }
+            status.sync_hash = Some(hash.clone());
+            if *written != Written::Unchanged {
+                status.last_successful_sync_time = Some(now.clone());
+            }
+            status.failing_since = None;
+        }
+        Outcome::Partial { written, summary } => {
+            set_condition(
+                &mut status.conditions,
+                condition(phase, Reason::PartialSync, summary),
+            );
+            set_condition(
+                &mut status.conditions,
+                condition(READY, Reason::PartialSync, summary),
+            );
+            if *written != Written::Unchanged {
+                status.last_successful_sync_time = Some(now.clone());
+            }
+            status.failing_since.get_or_insert_with(|| now.clone());
+            notice = Some(Notice {
+                warning: true,
+                reason: Reason::PartialSync,
+                message: summary.clone(),
+            });
+        }
+        Outcome::Failed { reason, message } => {
+            set_condition(&mut status.conditions, condition(phase, *reason, message));
+            set_condition(&mut status.conditions, condition(READY, *reason, message));
+            status.failing_since.get_or_insert_with(|| now.clone());
+            notice = Some(Notice {
+                warning: true,
+                reason: *reason,
+                message: message.clone(),
+            });
+        }
+    }
+
+    let changed = status != *current;
+    if changed {
+        status.last_checked_time = Some(now.clone());
+        status.next_check_time = Some(next_check.clone());
+    } else {
+        notice = None;
+    }
+    Next {
+        status,
+        changed,
+        notice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::jiff::Timestamp;
+
+    fn t(secs: i64) -> Time {
+        Time(Timestamp::from_second(1_800_000_000 + secs).unwrap())
+    }
+
+    fn cond<'a>(s: &'a SecretSyncStatus, type_: &str) -> (&'a str, &'a str) {
+        let c = find_condition(&s.conditions, type_).unwrap();
+        (c.status.as_str(), c.reason.as_str())
+    }
+
+    fn synced(written: Written, hash: &str) -> Outcome {
+        Outcome::Synced {
+            written,
+            hash: hash.into(),
+        }
+    }
+
+    fn failed(reason: Reason, message: &str) -> Outcome {
+        Outcome::Failed {
+            reason,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn first_sync_creates() {
+        let n = next(
+            &SecretSyncStatus::default(),
+            Some(1),
+            &synced(Written::Created, "v2:a"),
+            &t(0),
+            &t(3600),
+        );
+        assert!(n.changed);
+        assert_eq!(cond(&n.status, CREATE), ("True", "CreateSucceeded"));
+        assert_eq!(cond(&n.status, READY), ("True", "CreateSucceeded"));
+        assert_eq!(n.status.sync_hash.as_deref(), Some("v2:a"));
+        assert_eq!(n.status.last_successful_sync_time, Some(t(0)));
+        assert_eq!(n.status.next_check_time, Some(t(3600)));
+        assert_eq!(n.notice.unwrap().reason, Reason::CreateSucceeded);
+    }
+
+    #[test]
+    fn no_change_poll_changes_nothing() {
+        let first = next(
+            &SecretSyncStatus::default(),
+            Some(1),
+            &synced(Written::Created, "v2:a"),
+            &t(0),
+            &t(3600),
+        )
+        .status;
+        let poll = next(
+            &first,
+            Some(1),
+            &synced(Written::Unchanged, "v2:a"),
+            &t(3600),
+            &t(7200),
+        );
+        assert!(!poll.changed);
+        assert!(poll.notice.is_none());
+        assert_eq!(poll.status, first);
+    }
+
+    #[test]
+    fn rotation_and_restore() {
+        let first = next(
+            &SecretSyncStatus::default(),
+            Some(1),
+            &synced(Written::Created, "v2:a"),
+            &t(0),
+            &t(1),
+        )
+        .status;
+        let rotated = next(&first, Some(1), &synced(Written::Updated, "v2:b"), &t(10), &t(11));
+        assert_eq!(
+            cond(&rotated.status, UPDATE),
+            ("True", "UpdateValueChangeOrForceUpdateSucceeded")
+        );
+        assert_eq!(rotated.status.last_successful_sync_time, Some(t(10)));
+        let restored = next(
+            &rotated.status,
+            Some(1),
+            &synced(Written::Created, "v2:b"),
+            &t(20),
+            &t(21),
+        );
+        assert_eq!(
+            cond(&restored.status, UPDATE),
+            ("True", "UpdateNoValueChangeSucceeded")
+        );
+        assert_eq!(
+            find_condition(&restored.status.conditions, UPDATE)
+                .unwrap()
+                .message,
+            RESTORED
+        );
+    }
+
+    #[test]
+    fn failure_is_not_sticky_and_keeps_the_secret_facts() {
+        let first = next(
+            &SecretSyncStatus::default(),
+            Some(1),
+            &synced(Written::Created, "v2:a"),
+            &t(0),
+            &t(1),
+        )
+        .status;
+        let down = next(
+            &first,
+            Some(1),
+            &failed(Reason::ProviderError, "vault unreachable"),
+            &t(10),
+            &t(11),
+        );
+        assert_eq!(cond(&down.status, UPDATE), ("False", "ProviderError"));
+        assert_eq!(cond(&down.status, READY), ("False", "ProviderError"));
+        assert_eq!(down.status.failing_since, Some(t(10)));
+        assert_eq!(
+            down.status.sync_hash.as_deref(),
+            Some("v2:a"),
+            "the last good state is kept"
+        );
+        assert_eq!(down.status.last_successful_sync_time, Some(t(0)));
+        let still = next(
+            &down.status,
+            Some(1),
+            &failed(Reason::ProviderError, "vault unreachable"),
+            &t(20),
+            &t(21),
+        );
+        assert!(!still.changed, "the same failure again writes nothing");
+        assert_eq!(
+            still.status.failing_since,
+            Some(t(10)),
+            "failing since the first failure"
+        );
+        let back = next(
+            &down.status,
+            Some(1),
+            &synced(Written::Unchanged, "v2:a"),
+            &t(30),
+            &t(31),
+        );
+        assert_eq!(
+            cond(&back.status, UPDATE),
+            ("True", "UpdateNoValueChangeSucceeded")
+        );
+        assert_eq!(
+            cond(&back.status, READY),
+            ("True", "UpdateNoValueChangeSucceeded")
+        );
+        assert_eq!(back.status.failing_since, None);
+    }
+
+    #[test]
+    fn failed_create_then_success() {
+        let failed_create = next(
+            &SecretSyncStatus::default(),
+            Some(1),
+            &failed(Reason::ControllerSpcError, "no spc"),
+            &t(0),
+            &t(1),
+        );
+        assert_eq!(
+            cond(&failed_create.status, CREATE),
+            ("False", "ControllerSpcError")
+        );
+        assert!(
+            find_condition(&failed_create.status.conditions, UPDATE).is_none(),
+            "no optimistic Update"
+        );
+        let ok = next(
+            &failed_create.status,
+            Some(2),
+            &synced(Written::Created, "v2:a"),
+            &t(5),
+            &t(6),
+        );
+        assert_eq!(cond(&ok.status, CREATE), ("True", "CreateSucceeded"));
+        assert_eq!(ok.status.observed_generation, Some(2));
+    }
+
+    #[test]
+    fn partial_sync() {
+        let first = next(
+            &SecretSyncStatus::default(),
+            Some(1),
+            &synced(Written::Created, "v2:a"),
+            &t(0),
+            &t(1),
+        )
+        .status;
+        let partial = next(
+            &first,
+            Some(1),
+            &Outcome::Partial {
+                written: Written::Updated,
+                summary: "{\"items\":[]}".into(),
+            },
+            &t(10),
+            &t(11),
+        );
+        assert_eq!(cond(&partial.status, UPDATE), ("False", "PartialSync"));
+        assert_eq!(cond(&partial.status, READY), ("False", "PartialSync"));
+        assert_eq!(partial.status.sync_hash.as_deref(), Some("v2:a"));
+        assert_eq!(partial.status.last_successful_sync_time, Some(t(10)));
+    }
+}
