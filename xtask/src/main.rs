@@ -5,6 +5,7 @@
 //! * `check`: regenerate every generated file into a scratch directory and fail if the checked-in copy differs.
 
 mod bench;
+mod demo;
 
 use std::path::{Path, PathBuf};
 
@@ -26,6 +27,8 @@ enum Command {
     Crdgen,
     /// Fail when any checked-in generated file is stale.
     Check,
+    /// The walkthrough on built-in defaults: emulator, provider-azure and manager render over mTLS.
+    Demo,
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -46,6 +49,7 @@ fn main() -> Result<()> {
         Command::Bench {
             target: BenchTarget::Provider,
         } => bench::provider(&root),
+        Command::Demo => demo::run(&root),
         Command::GenProto => gen_proto(&root, &root.join(PROTO_OUT)),
         Command::Crdgen => crdgen(&root.join(CRD_OUT)).map(|files| {
             for file in files {

@@ -1,0 +1,259 @@
+//! `cargo xtask demo`: the Arc walkthrough on built-in defaults, no cluster and no Azure needed.
+//!
+//! 1. Starts the Key Vault + Entra emulator (HTTPS, its own CA) with `my-secret` in two versions and a
+//!    federated credential for the walkthrough's service account.
+//! 2. Mints a CA and the two certificates cert-manager would issue; starts the real `provider-azure`
+//!    binary serving mutual TLS on `<tmp>/providers/azure.sock`.
+//! 3. Runs the real `manager render` on the walkthrough's SecretProviderClass and SecretSync (pointed at the
+//!    emulator with `cloudName: AzureStackCloud`), which calls `Mount` over mTLS and prints the Secret.
+//! 4. Rotates `my-secret` in the emulator and renders again: the new version arrives as `<name>/0`.
+#![allow(clippy::print_stdout, reason = "the demo prints its story")]
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use keyvault_emulator::{Config, Emulator, FederatedCredential};
+use sse_tls::pki::{TestCa, Usage};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+const TENANT: &str = "00000000-0000-0000-0000-000000000001";
+const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
+const ISSUER: &str = "https://oidc.demo.cluster.local";
+const AUDIENCE: &str = "api://AzureADTokenExchange";
+const VAULT: &str = "my-kv";
+
+pub fn run(root: &Path) -> Result<()> {
+    if std::env::var_os("SSE_E2E_KUBECONFIG").is_some() {
+        println!(
+            "note: SSE_E2E_KUBECONFIG is set; the in-cluster variant of the demo is `cargo xtask e2e`.\n"
+        );
+    }
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args([
+            "build",
+            "--locked",
+            "--quiet",
+            "-p",
+            "provider-azure",
+            "-p",
+            "manager",
+            "--bins",
+        ])
+        .status()
+        .context("cargo build")?;
+    if !status.success() {
+        bail!("build failed");
+    }
+    let bin = root.join("target/debug");
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(demo(&bin))
+}
+
+async fn demo(bin: &Path) -> Result<()> {
+    sse_tls::install_crypto_provider();
+    let dir = tempfile::Builder::new().prefix("sse-demo").tempdir_in("/tmp")?;
+    let d = dir.path();
+
+    step("1. Key Vault + Entra emulator (HTTPS)");
+    let emulator = Emulator::start(Config::default()).await?;
+    emulator.entra().add_federated_credential(
+        TENANT,
+        CLIENT_ID,
+        FederatedCredential {
+            issuer: ISSUER.into(),
+            subject: "system:serviceaccount:default:workload-identity-sa".into(),
+            audience: AUDIENCE.into(),
+        },
+    );
+    let v1 = emulator.store().set_secret(VAULT, "my-secret", "first-value");
+    let v2 = emulator.store().set_secret(VAULT, "my-secret", "second-value");
+    println!(
+        "   vault {} with my-secret versions {v1} (older) and {v2} (latest)",
+        emulator.vault_url(VAULT)
+    );
+    std::fs::write(d.join("kv-ca.pem"), emulator.ca_pem())?;
+    std::fs::write(d.join("cloud.json"), emulator.cloud_env_json())?;
+
+    step("2. provider-azure, mutual TLS on a Unix socket (certificates as cert-manager would issue them)");
+    let ca = TestCa::new("sse-rs demo CA")?;
+    let server = ca.write_leaf(&d.join("tls/server"), &["localhost"], Usage::Server)?;
+    let client = ca.write_leaf(&d.join("tls/client"), &["manager"], Usage::Client)?;
+    let providers = d.join("providers");
+    std::fs::create_dir_all(&providers)?;
+    let mut provider = tokio::process::Command::new(bin.join("provider-azure"))
+        .arg(format!(
+            "--endpoint=unix://{}",
+            providers.join("azure.sock").display()
+        ))
+        .arg(format!("--tls-cert-file={}", server.cert.display()))
+        .arg(format!("--tls-key-file={}", server.key.display()))
+        .arg(format!("--tls-client-ca-file={}", server.ca.display()))
+        .arg(format!("--keyvault-ca-file={}", d.join("kv-ca.pem").display()))
+        .args(["--health-addr=0", "--metrics-addr=0"])
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("start provider-azure")?;
+    wait_for_line(&mut provider, "serving v1alpha1.CSIDriverProvider").await?;
+    println!("   listening on {}", providers.join("azure.sock").display());
+
+    step("3. manager render: the walkthrough's SecretProviderClass and SecretSync");
+    let manifests = d.join("walkthrough.yaml");
+    std::fs::write(&manifests, walkthrough(&d.join("cloud.json")))?;
+    let token = keyvault_emulator::mint_assertion(
+        ISSUER,
+        "system:serviceaccount:default:workload-identity-sa",
+        AUDIENCE,
+        Duration::from_secs(600),
+    );
+    let token_file = d.join("sa-token");
+    std::fs::write(&token_file, token)?;
+    println!("{}", indent(&std::fs::read_to_string(&manifests)?));
+    let render = |show: bool| render(bin, &manifests, &token_file, &providers, &client, show);
+    println!("{}", indent(&render(false).await?));
+
+    step("4. Rotate my-secret in the vault, render again (values shown: they are demo values)");
+    let v3 = emulator.store().set_secret(VAULT, "my-secret", "third-value");
+    println!("   new latest version {v3}");
+    println!("{}", indent(&render(true).await?));
+    println!("   my-secret-data-key0 is now the new version, my-secret-data-key1 the previous one.");
+
+    let _ = provider.start_kill();
+    emulator.shutdown().await;
+    step("done");
+    Ok(())
+}
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|l| format!("   {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The walkthrough's YAML; the two `cloud*` parameters point it at the emulator instead of Azure.
+fn walkthrough(cloud_env: &Path) -> String {
+    format!(
+        r#"apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata:
+  name: secret-provider-class-name
+  namespace: default
+spec:
+  provider: azure
+  parameters:
+    clientID: "{CLIENT_ID}"
+    keyvaultName: {VAULT}
+    tenantId: "{TENANT}"
+    cloudName: AzureStackCloud               # demo only: the emulator plays an Azure Stack cloud
+    cloudEnvFileName: {cloud}
+    objects: |
+      array:
+        - |
+          objectName: my-secret
+          objectType: secret
+          objectVersionHistory: 2
+---
+apiVersion: secret-sync.x-k8s.io/v1alpha1
+kind: SecretSync
+metadata:
+  name: secret-sync-name
+  namespace: default
+spec:
+  serviceAccountName: workload-identity-sa
+  secretProviderClassName: secret-provider-class-name
+  secretObject:
+    type: Opaque
+    data:
+    - sourcePath: my-secret/0
+      targetKey: my-secret-data-key0
+    - sourcePath: my-secret/1
+      targetKey: my-secret-data-key1
+"#,
+        cloud = cloud_env.display()
+    )
+}
+
+async fn render(
+    bin: &Path,
+    manifests: &Path,
+    token: &Path,
+    providers: &Path,
+    client: &sse_tls::TlsFiles,
+    show_values: bool,
+) -> Result<String> {
+    let mut cmd = tokio::process::Command::new(bin.join("manager"));
+    cmd.arg("render")
+        .arg(manifests)
+        .arg(format!("--token={AUDIENCE}={}", token.display()))
+        .arg(format!("--provider-volume={}", providers.display()))
+        .arg(format!("--provider-tls-cert-file={}", client.cert.display()))
+        .arg(format!("--provider-tls-key-file={}", client.key.display()))
+        .arg(format!("--provider-tls-ca-file={}", client.ca.display()));
+    if show_values {
+        cmd.arg("--show-values");
+    }
+    let out = cmd.output().await.context("run manager render")?;
+    if !out.status.success() {
+        bail!("manager render failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let mut text = String::from_utf8(out.stdout)?;
+    if show_values {
+        text.push_str(&decode_values(&text));
+    }
+    Ok(text)
+}
+
+/// Decoded values of the rendered Secret, for reading the demo.
+fn decode_values(rendered: &str) -> String {
+    use base64::Engine;
+    let mut out = String::from("\n# decoded:\n");
+    let mut in_data = false;
+    for line in rendered.lines() {
+        if line == "data:" {
+            in_data = true;
+            continue;
+        }
+        if in_data {
+            let Some((key, value)) = line.trim().split_once(": ") else {
+                break;
+            };
+            if !line.starts_with(' ') {
+                break;
+            }
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            out.push_str(&format!("#   {key} = {decoded}\n"));
+        }
+    }
+    out
+}
+
+async fn wait_for_line(child: &mut tokio::process::Child, needle: &str) -> Result<()> {
+    let stderr = child.stderr.take().context("stderr")?;
+    let mut lines = BufReader::new(stderr).lines();
+    let found = async {
+        while let Some(line) = lines.next_line().await? {
+            if line.contains(needle) {
+                return Ok::<_, anyhow::Error>(());
+            }
+        }
+        bail!("process exited before `{needle}`")
+    };
+    tokio::time::timeout(Duration::from_secs(30), found)
+        .await
+        .context("timed out")??;
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Ok(())
+}
