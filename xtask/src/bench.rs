@@ -280,3 +280,156 @@ fn rss(pid: u32) -> Result<String> {
     };
     Ok(format!("{} (peak {})", field("VmRSS:"), field("VmHWM:")))
 }
+
+/// `cargo xtask bench manager`: the reconciler (release build of this process) against the in-memory API
+/// double, the real provider over mTLS and the emulator.
+pub fn manager(root: &Path) -> Result<()> {
+    if cfg!(debug_assertions) {
+        // Figures from a debug build would mislead: run this same command from a release build.
+        let status = std::process::Command::new(env!("CARGO"))
+            .current_dir(root)
+            .args([
+                "run",
+                "--release",
+                "--locked",
+                "--quiet",
+                "-p",
+                "xtask",
+                "--",
+                "bench",
+                "manager",
+            ])
+            .status()
+            .context("cargo run --release")?;
+        if !status.success() {
+            bail!("release benchmark failed");
+        }
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run_manager())
+}
+
+async fn run_manager() -> Result<()> {
+    use manager::fake::Call;
+    use sse_tests::{Env, NS, VAULT};
+
+    println!(
+        "manager benchmark: reconciler + in-memory API double + provider-azure (mTLS) + Key Vault emulator"
+    );
+    println!("(emulator throttling on: 4,000 requests / 10 s per vault, like Key Vault)\n");
+    for n in [1_000usize, 10_000] {
+        let env = Env::start().await;
+        let classes = (n / 10).max(1);
+        for c in 0..classes {
+            env.emulator
+                .store()
+                .set_secret(VAULT, &format!("s{c}"), &format!("value-{c}"));
+            env.put_class(
+                &format!("kv{c}"),
+                "azure",
+                &[&format!("objectName: s{c}\nobjectType: secret\nobjectAlias: v")],
+            );
+        }
+        let mut syncs: Vec<_> = (0..n)
+            .map(|i| {
+                env.sync(
+                    &format!("ss{i}"),
+                    &format!("kv{}", i % classes),
+                    "Opaque",
+                    &[("v", "key")],
+                )
+            })
+            .collect();
+        let rss_before = self_rss_kb();
+        env.emulator.reset_counters();
+
+        let started = Instant::now();
+        reconcile_all(&env, &mut syncs, 32, false).await;
+        let converge = started.elapsed();
+        let ready = syncs
+            .iter()
+            .filter(|s| {
+                sse_api::conditions::is_condition_true(
+                    &s.status
+                        .as_ref()
+                        .map(|st| st.conditions.clone())
+                        .unwrap_or_default(),
+                    "Ready",
+                )
+            })
+            .count();
+        let kv_first = keyvault_requests(&env.emulator.counters());
+        println!(
+            "{n:>6} SecretSyncs ({classes} SecretProviderClasses): converged in {:.1} s ({ready} Ready), {kv_first} Key Vault requests, {} throttled",
+            converge.as_secs_f64(),
+            env.emulator.counters().get("throttled").copied().unwrap_or(0)
+        );
+
+        env.cluster.clear_calls();
+        env.emulator.reset_counters();
+        let started = Instant::now();
+        reconcile_all(&env, &mut syncs, 32, true).await;
+        let calls = env.cluster.calls();
+        let writes_per = calls.len() as f64 / n as f64;
+        let status_writes = calls.iter().filter(|c| matches!(c, Call::WriteStatus(_))).count();
+        let applies = calls.iter().filter(|c| matches!(c, Call::ApplySecret(_))).count();
+        println!(
+            "       no-change poll cycle: {:.1} s, API writes per SecretSync {writes_per:.2} (status writes {status_writes}, applies {applies}), Key Vault requests {}",
+            started.elapsed().as_secs_f64(),
+            keyvault_requests(&env.emulator.counters())
+        );
+
+        // Rotation: a new value in the vault plus a forceSynchronization edit, to the Secret updated.
+        env.emulator.store().set_secret(VAULT, "s0", "rotated");
+        let target = &mut syncs[0];
+        target.spec.force_synchronization = Some("now".into());
+        Env::bump_generation(target);
+        let started = Instant::now();
+        env.reconcile(target).await;
+        let took = started.elapsed();
+        let updated = env.secret_data("ss0").get("key").map(String::as_str) == Some("rotated");
+        println!(
+            "       vault change + forceSynchronization to Secret updated: {:.1} ms (updated: {updated})",
+            took.as_secs_f64() * 1000.0
+        );
+        println!(
+            "       process RSS: {} kB before creating the SecretSyncs, {} kB after (includes the emulator, the provider and the API double holding {n} Secrets)\n",
+            rss_before,
+            self_rss_kb()
+        );
+        let _ = NS;
+        env.emulator.shutdown().await;
+    }
+    Ok(())
+}
+
+async fn reconcile_all(
+    env: &sse_tests::Env,
+    syncs: &mut [sse_api::SecretSync],
+    workers: usize,
+    expire: bool,
+) {
+    use futures::StreamExt;
+    let futures = syncs.iter_mut().map(|s| async move {
+        if expire {
+            env.poll(s).await
+        } else {
+            env.reconcile(s).await
+        }
+    });
+    futures::stream::iter(futures)
+        .buffer_unordered(workers)
+        .collect::<Vec<_>>()
+        .await;
+}
+
+fn self_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.to_string()))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}

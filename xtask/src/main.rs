@@ -6,6 +6,7 @@
 
 mod bench;
 mod demo;
+mod e2e;
 
 use std::path::{Path, PathBuf};
 
@@ -29,6 +30,8 @@ enum Command {
     Check,
     /// The walkthrough on built-in defaults: emulator, provider-azure and manager render over mTLS.
     Demo,
+    /// The real-cluster suite (needs SSE_E2E_KUBECONFIG; skips cleanly without it).
+    E2e,
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -40,6 +43,8 @@ enum Command {
 enum BenchTarget {
     /// provider-azure (release build) against the Key Vault emulator.
     Provider,
+    /// The reconciler at 1,000 and 10,000 SecretSyncs (re-runs itself from a release build).
+    Manager,
 }
 
 fn main() -> Result<()> {
@@ -49,7 +54,11 @@ fn main() -> Result<()> {
         Command::Bench {
             target: BenchTarget::Provider,
         } => bench::provider(&root),
+        Command::Bench {
+            target: BenchTarget::Manager,
+        } => bench::manager(&root),
         Command::Demo => demo::run(&root),
+        Command::E2e => e2e::run(&root),
         Command::GenProto => gen_proto(&root, &root.join(PROTO_OUT)),
         Command::Crdgen => crdgen(&root.join(CRD_OUT)).map(|files| {
             for file in files {

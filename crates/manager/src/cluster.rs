@@ -145,7 +145,7 @@ pub trait Cluster: Send + Sync + 'static {
     /// Forced server-side apply of the Secret under [`consts::FIELD_MANAGER`].
     async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError>;
 
-    /// Write the SecretSync status (merge patch of `status` on the status subresource).
+    /// Write the SecretSync status (forced server-side apply on the status subresource).
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError>;
 
     /// Publish an Event about the SecretSync (best effort).
@@ -248,10 +248,18 @@ impl Cluster for KubeCluster {
     }
 
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError> {
+        // Server-side apply of the whole status: fields we owned and no longer send (e.g. `failingSince`
+        // after a recovery) are removed, which a merge patch could not do.
         let api: Api<SecretSync> =
             Api::namespaced(self.client.clone(), &sync.namespace().unwrap_or_default());
-        let patch = serde_json::json!({ "status": status });
-        api.patch_status(&sync.name_any(), &PatchParams::default(), &Patch::Merge(patch))
+        let patch = serde_json::json!({
+            "apiVersion": consts::SECRET_SYNC_API_VERSION,
+            "kind": consts::SECRET_SYNC_KIND,
+            "metadata": { "name": sync.name_any() },
+            "status": status,
+        });
+        let params = PatchParams::apply(consts::FIELD_MANAGER).force();
+        api.patch_status(&sync.name_any(), &params, &Patch::Apply(patch))
             .await?;
         Ok(())
     }

@@ -236,7 +236,11 @@ pub fn secret_yaml(secret: &Secret, show_values: bool) -> String {
     let mut value = serde_json::to_value(secret).unwrap_or_default();
     if !show_values && let Some(data) = value.get_mut("data").and_then(serde_json::Value::as_object_mut) {
         for (key, v) in data.iter_mut() {
-            let len = secret.data.as_ref().and_then(|d| d.get(key)).map_or(0, |b| b.0.len());
+            let len = secret
+                .data
+                .as_ref()
+                .and_then(|d| d.get(key))
+                .map_or(0, |b| b.0.len());
             *v = serde_json::Value::String(format!("<redacted: {len} bytes; --show-values prints it>"));
         }
     }
