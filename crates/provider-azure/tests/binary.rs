@@ -1,0 +1,102 @@
+//! The `provider-azure` binary as a process: it serves on its socket, exits 0 on SIGTERM after draining,
+//! removes its socket, and refuses to replace a file that is not a socket.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn short_tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new().prefix("sse").tempdir_in("/tmp").unwrap()
+}
+
+#[tokio::test]
+async fn serves_then_exits_cleanly_on_sigterm() {
+    let dir = short_tempdir();
+    let socket = dir.path().join("azure.sock");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_provider-azure"))
+        .arg(format!("--endpoint=unix://{}", socket.display()))
+        .args(["--plaintext", "--health-addr=0", "--metrics-addr=0"])
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let serving = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("serving v1alpha1.CSIDriverProvider") {
+                return;
+            }
+        }
+        panic!("exited before serving");
+    };
+    tokio::time::timeout(Duration::from_secs(30), serving)
+        .await
+        .unwrap();
+    let mut client = provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient::new(
+        sse_tls::unix_channel(socket.clone(), None, Duration::from_secs(5)),
+    );
+    let version = client
+        .version(provider_proto::v1alpha1::VersionRequest {
+            version: "v1alpha1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(version.runtime_name, "secrets-store-csi-driver-provider-azure");
+
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!socket.exists(), "the socket is removed on shutdown");
+}
+
+#[test]
+fn refuses_to_replace_a_regular_file_and_rejects_bad_endpoints() {
+    let dir = short_tempdir();
+    let file = dir.path().join("azure.sock");
+    std::fs::write(&file, b"not a socket").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_provider-azure"))
+        .arg(format!("--endpoint=unix://{}", file.display()))
+        .args(["--plaintext", "--health-addr=0", "--metrics-addr=0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a socket"));
+    assert_eq!(std::fs::read(&file).unwrap(), b"not a socket");
+
+    let out = Command::new(env!("CARGO_BIN_EXE_provider-azure"))
+        .args([
+            "--endpoint=http://nope",
+            "--plaintext",
+            "--health-addr=0",
+            "--metrics-addr=0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid endpoint: http://nope"));
+
+    // Without TLS files, plaintext must be asked for explicitly.
+    let out = Command::new(env!("CARGO_BIN_EXE_provider-azure"))
+        .arg(format!(
+            "--endpoint=unix://{}",
+            dir.path().join("b.sock").display()
+        ))
+        .args(["--health-addr=0", "--metrics-addr=0"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("pass --plaintext"));
+}
