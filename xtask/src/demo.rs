@@ -48,10 +48,12 @@ pub fn run(root: &Path) -> Result<()> {
         bail!("build failed");
     }
     let bin = root.join("target/debug");
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?
-        .block_on(demo(&bin))
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Some(kubeconfig) = std::env::var_os("SSE_E2E_KUBECONFIG") {
+        println!("SSE_E2E_KUBECONFIG is set: syncing the walkthrough into that cluster.\n");
+        return runtime.block_on(crate::e2e::demo_in_cluster(root, kubeconfig.into()));
+    }
+    runtime.block_on(demo(&bin))
 }
 
 async fn demo(bin: &Path) -> Result<()> {

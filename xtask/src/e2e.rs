@@ -214,7 +214,16 @@ async fn secret_data(w: &World, ns: &str, name: &str) -> Result<serde_json::Map<
 
 type Scenario = for<'a> fn(&'a World, &'a str) -> Pin<Box<dyn Future<Output = Result<()>> + 'a>>;
 
-async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
+/// Everything the scenarios need, running: installed manifests, emulator, provider, manager.
+pub struct Running {
+    world: World,
+    provider: tokio::process::Child,
+    manager: tokio::process::Child,
+    dir: tempfile::TempDir,
+}
+
+/// Install `deploy/` and start the emulator, the provider and the manager (as its own ServiceAccount).
+async fn setup(root: &Path, kubeconfig: PathBuf) -> Result<Running> {
     sse_tls::install_crypto_provider();
     let k = Kubectl { kubeconfig };
     let dir = tempfile::Builder::new().prefix("sse-e2e").tempdir_in("/tmp")?;
@@ -277,7 +286,7 @@ async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
     let providers = d.join("providers");
     std::fs::create_dir_all(&providers)?;
     let bin = root.join("target/debug");
-    let mut provider = tokio::process::Command::new(bin.join("provider-azure"))
+    let provider = tokio::process::Command::new(bin.join("provider-azure"))
         .arg(format!(
             "--endpoint=unix://{}",
             providers.join("azure.sock").display()
@@ -316,7 +325,7 @@ async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
             token.trim()
         ),
     )?;
-    let mut manager = tokio::process::Command::new(bin.join("manager"))
+    let manager = tokio::process::Command::new(bin.join("manager"))
         .env("KUBECONFIG", &manager_kubeconfig)
         .arg(format!("--provider-volume={}", providers.display()))
         .arg(format!("--provider-tls-cert-file={}", client.cert.display()))
@@ -343,6 +352,22 @@ async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
         issuer,
         env_file,
     };
+    Ok(Running {
+        world,
+        provider,
+        manager,
+        dir,
+    })
+}
+
+async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
+    let Running {
+        world,
+        mut provider,
+        mut manager,
+        dir,
+    } = setup(root, kubeconfig).await?;
+    let d = dir.path().to_path_buf();
     let scenarios: Vec<(&str, Scenario)> = vec![
         ("crds-and-rbac-installed", |w, ns| Box::pin(crds_and_rbac(w, ns))),
         ("walkthrough-version-history", |w, ns| {
@@ -403,7 +428,7 @@ async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
     let _ = provider.start_kill();
     if failed > 0 {
         println!("logs: {} (kept)", d.display());
-        std::mem::forget(dir);
+        let _ = dir.keep();
     }
     println!("{passed} passed, {failed} failed");
     Ok(failed)
@@ -796,5 +821,82 @@ async fn token_policy(w: &World, ns: &str) -> Result<()> {
             "a token for {audience} / {seconds} s was not denied"
         );
     }
+    Ok(())
+}
+
+/// `cargo xtask demo` with a cluster: the walkthrough synced into it, with `kubectl describe secretsync`.
+pub async fn demo_in_cluster(root: &Path, kubeconfig: PathBuf) -> Result<()> {
+    let Running {
+        world: w,
+        mut provider,
+        mut manager,
+        dir: _dir,
+    } = setup(root, kubeconfig).await?;
+    let ns = w.namespace("demo").await?;
+    w.emulator.store().set_secret(VAULT, "my-secret", "first-value");
+    w.emulator.store().set_secret(VAULT, "my-secret", "second-value");
+    let spc = w.spc(
+        &ns,
+        "secret-provider-class-name",
+        "azure",
+        &["objectName: my-secret\nobjectType: secret\nobjectVersionHistory: 2"],
+    );
+    let sync = sync_yaml(
+        &ns,
+        "secret-sync-name",
+        "secret-provider-class-name",
+        "Opaque",
+        &[
+            ("my-secret/0", "my-secret-data-key0"),
+            ("my-secret/1", "my-secret-data-key1"),
+        ],
+        "",
+    );
+    println!("{spc}---\n{sync}");
+    w.k.apply(&spc).await?;
+    w.k.apply(&sync).await?;
+    wait_reason(&w, &ns, "secret-sync-name", "Create", "CreateSucceeded").await?;
+    println!(
+        "{}",
+        w.k.run(&["describe", "secretsync", "secret-sync-name", "-n", &ns], None)
+            .await?
+    );
+    println!(
+        "Secret data: {:?}",
+        secret_data(&w, &ns, "secret-sync-name").await?
+    );
+    w.emulator.store().set_secret(VAULT, "my-secret", "third-value");
+    let forced = sync_yaml(
+        &ns,
+        "secret-sync-name",
+        "secret-provider-class-name",
+        "Opaque",
+        &[
+            ("my-secret/0", "my-secret-data-key0"),
+            ("my-secret/1", "my-secret-data-key1"),
+        ],
+        "  forceSynchronization: Rotated1\n",
+    );
+    w.k.apply(&forced).await?;
+    wait_reason(
+        &w,
+        &ns,
+        "secret-sync-name",
+        "Update",
+        "UpdateValueChangeOrForceUpdateSucceeded",
+    )
+    .await?;
+    println!(
+        "{}",
+        w.k.run(&["describe", "secretsync", "secret-sync-name", "-n", &ns], None)
+            .await?
+    );
+    println!(
+        "Secret data after rotation: {:?}",
+        secret_data(&w, &ns, "secret-sync-name").await?
+    );
+    let _ = w.k.run(&["delete", "namespace", &ns, "--wait=false"], None).await;
+    let _ = manager.start_kill();
+    let _ = provider.start_kill();
     Ok(())
 }
