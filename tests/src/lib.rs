@@ -124,6 +124,16 @@ impl Env {
         }
     }
 
+    /// A fresh reconciler on the same cluster and provider, as after a manager restart.
+    pub fn restart(&mut self) {
+        self.ctx = Arc::new(Context::new(
+            Arc::new(self.cluster.clone()),
+            self.ctx.providers.clone(),
+            self.ctx.config.clone(),
+            manager::metrics::Metrics::default(),
+        ));
+    }
+
     /// A SecretProviderClass for the emulator's vault with these `objects` entries, stored in the cluster.
     pub fn put_class(&self, name: &str, provider: &str, objects: &[&str]) -> SecretProviderClass {
         let mut yaml = String::from("array:\n");

@@ -455,3 +455,37 @@ async fn changing_the_secret_type_is_reported() {
     assert!(message.contains("field is immutable"), "{message}");
     assert_eq!(env.secret_data("typed")["key"], "v");
 }
+
+#[tokio::test]
+async fn a_restart_does_not_resync_everything_at_once_but_still_notices_changes() {
+    let mut env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "a", "from-a");
+    env.emulator.store().set_secret(VAULT, "b", "from-b");
+    env.put_class(
+        "kv",
+        "azure",
+        &["objectName: a\nobjectType: secret\nobjectAlias: x"],
+    );
+    let mut sync = env.sync("restarted", "kv", "Opaque", &[("x", "key")]);
+    env.reconcile(&mut sync).await;
+
+    env.restart();
+    env.emulator.reset_counters();
+    let report = env.reconcile(&mut sync).await;
+    assert!(
+        !report.synced,
+        "a healthy SecretSync waits for its scheduled check after a restart"
+    );
+    assert_eq!(env.emulator.counters().get("secrets.get"), None);
+
+    env.put_class(
+        "kv",
+        "azure",
+        &["objectName: b\nobjectType: secret\nobjectAlias: x"],
+    );
+    assert!(
+        env.reconcile(&mut sync).await.synced,
+        "a SecretProviderClass change is still noticed"
+    );
+    assert_eq!(env.secret_data("restarted")["key"], "from-b");
+}

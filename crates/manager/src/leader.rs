@@ -118,3 +118,25 @@ async fn try_acquire(api: &Api<Lease>, name: &str, identity: &str) -> Result<boo
         }
     }
 }
+
+/// Give the Lease up (after in-flight reconciles finished), so a successor takes over at once instead of
+/// waiting for it to expire. Best effort: an expired lease is taken over anyway.
+pub async fn release(client: Client, namespace: &str, name: &str, identity: &str) {
+    let api: Api<Lease> = Api::namespaced(client, namespace);
+    let Ok(Some(mut lease)) = api.get_opt(name).await else {
+        return;
+    };
+    let Some(spec) = lease.spec.as_mut() else { return };
+    if spec.holder_identity.as_deref() != Some(identity) {
+        return;
+    }
+    let now = MicroTime(Timestamp::now());
+    spec.holder_identity = None;
+    spec.lease_duration_seconds = Some(1);
+    spec.renew_time = Some(now.clone());
+    spec.acquire_time = Some(now);
+    match api.replace(name, &PostParams::default(), &lease).await {
+        Ok(_) => tracing::info!(lease = name, "released the lease"),
+        Err(error) => tracing::warn!(%error, "could not release the lease; it will expire"),
+    }
+}

@@ -293,7 +293,17 @@ fn not_due(
             {
                 return None;
             }
-            from_time(status.next_check_time.as_ref()?)?
+            let next_check = from_time(status.next_check_time.as_ref()?)?;
+            // Remember what we deferred against, so a later SecretProviderClass change is noticed.
+            lock(&ctx.memos).insert(
+                key.to_string(),
+                Memo {
+                    generation: sync.metadata.generation,
+                    class_version: class_version.clone(),
+                    next_check,
+                },
+            );
+            next_check
         }
     };
     next_check.duration_since(now).ok().filter(|d| !d.is_zero())

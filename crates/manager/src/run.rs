@@ -65,14 +65,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let providers = Arc::new(crate::render::provider_clients(&provider, max_concurrent_mounts)?);
     providers.spawn_tls_reload(provider.provider_tls_reload_interval, shutdown.clone());
 
-    let stop = if leader_elect {
-        let namespace = leader_election_namespace.unwrap_or_else(|| pod_namespace.clone());
-        let identity = format!("{pod_name}_{}", uuid_like(&pod_uid));
+    let lease = leader_elect.then(|| {
+        (
+            leader_election_namespace
+                .clone()
+                .unwrap_or_else(|| pod_namespace.clone()),
+            format!("{pod_name}_{}", uuid_like(&pod_uid)),
+        )
+    });
+    let stop = if let Some((namespace, identity)) = &lease {
         let lost = crate::leader::acquire(
             client.clone(),
-            &namespace,
+            namespace,
             consts::LEADER_ELECTION_ID,
-            &identity,
+            identity,
             shutdown.clone(),
         )
         .await?;
@@ -107,7 +113,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics,
     ));
     crate::controller::run(
-        client,
+        client.clone(),
         ctx,
         (class_store, class_writer),
         workers,
@@ -116,6 +122,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         stop.clone(),
     )
     .await;
+    if let Some((namespace, identity)) = &lease {
+        crate::leader::release(client, namespace, consts::LEADER_ELECTION_ID, identity).await;
+    }
     shutdown.cancel();
     for server in servers {
         let _ = server.await;
