@@ -22,7 +22,6 @@ use std::fmt;
 
 use sse_api::SecretObject;
 
-mod gopem;
 mod tls;
 
 pub use tls::{CertError, Pkcs12Problem};

@@ -17,7 +17,6 @@
 
 mod chain;
 mod codec;
-mod gopem;
 mod jwk;
 mod pfx;
 
@@ -26,6 +25,7 @@ mod fixtures;
 #[cfg(test)]
 mod tests;
 
+use sse_tls::gopem;
 use std::fmt;
 
 /// `contentType` of a certificate-backed secret holding PEM (key and chain as uploaded).
@@ -230,7 +230,7 @@ pub fn certificate_secret(
 fn split_cert_and_key(content: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut certs = Vec::new();
     let mut keys = Vec::new();
-    for block in gopem::decode_all(content) {
+    for block in gopem::decode_all(content).0 {
         let target = if block.label == b"CERTIFICATE" {
             &mut certs
         } else {

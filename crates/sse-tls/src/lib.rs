@@ -11,6 +11,7 @@
 
 mod channel;
 mod config;
+pub mod gopem;
 mod reload;
 
 #[cfg(feature = "test-pki")]

@@ -13,6 +13,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose, SignatureAlgorithm,
 };
 use sse_api::{SecretObject, SecretObjectData};
+use sse_tls::gopem;
 
 use super::*;
 

@@ -9,7 +9,7 @@ use p12_keystore::Pkcs12Archive;
 use pkcs8::ObjectIdentifier;
 use pkcs8::der::{Decode as _, Encode as _, Reader as _, Tagged as _};
 
-use super::gopem;
+use sse_tls::gopem;
 
 /// Label of certificate PEM blocks.
 const CERTIFICATE: &[u8] = b"CERTIFICATE";

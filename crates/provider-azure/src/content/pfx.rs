@@ -8,7 +8,9 @@ use p12_keystore::Pkcs12Archive;
 use pkcs8::PrivateKeyInfo;
 use spki::AlgorithmIdentifierRef;
 
-use super::{ContentError, chain, codec, gopem};
+use sse_tls::gopem;
+
+use super::{ContentError, chain, codec};
 
 pub(crate) const RSA_ENCRYPTION: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 pub(crate) const ID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
