@@ -293,6 +293,52 @@ mod tests {
         assert_eq!(rest, b"\x30\x03\x02\x01\x03");
     }
 
+    #[test]
+    fn decode_round_trips_encode() {
+        let data: Vec<u8> = (0u8..200).collect();
+        let pem = encode(b"PRIVATE KEY", &data);
+        let (block, rest) = decode(&pem).unwrap();
+        assert_eq!(block.label, b"PRIVATE KEY");
+        assert!(block.headers.is_empty());
+        assert_eq!(block.bytes, data);
+        assert!(rest.is_empty());
+    }
+
+    #[test]
+    fn decode_reads_headers() {
+        let text = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info:  AES-128-CBC,AB \n\nAQI=\n-----END RSA PRIVATE KEY-----\n";
+        let (block, _) = decode(text.as_bytes()).unwrap();
+        assert_eq!(block.headers.get(&b"Proc-Type"[..]), Some(&&b"4,ENCRYPTED"[..]));
+        assert_eq!(block.headers.get(&b"DEK-Info"[..]), Some(&&b"AES-128-CBC,AB"[..]));
+        assert_eq!(block.bytes, [1, 2]);
+    }
+
+    #[test]
+    fn decode_accepts_empty_body_and_missing_final_newline() {
+        assert_eq!(labels("-----BEGIN E-----\n-----END E-----"), ["E"]);
+        let (block, _) = decode(b"-----BEGIN E-----\n-----END E-----").unwrap();
+        assert!(block.bytes.is_empty());
+    }
+
+    #[test]
+    fn decode_requires_begin_at_line_start() {
+        assert!(labels("x-----BEGIN A-----\nAQI=\n-----END A-----\n").is_empty());
+        assert_eq!(labels("x\n-----BEGIN A-----\nAQI=\n-----END A-----\n"), ["A"]);
+    }
+
+    #[test]
+    fn decode_ignores_spaces_tabs_in_body() {
+        let (block, _) = decode(b"-----BEGIN A-----\n AQ I=\t\n-----END A-----\n").unwrap();
+        assert_eq!(block.bytes, [1, 2]);
+    }
+
+    #[test]
+    fn decode_of_nothing_is_none() {
+        assert!(decode(b"").is_none());
+        assert!(decode(b"no pem here").is_none());
+        assert!(decode(b"-----BEGIN A-----\nAQI=\n").is_none());
+    }
+
     proptest::proptest! {
         #[test]
         fn decode_never_panics(data in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
