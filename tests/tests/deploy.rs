@@ -16,7 +16,7 @@
 //!
 //! `kubectl` must be on PATH: without it the test fails (it is not skipped).
 //!
-//! There is no CEL parser in the workspace's dependencies, so CEL gets a lexical and structural check
+//! CEL is parsed with `cel-parser` and also gets a lexical and structural check
 //! here (tokens, brackets, operator/operand order, known root variables, declared `variables.*`, `has()`
 //! arguments); type errors and unknown functions are only caught by an API server.
 
@@ -1471,6 +1471,9 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             if let Err(e) = check_cel(expr, roots, vars) {
                 p.add(format!("{}: {at}: CEL {e}: {expr}", policy.id()));
             }
+            if let Err(e) = parse_cel(expr) {
+                p.add(format!("{}: {at}: CEL parser: {e}: {expr}", policy.id()));
+            }
         }
     }
 
@@ -1662,6 +1665,21 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
 }
 
 const MACROS: [&str; 5] = ["all", "exists", "exists_one", "map", "filter"];
+
+/// Parse one expression with a real CEL parser. `cel-parser` panics on some malformed inputs instead of
+/// returning an error, so a panic counts as a parse failure.
+fn parse_cel(expr: &str) -> Result<(), String> {
+    let owned = expr.to_string();
+    match std::panic::catch_unwind(move || {
+        cel_parser::Parser::new()
+            .parse(&owned)
+            .map(|_| ())
+            .map_err(|e| format!("{e:?}"))
+    }) {
+        Ok(result) => result,
+        Err(_) => Err("the parser panicked (malformed expression)".into()),
+    }
+}
 
 /// Syntax-level check of one CEL expression: tokens, bracket balance, operand/operator order, root
 /// identifiers limited to `roots` (plus macro-bound names), `variables.X` limited to `variables`, and
@@ -2041,8 +2059,8 @@ fn check_overlay(dir: &Path) -> (String, Vec<String>) {
 
     let status = if p.list.is_empty() { "ok" } else { "FAILED" };
     let line = format!(
-        "deploy/{label}: {status}: {} objects, {crds} CRDs, {} policies, {cel} CEL expressions (syntax-checked; no CEL \
-         parser in workspace deps), RBAC {rbac}, watch-owned-secrets={watch}, TLS: {tls}",
+        "deploy/{label}: {status}: {} objects, {crds} CRDs, {} policies, {cel} CEL expressions (parsed by cel-parser \
+         and structurally checked), RBAC {rbac}, watch-owned-secrets={watch}, TLS: {tls}",
         r.objects.len(),
         r.of_kind("ValidatingAdmissionPolicy").count(),
     );
@@ -2143,5 +2161,19 @@ fn installable_dirs_are_discovered() {
         "overlays/watch-owned-secrets",
     ] {
         assert!(dirs.iter().any(|d| d == want), "{want} missing from {dirs:?}");
+    }
+}
+
+#[test]
+fn the_cel_parser_accepts_policy_idioms_and_rejects_malformed_expressions() {
+    for ok in [
+        "has(object.metadata.ownerReferences) && size(object.metadata.ownerReferences) == 1",
+        "object.type in ['Opaque', 'kubernetes.io/tls']",
+        "request.userInfo.username == 'system:serviceaccount:azure-secret-store:secrets-store-sync-controller-manager'",
+    ] {
+        assert_eq!(parse_cel(ok), Ok(()), "{ok}");
+    }
+    for bad in ["a ==", "'x", "object.type in [", "(a && b"] {
+        assert!(parse_cel(bad).is_err(), "{bad} should not parse");
     }
 }
