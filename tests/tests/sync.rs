@@ -22,7 +22,7 @@ async fn walkthrough_creates_the_secret() {
         &[("db-password/0", "current"), ("db-password/1", "previous")],
     );
     let report = env.reconcile(&mut sync).await;
-    assert!(report.synced && report.status_written);
+    assert!(report.synced() && report.status_written);
     assert_eq!(
         env.secret_data("app-secrets"),
         [
@@ -67,7 +67,7 @@ async fn a_poll_where_nothing_changed_writes_nothing() {
     env.emulator.reset_counters();
 
     let report = env.poll(&mut sync).await;
-    assert!(report.synced && !report.status_written);
+    assert!(report.synced() && !report.status_written);
     assert_eq!(
         env.cluster.calls(),
         vec![Call::PatchSecret(
@@ -94,7 +94,7 @@ async fn a_poll_where_nothing_changed_writes_nothing() {
     // An echo of our own status write (or any reconcile before the check is due) does not call the provider.
     env.emulator.reset_counters();
     let echo = env.reconcile(&mut sync).await;
-    assert!(!echo.synced);
+    assert!(!echo.synced());
     assert_eq!(env.emulator.counters().get("secrets.get"), None);
 }
 
@@ -125,11 +125,11 @@ async fn force_synchronization_syncs_at_once() {
     env.reconcile(&mut sync).await;
     env.emulator.store().set_secret(VAULT, "s", "v2");
     // Without a spec change nothing is due yet.
-    assert!(!env.reconcile(&mut sync).await.synced);
+    assert!(!env.reconcile(&mut sync).await.synced());
     sync.spec.force_synchronization = Some("UpdateNow".into());
     Env::bump_generation(&mut sync);
     let report = env.reconcile(&mut sync).await;
-    assert!(report.synced);
+    assert!(report.synced());
     assert_eq!(env.secret_data("forced")["key"], "v2");
     assert_eq!(
         condition(&sync, UPDATE).1,
@@ -155,7 +155,7 @@ async fn a_secret_provider_class_change_resyncs() {
         &["objectName: b\nobjectType: secret\nobjectAlias: x"],
     );
     assert!(
-        env.reconcile(&mut sync).await.synced,
+        env.reconcile(&mut sync).await.synced(),
         "a new SPC generation makes the sync due"
     );
     assert_eq!(env.secret_data("spc-change")["key"], "from-b");
@@ -473,7 +473,7 @@ async fn a_restart_does_not_resync_everything_at_once_but_still_notices_changes(
     env.emulator.reset_counters();
     let report = env.reconcile(&mut sync).await;
     assert!(
-        !report.synced,
+        !report.synced(),
         "a healthy SecretSync waits for its scheduled check after a restart"
     );
     assert_eq!(env.emulator.counters().get("secrets.get"), None);
@@ -484,7 +484,7 @@ async fn a_restart_does_not_resync_everything_at_once_but_still_notices_changes(
         &["objectName: b\nobjectType: secret\nobjectAlias: x"],
     );
     assert!(
-        env.reconcile(&mut sync).await.synced,
+        env.reconcile(&mut sync).await.synced(),
         "a SecretProviderClass change is still noticed"
     );
     assert_eq!(env.secret_data("restarted")["key"], "from-b");

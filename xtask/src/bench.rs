@@ -34,7 +34,17 @@ pub fn provider(root: &Path) -> Result<()> {
         // The load generator and the emulator run in this process: measure them optimised too.
         let status = std::process::Command::new(env!("CARGO"))
             .current_dir(root)
-            .args(["run", "--release", "--locked", "--quiet", "-p", "xtask", "--", "bench", "provider"])
+            .args([
+                "run",
+                "--release",
+                "--locked",
+                "--quiet",
+                "-p",
+                "xtask",
+                "--",
+                "bench",
+                "provider",
+            ])
             .status()
             .context("cargo run --release")?;
         if !status.success() {

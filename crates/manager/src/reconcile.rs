@@ -16,14 +16,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
-use sse_api::{Reason, SecretSync, SecretSyncStatus, conditions, validation};
+use sse_api::{Reason, SecretSync, conditions, validation};
 
 use crate::cluster::Cluster;
 use crate::error::{Class, SyncError};
 use crate::hash::{HashInputs, sync_hash};
 use crate::mapping::{self, SecretData};
 use crate::provider::{self, Files, ProviderClients, ProviderError};
-use crate::secret::{self, Written};
+use crate::secret;
 use crate::status::{self, Outcome};
 use crate::tokens::Tokens;
 
@@ -140,14 +140,19 @@ pub fn key(sync: &SecretSync) -> String {
 /// Result of one reconcile.
 #[derive(Debug)]
 pub struct Report {
-    /// The outcome recorded in status.
-    pub outcome: Outcome,
+    /// The outcome recorded in status; `None` when nothing was due (the provider was not called).
+    pub outcome: Option<Outcome>,
     /// Whether the status was written.
     pub status_written: bool,
     /// When to look again.
     pub requeue_after: Duration,
-    /// Whether the provider was called (false when the SecretSync was not due).
-    pub synced: bool,
+}
+
+impl Report {
+    /// Whether a sync ran (the provider was called).
+    pub fn synced(&self) -> bool {
+        self.outcome.is_some()
+    }
 }
 
 /// Reconcile one SecretSync: sync it if it is due, record the outcome, say when to come back.
@@ -157,17 +162,9 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
     let class_version = class_version(sync, ctx).await;
     if let Some(until) = not_due(sync, ctx, &key, &class_version, now) {
         return Report {
-            outcome: Outcome::Synced {
-                written: Written::Unchanged,
-                hash: sync
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.sync_hash.clone())
-                    .unwrap_or_default(),
-            },
+            outcome: None,
             status_written: false,
             requeue_after: until,
-            synced: false,
         };
     }
     lock(&ctx.forced).remove(&key);
@@ -243,10 +240,9 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
     ctx.metrics.sync(reason, started.elapsed());
     tracing::info!(secretsync = %key, reason = %reason, status_written, next_check_in = ?requeue_after, "reconciled");
     Report {
-        outcome,
+        outcome: Some(outcome),
         status_written,
         requeue_after,
-        synced: true,
     }
 }
 
@@ -471,11 +467,6 @@ fn to_time(t: SystemTime) -> Time {
 fn from_time(t: &Time) -> Option<SystemTime> {
     let secs = u64::try_from(t.0.as_second()).ok()?;
     Some(UNIX_EPOCH + Duration::from_secs(secs))
-}
-
-/// The current status, for callers that only want to read it.
-pub fn current_status(sync: &SecretSync) -> SecretSyncStatus {
-    sync.status.clone().unwrap_or_default()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use base64::Engine;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
+use serde::Deserialize as _;
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
 
 use crate::args::{ProviderArgs, RenderArgs};
@@ -228,8 +229,6 @@ fn load(args: &RenderArgs) -> anyhow::Result<(SecretProviderClass, SecretSync)> 
         })?;
     Ok((class, sync))
 }
-
-use serde::Deserialize as _;
 
 /// The Secret as YAML, data redacted unless `show_values`.
 pub fn secret_yaml(secret: &Secret, show_values: bool) -> String {

@@ -70,7 +70,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             leader_election_namespace
                 .clone()
                 .unwrap_or_else(|| pod_namespace.clone()),
-            format!("{pod_name}_{}", uuid_like(&pod_uid)),
+            format!("{pod_name}_{}", instance_id(&pod_uid)),
         )
     });
     let stop = if let Some((namespace, identity)) = &lease {
@@ -133,7 +133,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn uuid_like(uid: &str) -> String {
+/// A holder identity unique to this process: the pod UID, or the process id outside a pod.
+fn instance_id(uid: &str) -> String {
     if uid.is_empty() {
         std::process::id().to_string()
     } else {
