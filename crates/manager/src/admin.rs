@@ -9,12 +9,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 
+/// A running HTTP server: its bound address and its task.
+pub type Served = (SocketAddr, tokio::task::JoinHandle<()>);
+
 /// Serve the probe endpoints on `addr`: `/healthz` while the process runs, `/readyz` once `ready`.
 pub async fn serve_probes(
     addr: SocketAddr,
     ready: Arc<AtomicBool>,
     shutdown: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<Served> {
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -38,7 +41,7 @@ pub async fn serve_metrics(
     addr: SocketAddr,
     metrics: Metrics,
     shutdown: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<Served> {
     let app = axum::Router::new().route(
         "/metrics",
         get(move || {
@@ -57,18 +60,74 @@ pub async fn serve_metrics(
     serve(addr, app, shutdown).await
 }
 
-async fn serve(
-    addr: SocketAddr,
-    app: axum::Router,
-    shutdown: CancellationToken,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+async fn serve(addr: SocketAddr, app: axum::Router, shutdown: CancellationToken) -> anyhow::Result<Served> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    Ok(tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
+    let local = listener.local_addr()?;
+    Ok((
+        local,
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+            {
+                tracing::error!(%error, "HTTP server failed");
+            }
+        }),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: SocketAddr, path: &str) -> String {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
             .await
-        {
-            tracing::error!(%error, "HTTP server failed");
-        }
-    }))
+            .unwrap();
+        let mut out = String::new();
+        stream.read_to_string(&mut out).await.unwrap();
+        out
+    }
+
+    #[tokio::test]
+    async fn probes_and_metrics() {
+        let shutdown = CancellationToken::new();
+        let ready = Arc::new(AtomicBool::new(false));
+        let (probes, probes_task) =
+            serve_probes("127.0.0.1:0".parse().unwrap(), ready.clone(), shutdown.clone())
+                .await
+                .unwrap();
+        assert!(get(probes, "/healthz").await.starts_with("HTTP/1.1 200"));
+        assert!(
+            get(probes, "/readyz").await.starts_with("HTTP/1.1 503"),
+            "not ready before the caches synced"
+        );
+        ready.store(true, Ordering::Release);
+        assert!(get(probes, "/readyz").await.starts_with("HTTP/1.1 200"));
+
+        let metrics = Metrics::default();
+        metrics.sync(
+            sse_api::Reason::CreateSucceeded,
+            std::time::Duration::from_millis(5),
+        );
+        let (addr, metrics_task) = serve_metrics("127.0.0.1:0".parse().unwrap(), metrics, shutdown.clone())
+            .await
+            .unwrap();
+        let body = get(addr, "/metrics").await;
+        assert!(
+            body.contains("secretsync_syncs_total{reason=\"CreateSucceeded\"} 1"),
+            "{body}"
+        );
+        assert!(
+            body.contains("secretsync_sync_duration_seconds_count 1"),
+            "{body}"
+        );
+
+        shutdown.cancel();
+        probes_task.await.unwrap();
+        metrics_task.await.unwrap();
+    }
 }

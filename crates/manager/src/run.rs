@@ -56,10 +56,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let ready = Arc::new(AtomicBool::new(false));
     let mut servers = Vec::new();
     if let Some(addr) = parse_bind_address(&health_probe_bind_address).map_err(anyhow::Error::msg)? {
-        servers.push(crate::admin::serve_probes(addr, ready.clone(), shutdown.clone()).await?);
+        servers.push(
+            crate::admin::serve_probes(addr, ready.clone(), shutdown.clone())
+                .await?
+                .1,
+        );
     }
     if let Some(addr) = parse_bind_address(&metrics_bind_address).map_err(anyhow::Error::msg)? {
-        servers.push(crate::admin::serve_metrics(addr, metrics.clone(), shutdown.clone()).await?);
+        servers.push(
+            crate::admin::serve_metrics(addr, metrics.clone(), shutdown.clone())
+                .await?
+                .1,
+        );
     }
 
     let providers = Arc::new(crate::render::provider_clients(&provider, max_concurrent_mounts)?);
