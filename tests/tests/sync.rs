@@ -91,6 +91,16 @@ async fn a_poll_where_nothing_changed_writes_nothing() {
         "the vault was checked"
     );
 
+    // The schedule report answers "when was it checked, and when next" without any status write.
+    let report = env.ctx.schedule_report();
+    let entry = report
+        .iter()
+        .find(|e| e.secret_sync == format!("{NS}/no-change"))
+        .unwrap();
+    assert!(entry.last_checked_time.is_some());
+    assert_eq!(entry.last_reason, Some("UpdateNoValueChangeSucceeded"));
+    assert!(entry.next_check_time > entry.last_checked_time.clone().unwrap());
+
     // An echo of our own status write (or any reconcile before the check is due) does not call the provider.
     env.emulator.reset_counters();
     let echo = env.reconcile(&mut sync).await;

@@ -1,4 +1,4 @@
-//! `/healthz`, `/readyz` and `/metrics`.
+//! `/healthz`, `/readyz`, `/debug/secretsyncs` and `/metrics`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,14 +12,26 @@ use crate::metrics::Metrics;
 /// A running HTTP server: its bound address and its task.
 pub type Served = (SocketAddr, tokio::task::JoinHandle<()>);
 
-/// Serve the probe endpoints on `addr`: `/healthz` while the process runs, `/readyz` once `ready`.
+/// Produces the `/debug/secretsyncs` report.
+pub type Report = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+
+/// Serve the probe endpoints on `addr`: `/healthz` while the process runs, `/readyz` once `ready`, and
+/// `/debug/secretsyncs` (last and next check of every SecretSync; names and times only).
 pub async fn serve_probes(
     addr: SocketAddr,
     ready: Arc<AtomicBool>,
+    report: Report,
     shutdown: CancellationToken,
 ) -> anyhow::Result<Served> {
     let app = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/debug/secretsyncs",
+            get(move || {
+                let body = report();
+                async move { axum::Json(body) }
+            }),
+        )
         .route(
             "/readyz",
             get(move || {
@@ -96,10 +108,22 @@ mod tests {
     async fn probes_and_metrics() {
         let shutdown = CancellationToken::new();
         let ready = Arc::new(AtomicBool::new(false));
-        let (probes, probes_task) =
-            serve_probes("127.0.0.1:0".parse().unwrap(), ready.clone(), shutdown.clone())
+        let report: Report = Arc::new(
+            || serde_json::json!([{"secretSync": "app/db", "nextCheckTime": "2030-01-01T00:00:00Z"}]),
+        );
+        let (probes, probes_task) = serve_probes(
+            "127.0.0.1:0".parse().unwrap(),
+            ready.clone(),
+            report,
+            shutdown.clone(),
+        )
+        .await
+        .unwrap();
+        assert!(
+            get(probes, "/debug/secretsyncs")
                 .await
-                .unwrap();
+                .contains("\"secretSync\":\"app/db\"")
+        );
         assert!(get(probes, "/healthz").await.starts_with("HTTP/1.1 200"));
         assert!(
             get(probes, "/readyz").await.starts_with("HTTP/1.1 503"),

@@ -70,6 +70,23 @@ struct Memo {
     generation: Option<i64>,
     class_version: Option<(String, i64)>,
     next_check: SystemTime,
+    /// When the vault was last checked for this SecretSync, and what came of it (for `/debug/secretsyncs`).
+    last_check: Option<SystemTime>,
+    last_reason: Option<Reason>,
+}
+
+/// One line of the schedule report: when a SecretSync was last checked, with what result, and when next.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleEntry {
+    /// `namespace/name`.
+    pub secret_sync: String,
+    /// Last check (RFC 3339), if this process has seen one.
+    pub last_checked_time: Option<String>,
+    /// Reason of the last check.
+    pub last_reason: Option<&'static str>,
+    /// Next scheduled check (RFC 3339).
+    pub next_check_time: String,
 }
 
 /// Shared state of the reconciler.
@@ -119,6 +136,23 @@ impl Context {
         if let Some(memo) = lock(&self.memos).get_mut(key) {
             memo.next_check = SystemTime::now();
         }
+    }
+
+    /// When each known SecretSync was last checked, with what result, and when it will be checked next:
+    /// the answer to "is it still syncing?" that the status cannot give without writing on every check.
+    pub fn schedule_report(&self) -> Vec<ScheduleEntry> {
+        let rfc3339 = |t: SystemTime| to_time(t).0.to_string();
+        let mut entries: Vec<ScheduleEntry> = lock(&self.memos)
+            .iter()
+            .map(|(key, m)| ScheduleEntry {
+                secret_sync: key.clone(),
+                last_checked_time: m.last_check.map(rfc3339),
+                last_reason: m.last_reason.map(Reason::as_str),
+                next_check_time: rfc3339(m.next_check),
+            })
+            .collect();
+        entries.sort_by(|a, b| a.secret_sync.cmp(&b.secret_sync));
+        entries
     }
 
     /// Forget SecretSyncs that no longer exist.
@@ -207,6 +241,8 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
             generation: sync.metadata.generation,
             class_version,
             next_check,
+            last_check: Some(now),
+            last_reason: None,
         },
     );
 
@@ -233,11 +269,16 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
     let reason = match &outcome {
         Outcome::Failed { reason, .. } => *reason,
         Outcome::Partial { .. } => Reason::PartialSync,
+        // A quiet check leaves the conditions as they were; what it found is "no value change".
+        Outcome::Synced { .. } if !next.changed => Reason::UpdateNoValueChangeSucceeded,
         Outcome::Synced { .. } => conditions::find_condition(&next.status.conditions, conditions::READY)
             .and_then(|c| c.reason.parse().ok())
             .unwrap_or(Reason::UpdateNoValueChangeSucceeded),
     };
     ctx.metrics.sync(reason, started.elapsed());
+    if let Some(memo) = lock(&ctx.memos).get_mut(&key) {
+        memo.last_reason = Some(reason);
+    }
     tracing::info!(secretsync = %key, reason = %reason, status_written, next_check_in = ?requeue_after, "reconciled");
     Report {
         outcome: Some(outcome),
@@ -297,6 +338,9 @@ fn not_due(
                     generation: sync.metadata.generation,
                     class_version: class_version.clone(),
                     next_check,
+                    last_check: status.last_checked_time.as_ref().and_then(from_time),
+                    last_reason: conditions::find_condition(&status.conditions, conditions::READY)
+                        .and_then(|c| c.reason.parse().ok()),
                 },
             );
             next_check

@@ -54,10 +54,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .context("connect to the Kubernetes API")?;
     let metrics = Metrics::default();
     let ready = Arc::new(AtomicBool::new(false));
+    // The reconciler exists only once this process leads; until then the schedule report is empty.
+    let reconciler: Arc<std::sync::OnceLock<Arc<Context>>> = Arc::new(std::sync::OnceLock::new());
     let mut servers = Vec::new();
     if let Some(addr) = parse_bind_address(&health_probe_bind_address).map_err(anyhow::Error::msg)? {
+        let slot = reconciler.clone();
+        let report: crate::admin::Report = Arc::new(move || {
+            let entries = slot.get().map(|ctx| ctx.schedule_report()).unwrap_or_default();
+            serde_json::to_value(entries).unwrap_or_default()
+        });
         servers.push(
-            crate::admin::serve_probes(addr, ready.clone(), shutdown.clone())
+            crate::admin::serve_probes(addr, ready.clone(), report, shutdown.clone())
                 .await?
                 .1,
         );
@@ -120,6 +127,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         },
         metrics,
     ));
+    let _ = reconciler.set(ctx.clone());
     crate::controller::run(
         client.clone(),
         ctx,
