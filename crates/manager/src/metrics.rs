@@ -1,5 +1,10 @@
-//! Prometheus metrics of the manager: syncs by reason, sync duration. Labels are bounded (reasons are a
-//! closed set); no object names, no error text.
+//! Prometheus metrics of the manager. Labels are bounded (reasons and results are closed sets); no object
+//! names, no error text.
+//!
+//! * `secretsync_syncs_total{reason}`, `secretsync_sync_duration_seconds`: what each sync found.
+//! * The controller-runtime names of the Go controller (SPEC §6.4), so its dashboards keep working:
+//!   `controller_runtime_reconcile_total{controller,result}`, `controller_runtime_reconcile_errors_total`,
+//!   `controller_runtime_reconcile_time_seconds`, `controller_runtime_max_concurrent_reconciles`.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -7,13 +12,31 @@ use std::time::Duration;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use sse_api::Reason;
 
+const CONTROLLER: &str = "secretsync";
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ReasonLabel {
     reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ControllerLabel {
+    controller: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabel {
+    controller: &'static str,
+    result: &'static str,
+}
+
+fn buckets() -> Histogram {
+    Histogram::new([0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0])
 }
 
 /// The manager's metric families, cheap to clone.
@@ -22,29 +45,65 @@ pub struct Metrics {
     registry: Arc<Mutex<Registry>>,
     syncs: Family<ReasonLabel, Counter>,
     duration: Histogram,
+    reconciles: Family<ResultLabel, Counter>,
+    reconcile_errors: Family<ControllerLabel, Counter>,
+    reconcile_time: Family<ControllerLabel, Histogram, fn() -> Histogram>,
+    max_concurrent: Family<ControllerLabel, Gauge>,
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("secretsync");
+        let mut registry = Registry::default();
         let syncs = Family::<ReasonLabel, Counter>::default();
-        let duration = Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0]);
-        registry.register("syncs", "SecretSync syncs by resulting reason", syncs.clone());
+        let duration = buckets();
+        {
+            let ours = registry.sub_registry_with_prefix("secretsync");
+            ours.register("syncs", "SecretSync syncs by resulting reason", syncs.clone());
+            ours.register(
+                "sync_duration_seconds",
+                "Duration of a SecretSync sync (provider call, Secret and status writes)",
+                duration.clone(),
+            );
+        }
+        let reconciles = Family::<ResultLabel, Counter>::default();
+        let reconcile_errors = Family::<ControllerLabel, Counter>::default();
+        let reconcile_time =
+            Family::<ControllerLabel, Histogram, fn() -> Histogram>::new_with_constructor(buckets);
+        let max_concurrent = Family::<ControllerLabel, Gauge>::default();
         registry.register(
-            "sync_duration_seconds",
-            "Duration of a SecretSync sync (provider call, Secret and status writes)",
-            duration.clone(),
+            "controller_runtime_reconcile",
+            "Total number of reconciliations per controller",
+            reconciles.clone(),
+        );
+        registry.register(
+            "controller_runtime_reconcile_errors",
+            "Total number of reconciliation errors per controller",
+            reconcile_errors.clone(),
+        );
+        registry.register(
+            "controller_runtime_reconcile_time_seconds",
+            "Length of time per reconciliation per controller",
+            reconcile_time.clone(),
+        );
+        registry.register(
+            "controller_runtime_max_concurrent_reconciles",
+            "Maximum number of concurrent reconciles per controller",
+            max_concurrent.clone(),
         );
         Self {
             registry: Arc::new(Mutex::new(registry)),
             syncs,
             duration,
+            reconciles,
+            reconcile_errors,
+            reconcile_time,
+            max_concurrent,
         }
     }
 }
 
 impl Metrics {
-    /// Record one sync.
+    /// Record one sync (the provider was called).
     pub fn sync(&self, reason: Reason, took: Duration) {
         self.syncs
             .get_or_create(&ReasonLabel {
@@ -52,6 +111,38 @@ impl Metrics {
             })
             .inc();
         self.duration.observe(took.as_secs_f64());
+    }
+
+    /// Record one reconcile, synced or not (`failed`: the outcome was a failure or a partial sync).
+    pub fn reconcile(&self, failed: bool, took: Duration) {
+        let result = if failed { "error" } else { "success" };
+        self.reconciles
+            .get_or_create(&ResultLabel {
+                controller: CONTROLLER,
+                result,
+            })
+            .inc();
+        if failed {
+            self.reconcile_errors
+                .get_or_create(&ControllerLabel {
+                    controller: CONTROLLER,
+                })
+                .inc();
+        }
+        self.reconcile_time
+            .get_or_create(&ControllerLabel {
+                controller: CONTROLLER,
+            })
+            .observe(took.as_secs_f64());
+    }
+
+    /// The configured worker count.
+    pub fn set_max_concurrent_reconciles(&self, workers: u16) {
+        self.max_concurrent
+            .get_or_create(&ControllerLabel {
+                controller: CONTROLLER,
+            })
+            .set(i64::from(workers));
     }
 
     /// The text exposition format.
@@ -63,5 +154,30 @@ impl Metrics {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn controller_runtime_names_are_exposed() {
+        let m = Metrics::default();
+        m.set_max_concurrent_reconciles(32);
+        m.reconcile(false, Duration::from_millis(2));
+        m.reconcile(true, Duration::from_millis(2));
+        m.sync(Reason::ProviderError, Duration::from_millis(2));
+        let text = m.encode();
+        for needle in [
+            "controller_runtime_reconcile_total{controller=\"secretsync\",result=\"success\"} 1",
+            "controller_runtime_reconcile_total{controller=\"secretsync\",result=\"error\"} 1",
+            "controller_runtime_reconcile_errors_total{controller=\"secretsync\"} 1",
+            "controller_runtime_reconcile_time_seconds_count{controller=\"secretsync\"} 2",
+            "controller_runtime_max_concurrent_reconciles{controller=\"secretsync\"} 32",
+            "secretsync_syncs_total{reason=\"ProviderError\"} 1",
+        ] {
+            assert!(text.contains(needle), "{needle} missing in\n{text}");
+        }
     }
 }

@@ -195,6 +195,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
     let now = SystemTime::now();
     let class_version = class_version(sync, ctx).await;
     if let Some(until) = not_due(sync, ctx, &key, &class_version, now) {
+        ctx.metrics.reconcile(false, Duration::ZERO);
         return Report {
             outcome: None,
             status_written: false,
@@ -276,6 +277,8 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
             .unwrap_or(Reason::UpdateNoValueChangeSucceeded),
     };
     ctx.metrics.sync(reason, started.elapsed());
+    ctx.metrics
+        .reconcile(!matches!(outcome, Outcome::Synced { .. }), started.elapsed());
     if let Some(memo) = lock(&ctx.memos).get_mut(&key) {
         memo.last_reason = Some(reason);
     }

@@ -53,6 +53,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         .await
         .context("connect to the Kubernetes API")?;
     let metrics = Metrics::default();
+    metrics.set_max_concurrent_reconciles(workers);
     let ready = Arc::new(AtomicBool::new(false));
     // The reconciler exists only once this process leads; until then the schedule report is empty.
     let reconciler: Arc<std::sync::OnceLock<Arc<Context>>> = Arc::new(std::sync::OnceLock::new());
