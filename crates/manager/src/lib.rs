@@ -25,5 +25,4 @@ pub mod render;
 pub mod run;
 pub mod secret;
 pub mod status;
-pub mod telemetry;
 pub mod tokens;

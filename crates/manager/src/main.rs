@@ -8,7 +8,7 @@ use manager::args::{Cli, Command};
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    manager::telemetry::init(cli.run.log_format, &cli.run.log_level);
+    sse_runtime::init_logging(cli.run.log_format, &cli.run.log_level);
     let result = match cli.command {
         Some(Command::Render(args)) => manager::render::print(&args).await,
         None => manager::run::run(cli.run).await,

@@ -42,10 +42,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let signals = shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        sse_runtime::wait_for_signal().await;
         tracing::info!("shutting down: finishing in-flight reconciles");
         signals.cancel();
-        wait_for_signal().await;
+        sse_runtime::wait_for_signal().await;
         std::process::exit(130);
     });
 
@@ -156,20 +156,5 @@ fn instance_id(uid: &str) -> String {
         std::process::id().to_string()
     } else {
         uid.to_string()
-    }
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
     }
 }

@@ -23,7 +23,6 @@ pub mod mount;
 pub mod params;
 pub mod server;
 pub mod service;
-pub mod telemetry;
 
 pub use args::Args;
 pub use server::{Running, run, start};

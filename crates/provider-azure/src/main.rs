@@ -6,7 +6,7 @@ use provider_azure::Args;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    provider_azure::telemetry::init(args.log_format, &args.log_level);
+    sse_runtime::init_logging(args.log_format, &args.log_level);
     match provider_azure::run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {

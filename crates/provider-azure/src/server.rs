@@ -384,29 +384,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let running = start(args).await?;
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
-        wait_for_signal().await;
+        sse_runtime::wait_for_signal().await;
         tracing::info!("shutting down: draining in-flight requests");
         shutdown.cancel();
-        wait_for_signal().await;
+        sse_runtime::wait_for_signal().await;
         tracing::warn!("second signal: exiting now");
         std::process::exit(130);
     });
     running.done.await.context("server task")?
-}
-
-async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
 
 #[cfg(test)]
