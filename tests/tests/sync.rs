@@ -36,7 +36,7 @@ async fn walkthrough_creates_the_secret() {
     let owners = secret.metadata.owner_references.unwrap();
     assert_eq!(
         (owners.len(), owners[0].kind.as_str(), owners[0].controller),
-        (1, "SecretSync", Some(true))
+        (1, "SecretSync", None)
     );
     assert_eq!(condition(&sync, CREATE).1, "CreateSucceeded");
     assert_eq!(condition(&sync, READY).0, "True");
@@ -415,6 +415,19 @@ async fn partial_sync_updates_the_healthy_keys_only() {
             .as_str()
             .unwrap()
             .contains("SecretNotFound")
+    );
+
+    // The same partial state at the next poll changes nothing: no write, no status, no event.
+    env.cluster.clear_calls();
+    let again = env.poll(&mut sync).await;
+    assert!(!again.status_written);
+    assert!(
+        env.cluster
+            .calls()
+            .iter()
+            .all(|c| matches!(c, Call::PatchSecret(_, PatchOutcome::Applied))),
+        "{:?}",
+        env.cluster.calls()
     );
 }
 

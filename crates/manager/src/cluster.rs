@@ -48,6 +48,15 @@ impl ClusterError {
         self.code == 422
     }
 
+    /// A JSON-patch `test` operation did not hold (the API server answers 422 with the patch library's text:
+    /// "testing value … failed" or "test operation does not apply: is missing path …"). Other 422s, such as a
+    /// Secret over 1 MiB, are real errors.
+    pub fn is_failed_test(&self) -> bool {
+        self.code == 422
+            && (self.message.contains("testing value")
+                || self.message.contains("test operation does not apply"))
+    }
+
     /// Refused by a ValidatingAdmissionPolicy or an admission webhook.
     pub fn is_admission_denial(&self) -> bool {
         let m = self.message.to_ascii_lowercase();
@@ -181,6 +190,12 @@ impl Cluster for KubeCluster {
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<SecretProviderClass>>, ClusterError> {
+        // The SecretProviderClass watch may still be listing when the first reconciles run: an empty cache
+        // must not be read as "not found".
+        self.classes
+            .wait_until_ready()
+            .await
+            .map_err(|e| ClusterError::new(0, "CacheUnavailable", &e.to_string()))?;
         Ok(self.classes.get(&ObjectRef::new(name).within(namespace)))
     }
 
@@ -229,7 +244,7 @@ impl Cluster for KubeCluster {
                 let e = ClusterError::from(e);
                 if e.is_not_found() {
                     Ok(PatchOutcome::Absent)
-                } else if e.is_invalid() && !e.is_admission_denial() {
+                } else if e.is_failed_test() {
                     Ok(PatchOutcome::TestFailed)
                 } else {
                     Err(e)
@@ -282,11 +297,12 @@ impl Cluster for KubeCluster {
     }
 }
 
-fn truncate(s: &str, max: usize) -> String {
+/// `s` cut to at most `max` bytes (the API server counts bytes), ending in `…` when cut.
+pub fn truncate(s: &str, max: usize) -> String {
     if s.len() <= max {
         return s.to_string();
     }
-    let mut end = max;
+    let mut end = max.saturating_sub('…'.len_utf8());
     while !s.is_char_boundary(end) {
         end -= 1;
     }
@@ -296,6 +312,29 @@ fn truncate(s: &str, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_failed_tests_count_as_failed_tests() {
+        assert!(
+            ClusterError::new(422, "Invalid", "testing value /data/key failed: test failed").is_failed_test()
+        );
+        assert!(
+            ClusterError::new(
+                422,
+                "Invalid",
+                "test operation does not apply: is missing path: /metadata/labels/x"
+            )
+            .is_failed_test()
+        );
+        assert!(
+            !ClusterError::new(
+                422,
+                "Invalid",
+                "Secret \"s\" is invalid: data: Too long: must have at most 1048576 bytes"
+            )
+            .is_failed_test()
+        );
+    }
 
     #[test]
     fn error_classification() {
@@ -315,8 +354,13 @@ mod tests {
     #[test]
     fn long_event_notes_are_truncated_on_a_char_boundary() {
         let s = "é".repeat(1000);
-        let t = truncate(&s, 1023);
-        assert!(t.len() <= 1023 + '…'.len_utf8());
+        let t = truncate(&s, 1024);
+        assert!(
+            t.len() <= 1024,
+            "events.k8s.io rejects notes over 1024 bytes: {}",
+            t.len()
+        );
         assert!(t.ends_with('…'));
+        assert_eq!(truncate("short", 1024), "short");
     }
 }

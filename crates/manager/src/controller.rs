@@ -71,13 +71,21 @@ pub async fn run(
     });
 
     let controller = if watch_owned_secrets {
-        // Metadata only: Secret values never enter the manager's cache.
+        // Metadata only (`Api<PartialObjectMeta<_>>` lists and watches metadata): Secret values never enter
+        // the manager. Only changes after the initial list count as drift; the initial list (and re-lists)
+        // would otherwise force a sync of every SecretSync.
         let secrets = watcher(
             Api::<PartialObjectMeta<Secret>>::all(client.clone()),
             watcher::Config::default().labels(consts::CONTROLLER_LABEL_KEY),
         )
         .default_backoff()
-        .touched_objects();
+        .filter_map(|event| async move {
+            match event {
+                Ok(watcher::Event::Apply(meta) | watcher::Event::Delete(meta)) => Some(Ok(meta)),
+                Ok(_) => None,
+                Err(error) => Some(Err(error)),
+            }
+        });
         let force = ctx.clone();
         controller.watches_stream(secrets, move |meta| {
             meta.owner_references()

@@ -159,6 +159,7 @@ impl Context {
     pub fn retain(&self, exists: impl Fn(&str) -> bool) {
         lock(&self.memos).retain(|k, _| exists(k));
         lock(&self.failures).retain(|k, _| exists(k));
+        lock(&self.forced).retain(|k| exists(k));
     }
 }
 
@@ -333,7 +334,9 @@ fn not_due(
             {
                 return None;
             }
-            let next_check = from_time(status.next_check_time.as_ref()?)?;
+            // `nextCheckTime` in status is only as fresh as the last status write (quiet checks write
+            // nothing), so the next check is this SecretSync's next phase tick, not the stored time.
+            let next_check = now + schedule(sync, &ctx.config, now);
             // Remember what we deferred against, so a later SecretProviderClass change is noticed.
             lock(&ctx.memos).insert(
                 key.to_string(),
