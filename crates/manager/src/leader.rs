@@ -13,61 +13,116 @@ use tokio_util::sync::CancellationToken;
 
 const LEASE_SECONDS: i32 = 15;
 const RETRY: Duration = Duration::from_secs(2);
+/// One renewal attempt may take this long (kube's client has no read timeout of its own).
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Stop leading when the last successful renewal is older than this (well inside the lease duration, so a
+/// successor that takes over an expired lease never overlaps with us).
+const RENEW_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Block until this process holds the Lease (or `shutdown`); then keep renewing it in the background and
-/// cancel `lost` if it cannot.
+/// Held while this process leads.
+pub struct Leadership {
+    /// Cancelled when the lease is lost (another holder, or renewals failing past the deadline).
+    pub lost: CancellationToken,
+    renewer: tokio::task::JoinHandle<()>,
+    api: Api<Lease>,
+    name: String,
+    identity: String,
+}
+
+/// Block until this process holds the Lease; `None` when `shutdown` comes first. Then keep renewing it in
+/// the background.
 pub async fn acquire(
     client: Client,
     namespace: &str,
     name: &str,
     identity: &str,
     shutdown: CancellationToken,
-) -> anyhow::Result<CancellationToken> {
+) -> Option<Leadership> {
     let api: Api<Lease> = Api::namespaced(client, namespace);
     loop {
         if shutdown.is_cancelled() {
-            anyhow::bail!("shutting down before acquiring the lease");
+            return None;
         }
-        match try_acquire(&api, name, identity).await {
-            Ok(true) => break,
-            Ok(false) => {}
-            Err(error) => tracing::warn!(%error, "leader election: lease unavailable"),
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, try_acquire(&api, name, identity)).await {
+            Ok(Ok(true)) => break,
+            Ok(Ok(false)) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "leader election: lease unavailable"),
+            Err(_) => tracing::warn!("leader election: the API server did not answer in time"),
         }
         tokio::select! {
-            () = shutdown.cancelled() => anyhow::bail!("shutting down before acquiring the lease"),
+            () = shutdown.cancelled() => return None,
             () = tokio::time::sleep(RETRY) => {}
         }
     }
     tracing::info!(lease = name, namespace, identity, "became leader");
     let lost = CancellationToken::new();
     let (api2, name2, identity2, lost2) = (api.clone(), name.to_string(), identity.to_string(), lost.clone());
-    tokio::spawn(async move {
+    let renewer = tokio::spawn(async move {
         let mut last_renewed = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(RETRY) => {}
             }
-            match try_acquire(&api2, &name2, &identity2).await {
-                Ok(true) => last_renewed = tokio::time::Instant::now(),
-                Ok(false) => {
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, try_acquire(&api2, &name2, &identity2)).await {
+                Ok(Ok(true)) => last_renewed = tokio::time::Instant::now(),
+                Ok(Ok(false)) => {
                     tracing::error!("leader election: another holder took the lease");
                     lost2.cancel();
                     return;
                 }
-                Err(error) => {
-                    tracing::warn!(%error, "leader election: renewal failed");
-                    if last_renewed.elapsed()
-                        > Duration::from_secs(u64::try_from(LEASE_SECONDS - 5).unwrap_or(10))
-                    {
-                        lost2.cancel();
-                        return;
-                    }
-                }
+                Ok(Err(error)) => tracing::warn!(%error, "leader election: renewal failed"),
+                Err(_) => tracing::warn!("leader election: renewal timed out"),
+            }
+            if last_renewed.elapsed() > RENEW_DEADLINE {
+                tracing::error!("leader election: could not renew within {RENEW_DEADLINE:?}");
+                lost2.cancel();
+                return;
             }
         }
     });
-    Ok(lost)
+    Some(Leadership {
+        lost,
+        renewer,
+        api,
+        name: name.to_string(),
+        identity: identity.to_string(),
+    })
+}
+
+impl Leadership {
+    /// After in-flight reconciles finished: stop renewing, then give the Lease up so a successor takes
+    /// over at once instead of waiting for it to expire. Best effort: an expired lease is taken anyway.
+    pub async fn release(self) {
+        // The renewer stops on shutdown; wait for it, so no renewal can land after the release.
+        let _ = self.renewer.await;
+        if self.lost.is_cancelled() {
+            return;
+        }
+        let Ok(Ok(Some(mut lease))) =
+            tokio::time::timeout(ATTEMPT_TIMEOUT, self.api.get_opt(&self.name)).await
+        else {
+            return;
+        };
+        let Some(spec) = lease.spec.as_mut() else { return };
+        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+            return;
+        }
+        let now = MicroTime(Timestamp::now());
+        spec.holder_identity = None;
+        spec.lease_duration_seconds = Some(1);
+        spec.renew_time = Some(now.clone());
+        spec.acquire_time = Some(now);
+        match tokio::time::timeout(
+            ATTEMPT_TIMEOUT,
+            self.api.replace(&self.name, &PostParams::default(), &lease),
+        )
+        .await
+        {
+            Ok(Ok(_)) => tracing::info!(lease = %self.name, "released the lease"),
+            _ => tracing::warn!("could not release the lease; it will expire"),
+        }
+    }
 }
 
 /// Take or renew the lease; `Ok(false)` when someone else validly holds it.
@@ -116,27 +171,5 @@ async fn try_acquire(api: &Api<Lease>, name: &str, identity: &str) -> Result<boo
                 Err(e) => Err(e),
             }
         }
-    }
-}
-
-/// Give the Lease up (after in-flight reconciles finished), so a successor takes over at once instead of
-/// waiting for it to expire. Best effort: an expired lease is taken over anyway.
-pub async fn release(client: Client, namespace: &str, name: &str, identity: &str) {
-    let api: Api<Lease> = Api::namespaced(client, namespace);
-    let Ok(Some(mut lease)) = api.get_opt(name).await else {
-        return;
-    };
-    let Some(spec) = lease.spec.as_mut() else { return };
-    if spec.holder_identity.as_deref() != Some(identity) {
-        return;
-    }
-    let now = MicroTime(Timestamp::now());
-    spec.holder_identity = None;
-    spec.lease_duration_seconds = Some(1);
-    spec.renew_time = Some(now.clone());
-    spec.acquire_time = Some(now);
-    match api.replace(name, &PostParams::default(), &lease).await {
-        Ok(_) => tracing::info!(lease = name, "released the lease"),
-        Err(error) => tracing::warn!(%error, "could not release the lease; it will expire"),
     }
 }

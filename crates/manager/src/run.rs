@@ -89,17 +89,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             format!("{pod_name}_{}", instance_id(&pod_uid)),
         )
     });
+    let mut leadership = None;
     let stop = if let Some((namespace, identity)) = &lease {
-        let lost = crate::leader::acquire(
+        let Some(held) = crate::leader::acquire(
             client.clone(),
             namespace,
             consts::LEADER_ELECTION_ID,
             identity,
             shutdown.clone(),
         )
-        .await?;
+        .await
+        else {
+            tracing::info!("stopped before becoming leader");
+            return Ok(());
+        };
         let either = CancellationToken::new();
-        let (a, b, e) = (shutdown.clone(), lost, either.clone());
+        let (a, b, e) = (shutdown.clone(), held.lost.clone(), either.clone());
         tokio::spawn(async move {
             tokio::select! {
                 () = a.cancelled() => {}
@@ -107,6 +112,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             }
             e.cancel();
         });
+        leadership = Some(held);
         either
     } else {
         shutdown.clone()
@@ -139,12 +145,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         stop.clone(),
     )
     .await;
-    if let Some((namespace, identity)) = &lease {
-        crate::leader::release(client, namespace, consts::LEADER_ELECTION_ID, identity).await;
-    }
     shutdown.cancel();
+    let lost = leadership.as_ref().is_some_and(|held| held.lost.is_cancelled());
+    if let Some(held) = leadership {
+        held.release().await;
+    }
     for server in servers {
         let _ = server.await;
+    }
+    if lost {
+        // Fail-stop: the container restarts and competes for the lease again.
+        anyhow::bail!("lost the leader-election lease");
     }
     tracing::info!("stopped");
     Ok(())
