@@ -307,7 +307,9 @@ async fn setup(root: &Path, kubeconfig: PathBuf) -> Result<Running> {
             None,
         )
         .await?;
-    let admin = k.json(&["config", "view", "--raw", "--minify"]).await?;
+    let admin = k
+        .json(&["config", "view", "--raw", "--minify", "--flatten"])
+        .await?;
     let cluster = &admin["clusters"][0]["cluster"];
     let server_url = cluster["server"].as_str().context("server in kubeconfig")?;
     let ca_line = match cluster["certificate-authority-data"].as_str() {
@@ -384,6 +386,7 @@ async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
         ("invalid-annotation-key", |w, ns| {
             Box::pin(invalid_annotation(w, ns))
         }),
+        ("invalid-label-key", |w, ns| Box::pin(invalid_label(w, ns))),
         ("crd-validation-label-value", |w, ns| {
             Box::pin(crd_validation(w, ns))
         }),
@@ -424,8 +427,8 @@ async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
             .run(&["delete", "namespace", &ns, "--wait=false"], None)
             .await;
     }
-    let _ = manager.start_kill();
-    let _ = provider.start_kill();
+    stop(&mut manager).await;
+    stop(&mut provider).await;
     if failed > 0 {
         println!("logs: {} (kept)", d.display());
         let _ = dir.keep();
@@ -613,21 +616,35 @@ async fn sa_token_type(w: &World, ns: &str) -> Result<()> {
     w.emulator.store().set_secret(VAULT, "t", "v");
     w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: t\nobjectType: secret"]))
         .await?;
-    w.k.apply(&sync_yaml(
-        ns,
-        "satoken",
-        "spc",
-        "kubernetes.io/service-account-token",
-        &[("t", "bar")],
-        "",
-    ))
-    .await?;
+    // As SPEC §9.1 B7: with the annotation the API server's own Secret validation requires for this type,
+    // so that the admission policy is what refuses it.
+    let yaml = sync_yaml(ns, "satoken", "spc", "kubernetes.io/service-account-token", &[("t", "bar")], "").replace(
+        "    type: kubernetes.io/service-account-token\n",
+        &format!("    type: kubernetes.io/service-account-token\n    annotations: {{kubernetes.io/service-account.name: {SA}}}\n"),
+    );
+    w.k.apply(&yaml).await?;
     let (_, message) =
         wait_reason(w, ns, "satoken", "Create", "ValidatingAdmissionPolicyCheckFailed").await?;
     ensure!(
         message.contains("not allowed to create or update secrets with this type"),
         "{message}"
     );
+    ensure!(!w.k.exists("secret", ns, "satoken").await, "no Secret");
+    Ok(())
+}
+
+async fn invalid_label(w: &World, ns: &str) -> Result<()> {
+    w.emulator.store().set_secret(VAULT, "t", "v");
+    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: t\nobjectType: secret"]))
+        .await?;
+    let yaml = sync_yaml(ns, "badlabel", "spc", "Opaque", &[("t", "bar")], "").replace(
+        "    type: Opaque\n",
+        "    type: Opaque\n    labels: {\"invalid/key_with_invalid_characters!\": validValue}\n",
+    );
+    w.k.apply(&yaml).await?;
+    let (_, message) = wait_reason(w, ns, "badlabel", "Create", "UserInputValidationFailed").await?;
+    ensure!(message.contains("metadata.labels: Invalid value"), "{message}");
+    ensure!(!w.k.exists("secret", ns, "badlabel").await, "no Secret");
     Ok(())
 }
 
@@ -896,7 +913,26 @@ pub async fn demo_in_cluster(root: &Path, kubeconfig: PathBuf) -> Result<()> {
         secret_data(&w, &ns, "secret-sync-name").await?
     );
     let _ = w.k.run(&["delete", "namespace", &ns, "--wait=false"], None).await;
-    let _ = manager.start_kill();
-    let _ = provider.start_kill();
+    stop(&mut manager).await;
+    stop(&mut provider).await;
     Ok(())
+}
+
+/// SIGTERM, so the manager drains and releases its Lease (the next run need not wait for it to expire);
+/// SIGKILL if it does not exit within 20 s.
+async fn stop(child: &mut tokio::process::Child) {
+    if let Some(pid) = child.id() {
+        let _ = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .await;
+        if tokio::time::timeout(Duration::from_secs(20), child.wait())
+            .await
+            .is_ok()
+        {
+            return;
+        }
+    }
+    let _ = child.start_kill();
+    let _ = child.wait().await;
 }
