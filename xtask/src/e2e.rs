@@ -387,6 +387,13 @@ async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
             Box::pin(invalid_annotation(w, ns))
         }),
         ("invalid-label-key", |w, ns| Box::pin(invalid_label(w, ns))),
+        ("crd-validation-patterns", |w, ns| {
+            Box::pin(crd_validation_patterns(w, ns))
+        }),
+        ("policies-bind-the-manager", |w, ns| {
+            Box::pin(policies_bind_the_manager(w, ns))
+        }),
+        ("secret-type-is-immutable", |w, ns| Box::pin(type_change(w, ns))),
         ("crd-validation-label-value", |w, ns| {
             Box::pin(crd_validation(w, ns))
         }),
@@ -838,6 +845,166 @@ async fn token_policy(w: &World, ns: &str) -> Result<()> {
             "a token for {audience} / {seconds} s was not denied"
         );
     }
+    // T3: no audience (the API server's default audience); T6: two audiences, one of them allowed.
+    let none = w
+        .as_manager
+        .run(&["create", "token", SA, "-n", ns, "--duration=600s"], None)
+        .await;
+    ensure!(
+        none.is_err(),
+        "a token without the configured audience was not denied"
+    );
+    let aud = format!("--audience={AUDIENCE}");
+    let two = w
+        .as_manager
+        .run(
+            &[
+                "create",
+                "token",
+                SA,
+                "-n",
+                ns,
+                &aud,
+                "--audience=other",
+                "--duration=600s",
+            ],
+            None,
+        )
+        .await;
+    ensure!(two.is_err(), "a token with two audiences was not denied");
+    Ok(())
+}
+
+async fn crd_validation_patterns(w: &World, ns: &str) -> Result<()> {
+    // SPEC §9.3 A5, A6.
+    let bad_sa = sync_yaml(ns, "badsa", "spc", "Opaque", &[("t", "bar")], "").replace(
+        &format!("serviceAccountName: {SA}"),
+        "serviceAccountName: defa:ult",
+    );
+    let err =
+        w.k.apply(&bad_sa)
+            .await
+            .err()
+            .context("serviceAccountName defa:ult was accepted")?;
+    ensure!(
+        format!("{err:#}").contains("spec.serviceAccountName in body should match"),
+        "{err:#}"
+    );
+    let empty = sync_yaml(ns, "nodata", "spc", "Opaque", &[], "").replace("    data:\n", "    data: []\n");
+    let err =
+        w.k.apply(&empty)
+            .await
+            .err()
+            .context("an empty data list was accepted")?;
+    ensure!(
+        format!("{err:#}").contains("should have at least 1 items"),
+        "{err:#}"
+    );
+    Ok(())
+}
+
+async fn policies_bind_the_manager(w: &World, ns: &str) -> Result<()> {
+    // SPEC §9.3, acting as the manager's ServiceAccount.
+    // P1: a Secret without a SecretSync owner.
+    let orphan = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: orphan, namespace: {ns}, labels: {{secrets-store.sync.x-k8s.io: \"\"}}}}\ntype: Opaque\ndata: {{a: YQ==}}\n"
+    );
+    let err = w
+        .as_manager
+        .apply(&orphan)
+        .await
+        .err()
+        .context("P1: an ownerless Secret was created")?;
+    ensure!(
+        format!("{err:#}").contains("secrets-store-sync-controller-create-update-policy"),
+        "P1: {err:#}"
+    );
+    // P10: updating a Secret that lacks the controller label.
+    w.k.run(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "unlabelled",
+            "-n",
+            ns,
+            "--from-literal=a=b",
+        ],
+        None,
+    )
+    .await?;
+    let err = w
+        .as_manager
+        .run(
+            &[
+                "patch",
+                "secret",
+                "unlabelled",
+                "-n",
+                ns,
+                "--type=merge",
+                "-p",
+                "{\"data\":{\"a\":\"Yw==\"}}",
+            ],
+            None,
+        )
+        .await
+        .err()
+        .context("P10: an unlabelled Secret was updated")?;
+    let text = format!("{err:#}");
+    ensure!(
+        text.contains("forbidden") || text.contains("denied"),
+        "P10: {text}"
+    );
+    // P7: no delete (RBAC).
+    let err = w
+        .as_manager
+        .run(&["delete", "secret", "unlabelled", "-n", ns], None)
+        .await
+        .err()
+        .context("P7: the manager deleted a Secret")?;
+    ensure!(
+        format!("{err:#}").contains("cannot delete resource"),
+        "P7: {err:#}"
+    );
+    ensure!(
+        w.k.exists("secret", ns, "unlabelled").await,
+        "the Secret must survive"
+    );
+    Ok(())
+}
+
+async fn type_change(w: &World, ns: &str) -> Result<()> {
+    // SPEC §9.4 X8: the type of an existing Secret is immutable.
+    w.emulator.store().set_secret(VAULT, "ty", "v");
+    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: ty\nobjectType: secret"]))
+        .await?;
+    w.k.apply(&sync_yaml(
+        ns,
+        "typed",
+        "spc",
+        "Opaque",
+        &[("ty", "username")],
+        "",
+    ))
+    .await?;
+    wait_reason(w, ns, "typed", "Create", "CreateSucceeded").await?;
+    w.k.apply(&sync_yaml(
+        ns,
+        "typed",
+        "spc",
+        "kubernetes.io/basic-auth",
+        &[("ty", "username")],
+        "",
+    ))
+    .await?;
+    let (_, message) = wait_reason(w, ns, "typed", "Update", "UserInputValidationFailed").await?;
+    ensure!(message.contains("field is immutable"), "{message}");
+    let data = secret_data(w, ns, "typed").await?;
+    ensure!(
+        data.get("username") == Some(&Value::from("v")),
+        "the Secret changed: {data:?}"
+    );
     Ok(())
 }
 

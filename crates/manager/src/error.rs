@@ -90,10 +90,10 @@ impl SyncError {
     /// Whether retrying soon can help.
     pub fn class(&self) -> Class {
         match self {
-            Self::InvalidSpec(_)
-            | Self::Mapping(_)
-            | Self::ForeignSecret { .. }
-            | Self::ProviderClassNotFound { .. } => Class::Permanent,
+            Self::InvalidSpec(_) | Self::Mapping(_) | Self::ProviderClassNotFound { .. } => Class::Permanent,
+            // Usually a user's Secret; but also our own Secret of a deleted-and-recreated SecretSync that
+            // garbage collection has not removed yet, which clears by itself: retry with backoff.
+            Self::ForeignSecret { .. } => Class::Transient,
             Self::Provider(e) if e.is_configuration() => Class::Permanent,
             Self::Provider(_) | Self::Internal(_) => Class::Transient,
             Self::Token(e) | Self::Apply { source: e, .. } => {
@@ -162,6 +162,11 @@ mod tests {
             name: "db".into(),
         };
         assert_eq!(foreign.reason(), Reason::InvalidClusterSecretLabelError);
+        assert_eq!(
+            foreign.class(),
+            Class::Transient,
+            "recovers once garbage collection removed a stale Secret"
+        );
         assert!(foreign.to_string().contains("left untouched"));
     }
 }
