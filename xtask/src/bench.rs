@@ -15,7 +15,6 @@ use keyvault_emulator::{Config, Emulator, FederatedCredential, Throttle};
 use provider_proto::v1alpha1::MountRequest;
 use provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
 use sse_tls::pki::{TestCa, Usage};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tonic::transport::Channel;
 
 const TENANT: &str = "00000000-0000-0000-0000-000000000001";
@@ -113,23 +112,13 @@ async fn run(binary: PathBuf) -> Result<()> {
     std::fs::write(&env_file, emulator.cloud_env_json())?;
     let socket = dir.path().join("azure.sock");
 
-    let mut child = tokio::process::Command::new(&binary)
-        .arg(format!("--endpoint=unix://{}", socket.display()))
-        .arg(format!("--tls-cert-file={}", server.cert.display()))
-        .arg(format!("--tls-key-file={}", server.key.display()))
-        .arg(format!("--tls-client-ca-file={}", server.ca.display()))
-        .arg(format!("--keyvault-ca-file={}", kv_ca.display()))
-        .args([
-            "--health-addr=0",
-            "--metrics-addr=0",
-            "--log-level=warn,provider_azure::server=info",
-        ])
+    let mut child = crate::procs::provider_command(&binary, &socket, &server, &kv_ca)
+        .arg("--log-level=warn,provider_azure::server=info")
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
         .spawn()
         .context("start provider-azure")?;
     let pid = child.id().context("provider pid")?;
-    wait_until_serving(&mut child).await?;
+    crate::procs::wait_for_line(&mut child, crate::procs::PROVIDER_READY).await?;
 
     let tls = sse_tls::ClientTls::load(&client)?;
     let channel = sse_tls::unix_channel(socket.clone(), Some(tls), Duration::from_secs(5));
@@ -184,26 +173,6 @@ async fn run(binary: PathBuf) -> Result<()> {
     println!("\nprovider RSS after {total} Mounts: {}", rss(pid)?);
     let _ = child.start_kill();
     emulator.shutdown().await;
-    Ok(())
-}
-
-async fn wait_until_serving(child: &mut tokio::process::Child) -> Result<()> {
-    let stderr = child.stderr.take().context("stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let ready = async {
-        while let Some(line) = lines.next_line().await? {
-            if line.contains("serving v1alpha1.CSIDriverProvider") {
-                return Ok::<_, anyhow::Error>(());
-            }
-            eprintln!("provider: {line}");
-        }
-        bail!("provider exited before serving")
-    };
-    tokio::time::timeout(Duration::from_secs(30), ready)
-        .await
-        .context("provider did not start within 30 s")??;
-    // Keep draining stderr so the child never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Ok(())
 }
 

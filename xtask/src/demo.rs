@@ -16,7 +16,6 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 use keyvault_emulator::{Config, Emulator, FederatedCredential};
 use sse_tls::pki::{TestCa, Usage};
-use tokio::io::{AsyncBufReadExt, BufReader};
 
 const TENANT: &str = "00000000-0000-0000-0000-000000000001";
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
@@ -87,21 +86,16 @@ async fn demo(bin: &Path) -> Result<()> {
     let client = ca.write_leaf(&d.join("tls/client"), &["manager"], Usage::Client)?;
     let providers = d.join("providers");
     std::fs::create_dir_all(&providers)?;
-    let mut provider = tokio::process::Command::new(bin.join("provider-azure"))
-        .arg(format!(
-            "--endpoint=unix://{}",
-            providers.join("azure.sock").display()
-        ))
-        .arg(format!("--tls-cert-file={}", server.cert.display()))
-        .arg(format!("--tls-key-file={}", server.key.display()))
-        .arg(format!("--tls-client-ca-file={}", server.ca.display()))
-        .arg(format!("--keyvault-ca-file={}", d.join("kv-ca.pem").display()))
-        .args(["--health-addr=0", "--metrics-addr=0"])
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .context("start provider-azure")?;
-    wait_for_line(&mut provider, "serving v1alpha1.CSIDriverProvider").await?;
+    let mut provider = crate::procs::provider_command(
+        &bin.join("provider-azure"),
+        &providers.join("azure.sock"),
+        &server,
+        &d.join("kv-ca.pem"),
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .context("start provider-azure")?;
+    crate::procs::wait_for_line(&mut provider, crate::procs::PROVIDER_READY).await?;
     println!("   listening on {}", providers.join("azure.sock").display());
 
     step("3. manager render: the walkthrough's SecretProviderClass and SecretSync");
@@ -240,22 +234,4 @@ fn decode_values(rendered: &str) -> String {
         }
     }
     out
-}
-
-async fn wait_for_line(child: &mut tokio::process::Child, needle: &str) -> Result<()> {
-    let stderr = child.stderr.take().context("stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    let found = async {
-        while let Some(line) = lines.next_line().await? {
-            if line.contains(needle) {
-                return Ok::<_, anyhow::Error>(());
-            }
-        }
-        bail!("process exited before `{needle}`")
-    };
-    tokio::time::timeout(Duration::from_secs(30), found)
-        .await
-        .context("timed out")??;
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Ok(())
 }

@@ -286,19 +286,20 @@ async fn setup(root: &Path, kubeconfig: PathBuf) -> Result<Running> {
     let providers = d.join("providers");
     std::fs::create_dir_all(&providers)?;
     let bin = root.join("target/debug");
-    let provider = tokio::process::Command::new(bin.join("provider-azure"))
-        .arg(format!(
-            "--endpoint=unix://{}",
-            providers.join("azure.sock").display()
-        ))
-        .arg(format!("--tls-cert-file={}", server.cert.display()))
-        .arg(format!("--tls-key-file={}", server.key.display()))
-        .arg(format!("--tls-client-ca-file={}", server.ca.display()))
-        .arg(format!("--keyvault-ca-file={}", d.join("kv-ca.pem").display()))
-        .args(["--health-addr=0", "--metrics-addr=0"])
-        .stderr(std::fs::File::create(d.join("provider.log"))?)
-        .kill_on_drop(true)
-        .spawn()?;
+    let provider = crate::procs::provider_command(
+        &bin.join("provider-azure"),
+        &providers.join("azure.sock"),
+        &server,
+        &d.join("kv-ca.pem"),
+    )
+    .stderr(std::fs::File::create(d.join("provider.log"))?)
+    .spawn()?;
+    let socket = providers.join("azure.sock");
+    eventually(Duration::from_secs(30), || async {
+        Ok(socket.exists().then_some(()))
+    })
+    .await
+    .context("provider-azure did not create its socket")?;
 
     // The manager authenticates as its own ServiceAccount.
     let token = k

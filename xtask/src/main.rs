@@ -7,6 +7,7 @@
 mod bench;
 mod demo;
 mod e2e;
+mod procs;
 
 use std::path::{Path, PathBuf};
 
