@@ -238,7 +238,11 @@ impl Cluster for KubeCluster {
             field_manager: Some(consts::FIELD_MANAGER.into()),
             ..PatchParams::default()
         };
-        match api.patch(name, &params, &Patch::<()>::Json(ops.clone())).await {
+        // Metadata-only response: the Secret's values never come back to the manager.
+        match api
+            .patch_metadata(name, &params, &Patch::<()>::Json(ops.clone()))
+            .await
+        {
             Ok(_) => Ok(PatchOutcome::Applied),
             Err(e) => {
                 let e = ClusterError::from(e);
@@ -257,7 +261,8 @@ impl Cluster for KubeCluster {
         let namespace = secret.namespace().unwrap_or_default();
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
         let params = PatchParams::apply(consts::FIELD_MANAGER).force();
-        api.patch(&secret.name_any(), &params, &Patch::Apply(secret))
+        // Metadata-only response: the Secret's values never come back to the manager.
+        api.patch_metadata(&secret.name_any(), &params, &Patch::Apply(secret))
             .await?;
         Ok(())
     }

@@ -20,6 +20,26 @@ use tonic::transport::Channel;
 /// Provider files: `path → contents`.
 pub type Files = HashMap<String, Vec<u8>>;
 
+/// What a Mount returned: the files, and the object versions (`id → version`), which identify the content
+/// without revealing it.
+#[derive(Default)]
+pub struct Mounted {
+    /// `path → contents`.
+    pub files: Files,
+    /// `object id → version`.
+    pub versions: BTreeMap<String, String>,
+}
+
+impl fmt::Debug for Mounted {
+    // File contents are secret: only paths and versions.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Mounted")
+            .field("paths", &self.files.keys().collect::<Vec<_>>())
+            .field("versions", &self.versions)
+            .finish()
+    }
+}
+
 /// Why a provider call failed. `Display` is the text recorded in conditions (never secret values).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderError {
@@ -172,7 +192,7 @@ impl ProviderClients {
     }
 
     /// Call Mount with the fixed values of SPEC §2.4 and interpret the response per §2.6.
-    pub async fn mount(&self, provider: &str, attributes: String) -> Result<Files, ProviderError> {
+    pub async fn mount(&self, provider: &str, attributes: String) -> Result<Mounted, ProviderError> {
         let channel = self.channel(provider)?;
         let _permit = self.limiter.acquire().await.map_err(|_| ProviderError::Rpc {
             code: tonic::Code::Cancelled,
@@ -212,14 +232,21 @@ impl ProviderClients {
 }
 
 /// SPEC §2.6: an error code or missing object versions is a failure; later duplicates of a path win.
-pub fn interpret(response: provider_proto::v1alpha1::MountResponse) -> Result<Files, ProviderError> {
+pub fn interpret(response: provider_proto::v1alpha1::MountResponse) -> Result<Mounted, ProviderError> {
     if let Some(error) = response.error.filter(|e| !e.code.is_empty()) {
         return Err(ProviderError::ErrorCode(error.code));
     }
     if response.object_version.is_empty() {
         return Err(ProviderError::MissingObjectVersions);
     }
-    Ok(response.files.into_iter().map(|f| (f.path, f.contents)).collect())
+    Ok(Mounted {
+        files: response.files.into_iter().map(|f| (f.path, f.contents)).collect(),
+        versions: response
+            .object_version
+            .into_iter()
+            .map(|v| (v.id, v.version))
+            .collect(),
+    })
 }
 
 /// The Mount `attributes` (SPEC §2.4): SPC parameters, then the pod attributes, then the tokens.
@@ -231,7 +258,13 @@ pub fn attributes(
     service_account: &str,
     tokens: Option<&str>,
 ) -> String {
-    let mut attrs: BTreeMap<&str, &str> = parameters.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    // Pod and token attributes come from the manager only: a SecretProviderClass author must not be able
+    // to inject `csi.storage.k8s.io/serviceAccount.tokens` (or another pod's identity) through parameters.
+    let mut attrs: BTreeMap<&str, &str> = parameters
+        .iter()
+        .filter(|(k, _)| !k.starts_with("csi.storage.k8s.io/"))
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     attrs.insert(consts::ATTR_POD_NAME, pod_name);
     attrs.insert(consts::ATTR_POD_UID, pod_uid);
     attrs.insert(consts::ATTR_POD_NAMESPACE, namespace);
@@ -312,7 +345,10 @@ mod tests {
             error: None,
             files: vec![file("a", "1"), file("a", "2")],
         };
-        assert_eq!(interpret(ok).unwrap()["a"], b"2", "later duplicates win");
+        let mounted = interpret(ok).unwrap();
+        assert_eq!(mounted.files["a"], b"2", "later duplicates win");
+        assert_eq!(mounted.versions["secret/a"], "1");
+        assert!(!format!("{mounted:?}").contains('2'), "no contents in Debug");
         let coded = MountResponse {
             object_version: vec![version],
             error: Some(provider_proto::v1alpha1::Error { code: "Boom".into() }),

@@ -22,7 +22,7 @@ use crate::cluster::Cluster;
 use crate::error::{Class, SyncError};
 use crate::hash::{HashInputs, sync_hash};
 use crate::mapping::{self, SecretData};
-use crate::provider::{self, Files, ProviderClients, ProviderError};
+use crate::provider::{self, Mounted, ProviderClients, ProviderError};
 use crate::secret;
 use crate::status::{self, Outcome};
 use crate::tokens::Tokens;
@@ -403,8 +403,8 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Outcome, Sync
         None
     };
     let Some(parts) = split else {
-        let files = ctx.providers.mount(&provider, attributes(&parameters)).await?;
-        return write_full(sync, ctx, &spc, &files).await;
+        let mounted = ctx.providers.mount(&provider, attributes(&parameters)).await?;
+        return write_full(sync, ctx, &spc, &mounted).await;
     };
 
     // Partial sync: one Mount per object, so one failing object cannot block the others.
@@ -412,19 +412,22 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Outcome, Sync
         .iter()
         .map(|p| ctx.providers.mount(&provider, attributes(p)));
     let results = futures::future::join_all(mounts).await;
-    let mut files = Files::new();
+    let mut mounted = Mounted::default();
     let mut failures: Vec<ProviderError> = Vec::new();
     for result in results {
         match result {
-            Ok(f) => files.extend(f),
+            Ok(part) => {
+                mounted.files.extend(part.files);
+                mounted.versions.extend(part.versions);
+            }
             Err(e) if e.is_configuration() => return Err(e.into()),
             Err(e) => failures.push(e),
         }
     }
     if failures.is_empty() {
-        return write_full(sync, ctx, &spc, &files).await;
+        return write_full(sync, ctx, &spc, &mounted).await;
     }
-    let items = mapping::map_items(&sync.spec.secret_object, &files);
+    let items = mapping::map_items(&sync.spec.secret_object, &mounted.files);
     if items.iter().all(|i| i.result.is_err()) {
         // Nothing healthy to write: report the first provider failure.
         return Err(failures.swap_remove(0).into());
@@ -445,11 +448,11 @@ async fn write_full(
     sync: &SecretSync,
     ctx: &Context,
     spc: &sse_api::SecretProviderClass,
-    files: &Files,
+    mounted: &Mounted,
 ) -> Result<Outcome, SyncError> {
-    let data = mapping::build_secret_data(&sync.spec.secret_object, files)?;
+    let data = mapping::build_secret_data(&sync.spec.secret_object, &mounted.files)?;
     let hash = sync_hash(&HashInputs {
-        data: &data.0,
+        data: &state_of(sync, mounted),
         spc_uid: &spc.uid().unwrap_or_default(),
         spc_generation: spc.metadata.generation.unwrap_or_default(),
         ss_uid: &sync.uid().unwrap_or_default(),
@@ -460,6 +463,25 @@ async fn write_full(
     let desired = secret::desired(sync, &data);
     let written = secret::write(&*ctx.cluster, sync, &desired, previous != Some(hash.as_str())).await?;
     Ok(Outcome::Synced { written, hash })
+}
+
+/// What the sync hash covers: the data mapping and the object versions the provider returned — not the
+/// values. `syncHash` is readable by anyone who may read the SecretSync, and every other hash input is
+/// public, so a hash over the values would let them test guesses of a secret. Vault versions are immutable,
+/// so a new value always comes with a new version; byte-level drift of the Secret itself is caught by the
+/// server-side content test in [`secret::write`].
+fn state_of(sync: &SecretSync, mounted: &Mounted) -> BTreeMap<String, Vec<u8>> {
+    let mapping = sync.spec.secret_object.data.iter().map(|d| {
+        (
+            format!("key:{}", d.target_key.trim()),
+            d.source_path.trim().as_bytes().to_vec(),
+        )
+    });
+    let versions = mounted
+        .versions
+        .iter()
+        .map(|(id, version)| (format!("version:{id}"), version.as_bytes().to_vec()));
+    mapping.chain(versions).collect()
 }
 
 fn partial_summary(items: &[mapping::ItemOutcome], failures: &[ProviderError]) -> String {
