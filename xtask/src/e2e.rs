@@ -441,6 +441,8 @@ async fn suite(root: &Path, kubeconfig: PathBuf) -> Result<usize> {
     stop(&mut manager).await;
     stop(&mut provider).await;
     if failed > 0 {
+        // Keep the logs, not the credential: the manager's kubeconfig holds a real ServiceAccount token.
+        let _ = std::fs::remove_file(d.join("manager.kubeconfig"));
         println!("logs: {} (kept)", d.display());
         let _ = dir.keep();
     }

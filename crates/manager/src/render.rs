@@ -250,24 +250,6 @@ pub fn secret_yaml(secret: &Secret, show_values: bool) -> String {
     serde_yaml_ng::to_string(&value).unwrap_or_default()
 }
 
-/// Decoded values (for `--show-values` output beside the manifest).
-pub fn decoded(secret: &Secret) -> BTreeMap<String, String> {
-    secret
-        .data
-        .iter()
-        .flatten()
-        .map(|(k, v)| {
-            let text = String::from_utf8(v.0.clone()).unwrap_or_else(|_| {
-                format!(
-                    "base64:{}",
-                    base64::engine::general_purpose::STANDARD.encode(&v.0)
-                )
-            });
-            (k.clone(), text)
-        })
-        .collect()
-}
-
 /// `manager render`: print the Secret and the status.
 #[allow(clippy::print_stdout, reason = "render prints its result for the user")]
 pub async fn print(args: &RenderArgs) -> anyhow::Result<()> {

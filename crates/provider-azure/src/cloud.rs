@@ -74,10 +74,13 @@ impl Cloud {
                 if env_file.is_empty() {
                     return Err(invalid("cloudEnvFileName must be set for AzureStackCloud".into()));
                 }
-                let bytes = std::fs::read(env_file)
-                    .map_err(|e| invalid(format!("failed to read environment file {env_file}: {e}")))?;
-                let env: EnvFile = serde_json::from_slice(&bytes)
-                    .map_err(|e| invalid(format!("failed to parse environment file {env_file}: {e}")))?;
+                let bytes = read_env_file(env_file).map_err(invalid)?;
+                let env: EnvFile = serde_json::from_slice(&bytes).map_err(|e| {
+                    invalid(format!(
+                        "failed to parse environment file {env_file}: {}",
+                        crate::params::json_error(&e)
+                    ))
+                })?;
                 if env.active_directory_endpoint.is_empty() || env.key_vault_dns_suffix.is_empty() {
                     return Err(invalid(format!(
                         "environment file {env_file} must set activeDirectoryEndpoint and keyVaultDNSSuffix"
@@ -109,6 +112,27 @@ impl Cloud {
             ))),
         }
     }
+}
+
+/// Environment files are small JSON documents. The path comes from a SecretProviderClass, so only regular
+/// files of a bounded size are read (not `/dev/zero`, not a directory).
+const MAX_ENV_FILE_BYTES: u64 = 64 * 1024;
+
+fn read_env_file(path: &str) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let fail = |e: &dyn std::fmt::Display| format!("failed to read environment file {path}: {e}");
+    let meta = std::fs::metadata(path).map_err(|e| fail(&e))?;
+    if !meta.is_file() {
+        return Err(fail(&"not a regular file"));
+    }
+    if meta.len() > MAX_ENV_FILE_BYTES {
+        return Err(fail(&format!("larger than {MAX_ENV_FILE_BYTES} bytes")));
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_ENV_FILE_BYTES).read_to_end(&mut bytes))
+        .map_err(|e| fail(&e))?;
+    Ok(bytes)
 }
 
 fn host_only(suffix: &str) -> &str {

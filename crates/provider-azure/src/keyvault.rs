@@ -577,7 +577,13 @@ fn render(error: &azure_core::Error, operation: &str, url: &str) -> FetchError {
             u16::from(*status),
             error_code.as_deref().unwrap_or("(no error code)")
         ));
-        let text = error.to_string();
+        // Only a structured Key Vault error (JSON body with an error code) is quoted: a non-JSON body (a
+        // proxy's page) could echo request headers, the bearer token among them.
+        let text = if error_code.is_some() {
+            error.to_string()
+        } else {
+            String::new()
+        };
         if !text.is_empty() && !text.starts_with("HttpResponse(") {
             message.push_str(": ");
             message.push_str(&text);

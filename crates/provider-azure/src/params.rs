@@ -195,14 +195,37 @@ pub fn parse(
     permission: &str,
     default_cloud: &str,
 ) -> Result<MountParams, RequestError> {
-    let attrs: HashMap<String, String> = serde_json::from_str(attributes)
-        .map_err(|e| RequestError::Unmarshal(err(format!("failed to unmarshal attributes, error: {e}"))))?;
-    let secrets: HashMap<String, String> = serde_json::from_str(secrets)
-        .map_err(|e| RequestError::Unmarshal(err(format!("failed to unmarshal secrets, error: {e}"))))?;
+    let attrs: HashMap<String, String> = serde_json::from_str(attributes).map_err(|e| {
+        RequestError::Unmarshal(err(format!(
+            "failed to unmarshal attributes, error: {}",
+            json_error(&e)
+        )))
+    })?;
+    let secrets: HashMap<String, String> = serde_json::from_str(secrets).map_err(|e| {
+        RequestError::Unmarshal(err(format!(
+            "failed to unmarshal secrets, error: {}",
+            json_error(&e)
+        )))
+    })?;
     let permission: u32 = serde_json::from_str(permission).map_err(|e| {
-        RequestError::Unmarshal(err(format!("failed to unmarshal file permission, error: {e}")))
+        RequestError::Unmarshal(err(format!(
+            "failed to unmarshal file permission, error: {}",
+            json_error(&e)
+        )))
     })?;
     parse_attributes(&attrs, &secrets, permission, default_cloud).map_err(RequestError::Mount)
+}
+
+/// A JSON error without the input: serde_json's type errors quote the offending value (`invalid type: string
+/// "<token>"`), and these inputs carry service-account tokens and client secrets.
+pub fn json_error(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected value type",
+        serde_json::error::Category::Eof => "unexpected end of input",
+    };
+    format!("{kind} at line {} column {}", e.line(), e.column())
 }
 
 fn get<'a>(attrs: &'a HashMap<String, String>, key: &str) -> &'a str {
@@ -318,8 +341,12 @@ fn workload_identity_token(raw: &str) -> Result<String, String> {
     if raw.is_empty() {
         return Err("service account tokens not found".into());
     }
-    let tokens: HashMap<String, TokenStatus> = serde_json::from_str(raw)
-        .map_err(|e| format!("failed to unmarshal service account tokens, error: {e}"))?;
+    let tokens: HashMap<String, TokenStatus> = serde_json::from_str(raw).map_err(|e| {
+        format!(
+            "failed to unmarshal service account tokens, error: {}",
+            json_error(&e)
+        )
+    })?;
     tokens
         .get(WORKLOAD_IDENTITY_AUDIENCE)
         .map(|t| t.token.clone())
@@ -629,6 +656,25 @@ mod tests {
         assert!(mount_err(&[(keys::SA_TOKENS, "{")]).starts_with(
             "failed to mount objects, error: failed to build auth config for mode None: failed to parse workload identity tokens, error: failed to unmarshal service account tokens, error: "
         ));
+    }
+
+    #[test]
+    fn json_errors_never_quote_the_input() {
+        let e = mount_err(&[(keys::SA_TOKENS, r#"{"api://AzureADTokenExchange":"SECRETJWT"}"#)]);
+        assert!(!e.contains("SECRETJWT"), "{e}");
+        assert!(e.contains("unexpected value type at line 1"), "{e}");
+        let e = parse(
+            r#"{"a": 1}"#,
+            r#"{"clientsecret": 42}"#,
+            "420",
+            "AzurePublicCloud",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with("failed to unmarshal attributes, error: unexpected value type"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -164,6 +164,14 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
     } = args;
 
     let endpoint = Endpoint::parse(&endpoint)?;
+    if let Endpoint::Tcp(addr) = &endpoint
+        && plaintext
+        && !addr.ip().is_loopback()
+    {
+        bail!(
+            "refusing to serve plaintext gRPC on {addr}: Mount would be reachable without authentication; use a loopback address or mutual TLS"
+        );
+    }
     crate::cloud::Cloud::resolve(&cloud_name, "").map_err(|e| anyhow::anyhow!("--cloud-name: {e}"))?;
     let tls = match (tls_cert_file, tls_key_file, tls_client_ca_file, plaintext) {
         (Some(cert), Some(key), Some(ca), false) => {

@@ -88,6 +88,19 @@ fn refuses_to_replace_a_regular_file_and_rejects_bad_endpoints() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid endpoint: http://nope"));
 
+    // Plaintext on a non-loopback TCP address would expose Mount without authentication.
+    let out = Command::new(env!("CARGO_BIN_EXE_provider-azure"))
+        .args([
+            "--endpoint=tcp://0.0.0.0:0",
+            "--plaintext",
+            "--health-addr=0",
+            "--metrics-addr=0",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to serve plaintext gRPC"));
+
     // Without TLS files, plaintext must be asked for explicitly.
     let out = Command::new(env!("CARGO_BIN_EXE_provider-azure"))
         .arg(format!(
