@@ -15,3 +15,71 @@ pub const SERVICE_NAME: &str = "v1alpha1.CSIDriverProvider";
 
 /// The API version both sides speak.
 pub const API_VERSION: &str = "v1alpha1";
+
+// Hand-written `Debug` for the messages that carry secrets: tokens travel in `attributes` and `secrets`,
+// secret values in `File::contents`. Only sizes and non-secret fields are shown.
+impl std::fmt::Debug for v1alpha1::MountRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MountRequest")
+            .field(
+                "attributes",
+                &format_args!("<{} bytes redacted>", self.attributes.len()),
+            )
+            .field(
+                "secrets",
+                &format_args!("<{} bytes redacted>", self.secrets.len()),
+            )
+            .field("target_path", &self.target_path)
+            .field("permission", &self.permission)
+            .field("current_object_version", &self.current_object_version)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for v1alpha1::MountResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MountResponse")
+            .field("object_version", &self.object_version)
+            .field("error", &self.error)
+            .field("files", &self.files)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for v1alpha1::File {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("File")
+            .field("path", &self.path)
+            .field("mode", &self.mode)
+            .field(
+                "contents",
+                &format_args!("<{} bytes redacted>", self.contents.len()),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::v1alpha1::{File, MountRequest, MountResponse};
+
+    #[test]
+    fn debug_output_redacts_tokens_and_contents() {
+        let request = MountRequest {
+            attributes: r#"{"csi.storage.k8s.io/serviceAccount.tokens":"SECRET-JWT"}"#.into(),
+            secrets: r#"{"clientsecret":"SECRET-CS"}"#.into(),
+            ..MountRequest::default()
+        };
+        let response = MountResponse {
+            files: vec![File {
+                path: "db".into(),
+                mode: 420,
+                contents: b"SECRET-VALUE".to_vec(),
+            }],
+            ..MountResponse::default()
+        };
+        let text = format!("{request:?} {response:?}");
+        assert!(!text.contains("SECRET"), "{text}");
+        assert!(text.contains("\"db\""), "{text}");
+    }
+}

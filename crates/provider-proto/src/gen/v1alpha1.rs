@@ -18,6 +18,7 @@ pub struct VersionResponse {
     pub runtime_version: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
+#[prost(skip_debug)]
 pub struct MountRequest {
     /// JSON object (string to string): SecretProviderClass parameters plus pod attributes.
     #[prost(string, tag = "1")]
@@ -36,6 +37,7 @@ pub struct MountRequest {
     pub current_object_version: ::prost::alloc::vec::Vec<ObjectVersion>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
+#[prost(skip_debug)]
 pub struct MountResponse {
     /// One entry per returned object.
     #[prost(message, repeated, tag = "1")]
@@ -49,6 +51,7 @@ pub struct MountResponse {
     pub files: ::prost::alloc::vec::Vec<File>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[prost(skip_debug)]
 pub struct File {
     /// Relative path: never absolute, no `..` element.
     #[prost(string, tag = "1")]
