@@ -487,13 +487,6 @@ async fn get_object(
     }
 }
 
-fn item(id: Option<&str>, created: Option<time::OffsetDateTime>) -> VersionItem {
-    VersionItem {
-        version: last_segment(id),
-        created: created.map_or(0, time::OffsetDateTime::unix_timestamp),
-    }
-}
-
 async fn list_versions(
     clients: &VaultClients,
     object_type: ObjectType,
@@ -507,9 +500,7 @@ async fn list_versions(
             .try_collect::<Vec<_>>()
             .await?
             .into_iter()
-            .filter_map(|p| {
-                enabled(p.attributes.map(|a| (a.enabled, a.created))).map(|c| item(p.id.as_deref(), c))
-            })
+            .filter_map(|p| listed(p.id.as_deref(), p.attributes.map(|a| (a.enabled, a.created))))
             .collect(),
         ObjectType::Key => clients
             .keys
@@ -517,9 +508,7 @@ async fn list_versions(
             .try_collect::<Vec<_>>()
             .await?
             .into_iter()
-            .filter_map(|p| {
-                enabled(p.attributes.map(|a| (a.enabled, a.created))).map(|c| item(p.kid.as_deref(), c))
-            })
+            .filter_map(|p| listed(p.kid.as_deref(), p.attributes.map(|a| (a.enabled, a.created))))
             .collect(),
         ObjectType::Cert => clients
             .certificates
@@ -527,21 +516,22 @@ async fn list_versions(
             .try_collect::<Vec<_>>()
             .await?
             .into_iter()
-            .filter_map(|p| {
-                enabled(p.attributes.map(|a| (a.enabled, a.created))).map(|c| item(p.id.as_deref(), c))
-            })
+            .filter_map(|p| listed(p.id.as_deref(), p.attributes.map(|a| (a.enabled, a.created))))
             .collect(),
     };
     Ok(items)
 }
 
-/// Creation time of a listed version that has attributes and is not disabled (SPEC §8.6).
-fn enabled(
+/// A listed version, unless it has no attributes or is disabled (SPEC §8.6); `created` defaults to 0.
+fn listed(
+    id: Option<&str>,
     attributes: Option<(Option<bool>, Option<time::OffsetDateTime>)>,
-) -> Option<Option<time::OffsetDateTime>> {
-    attributes
-        .filter(|(enabled, _)| *enabled != Some(false))
-        .map(|(_, created)| created)
+) -> Option<VersionItem> {
+    let (enabled, created) = attributes?;
+    (enabled != Some(false)).then(|| VersionItem {
+        version: last_segment(id),
+        created: created.map_or(0, time::OffsetDateTime::unix_timestamp),
+    })
 }
 
 fn status_label<T>(result: &azure_core::Result<T>) -> &'static str {
@@ -742,9 +732,14 @@ mod tests {
 
     #[test]
     fn disabled_and_attribute_less_versions_are_dropped() {
-        assert_eq!(enabled(Some((Some(false), None))), None);
-        assert_eq!(enabled(None), None);
-        assert_eq!(enabled(Some((None, None))), Some(None));
-        assert_eq!(enabled(Some((Some(true), None))), Some(None));
+        assert_eq!(listed(Some("x/s/v1"), Some((Some(false), None))), None);
+        assert_eq!(listed(Some("x/s/v1"), None), None);
+        let v = |created| VersionItem {
+            version: "v1".into(),
+            created,
+        };
+        assert_eq!(listed(Some("x/s/v1"), Some((None, None))), Some(v(0)));
+        let t = time::OffsetDateTime::from_unix_timestamp(42).ok();
+        assert_eq!(listed(Some("x/s/v1"), Some((Some(true), t))), Some(v(42)));
     }
 }
