@@ -135,6 +135,20 @@ impl World {
         Ok(ns)
     }
 
+    /// `object` = `value` in the vault, and SecretProviderClass `spc` in `ns` fetching just that secret.
+    async fn vault_class(&self, ns: &str, object: &str, value: &str) -> Result<()> {
+        self.emulator.store().set_secret(VAULT, object, value);
+        self.k
+            .apply(&self.spc(
+                ns,
+                "spc",
+                "azure",
+                &[&format!("objectName: {object}\nobjectType: secret")],
+            ))
+            .await?;
+        Ok(())
+    }
+
     fn spc(&self, ns: &str, name: &str, provider: &str, objects: &[&str]) -> String {
         let mut entries = String::new();
         for o in objects {
@@ -521,9 +535,7 @@ async fn walkthrough(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn delete_gc(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "gc", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: gc\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "gc", "v").await?;
     w.k.apply(&sync_yaml(ns, "gc", "spc", "Opaque", &[("gc", "bar")], ""))
         .await?;
     wait_reason(w, ns, "gc", "Create", "CreateSucceeded").await?;
@@ -573,9 +585,7 @@ async fn provider_not_found(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn missing_path(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "present", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: present\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "present", "v").await?;
     w.k.apply(&sync_yaml(
         ns,
         "nopath",
@@ -594,9 +604,7 @@ async fn missing_path(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn type_denied(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "t", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: t\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "t", "v").await?;
     w.k.apply(&sync_yaml(
         ns,
         "my-custom-api-secret",
@@ -626,9 +634,7 @@ async fn type_denied(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn sa_token_type(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "t", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: t\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "t", "v").await?;
     // As SPEC §9.1 B7: with the annotation the API server's own Secret validation requires for this type,
     // so that the admission policy is what refuses it.
     let yaml = sync_yaml(ns, "satoken", "spc", "kubernetes.io/service-account-token", &[("t", "bar")], "").replace(
@@ -647,9 +653,7 @@ async fn sa_token_type(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn invalid_label(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "t", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: t\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "t", "v").await?;
     let yaml = sync_yaml(ns, "badlabel", "spc", "Opaque", &[("t", "bar")], "").replace(
         "    type: Opaque\n",
         "    type: Opaque\n    labels: {\"invalid/key_with_invalid_characters!\": validValue}\n",
@@ -662,9 +666,7 @@ async fn invalid_label(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn invalid_annotation(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "t", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: t\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "t", "v").await?;
     let yaml = sync_yaml(ns, "badannotation", "spc", "Opaque", &[("t", "bar")], "").replace(
         "    type: Opaque\n",
         "    type: Opaque\n    annotations: {\"my.annotation/with_invalid_characters!\": default}\n",
@@ -699,9 +701,7 @@ async fn crd_validation(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn rotation(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "rot", "before");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: rot\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "rot", "before").await?;
     w.k.apply(&sync_yaml(ns, "rot", "spc", "Opaque", &[("rot", "bar")], ""))
         .await?;
     wait_reason(w, ns, "rot", "Create", "CreateSucceeded").await?;
@@ -722,9 +722,7 @@ async fn rotation(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn drift(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "drift", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: drift\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "drift", "v").await?;
     w.k.apply(&sync_yaml(ns, "drift", "spc", "Opaque", &[("drift", "bar")], ""))
         .await?;
     wait_reason(w, ns, "drift", "Create", "CreateSucceeded").await?;
@@ -770,9 +768,7 @@ async fn foreign(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn offline(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "off", "kept");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: off\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "off", "kept").await?;
     w.k.apply(&sync_yaml(ns, "off", "spc", "Opaque", &[("off", "bar")], ""))
         .await?;
     wait_reason(w, ns, "off", "Create", "CreateSucceeded").await?;
@@ -814,9 +810,7 @@ async fn offline(w: &World, ns: &str) -> Result<()> {
 }
 
 async fn missing_sa(w: &World, ns: &str) -> Result<()> {
-    w.emulator.store().set_secret(VAULT, "t", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: t\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "t", "v").await?;
     let yaml = sync_yaml(ns, "nosa", "spc", "Opaque", &[("t", "bar")], "")
         .replace("serviceAccountName: app-sa", "serviceAccountName: ghost");
     w.k.apply(&yaml).await?;
@@ -982,9 +976,7 @@ async fn policies_bind_the_manager(w: &World, ns: &str) -> Result<()> {
 
 async fn type_change(w: &World, ns: &str) -> Result<()> {
     // SPEC §9.4 X8: the type of an existing Secret is immutable.
-    w.emulator.store().set_secret(VAULT, "ty", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: ty\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "ty", "v").await?;
     w.k.apply(&sync_yaml(
         ns,
         "typed",
@@ -1180,9 +1172,7 @@ async fn partial_sync(w: &World, ns: &str) -> Result<()> {
 async fn quiet_poll(w: &World, ns: &str) -> Result<()> {
     // A7: checks where nothing changed write nothing: no resourceVersion moves. The suite's manager checks
     // every 20 s; there is no signal for "nothing happened", so this waits out more than two intervals.
-    w.emulator.store().set_secret(VAULT, "quiet", "v");
-    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: quiet\nobjectType: secret"]))
-        .await?;
+    w.vault_class(ns, "quiet", "v").await?;
     w.k.apply(&sync_yaml(ns, "quiet", "spc", "Opaque", &[("quiet", "bar")], ""))
         .await?;
     wait_reason(w, ns, "quiet", "Create", "CreateSucceeded").await?;
