@@ -2,7 +2,7 @@
 //! Kubernetes API is the in-memory double, which records every call.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use manager::cluster::{ClusterError, PatchOutcome};
+use manager::cluster::ClusterError;
 use manager::fake::Call;
 use sse_api::conditions::{CREATE, READY, UPDATE};
 use sse_tests::*;
@@ -70,10 +70,7 @@ async fn a_poll_where_nothing_changed_writes_nothing() {
     assert!(report.synced() && !report.status_written);
     assert_eq!(
         env.cluster.calls(),
-        vec![Call::PatchSecret(
-            format!("{NS}/no-change"),
-            PatchOutcome::Applied
-        )],
+        vec![Call::PatchSecret(format!("{NS}/no-change"), 200)],
         "exactly one API call, a no-op guard patch"
     );
     assert_eq!(
@@ -425,10 +422,58 @@ async fn partial_sync_updates_the_healthy_keys_only() {
         env.cluster
             .calls()
             .iter()
-            .all(|c| matches!(c, Call::PatchSecret(_, PatchOutcome::Applied))),
+            .all(|c| matches!(c, Call::PatchSecret(_, 200))),
         "{:?}",
         env.cluster.calls()
     );
+
+    // A hand edit of a healthy key is repaired while the other object still fails, the failed key keeps its
+    // last good value, and someone else's extra key stays.
+    env.cluster.edit_secret_data(NS, "partial", "ka", b"tampered");
+    env.cluster.edit_secret_data(NS, "partial", "extra", b"theirs");
+    env.cluster.clear_calls();
+    env.poll(&mut sync).await;
+    let data = env.secret_data("partial");
+    assert_eq!(
+        (data["ka"].as_str(), data["kb"].as_str(), data["extra"].as_str()),
+        ("a2", "b1", "theirs")
+    );
+    assert_eq!(
+        env.cluster.calls()[..3],
+        [
+            Call::PatchSecret(format!("{NS}/partial"), 422),
+            Call::PatchSecret(format!("{NS}/partial"), 200),
+            Call::PatchSecret(format!("{NS}/partial"), 200),
+        ],
+        "content check fails (kube-apiserver's generic 422), ownership holds, guarded merge patch: {:?}",
+        env.cluster.calls()
+    );
+}
+
+#[tokio::test]
+async fn partial_sync_never_touches_a_foreign_secret() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "a", "a1");
+    env.put_class(
+        "kv",
+        "azure",
+        &[
+            "objectName: a\nobjectType: secret",
+            "objectName: gone\nobjectType: secret",
+        ],
+    );
+    let mut foreign = k8s_openapi::api::core::v1::Secret::default();
+    foreign.metadata.name = Some("taken".into());
+    foreign.metadata.namespace = Some(NS.into());
+    foreign.type_ = Some("Opaque".into());
+    foreign.data = Some([("ka".to_string(), k8s_openapi::ByteString(b"precious".to_vec()))].into());
+    env.cluster.put_foreign_secret(foreign);
+    let before = env.cluster.secret(NS, "taken").unwrap();
+    let mut sync = env.sync("taken", "kv", "Opaque", &[("a", "ka"), ("gone", "kb")]);
+    env.reconcile(&mut sync).await;
+    assert_eq!(env.cluster.secret(NS, "taken").unwrap(), before, "untouched");
+    let (_, reason, _) = condition(&sync, CREATE);
+    assert_eq!(reason, "InvalidClusterSecretLabelError");
 }
 
 #[tokio::test]

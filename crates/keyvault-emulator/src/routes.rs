@@ -30,8 +30,30 @@ use crate::entra::TokenCheck;
 use crate::store::{Attrs, CertData, KeyData, Object, ObjectKind, SecretData, SecretInput, Vault, Version};
 use crate::{App, KEYVAULT_RESOURCE, PublicJwk, VAULT_DNS_SUFFIX, unix_now};
 
-/// API versions the data plane accepts.
-pub(crate) const API_VERSIONS: &[&str] = &["7.4", "7.5", "7.6", "2025-07-01", "2026-03-01-preview"];
+/// API versions the data plane accepts: every version the current official SDKs can send.
+///
+/// * `2016-10-01`, `7.0` to `7.6`, `2025-07-01`, `2026-04-01`: the `ApiVersion` enum of Python
+///   `azure-keyvault-secrets` 4.12.0 (`_shared/client_base.py`, whose `DEFAULT_VERSION` is `2026-04-01`, as in
+///   `azure-keyvault-certificates` 4.12.0; `azure-keyvault-keys` 4.11.3 defaults to `2025-07-01`), and JS
+///   `@azure/keyvault-secrets` 4.12.0 (`LATEST_API_VERSION` = `2026-04-01`).
+/// * `2025-07-01` is also the default of Rust `azure_security_keyvault_*` 1.0.1 (`DEFAULT_API_VERSION`), Go
+///   `azsecrets` 1.5.0 and .NET `Azure.Security.KeyVault.*` 4.11.0.
+/// * `2026-01-01-preview`: .NET `Azure.Security.KeyVault.Keys` 4.11.0-beta.
+/// * `2026-03-01-preview`: a preview the emulator accepted before this list was aligned with the SDKs; kept.
+pub(crate) const API_VERSIONS: &[&str] = &[
+    "2016-10-01",
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6",
+    "2025-07-01",
+    "2026-01-01-preview",
+    "2026-03-01-preview",
+    "2026-04-01",
+];
 
 /// Page size when `maxresults` is absent (also the maximum).
 const DEFAULT_PAGE: usize = 25;

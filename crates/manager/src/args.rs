@@ -97,6 +97,16 @@ pub struct RunArgs {
     #[arg(long, env = "MAX_CONCURRENT_MOUNTS", default_value_t = 32)]
     pub max_concurrent_mounts: usize,
 
+    /// Longest time one reconcile may take (token, Mount, writes, status); past it the reconcile is
+    /// abandoned and retried with backoff. Longer than `--mount-timeout`.
+    #[arg(long, env = "RECONCILE_TIMEOUT", default_value = "150s", value_parser = humantime::parse_duration)]
+    pub reconcile_timeout: Duration,
+
+    /// After SIGTERM, in-flight reconciles get this long to finish before they are abandoned and the Lease
+    /// is released (at most 3 s more). Keep the sum under the pod's `terminationGracePeriodSeconds`.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub shutdown_timeout: Duration,
+
     /// Also watch owned Secrets (metadata only) to repair drift at once; needs list/watch on Secrets.
     #[arg(long, env = "WATCH_OWNED_SECRETS", default_value_t = false, action = ArgAction::Set)]
     pub watch_owned_secrets: bool,

@@ -26,15 +26,55 @@ pub struct ClusterError {
     pub reason: String,
     /// The server's message (never contains secret values: Secret data is not echoed in errors).
     pub message: String,
+    /// Whether the answer's `details` named an object, a kind or causes (validation errors do; the generic
+    /// answer to an inapplicable patch does not).
+    pub has_details: bool,
 }
 
+/// The message of kube-apiserver's answer to a JSON patch that cannot be applied to the stored object.
+///
+/// Observed on kube-apiserver v1.32.13 for `PATCH application/json-patch+json` on a Secret: a `test` whose
+/// value differs, a `test` or `add` whose path is missing — every one answers **422, reason `Invalid`,
+/// this message, `details: {}`**. The patch library's own text ("testing value … failed") is dropped:
+/// `endpoints/handlers/patch.go` wraps it in apimachinery's `NewGenericServerResponse(422, …)`.
+pub const PATCH_NOT_APPLICABLE: &str = "the server rejected our request due to an error in our request";
+
 impl ClusterError {
-    /// An error with these parts.
+    /// An error with these parts (and no details).
     pub fn new(code: u16, reason: &str, message: &str) -> Self {
         Self {
             code,
             reason: reason.to_string(),
             message: message.to_string(),
+            has_details: false,
+        }
+    }
+
+    /// What kube-apiserver answers for a JSON patch it cannot apply (see [`PATCH_NOT_APPLICABLE`]).
+    pub fn patch_not_applicable() -> Self {
+        Self::new(422, "Invalid", PATCH_NOT_APPLICABLE)
+    }
+
+    /// kube-apiserver's 404 for a missing object: `secrets "db" not found`, details naming it.
+    pub fn not_found(resource: &str, name: &str) -> Self {
+        Self {
+            has_details: true,
+            ..Self::new(404, "NotFound", &format!("{resource} {name:?} not found"))
+        }
+    }
+
+    /// kube-apiserver's 409 for a stale `metadata.resourceVersion` precondition.
+    pub fn conflict(resource: &str, name: &str) -> Self {
+        Self {
+            has_details: true,
+            ..Self::new(
+                409,
+                "Conflict",
+                &format!(
+                    "Operation cannot be fulfilled on {resource} {name:?}: the object has been modified; please \
+                     apply your changes to the latest version and try again"
+                ),
+            )
         }
     }
 
@@ -43,18 +83,19 @@ impl ClusterError {
         self.code == 404
     }
 
-    /// 422 (validation, or a failed JSON-patch `test`).
+    /// 422 (validation, or an inapplicable patch).
     pub fn is_invalid(&self) -> bool {
         self.code == 422
     }
 
-    /// A JSON-patch `test` operation did not hold (the API server answers 422 with the patch library's text:
-    /// "testing value … failed" or "test operation does not apply: is missing path …"). Other 422s, such as a
-    /// Secret over 1 MiB, are real errors.
-    pub fn is_failed_test(&self) -> bool {
+    /// The JSON patch could not be applied to the stored object (a `test` did not hold, or a path is
+    /// missing) — as opposed to a real validation error such as a Secret over 1 MiB, which names the object
+    /// and its causes. For a patch made only of `test` operations this means exactly "a test failed".
+    pub fn is_patch_not_applicable(&self) -> bool {
         self.code == 422
-            && (self.message.contains("testing value")
-                || self.message.contains("test operation does not apply"))
+            && self.reason == "Invalid"
+            && self.message == PATCH_NOT_APPLICABLE
+            && !self.has_details
     }
 
     /// Refused by a ValidatingAdmissionPolicy or an admission webhook.
@@ -85,25 +126,27 @@ impl From<kube::Error> for ClusterError {
                 code: status.code,
                 reason: status.reason.clone(),
                 message: status.message.clone(),
+                has_details: status.details.as_ref().is_some_and(|d| {
+                    !d.name.is_empty() || !d.kind.is_empty() || !d.group.is_empty() || !d.causes.is_empty()
+                }),
             },
             other => Self {
                 code: 0,
                 reason: "ClientError".into(),
                 message: other.to_string(),
+                has_details: false,
             },
         }
     }
 }
 
-/// Result of a JSON patch made only of `test` operations (or tests followed by changes).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PatchOutcome {
-    /// Every test held (and any changes were applied).
-    Applied,
-    /// A test failed: nothing was changed.
-    TestFailed,
-    /// The Secret does not exist.
-    Absent,
+/// A patch of one Secret.
+#[derive(Debug, Clone)]
+pub enum SecretPatch {
+    /// RFC 6902 JSON patch (`test` operations guard it).
+    Json(json_patch::Patch),
+    /// RFC 7386 merge patch (a `metadata.resourceVersion` in it is a precondition: 409 when stale).
+    Merge(serde_json::Value),
 }
 
 /// A service-account token.
@@ -142,14 +185,14 @@ pub trait Cluster: Send + Sync + 'static {
         expiration_seconds: i64,
     ) -> Result<Token, ClusterError>;
 
-    /// A JSON patch on the Secret (`test` operations, optionally followed by changes). Outcome instead of
-    /// error for a failed test (422) and a missing Secret (404).
+    /// Patch the Secret, answering its `resourceVersion` afterwards, or the server's error as it sent it
+    /// (404 absent, 422 [`ClusterError::is_patch_not_applicable`], 409 stale precondition, …).
     async fn patch_secret(
         &self,
         namespace: &str,
         name: &str,
-        ops: &json_patch::Patch,
-    ) -> Result<PatchOutcome, ClusterError>;
+        patch: &SecretPatch,
+    ) -> Result<String, ClusterError>;
 
     /// Forced server-side apply of the Secret under [`consts::FIELD_MANAGER`].
     async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError>;
@@ -169,11 +212,12 @@ pub struct KubeCluster {
 }
 
 impl KubeCluster {
-    /// `classes` is the reflector store of SecretProviderClasses the controller keeps.
-    pub fn new(client: Client, classes: Store<SecretProviderClass>) -> Self {
+    /// `classes` is the reflector store of SecretProviderClasses the controller keeps (listed before the
+    /// first reconcile); `instance` names this pod in Events.
+    pub fn new(client: Client, classes: Store<SecretProviderClass>, instance: Option<String>) -> Self {
         let reporter = Reporter {
             controller: consts::FIELD_MANAGER.into(),
-            instance: std::env::var(consts::ENV_POD_NAME).ok(),
+            instance,
         };
         Self {
             recorder: Recorder::new(client.clone(), reporter),
@@ -190,12 +234,8 @@ impl Cluster for KubeCluster {
         namespace: &str,
         name: &str,
     ) -> Result<Option<Arc<SecretProviderClass>>, ClusterError> {
-        // The SecretProviderClass watch may still be listing when the first reconciles run: an empty cache
-        // must not be read as "not found".
-        self.classes
-            .wait_until_ready()
-            .await
-            .map_err(|e| ClusterError::new(0, "CacheUnavailable", &e.to_string()))?;
+        // The controller starts only once this cache holds a full list (crate::controller), so a miss here
+        // is a real "not found"; nothing here waits.
         Ok(self.classes.get(&ObjectRef::new(name).within(namespace)))
     }
 
@@ -231,30 +271,20 @@ impl Cluster for KubeCluster {
         &self,
         namespace: &str,
         name: &str,
-        ops: &json_patch::Patch,
-    ) -> Result<PatchOutcome, ClusterError> {
+        patch: &SecretPatch,
+    ) -> Result<String, ClusterError> {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), namespace);
         let params = PatchParams {
             field_manager: Some(consts::FIELD_MANAGER.into()),
             ..PatchParams::default()
         };
+        let patch = match patch {
+            SecretPatch::Json(ops) => Patch::<serde_json::Value>::Json(ops.clone()),
+            SecretPatch::Merge(value) => Patch::Merge(value.clone()),
+        };
         // Metadata-only response: the Secret's values never come back to the manager.
-        match api
-            .patch_metadata(name, &params, &Patch::<()>::Json(ops.clone()))
-            .await
-        {
-            Ok(_) => Ok(PatchOutcome::Applied),
-            Err(e) => {
-                let e = ClusterError::from(e);
-                if e.is_not_found() {
-                    Ok(PatchOutcome::Absent)
-                } else if e.is_failed_test() {
-                    Ok(PatchOutcome::TestFailed)
-                } else {
-                    Err(e)
-                }
-            }
-        }
+        let meta = api.patch_metadata(name, &params, &patch).await?;
+        Ok(meta.metadata.resource_version.unwrap_or_default())
     }
 
     async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError> {
@@ -318,27 +348,44 @@ pub fn truncate(s: &str, max: usize) -> String {
 mod tests {
     use super::*;
 
+    /// The answers as kube-apiserver v1.32.13 sent them (status JSON decoded by kube-rs).
+    fn from_status(json: serde_json::Value) -> ClusterError {
+        let status: kube::core::Status = serde_json::from_value(json).unwrap();
+        ClusterError::from(kube::Error::Api(Box::new(status)))
+    }
+
     #[test]
-    fn only_failed_tests_count_as_failed_tests() {
-        assert!(
-            ClusterError::new(422, "Invalid", "testing value /data/key failed: test failed").is_failed_test()
-        );
-        assert!(
-            ClusterError::new(
-                422,
-                "Invalid",
-                "test operation does not apply: is missing path: /metadata/labels/x"
-            )
-            .is_failed_test()
-        );
-        assert!(
-            !ClusterError::new(
-                422,
-                "Invalid",
-                "Secret \"s\" is invalid: data: Too long: must have at most 1048576 bytes"
-            )
-            .is_failed_test()
-        );
+    fn an_inapplicable_patch_is_told_from_a_validation_error() {
+        let failed_test = from_status(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "the server rejected our request due to an error in our request",
+            "reason": "Invalid", "details": {}, "code": 422
+        }));
+        assert!(failed_test.is_patch_not_applicable());
+        assert_eq!(failed_test, ClusterError::patch_not_applicable());
+        let too_large = from_status(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "Secret \"s\" is invalid: data: Too long: may not be more than 1048576 bytes",
+            "reason": "Invalid",
+            "details": {"name": "s", "kind": "Secret", "causes": [
+                {"reason": "FieldValueTooLong", "message": "Too long: may not be more than 1048576 bytes", "field": "data"}
+            ]},
+            "code": 422
+        }));
+        assert!(!too_large.is_patch_not_applicable() && too_large.is_invalid());
+        let absent = from_status(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "secrets \"s\" not found", "reason": "NotFound",
+            "details": {"name": "s", "kind": "secrets"}, "code": 404
+        }));
+        assert_eq!(absent, ClusterError::not_found("secrets", "s"));
+        let stale = from_status(serde_json::json!({
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": "Operation cannot be fulfilled on secrets \"s\": the object has been modified; please apply your changes to the latest version and try again",
+            "reason": "Conflict", "details": {"name": "s", "kind": "secrets"}, "code": 409
+        }));
+        assert_eq!(stale, ClusterError::conflict("secrets", "s"));
+        assert!(stale.is_transient());
     }
 
     #[test]

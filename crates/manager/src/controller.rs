@@ -1,17 +1,33 @@
-//! The kube-runtime controller: what triggers a reconcile (A7).
+//! The kube-runtime controller: what triggers a reconcile (A7), and the caches it reads.
 //!
 //! * SecretSync create and generation change (so `forceSynchronization` works at once);
-//! * a SecretProviderClass change re-syncs every SecretSync that uses it;
-//! * the scheduled check of each SecretSync (its requeue, see [`crate::reconcile::schedule`]);
+//! * a SecretProviderClass change re-syncs every SecretSync that uses it — whichever of the two the caches
+//!   see first (below);
+//! * the scheduled check of each SecretSync (its requeue, see [`crate::reconcile::schedule`]), with a sweep
+//!   that re-triggers any SecretSync whose check is overdue, so none can be left behind;
 //! * optionally, a change to an owned Secret (metadata-only watch): immediate drift repair.
 //!
 //! Echoes of our own status writes also wake the controller; [`crate::reconcile`] recognises that nothing
 //! is due and goes back to sleep without calling the provider.
+//!
+//! **The caches are driven by tasks of their own**, not by the controller's trigger streams: kube-runtime
+//! polls trigger streams only while a reconcile slot is free, so a cache that reconciles wait on could stop
+//! moving exactly when they wait. Each driver reflects an event into its store *before* it turns the event
+//! into triggers, and the controller starts only once both stores have listed. That ordering is what makes a
+//! SecretProviderClass created just before or after its SecretSync safe: either the SecretSync is already in
+//! its store when the class event is mapped (and is triggered), or it is not yet, and its own first
+//! reconcile will read a class store that already holds the class.
+//!
+//! Readiness is signalled by the drivers through `tokio::sync::watch`, which wakes every waiter. The
+//! stores' own `wait_until_ready` is awaited by nobody but kube-runtime's runner: it is a
+//! `DelayedInit` over a `futures` oneshot, which keeps only the last waiter's waker, so of several
+//! concurrent waiters only the last is woken (kube-runtime 4.2; reproduced in this module's tests).
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use futures::StreamExt;
+use futures::channel::mpsc;
+use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::core::PartialObjectMeta;
@@ -20,20 +36,56 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, ResourceExt};
 use sse_api::{SecretProviderClass, SecretSync, consts};
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::reconcile::{Context, key, reconcile};
 
-async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, std::convert::Infallible> {
-    let report = reconcile(&sync, &ctx).await;
-    Ok(Action::requeue(report.requeue_after))
+/// Why a reconcile ended without an [`Action`] of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// It took longer than `--reconcile-timeout` and was abandoned.
+    #[error("reconcile did not finish within {0:?}; abandoned, retrying with backoff")]
+    TimedOut(Duration),
 }
 
-fn error_policy(_: Arc<SecretSync>, error: &std::convert::Infallible, _: Arc<Context>) -> Action {
-    match *error {}
+async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
+    let limit = ctx.config.reconcile_timeout;
+    let span = tracing::info_span!("reconcile", secretsync = %key(&sync));
+    match tokio::time::timeout(limit, reconcile(&sync, &ctx))
+        .instrument(span)
+        .await
+    {
+        Ok(report) => Ok(Action::requeue(report.requeue_after)),
+        Err(_) => Err(ReconcileError::TimedOut(limit)),
+    }
 }
 
-/// Run the controller until `shutdown`; in-flight reconciles finish first.
+fn error_policy(sync: Arc<SecretSync>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
+    let delay = ctx.failed(&sync);
+    tracing::warn!(secretsync = %key(&sync), %error, retry_in = ?delay, "reconcile failed");
+    Action::requeue(delay)
+}
+
+/// A trigger channel: drivers send, the controller receives (unbounded: the scheduler dedups, and a
+/// driver must never block on a busy controller).
+type Triggers = mpsc::UnboundedSender<ObjectRef<SecretSync>>;
+
+/// Settings of [`run`].
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Reconciles running at once.
+    pub workers: u16,
+    /// Also watch owned Secrets (metadata only).
+    pub watch_owned_secrets: bool,
+    /// How often overdue SecretSyncs are looked for.
+    pub sweep_interval: Duration,
+    /// In-flight reconciles get this long after `shutdown` before they are abandoned.
+    pub shutdown_timeout: Duration,
+}
+
+/// Run the controller until `shutdown`; in-flight reconciles get `settings.shutdown_timeout` to finish.
 pub async fn run(
     client: Client,
     ctx: Arc<Context>,
@@ -41,98 +93,327 @@ pub async fn run(
         Store<SecretProviderClass>,
         reflector::store::Writer<SecretProviderClass>,
     ),
-    workers: u16,
-    watch_owned_secrets: bool,
+    settings: Settings,
     ready: Arc<std::sync::atomic::AtomicBool>,
     shutdown: CancellationToken,
 ) {
     let (class_store, class_writer) = classes;
-    let syncs: Api<SecretSync> = Api::all(client.clone());
-    let controller = Controller::new(syncs, watcher::Config::default().any_semantic())
-        .with_config(ControllerConfig::default().concurrency(workers));
-    let sync_store = controller.store();
+    let (sync_store, sync_writer) = reflector::store::<SecretSync>();
+    let (triggers, trigger_rx) = mpsc::unbounded();
 
-    let class_events = watcher(
+    // SecretSyncs: every create/update (incl. the initial list) triggers its own reconcile.
+    let syncs = watcher(
+        Api::<SecretSync>::all(client.clone()),
+        watcher::Config::default().any_semantic(),
+    )
+    .default_backoff()
+    .reflect(sync_writer);
+    let syncs_listed = drive("SecretSync", syncs, shutdown.clone(), {
+        let triggers = triggers.clone();
+        move |sync: &SecretSync| {
+            let _ = triggers.unbounded_send(ObjectRef::from_obj(sync));
+        }
+    });
+
+    // SecretProviderClasses: a change (or a deletion) triggers every SecretSync that names the class.
+    let classes = watcher(
         Api::<SecretProviderClass>::all(client.clone()),
         watcher::Config::default(),
     )
     .default_backoff()
-    .reflect(class_writer)
-    .touched_objects();
-    let by_class = sync_store.clone();
-    let controller = controller.watches_stream(class_events, move |spc: SecretProviderClass| {
-        let (namespace, name) = (spc.namespace(), spc.name_any());
-        by_class
-            .state()
-            .into_iter()
-            .filter(|s| s.namespace() == namespace && s.spec.secret_provider_class_name == name)
-            .map(|s| ObjectRef::from_obj(&*s))
-            .collect::<Vec<_>>()
+    .reflect(class_writer);
+    let classes_listed = drive("SecretProviderClass", classes, shutdown.clone(), {
+        let (triggers, syncs) = (triggers.clone(), sync_store.clone());
+        move |spc: &SecretProviderClass| users_of(&syncs, spc, &triggers)
     });
 
-    let controller = if watch_owned_secrets {
-        // Metadata only (`Api<PartialObjectMeta<_>>` lists and watches metadata): Secret values never enter
-        // the manager. Only changes after the initial list count as drift; the initial list (and re-lists)
-        // would otherwise force a sync of every SecretSync.
-        let secrets = watcher(
-            Api::<PartialObjectMeta<Secret>>::all(client.clone()),
-            watcher::Config::default().labels(consts::CONTROLLER_LABEL_KEY),
-        )
-        .default_backoff()
-        .filter_map(|event| async move {
-            match event {
-                Ok(watcher::Event::Apply(meta) | watcher::Event::Delete(meta)) => Some(Ok(meta)),
-                Ok(_) => None,
-                Err(error) => Some(Err(error)),
-            }
-        });
-        let force = ctx.clone();
-        controller.watches_stream(secrets, move |meta| {
-            meta.owner_references()
-                .iter()
-                .find(|o| {
-                    o.kind == consts::SECRET_SYNC_KIND && o.api_version == consts::SECRET_SYNC_API_VERSION
-                })
-                .map(|o| {
-                    let r =
-                        ObjectRef::<SecretSync>::new(&o.name).within(&meta.namespace().unwrap_or_default());
-                    force.force(&format!("{}/{}", meta.namespace().unwrap_or_default(), o.name));
-                    r
-                })
-        })
-    } else {
-        controller
-    };
+    if settings.watch_owned_secrets {
+        watch_owned_secrets(&client, &ctx, &triggers, &shutdown);
+    }
 
-    // Readiness: both caches have listed once.
-    let (ready_syncs, ready_classes) = (sync_store.clone(), class_store.clone());
-    tokio::spawn(async move {
-        if ready_syncs.wait_until_ready().await.is_ok() && ready_classes.wait_until_ready().await.is_ok() {
-            ready.store(true, std::sync::atomic::Ordering::Release);
+    // Start reconciling only once both caches hold a full list: an empty cache is not "not found".
+    let (mut a, mut b) = (syncs_listed, classes_listed);
+    let listed = async { a.wait_for(|v| *v).await.is_ok() && b.wait_for(|v| *v).await.is_ok() };
+    tokio::select! {
+        () = shutdown.cancelled() => return,
+        ok = listed => if !ok { return },
+    }
+    ready.store(true, std::sync::atomic::Ordering::Release);
+    tracing::info!(
+        secretsyncs = sync_store.len(),
+        secretproviderclasses = class_store.len(),
+        "caches listed: reconciling"
+    );
+
+    spawn_sweeper(
+        sync_store.clone(),
+        ctx.clone(),
+        triggers,
+        settings.sweep_interval,
+        shutdown.clone(),
+    );
+
+    let controller = Controller::for_stream(
+        futures::stream::pending::<Result<SecretSync, watcher::Error>>(),
+        sync_store,
+    )
+    .with_config(ControllerConfig::default().concurrency(settings.workers))
+    .reconcile_on(trigger_rx)
+    .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+    .run(run_reconcile, error_policy, ctx)
+    .for_each(|result| async move {
+        if let Err(error) = result {
+            tracing::debug!(%error, "controller event");
         }
     });
-    // Forget deleted SecretSyncs now and then, so per-object bookkeeping stays bounded.
-    let (gc_store, gc_ctx, gc_stop) = (sync_store.clone(), ctx.clone(), shutdown.clone());
+    let limit = settings.shutdown_timeout;
+    let bound = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(limit).await;
+    };
+    tokio::select! {
+        () = controller => {}
+        () = bound => tracing::warn!(?limit, "in-flight reconciles did not finish in time after the stop signal; abandoned"),
+    }
+}
+
+/// Poll a reflected watch stream in a task of its own until `shutdown`, calling `on_change` for every
+/// object applied or deleted (after the store has it); the returned flag turns true once the first list is
+/// complete.
+fn drive<K, S>(
+    what: &'static str,
+    stream: S,
+    shutdown: CancellationToken,
+    on_change: impl Fn(&K) + Send + 'static,
+) -> watch::Receiver<bool>
+where
+    K: Send + 'static,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send + 'static,
+{
+    let (listed, rx) = watch::channel(false);
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(Duration::from_secs(300));
+        let mut stream = std::pin::pin!(stream);
+        loop {
+            let event = tokio::select! {
+                () = shutdown.cancelled() => return,
+                event = stream.next() => event,
+            };
+            match event {
+                None => return,
+                Some(Ok(watcher::Event::InitDone)) => {
+                    listed.send_replace(true);
+                }
+                Some(Ok(
+                    watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) | watcher::Event::Delete(obj),
+                )) => on_change(&obj),
+                Some(Ok(watcher::Event::Init)) => {}
+                Some(Err(error)) => tracing::warn!(%error, "{what} watch failed; retrying"),
+            }
+        }
+    });
+    rx
+}
+
+/// Trigger every SecretSync in `syncs` that names `spc` (same namespace).
+fn users_of(syncs: &Store<SecretSync>, spc: &SecretProviderClass, triggers: &Triggers) {
+    let (namespace, name) = (spc.namespace(), spc.name_any());
+    for sync in syncs.state() {
+        if sync.namespace() == namespace && sync.spec.secret_provider_class_name == name {
+            let _ = triggers.unbounded_send(ObjectRef::from_obj(&*sync));
+        }
+    }
+}
+
+/// Metadata-only watch of the Secrets we label (Secret values never enter the manager). Only changes after
+/// the initial list count as drift; the initial list (and re-lists) would otherwise force a sync of every
+/// SecretSync.
+fn watch_owned_secrets(
+    client: &Client,
+    ctx: &Arc<Context>,
+    triggers: &Triggers,
+    shutdown: &CancellationToken,
+) {
+    let secrets = watcher(
+        Api::<PartialObjectMeta<Secret>>::all(client.clone()),
+        watcher::Config::default().labels(consts::CONTROLLER_LABEL_KEY),
+    )
+    .default_backoff();
+    let (ctx, triggers, shutdown) = (ctx.clone(), triggers.clone(), shutdown.clone());
+    tokio::spawn(async move {
+        let mut secrets = std::pin::pin!(secrets);
+        loop {
+            let event = tokio::select! {
+                () = shutdown.cancelled() => return,
+                event = secrets.next() => event,
+            };
+            let meta = match event {
+                None => return,
+                Some(Ok(watcher::Event::Apply(meta) | watcher::Event::Delete(meta))) => meta,
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => {
+                    tracing::warn!(%error, "owned Secret watch failed; retrying");
+                    continue;
+                }
+            };
+            let namespace = meta.namespace().unwrap_or_default();
+            let owner = meta.owner_references().iter().find(|o| {
+                o.kind == consts::SECRET_SYNC_KIND && o.api_version == consts::SECRET_SYNC_API_VERSION
+            });
+            if let Some(owner) = owner {
+                ctx.force(&format!("{namespace}/{}", owner.name));
+                let _ = triggers.unbounded_send(ObjectRef::new(&owner.name).within(&namespace));
+            }
+        }
+    });
+}
+
+/// Now and then: forget deleted SecretSyncs (so per-object bookkeeping stays bounded) and re-trigger every
+/// SecretSync whose check is overdue or that was never reconciled — whatever went wrong with its trigger,
+/// each SecretSync in the cache is visited at least once per poll interval.
+fn spawn_sweeper(
+    syncs: Store<SecretSync>,
+    ctx: Arc<Context>,
+    triggers: Triggers,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
         loop {
             tokio::select! {
-                () = gc_stop.cancelled() => return,
-                _ = tick.tick() => {
-                    let live: std::collections::HashSet<String> = gc_store.state().iter().map(|s| key(s)).collect();
-                    gc_ctx.retain(|k| live.contains(k));
-                }
+                () = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let live = syncs.state();
+            let keys: std::collections::HashSet<String> = live.iter().map(|s| key(s)).collect();
+            ctx.retain(|k| keys.contains(k));
+            let overdue = ctx.overdue(keys.iter().map(String::as_str), SystemTime::now());
+            if !overdue.is_empty() {
+                tracing::warn!(
+                    count = overdue.len(),
+                    "SecretSyncs overdue for their check: triggering them"
+                );
+            }
+            for sync in live.iter().filter(|s| overdue.contains(&key(s))) {
+                let _ = triggers.unbounded_send(ObjectRef::from_obj(&**sync));
             }
         }
     });
+}
 
-    controller
-        .graceful_shutdown_on(shutdown.cancelled_owned())
-        .run(run_reconcile, error_policy, ctx)
-        .for_each(|result| async move {
-            if let Err(error) = result {
-                tracing::debug!(%error, "controller event");
-            }
-        })
-        .await;
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use kube::runtime::watcher::Event;
+
+    use super::*;
+
+    fn spc(name: &str) -> SecretProviderClass {
+        let mut spc = SecretProviderClass::new(name, sse_api::SecretProviderClassSpec::default());
+        spc.metadata.namespace = Some("ns".into());
+        spc
+    }
+
+    /// Why readiness is never awaited on a kube-runtime store by more than one task: with kube-runtime 4.2,
+    /// of several tasks waiting in `Store::wait_until_ready` only the last is woken when the store becomes
+    /// ready. This is the start-up hang seen on a real API server (SecretSyncs created while the manager
+    /// started were never reconciled). If this test fails, kube-runtime fixed it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn kube_store_readiness_wakes_only_the_last_of_concurrent_waiters() {
+        let (store, mut writer) = reflector::store::<SecretProviderClass>();
+        let woken = Arc::new(AtomicUsize::new(0));
+        for _ in 0..3 {
+            let (store, woken) = (store.clone(), woken.clone());
+            tokio::spawn(async move {
+                if store.wait_until_ready().await.is_ok() {
+                    woken.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+        // Let every waiter register.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        writer.apply_watcher_event(&Event::Init);
+        writer.apply_watcher_event(&Event::InitDone);
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(
+            woken.load(Ordering::SeqCst),
+            1,
+            "kube-runtime's Store::wait_until_ready woke more than the last waiter: the upstream bug is fixed"
+        );
+    }
+
+    /// What the controller waits on instead: the driver's `watch` flag wakes every waiter, and the store
+    /// already holds the list when it flips.
+    #[tokio::test(flavor = "current_thread")]
+    async fn driver_readiness_wakes_every_waiter_after_the_store_is_filled() {
+        let (store, writer) = reflector::store::<SecretProviderClass>();
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        let events = rx.map(Ok::<_, watcher::Error>).reflect(writer);
+        let changed = Arc::new(AtomicUsize::new(0));
+        let seen = changed.clone();
+        let listed = drive(
+            "test",
+            events,
+            CancellationToken::new(),
+            move |_: &SecretProviderClass| {
+                seen.fetch_add(1, Ordering::SeqCst);
+            },
+        );
+        let woken = Arc::new(AtomicUsize::new(0));
+        let mut waiters = Vec::new();
+        for _ in 0..3 {
+            let (mut listed, woken, store) = (listed.clone(), woken.clone(), store.clone());
+            waiters.push(tokio::spawn(async move {
+                if listed.wait_for(|v| *v).await.is_ok() {
+                    assert!(store.get(&ObjectRef::new("a").within("ns")).is_some());
+                    woken.fetch_add(1, Ordering::SeqCst);
+                }
+            }));
+        }
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
+        tx.unbounded_send(Event::Init).unwrap();
+        tx.unbounded_send(Event::InitApply(spc("a"))).unwrap();
+        tx.unbounded_send(Event::InitDone).unwrap();
+        for waiter in waiters {
+            tokio::time::timeout(Duration::from_secs(5), waiter)
+                .await
+                .expect("every waiter is woken")
+                .unwrap();
+        }
+        assert_eq!(woken.load(Ordering::SeqCst), 3);
+        assert_eq!(changed.load(Ordering::SeqCst), 1);
+    }
+
+    /// A class event triggers the SecretSyncs of its namespace that name it, and only those.
+    #[test]
+    fn a_class_triggers_its_users() {
+        let (store, mut writer) = reflector::store::<SecretSync>();
+        for (ns, name, class) in [
+            ("ns", "a", "spc"),
+            ("ns", "b", "other"),
+            ("elsewhere", "c", "spc"),
+        ] {
+            let mut s = SecretSync::new(name, sse_api::SecretSyncSpec::default());
+            s.metadata.namespace = Some(ns.into());
+            s.spec.secret_provider_class_name = class.into();
+            writer.apply_watcher_event(&Event::Apply(s));
+        }
+        let (tx, mut rx) = futures::channel::mpsc::unbounded();
+        users_of(&store, &spc("spc"), &tx);
+        drop(tx);
+        let mut got = Vec::new();
+        while let Ok(r) = rx.try_recv() {
+            got.push(format!("{}/{}", r.namespace.unwrap_or_default(), r.name));
+        }
+        assert_eq!(got, vec!["ns/a".to_string()]);
+    }
 }

@@ -1,9 +1,22 @@
 //! An in-memory [`Cluster`] for tier-2 tests: SecretProviderClasses, ServiceAccounts, Secrets with a
-//! resourceVersion that moves only on real change, JSON patches evaluated by the `json-patch` crate (as
-//! the API server does), a server-side apply that owns the keys it applied, and a log of every write.
+//! resourceVersion that moves only on real change, JSON and merge patches evaluated by the `json-patch`
+//! crate (as the API server does), a server-side apply that owns the keys it applied, and a log of every
+//! write.
 //!
-//! It stands in for the API server's semantics only as far as the manager relies on them; the real-cluster
-//! suite (`cargo xtask e2e`) is the judge.
+//! It stands in for the API server's semantics only as far as the manager relies on them, and every error it
+//! answers is the one kube-apiserver sends, byte for byte in status, reason, message and details. Where each
+//! was observed (kube-apiserver v1.32.13, `PATCH`/`POST` by curl and by the manager, see `cluster.rs` tests):
+//!
+//! | request                                      | answer here                                            |
+//! |----------------------------------------------|--------------------------------------------------------|
+//! | patch of a missing Secret                    | 404 `NotFound`, `secrets "x" not found`, details name+kind |
+//! | JSON patch whose `test` fails, or any op on a missing path | 422 `Invalid`, [`PATCH_NOT_APPLICABLE`](crate::cluster::PATCH_NOT_APPLICABLE), `details: {}` |
+//! | merge patch with a stale `metadata.resourceVersion` | 409 `Conflict`, `Operation cannot be fulfilled on secrets "x": …` |
+//! | apply/patch changing `type`                  | 422 `Invalid`, `Secret "x" is invalid: type: Invalid value: "…": field is immutable`, causes |
+//! | patch that changes nothing                   | 200, resourceVersion unchanged                         |
+//! | TokenRequest for a missing ServiceAccount    | 404 `NotFound`, `serviceaccounts "x" not found`         |
+//!
+//! The real-cluster suite (`cargo xtask e2e`) remains the judge.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -14,13 +27,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus};
 
-use crate::cluster::{Cluster, ClusterError, PatchOutcome, Token};
+use crate::cluster::{Cluster, ClusterError, SecretPatch, Token};
 
 /// One API call the manager made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
-    /// JSON patch on a Secret and its outcome.
-    PatchSecret(String, PatchOutcome),
+    /// Patch of a Secret and the HTTP status of the answer (200, 404, 409, 422).
+    PatchSecret(String, u16),
     /// Server-side apply of a Secret.
     ApplySecret(String),
     /// Status write.
@@ -43,6 +56,58 @@ struct State {
     deny_apply: Option<ClusterError>,
     deny_tokens: Option<ClusterError>,
     issuer: String,
+}
+
+impl State {
+    /// A patch as kube-apiserver evaluates it (the answers are in the module table).
+    fn patch(&mut self, namespace: &str, name: &str, patch: &SecretPatch) -> Result<String, ClusterError> {
+        let k = key(namespace, name);
+        let secret = self
+            .secrets
+            .get(&k)
+            .ok_or_else(|| ClusterError::not_found("secrets", name))?;
+        let stored_version = secret.metadata.resource_version.clone().unwrap_or_default();
+        let mut doc = serde_json::to_value(secret)
+            .map_err(|e| ClusterError::new(500, "InternalError", &e.to_string()))?;
+        match patch {
+            SecretPatch::Json(ops) => {
+                json_patch::patch(&mut doc, ops).map_err(|_| ClusterError::patch_not_applicable())?;
+            }
+            SecretPatch::Merge(value) => json_patch::merge(&mut doc, value),
+        }
+        let patched: Secret =
+            serde_json::from_value(doc).map_err(|_| ClusterError::patch_not_applicable())?;
+        if patched.metadata.resource_version.as_deref() != Some(stored_version.as_str()) {
+            return Err(ClusterError::conflict("secrets", name));
+        }
+        if patched.type_ != secret.type_ {
+            return Err(immutable_type(name, &patched));
+        }
+        if &patched == secret {
+            return Ok(stored_version);
+        }
+        self.resource_version += 1;
+        let version = self.resource_version.to_string();
+        let mut patched = patched;
+        patched.metadata.resource_version = Some(version.clone());
+        self.secrets.insert(k, patched);
+        Ok(version)
+    }
+}
+
+/// kube-apiserver's answer to a change of a Secret's `type`.
+fn immutable_type(name: &str, secret: &Secret) -> ClusterError {
+    ClusterError {
+        has_details: true,
+        ..ClusterError::new(
+            422,
+            "Invalid",
+            &format!(
+                "Secret {name:?} is invalid: type: Invalid value: {:?}: field is immutable",
+                secret.type_.clone().unwrap_or_default()
+            ),
+        )
+    }
 }
 
 /// The in-memory cluster.
@@ -177,11 +242,7 @@ impl Cluster for FakeCluster {
             return Err(error);
         }
         if !state.service_accounts.contains(&key(namespace, service_account)) {
-            return Err(ClusterError::new(
-                404,
-                "NotFound",
-                &format!("serviceaccounts \"{service_account}\" not found"),
-            ));
+            return Err(ClusterError::not_found("serviceaccounts", service_account));
         }
         let now = k8s_openapi::jiff::Timestamp::now();
         let expiration = now
@@ -209,35 +270,15 @@ impl Cluster for FakeCluster {
         &self,
         namespace: &str,
         name: &str,
-        ops: &json_patch::Patch,
-    ) -> Result<PatchOutcome, ClusterError> {
+        patch: &SecretPatch,
+    ) -> Result<String, ClusterError> {
         let mut state = self.state();
-        let k = key(namespace, name);
-        let outcome = match state.secrets.get(&k) {
-            None => PatchOutcome::Absent,
-            Some(secret) => {
-                let mut doc = serde_json::to_value(secret)
-                    .map_err(|e| ClusterError::new(500, "Internal", &e.to_string()))?;
-                match json_patch::patch(&mut doc, ops) {
-                    Err(_) => PatchOutcome::TestFailed,
-                    Ok(()) => {
-                        let patched: Secret = serde_json::from_value(doc)
-                            .map_err(|e| ClusterError::new(422, "Invalid", &e.to_string()))?;
-                        if &patched != secret {
-                            state.resource_version += 1;
-                            let mut patched = patched;
-                            patched.metadata.resource_version = Some(state.resource_version.to_string());
-                            state.secrets.insert(k.clone(), patched);
-                        }
-                        PatchOutcome::Applied
-                    }
-                }
-            }
-        };
+        let answer = state.patch(namespace, name, patch);
+        let code = answer.as_ref().map_or_else(|e| e.code, |_| 200);
         state
             .calls
-            .push(Call::PatchSecret(format!("{namespace}/{name}"), outcome));
-        Ok(outcome)
+            .push(Call::PatchSecret(format!("{namespace}/{name}"), code));
+        answer
     }
 
     async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError> {
@@ -255,14 +296,7 @@ impl Cluster for FakeCluster {
             None => secret.clone(),
             Some(existing) => {
                 if existing.type_ != secret.type_ {
-                    return Err(ClusterError::new(
-                        422,
-                        "Invalid",
-                        &format!(
-                            "Secret {name:?} is invalid: type: Invalid value: {:?}: field is immutable",
-                            secret.type_.clone().unwrap_or_default()
-                        ),
-                    ));
+                    return Err(immutable_type(&name, secret));
                 }
                 let mut merged = existing.clone();
                 let data = merged.data.get_or_insert_with(BTreeMap::new);

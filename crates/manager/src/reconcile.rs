@@ -46,6 +46,8 @@ pub struct Config {
     pub backoff_base: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
+    /// Longest time one reconcile may take before it is abandoned (and retried with backoff).
+    pub reconcile_timeout: Duration,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             partial_sync: true,
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(300),
+            reconcile_timeout: Duration::from_secs(150),
         }
     }
 }
@@ -104,6 +107,7 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     memos: Mutex<HashMap<String, Memo>>,
     forced: Mutex<HashSet<String>>,
+    started: SystemTime,
 }
 
 impl Context {
@@ -123,7 +127,38 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             memos: Mutex::new(HashMap::new()),
             forced: Mutex::new(HashSet::new()),
+            started: SystemTime::now(),
         }
+    }
+
+    /// A reconcile of `sync` failed without a result of its own (it timed out): count the failure, and
+    /// return the backoff before the next attempt, which is also recorded as its next check.
+    pub fn failed(&self, sync: &SecretSync) -> Duration {
+        let key = key(sync);
+        let delay = {
+            let mut failures = lock(&self.failures);
+            let n = failures.entry(key.clone()).or_insert(0);
+            *n = n.saturating_add(1);
+            backoff(*n, &self.config)
+        };
+        if let Some(memo) = lock(&self.memos).get_mut(&key) {
+            memo.next_check = SystemTime::now() + delay;
+        }
+        delay
+    }
+
+    /// Which of `keys` are overdue at `now`: their check is more than a reconcile's length late, or this
+    /// process has not reconciled them at all that long after it started. The scheduler requeues every
+    /// reconcile, so an overdue SecretSync means a lost trigger; the sweeper re-triggers it.
+    pub fn overdue<'a>(&self, keys: impl Iterator<Item = &'a str>, now: SystemTime) -> HashSet<String> {
+        let grace = self.config.reconcile_timeout + Duration::from_secs(30);
+        let memos = lock(&self.memos);
+        keys.filter(|k| match memos.get(*k) {
+            Some(memo) => memo.next_check + grace < now,
+            None => self.started + grace < now,
+        })
+        .map(str::to_string)
+        .collect()
     }
 
     /// Mark a SecretSync as needing a sync at its next reconcile (owned Secret changed).
@@ -210,7 +245,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
     let (outcome, class) = match result {
         Ok(outcome) => (outcome, None),
         Err(error) => {
-            tracing::warn!(secretsync = %key, reason = %error.reason(), %error, "sync failed");
+            tracing::warn!(reason = %error.reason(), %error, "sync failed");
             (
                 Outcome::Failed {
                     reason: error.reason(),
@@ -260,7 +295,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
     if next.changed {
         match ctx.cluster.write_status(sync, &next.status).await {
             Ok(()) => status_written = true,
-            Err(error) => tracing::warn!(secretsync = %key, %error, "Failed to update status"),
+            Err(error) => tracing::warn!(%error, "Failed to update status"),
         }
     }
     if let Some(notice) = &next.notice {
@@ -283,7 +318,13 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
     if let Some(memo) = lock(&ctx.memos).get_mut(&key) {
         memo.last_reason = Some(reason);
     }
-    tracing::info!(secretsync = %key, reason = %reason, status_written, next_check_in = ?requeue_after, "reconciled");
+    // A quiet check (nothing changed, nothing written) is routine: DEBUG, so a large fleet's logs show
+    // what changed rather than one line per SecretSync per interval.
+    if status_written || !matches!(outcome, Outcome::Synced { .. }) {
+        tracing::info!(reason = %reason, status_written, next_check_in = ?requeue_after, "reconciled");
+    } else {
+        tracing::debug!(reason = %reason, next_check_in = ?requeue_after, "checked: no change");
+    }
     Report {
         outcome: Some(outcome),
         status_written,

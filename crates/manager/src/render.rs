@@ -15,7 +15,7 @@ use serde::Deserialize as _;
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
 
 use crate::args::{ProviderArgs, RenderArgs};
-use crate::cluster::{Cluster, ClusterError, PatchOutcome, Token};
+use crate::cluster::{Cluster, ClusterError, SecretPatch, Token};
 use crate::provider::{ProviderClients, ProviderConfig};
 use crate::reconcile::{Config, Context};
 use crate::status;
@@ -63,13 +63,9 @@ impl Cluster for RenderCluster {
         })
     }
 
-    async fn patch_secret(
-        &self,
-        _: &str,
-        _: &str,
-        _: &json_patch::Patch,
-    ) -> Result<PatchOutcome, ClusterError> {
-        Ok(PatchOutcome::Absent)
+    async fn patch_secret(&self, _: &str, name: &str, _: &SecretPatch) -> Result<String, ClusterError> {
+        // Nothing exists in a render: every Secret is about to be created.
+        Err(ClusterError::not_found("secrets", name))
     }
 
     async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError> {

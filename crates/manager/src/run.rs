@@ -28,6 +28,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         workers,
         max_concurrent_mounts,
         watch_owned_secrets,
+        reconcile_timeout,
+        shutdown_timeout,
         metrics_bind_address,
         health_probe_bind_address,
         leader_elect,
@@ -119,7 +121,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     };
 
     let (class_store, class_writer) = reflector::store();
-    let cluster = Arc::new(KubeCluster::new(client.clone(), class_store.clone()));
+    let cluster = Arc::new(KubeCluster::new(
+        client.clone(),
+        class_store.clone(),
+        Some(pod_name.clone()).filter(|name| !name.is_empty()),
+    ));
+    let poll_interval = Duration::from_secs(rotation_poll_interval_in_seconds.max(1));
     let ctx = Arc::new(Context::new(
         cluster,
         providers.clone(),
@@ -127,9 +134,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             audiences,
             pod_name,
             pod_uid,
-            poll_interval: Duration::from_secs(rotation_poll_interval_in_seconds.max(1)),
+            poll_interval,
             jitter: Duration::from_secs(jitter_seconds),
             partial_sync: enable_partial_secret_sync,
+            reconcile_timeout,
             ..Config::default()
         },
         metrics,
@@ -139,8 +147,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         client.clone(),
         ctx,
         (class_store, class_writer),
-        workers,
-        watch_owned_secrets,
+        crate::controller::Settings {
+            workers,
+            watch_owned_secrets,
+            sweep_interval: Duration::from_secs(poll_interval.as_secs().clamp(10, 60)),
+            shutdown_timeout,
+        },
         ready,
         stop.clone(),
     )

@@ -2,9 +2,13 @@
 //!
 //! The manager has `create` and `patch` on Secrets and no read (SPEC §7.4). It still knows, before it writes,
 //! whether the Secret is absent, ours and unchanged, ours and drifted, or foreign — by sending a JSON patch
-//! made only of `test` operations: the API server evaluates them atomically, answers 404 when the Secret is
-//! absent, 422 when a test fails, and writes nothing when they hold (an unchanged object is not persisted, so
-//! its resourceVersion does not move). The write itself is a forced server-side apply (A6).
+//! made **only of `test` operations**: the API server evaluates them atomically and writes nothing when
+//! they hold (an unchanged object is not persisted, so its resourceVersion does not move). kube-apiserver
+//! answers 404 when the Secret is absent and, when a test fails, the same generic 422 it gives any JSON
+//! patch it cannot apply ([`ClusterError::is_patch_not_applicable`]) — which is why a check never carries
+//! other operations: for a test-only patch that answer can only mean "a test did not hold". The write
+//! itself is a forced server-side apply (A6), or for partial sync a merge patch whose `resourceVersion`
+//! precondition pins it to the Secret the ownership check just saw.
 //!
 //! | check                                   | answer | meaning                         | next                  |
 //! |-----------------------------------------|--------|---------------------------------|-----------------------|
@@ -24,7 +28,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference}
 use kube::ResourceExt;
 use sse_api::{SecretSync, consts};
 
-use crate::cluster::{Cluster, PatchOutcome};
+use crate::cluster::{Cluster, ClusterError, SecretPatch};
 use crate::error::SyncError;
 use crate::mapping::SecretData;
 
@@ -154,6 +158,44 @@ pub fn content_tests(secret: &Secret) -> Vec<PatchOperation> {
     ops
 }
 
+/// What a test-only patch found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Check {
+    /// Every test held; the Secret's resourceVersion (unchanged by the check).
+    Holds(String),
+    /// A test did not hold.
+    Fails,
+    /// The Secret does not exist.
+    Absent,
+}
+
+impl Check {
+    /// Read kube-apiserver's answer to a patch made only of `test` operations.
+    pub fn from_answer(answer: Result<String, ClusterError>) -> Result<Self, ClusterError> {
+        match answer {
+            Ok(resource_version) => Ok(Self::Holds(resource_version)),
+            Err(e) if e.is_not_found() => Ok(Self::Absent),
+            Err(e) if e.is_patch_not_applicable() => Ok(Self::Fails),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Send `tests` (only `test` operations) against the Secret.
+async fn check(
+    cluster: &dyn Cluster,
+    namespace: &str,
+    name: &str,
+    tests: Vec<PatchOperation>,
+) -> Result<Check, ClusterError> {
+    debug_assert!(tests.iter().all(|op| matches!(op, PatchOperation::Test(_))));
+    Check::from_answer(
+        cluster
+            .patch_secret(namespace, name, &SecretPatch::Json(Patch(tests)))
+            .await,
+    )
+}
+
 /// Bring the Secret to `secret`, refusing to touch a Secret this SecretSync does not own.
 /// `expect_change` skips the content check when we already know the content differs.
 pub async fn write(
@@ -169,41 +211,36 @@ pub async fn write(
         source,
     };
     if !expect_change {
-        let mut ops = ownership_tests(sync);
-        ops.extend(content_tests(secret));
-        match cluster
-            .patch_secret(&namespace, &name, &Patch(ops))
+        let mut tests = ownership_tests(sync);
+        tests.extend(content_tests(secret));
+        match check(cluster, &namespace, &name, tests)
             .await
             .map_err(apply_err)?
         {
-            PatchOutcome::Applied => return Ok(Written::Unchanged),
-            PatchOutcome::Absent => {
+            Check::Holds(_) => return Ok(Written::Unchanged),
+            Check::Absent => {
                 cluster.apply_secret(secret).await.map_err(apply_err)?;
                 return Ok(Written::Created);
             }
-            PatchOutcome::TestFailed => {}
+            Check::Fails => {}
         }
     }
-    match cluster
-        .patch_secret(&namespace, &name, &Patch(ownership_tests(sync)))
+    let written = match check(cluster, &namespace, &name, ownership_tests(sync))
         .await
         .map_err(apply_err)?
     {
-        PatchOutcome::Applied => {
-            cluster.apply_secret(secret).await.map_err(apply_err)?;
-            Ok(Written::Updated)
-        }
-        PatchOutcome::Absent => {
-            cluster.apply_secret(secret).await.map_err(apply_err)?;
-            Ok(Written::Created)
-        }
-        PatchOutcome::TestFailed => Err(SyncError::ForeignSecret { namespace, name }),
-    }
+        Check::Holds(_) => Written::Updated,
+        Check::Absent => Written::Created,
+        Check::Fails => return Err(SyncError::ForeignSecret { namespace, name }),
+    };
+    cluster.apply_secret(secret).await.map_err(apply_err)?;
+    Ok(written)
 }
 
 /// Partial sync: update only `data`'s keys of an existing Secret we own (the others keep their last good
-/// value), in one atomic JSON patch guarded by the ownership tests; create the Secret with these keys when
-/// it does not exist yet. Like [`write`], a first test-only patch finds out whether anything must change.
+/// value); create the Secret with these keys when it does not exist yet. Like [`write`], a first test-only
+/// patch finds out whether anything must change; the update is a merge patch carrying the resourceVersion
+/// the ownership check saw, so it lands only on that very Secret (409 and a retry otherwise).
 pub async fn write_partial(
     cluster: &dyn Cluster,
     sync: &SecretSync,
@@ -217,41 +254,43 @@ pub async fn write_partial(
     };
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
     let data = || secret.data.iter().flatten();
-    let mut check = ownership_tests(sync);
-    check.extend(
+    let mut tests = ownership_tests(sync);
+    tests.extend(
         data().map(|(key, value)| test(pointer(&["data", key]), serde_json::Value::String(b64(&value.0)))),
     );
-    match cluster
-        .patch_secret(&namespace, &name, &Patch(check))
+    let resource_version = match check(cluster, &namespace, &name, tests)
         .await
         .map_err(apply_err)?
     {
-        PatchOutcome::Applied => return Ok(Written::Unchanged),
-        PatchOutcome::Absent => {
+        Check::Holds(_) => return Ok(Written::Unchanged),
+        Check::Absent => {
             cluster.apply_secret(secret).await.map_err(apply_err)?;
             return Ok(Written::Created);
         }
-        PatchOutcome::TestFailed => {}
-    }
-    let mut ops = ownership_tests(sync);
-    for (key, value) in data() {
-        ops.push(PatchOperation::Add(json_patch::AddOperation {
-            path: pointer(&["data", key]).parse().unwrap_or_default(),
-            value: serde_json::Value::String(b64(&value.0)),
-        }));
-    }
-    match cluster
-        .patch_secret(&namespace, &name, &Patch(ops))
+        Check::Fails => match check(cluster, &namespace, &name, ownership_tests(sync))
+            .await
+            .map_err(apply_err)?
+        {
+            Check::Holds(resource_version) => resource_version,
+            Check::Absent => {
+                cluster.apply_secret(secret).await.map_err(apply_err)?;
+                return Ok(Written::Created);
+            }
+            Check::Fails => return Err(SyncError::ForeignSecret { namespace, name }),
+        },
+    };
+    let values: serde_json::Map<String, serde_json::Value> = data()
+        .map(|(key, value)| (key.clone(), serde_json::Value::String(b64(&value.0))))
+        .collect();
+    let patch = serde_json::json!({
+        "metadata": { "resourceVersion": resource_version },
+        "data": values,
+    });
+    cluster
+        .patch_secret(&namespace, &name, &SecretPatch::Merge(patch))
         .await
-        .map_err(apply_err)?
-    {
-        PatchOutcome::Applied => Ok(Written::Updated),
-        PatchOutcome::Absent => {
-            cluster.apply_secret(secret).await.map_err(apply_err)?;
-            Ok(Written::Created)
-        }
-        PatchOutcome::TestFailed => Err(SyncError::ForeignSecret { namespace, name }),
-    }
+        .map_err(apply_err)?;
+    Ok(Written::Updated)
 }
 
 #[cfg(test)]

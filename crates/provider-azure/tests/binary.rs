@@ -74,6 +74,11 @@ fn refuses_to_replace_a_regular_file_and_rejects_bad_endpoints() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a socket"));
+    assert!(
+        !out.stderr.contains(&0x1b),
+        "no ANSI colour codes when stderr is not a terminal: {:?}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&file).unwrap(), b"not a socket");
 
     let out = Command::new(env!("CARGO_BIN_EXE_provider-azure"))

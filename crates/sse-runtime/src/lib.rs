@@ -13,11 +13,14 @@ pub enum LogFormat {
 }
 
 /// Install the global `tracing` subscriber writing to stderr; an invalid filter falls back to `info`.
+/// Colours only when stderr is a terminal (`kubectl logs` and log shippers get plain text).
 /// Calling it twice keeps the first one.
 pub fn init_logging(format: LogFormat, filter: &str) {
+    use std::io::IsTerminal;
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Plain => builder.try_init(),
