@@ -557,3 +557,56 @@ async fn a_restart_does_not_resync_everything_at_once_but_still_notices_changes(
     );
     assert_eq!(env.secret_data("restarted")["key"], "from-b");
 }
+
+#[tokio::test]
+async fn failing_secret_syncs_take_at_most_half_the_workers() {
+    // Two work slots: SecretSyncs in failure may hold one of them; the other stays free for the rest.
+    let env = Env::start_with(manager::reconcile::Config {
+        audiences: vec![AUDIENCE.into()],
+        workers: 2,
+        ..manager::reconcile::Config::default()
+    })
+    .await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut a = env.sync("a", "kv", "Opaque", &[("s", "k")]);
+    let mut b = env.sync("b", "kv", "Opaque", &[("s", "k")]);
+    env.emulator.faults().set_outage(true);
+    for sync in [&mut a, &mut b] {
+        let report = env.reconcile(sync).await;
+        assert!(report.synced(), "a first failure is a real attempt");
+        assert_eq!(condition(sync, READY).1, "ProviderError");
+    }
+
+    // The vault comes back slowly: a's retry holds the retry share while it waits for the vault.
+    env.emulator.faults().set_outage(false);
+    env.emulator
+        .faults()
+        .set_latency(std::time::Duration::from_secs(2));
+    let requests = || env.emulator.counters().values().sum::<u64>();
+    let before = requests();
+    env.ctx.expire(&format!("{NS}/a"));
+    let ctx = env.ctx.clone();
+    let retry_a = tokio::spawn({
+        let a = a.clone();
+        async move { manager::reconcile::reconcile(&a, &ctx).await }
+    });
+    while requests() == before {
+        tokio::task::yield_now().await;
+    }
+    // b, failing too, is deferred to its next backoff step instead of queueing for a slot…
+    let deferred = env.poll(&mut b).await;
+    assert!(!deferred.synced(), "b must wait: the retry share is taken");
+    assert!(deferred.requeue_after > std::time::Duration::ZERO);
+    // …while a healthy SecretSync still gets the other slot.
+    let mut c = env.sync("c", "kv", "Opaque", &[("s", "k")]);
+    let healthy = env.reconcile(&mut c).await;
+    assert!(healthy.synced());
+    assert_eq!(condition(&c, READY).0, "True");
+    assert!(retry_a.await.unwrap().synced());
+    env.emulator.faults().set_latency(std::time::Duration::ZERO);
+    // Once a's retry is done, b's turn comes.
+    let b_again = env.poll(&mut b).await;
+    assert!(b_again.synced());
+    assert_eq!(condition(&b, READY).0, "True");
+}

@@ -51,23 +51,8 @@ pub fn provider(root: &Path) -> Result<()> {
         }
         return Ok(());
     }
-    let status = std::process::Command::new(env!("CARGO"))
-        .current_dir(root)
-        .args([
-            "build",
-            "--release",
-            "--locked",
-            "-p",
-            "provider-azure",
-            "--bin",
-            "provider-azure",
-        ])
-        .status()
-        .context("cargo build")?;
-    if !status.success() {
-        bail!("release build failed");
-    }
-    let binary = root.join("target/release/provider-azure");
+    let bins = crate::procs::build_bins(root, &["provider-azure"], true)?;
+    let binary = crate::procs::bin(&bins, "provider-azure")?;
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -9,7 +9,7 @@
 //! 4. Rotates `my-secret` in the emulator and renders again: the new version arrives as `<name>/0`.
 #![allow(clippy::print_stdout, reason = "the demo prints its story")]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -26,36 +26,19 @@ const VAULT: &str = "my-kv";
 pub fn run(root: &Path) -> Result<()> {
     if std::env::var_os("SSE_E2E_KUBECONFIG").is_some() {
         println!(
-            "note: SSE_E2E_KUBECONFIG is set; the in-cluster variant of the demo is `cargo xtask e2e`.\n"
+            "note: SSE_E2E_KUBECONFIG is set; the walkthrough in that cluster is `cargo xtask e2e walkthrough`.\n"
         );
     }
-    let status = std::process::Command::new(env!("CARGO"))
-        .current_dir(root)
-        .args([
-            "build",
-            "--locked",
-            "--quiet",
-            "-p",
-            "provider-azure",
-            "-p",
-            "manager",
-            "--bins",
-        ])
-        .status()
-        .context("cargo build")?;
-    if !status.success() {
-        bail!("build failed");
-    }
-    let bin = root.join("target/debug");
+    let bins = crate::procs::build_bins(root, &["provider-azure", "manager"], false)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    if let Some(kubeconfig) = std::env::var_os("SSE_E2E_KUBECONFIG") {
-        println!("SSE_E2E_KUBECONFIG is set: syncing the walkthrough into that cluster.\n");
-        return runtime.block_on(crate::e2e::demo_in_cluster(root, kubeconfig.into()));
-    }
-    runtime.block_on(demo(&bin))
+    runtime.block_on(demo(&bins))
 }
 
-async fn demo(bin: &Path) -> Result<()> {
+async fn demo(bins: &std::collections::BTreeMap<String, PathBuf>) -> Result<()> {
+    let (provider_bin, manager_bin) = (
+        crate::procs::bin(bins, "provider-azure")?,
+        crate::procs::bin(bins, "manager")?,
+    );
     sse_tls::install_crypto_provider();
     let dir = tempfile::Builder::new().prefix("sse-demo").tempdir_in("/tmp")?;
     let d = dir.path();
@@ -87,7 +70,7 @@ async fn demo(bin: &Path) -> Result<()> {
     let providers = d.join("providers");
     std::fs::create_dir_all(&providers)?;
     let mut provider = crate::procs::provider_command(
-        &bin.join("provider-azure"),
+        &provider_bin,
         &providers.join("azure.sock"),
         &server,
         &d.join("kv-ca.pem"),
@@ -110,7 +93,7 @@ async fn demo(bin: &Path) -> Result<()> {
     let token_file = d.join("sa-token");
     std::fs::write(&token_file, token)?;
     println!("{}", indent(&std::fs::read_to_string(&manifests)?));
-    let render = |show: bool| render(bin, &manifests, &token_file, &providers, &client, show);
+    let render = |show: bool| render(&manager_bin, &manifests, &token_file, &providers, &client, show);
     println!("{}", indent(&render(false).await?));
 
     step("4. Rotate my-secret in the vault, render again (values shown: they are demo values)");
@@ -180,14 +163,14 @@ spec:
 }
 
 async fn render(
-    bin: &Path,
+    manager: &Path,
     manifests: &Path,
     token: &Path,
     providers: &Path,
     client: &sse_tls::TlsFiles,
     show_values: bool,
 ) -> Result<String> {
-    let mut cmd = tokio::process::Command::new(bin.join("manager"));
+    let mut cmd = tokio::process::Command::new(manager);
     cmd.arg("render")
         .arg(manifests)
         .arg(format!("--token={AUDIENCE}={}", token.display()))

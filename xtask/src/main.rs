@@ -31,8 +31,12 @@ enum Command {
     Check,
     /// The walkthrough on built-in defaults: emulator, provider-azure and manager render over mTLS.
     Demo,
-    /// The real-cluster suite (needs SSE_E2E_KUBECONFIG; skips cleanly without it).
-    E2e,
+    /// The real-cluster suite (needs SSE_E2E_KUBECONFIG; skips cleanly without it). Arguments are test
+    /// filters and libtest flags, e.g. `cargo xtask e2e foreign` or `cargo xtask e2e -- --list`.
+    E2e {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Benchmarks that print figures.
     Bench {
         #[command(subcommand)]
@@ -59,7 +63,7 @@ fn main() -> Result<()> {
             target: BenchTarget::Manager,
         } => bench::manager(&root),
         Command::Demo => demo::run(&root),
-        Command::E2e => e2e::run(&root),
+        Command::E2e { args } => e2e::run(&root, &args),
         Command::GenProto => gen_proto(&root, &root.join(PROTO_OUT)),
         Command::Crdgen => crdgen(&root.join(CRD_OUT)).map(|files| {
             for file in files {

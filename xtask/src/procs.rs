@@ -1,12 +1,55 @@
-//! The processes xtask starts: one way to launch `provider-azure` with mutual TLS, one way to wait until a
-//! child process says it is ready.
+//! The processes xtask starts: one way to build them and find where cargo put them, one way to launch
+//! `provider-azure` with mutual TLS, one way to wait until a child process says it is ready.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, bail, ensure};
 use sse_tls::TlsFiles;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// Build the binaries of `packages` (`release` or dev profile) and return each executable's path as cargo
+/// reports it — wherever `CARGO_TARGET_DIR`, `--target-dir` in a config or the profile put it.
+pub fn build_bins(root: &Path, packages: &[&str], release: bool) -> Result<BTreeMap<String, PathBuf>> {
+    let mut cmd = std::process::Command::new(env!("CARGO"));
+    cmd.current_dir(root)
+        .args([
+            "build",
+            "--locked",
+            "--bins",
+            "--message-format=json-render-diagnostics",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if release {
+        cmd.arg("--release");
+    }
+    for package in packages {
+        cmd.args(["-p", package]);
+    }
+    let out = cmd.output().context("cargo build")?;
+    ensure!(out.status.success(), "cargo build failed");
+    let mut bins = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        if let (Some(name), Some(path)) = (message["target"]["name"].as_str(), message["executable"].as_str())
+        {
+            bins.insert(name.to_string(), PathBuf::from(path));
+        }
+    }
+    Ok(bins)
+}
+
+/// The path of binary `name` in what [`build_bins`] returned.
+pub fn bin(bins: &BTreeMap<String, PathBuf>, name: &str) -> Result<PathBuf> {
+    bins.get(name)
+        .cloned()
+        .with_context(|| format!("cargo built no binary named {name}"))
+}
 
 /// What `provider-azure` logs once its socket accepts connections.
 pub const PROVIDER_READY: &str = "serving v1alpha1.CSIDriverProvider";

@@ -33,8 +33,8 @@ use crate::{App, KEYVAULT_RESOURCE, PublicJwk, VAULT_DNS_SUFFIX, unix_now};
 /// API versions the data plane accepts: every version the current official SDKs can send.
 ///
 /// * `2016-10-01`, `7.0` to `7.6`, `2025-07-01`, `2026-04-01`: the `ApiVersion` enum of Python
-///   `azure-keyvault-secrets` 4.12.0 (`_shared/client_base.py`, whose `DEFAULT_VERSION` is `2026-04-01`, as in
-///   `azure-keyvault-certificates` 4.12.0; `azure-keyvault-keys` 4.11.3 defaults to `2025-07-01`), and JS
+///   `azure-keyvault-secrets` 4.12.0 (`_shared/client_base.py`, whose `DEFAULT_VERSION` is `2026-04-01`, as
+///   in `azure-keyvault-certificates` 4.12.0; `azure-keyvault-keys` 4.11.3 defaults to `2025-07-01`), and JS
 ///   `@azure/keyvault-secrets` 4.12.0 (`LATEST_API_VERSION` = `2026-04-01`).
 /// * `2025-07-01` is also the default of Rust `azure_security_keyvault_*` 1.0.1 (`DEFAULT_API_VERSION`), Go
 ///   `azsecrets` 1.5.0 and .NET `Azure.Security.KeyVault.*` 4.11.0.

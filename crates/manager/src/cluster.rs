@@ -204,6 +204,24 @@ pub trait Cluster: Send + Sync + 'static {
     async fn event(&self, sync: &SecretSync, warning: bool, reason: &str, message: &str);
 }
 
+/// Longest one API request of a reconcile may take (the client's own read timeout is 295 s, sized for
+/// watches).
+const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// `request` bounded by [`API_TIMEOUT`]; running out of time is a transient error.
+async fn bounded<T>(
+    request: impl std::future::Future<Output = Result<T, kube::Error>>,
+) -> Result<T, ClusterError> {
+    match tokio::time::timeout(API_TIMEOUT, request).await {
+        Ok(answer) => answer.map_err(ClusterError::from),
+        Err(_) => Err(ClusterError::new(
+            0,
+            "Timeout",
+            &format!("the API server did not answer within {API_TIMEOUT:?}"),
+        )),
+    }
+}
+
 /// The real cluster.
 pub struct KubeCluster {
     client: Client,
@@ -255,9 +273,8 @@ impl Cluster for KubeCluster {
             },
             ..TokenRequest::default()
         };
-        let response = api
-            .create_token_request(service_account, &PostParams::default(), &request)
-            .await?;
+        let response =
+            bounded(api.create_token_request(service_account, &PostParams::default(), &request)).await?;
         let status = response
             .status
             .ok_or_else(|| ClusterError::new(0, "NoStatus", "TokenRequest returned no status"))?;
@@ -283,7 +300,7 @@ impl Cluster for KubeCluster {
             SecretPatch::Merge(value) => Patch::Merge(value.clone()),
         };
         // Metadata-only response: the Secret's values never come back to the manager.
-        let meta = api.patch_metadata(name, &params, &patch).await?;
+        let meta = bounded(api.patch_metadata(name, &params, &patch)).await?;
         Ok(meta.metadata.resource_version.unwrap_or_default())
     }
 
@@ -292,8 +309,7 @@ impl Cluster for KubeCluster {
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
         let params = PatchParams::apply(consts::FIELD_MANAGER).force();
         // Metadata-only response: the Secret's values never come back to the manager.
-        api.patch_metadata(&secret.name_any(), &params, &Patch::Apply(secret))
-            .await?;
+        bounded(api.patch_metadata(&secret.name_any(), &params, &Patch::Apply(secret))).await?;
         Ok(())
     }
 
@@ -309,8 +325,7 @@ impl Cluster for KubeCluster {
             "status": status,
         });
         let params = PatchParams::apply(consts::FIELD_MANAGER).force();
-        api.patch_status(&sync.name_any(), &params, &Patch::Apply(patch))
-            .await?;
+        bounded(api.patch_status(&sync.name_any(), &params, &Patch::Apply(patch))).await?;
         Ok(())
     }
 
@@ -326,8 +341,10 @@ impl Cluster for KubeCluster {
             action: "Sync".into(),
             secondary: None,
         };
-        if let Err(error) = self.recorder.publish(&event, &sync.object_ref(&())).await {
-            tracing::debug!(%error, "failed to publish event");
+        match tokio::time::timeout(API_TIMEOUT, self.recorder.publish(&event, &sync.object_ref(&()))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::debug!(%error, "failed to publish event"),
+            Err(_) => tracing::debug!("failed to publish event: no answer within {API_TIMEOUT:?}"),
         }
     }
 }

@@ -42,30 +42,16 @@ use tracing::Instrument;
 
 use crate::reconcile::{Context, key, reconcile};
 
-/// Why a reconcile ended without an [`Action`] of its own.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    /// It took longer than `--reconcile-timeout` and was abandoned.
-    #[error("reconcile did not finish within {0:?}; abandoned, retrying with backoff")]
-    TimedOut(Duration),
-}
-
-async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, ReconcileError> {
-    let limit = ctx.config.reconcile_timeout;
+async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, std::convert::Infallible> {
+    // Every wait inside is bounded: API calls (crate::cluster), the sync (`--reconcile-timeout`), and the
+    // fair queue for a work slot (crate::reconcile).
     let span = tracing::info_span!("reconcile", secretsync = %key(&sync));
-    match tokio::time::timeout(limit, reconcile(&sync, &ctx))
-        .instrument(span)
-        .await
-    {
-        Ok(report) => Ok(Action::requeue(report.requeue_after)),
-        Err(_) => Err(ReconcileError::TimedOut(limit)),
-    }
+    let report = reconcile(&sync, &ctx).instrument(span).await;
+    Ok(Action::requeue(report.requeue_after))
 }
 
-fn error_policy(sync: Arc<SecretSync>, error: &ReconcileError, ctx: Arc<Context>) -> Action {
-    let delay = ctx.failed(&sync);
-    tracing::warn!(secretsync = %key(&sync), %error, retry_in = ?delay, "reconcile failed");
-    Action::requeue(delay)
+fn error_policy(_: Arc<SecretSync>, error: &std::convert::Infallible, _: Arc<Context>) -> Action {
+    match *error {}
 }
 
 /// A trigger channel: drivers send, the controller receives (unbounded: the scheduler dedups, and a
@@ -157,7 +143,9 @@ pub async fn run(
         futures::stream::pending::<Result<SecretSync, watcher::Error>>(),
         sync_store,
     )
-    .with_config(ControllerConfig::default().concurrency(settings.workers))
+    // Twice as many reconciles as work slots: the extra ones wait their turn in crate::reconcile's fair
+    // queue (or return at once when nothing is due), so a slow or failing vault cannot hold every slot.
+    .with_config(ControllerConfig::default().concurrency(settings.workers.saturating_mul(2)))
     .reconcile_on(trigger_rx)
     .graceful_shutdown_on(shutdown.clone().cancelled_owned())
     .run(run_reconcile, error_policy, ctx)

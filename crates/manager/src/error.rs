@@ -61,6 +61,9 @@ pub enum SyncError {
         /// The API server's answer.
         source: ClusterError,
     },
+    /// The sync took longer than `--reconcile-timeout` and was abandoned.
+    #[error("the sync did not finish within {0:?}; it was abandoned and will be retried")]
+    TimedOut(std::time::Duration),
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(String),
@@ -83,6 +86,7 @@ impl SyncError {
             Self::Apply { source, .. } if source.is_invalid() => Reason::UserInputValidationFailed,
             Self::Apply { source, .. } if source.is_transient() => Reason::ControllerSyncFailed,
             Self::Apply { .. } => Reason::UnknownError,
+            Self::TimedOut(_) => Reason::ControllerSyncFailed,
             Self::Internal(_) => Reason::ControllerInternalError,
         }
     }
@@ -95,7 +99,7 @@ impl SyncError {
             // garbage collection has not removed yet, which clears by itself: retry with backoff.
             Self::ForeignSecret { .. } => Class::Transient,
             Self::Provider(e) if e.is_configuration() => Class::Permanent,
-            Self::Provider(_) | Self::Internal(_) => Class::Transient,
+            Self::Provider(_) | Self::Internal(_) | Self::TimedOut(_) => Class::Transient,
             Self::Token(e) | Self::Apply { source: e, .. } => {
                 if e.is_transient() {
                     Class::Transient

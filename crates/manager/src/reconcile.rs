@@ -46,8 +46,10 @@ pub struct Config {
     pub backoff_base: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
-    /// Longest time one reconcile may take before it is abandoned (and retried with backoff).
+    /// Longest time one sync may take before it is abandoned (and retried with backoff).
     pub reconcile_timeout: Duration,
+    /// Syncs running at once; SecretSyncs that are failing may hold at most half of these slots.
+    pub workers: usize,
 }
 
 impl Default for Config {
@@ -62,6 +64,7 @@ impl Default for Config {
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(300),
             reconcile_timeout: Duration::from_secs(150),
+            workers: 32,
         }
     }
 }
@@ -108,6 +111,10 @@ pub struct Context {
     memos: Mutex<HashMap<String, Memo>>,
     forced: Mutex<HashSet<String>>,
     started: SystemTime,
+    /// Work slots, handed out first come, first served.
+    slots: tokio::sync::Semaphore,
+    /// The share of slots SecretSyncs in failure may take (half): a broken vault cannot starve the others.
+    retry_slots: tokio::sync::Semaphore,
 }
 
 impl Context {
@@ -118,6 +125,7 @@ impl Context {
         config: Config,
         metrics: crate::metrics::Metrics,
     ) -> Self {
+        let (slots, retry_slots) = (config.workers.max(1), (config.workers / 2).max(1));
         Self {
             cluster,
             providers,
@@ -128,23 +136,9 @@ impl Context {
             memos: Mutex::new(HashMap::new()),
             forced: Mutex::new(HashSet::new()),
             started: SystemTime::now(),
+            slots: tokio::sync::Semaphore::new(slots),
+            retry_slots: tokio::sync::Semaphore::new(retry_slots),
         }
-    }
-
-    /// A reconcile of `sync` failed without a result of its own (it timed out): count the failure, and
-    /// return the backoff before the next attempt, which is also recorded as its next check.
-    pub fn failed(&self, sync: &SecretSync) -> Duration {
-        let key = key(sync);
-        let delay = {
-            let mut failures = lock(&self.failures);
-            let n = failures.entry(key.clone()).or_insert(0);
-            *n = n.saturating_add(1);
-            backoff(*n, &self.config)
-        };
-        if let Some(memo) = lock(&self.memos).get_mut(&key) {
-            memo.next_check = SystemTime::now() + delay;
-        }
-        delay
     }
 
     /// Which of `keys` are overdue at `now`: their check is more than a reconcile's length late, or this
@@ -238,10 +232,35 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
             requeue_after: until,
         };
     }
+    // A SecretSync in failure takes a retry slot or waits for its next backoff step, so failures against
+    // one vault take at most half the slots; everyone then queues for a slot in arrival order.
+    let failures = lock(&ctx.failures).get(&key).copied().unwrap_or(0);
+    let _retry_slot = if failures > 0 {
+        let Ok(permit) = ctx.retry_slots.try_acquire() else {
+            let delay = backoff(failures, &ctx.config);
+            if let Some(memo) = lock(&ctx.memos).get_mut(&key) {
+                memo.next_check = now + delay;
+            }
+            tracing::debug!(retry_in = ?delay, "deferred: the retry share of the workers is busy");
+            return Report {
+                outcome: None,
+                status_written: false,
+                requeue_after: delay,
+            };
+        };
+        Some(permit)
+    } else {
+        None
+    };
+    // The semaphore is never closed.
+    let _slot = ctx.slots.acquire().await.ok();
     lock(&ctx.forced).remove(&key);
 
     let started = std::time::Instant::now();
-    let result = sync_once(sync, ctx).await;
+    let limit = ctx.config.reconcile_timeout;
+    let result = tokio::time::timeout(limit, sync_once(sync, ctx))
+        .await
+        .unwrap_or(Err(SyncError::TimedOut(limit)));
     let (outcome, class) = match result {
         Ok(outcome) => (outcome, None),
         Err(error) => {

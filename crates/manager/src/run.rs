@@ -138,6 +138,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             jitter: Duration::from_secs(jitter_seconds),
             partial_sync: enable_partial_secret_sync,
             reconcile_timeout,
+            workers: usize::from(workers),
             ..Config::default()
         },
         metrics,
