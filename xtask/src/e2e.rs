@@ -23,6 +23,18 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         println!("skipped: no cluster (set {ENV_KUBECONFIG})");
         return Ok(());
     };
+    let version = std::process::Command::new("kubectl")
+        .env("KUBECONFIG", &kubeconfig)
+        .args(["version", "-o", "json"])
+        .output()
+        .context("kubectl version")?;
+    let version: serde_json::Value = serde_json::from_slice(&version.stdout).unwrap_or_default();
+    println!(
+        "cluster: kube-apiserver {}",
+        version["serverVersion"]["gitVersion"]
+            .as_str()
+            .unwrap_or("(no answer)")
+    );
     let bins = crate::procs::build_bins(root, &["provider-azure", "manager"], false)?;
     let dir = tempfile::Builder::new().prefix("sse-e2e").tempdir_in("/tmp")?;
     // `--show-output`: the scenarios print figures (timings, request counts) worth reading when they pass.
