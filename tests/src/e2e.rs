@@ -316,7 +316,7 @@ impl World {
         let overridden: Vec<String> = extra.iter().map(|f| name(f)).collect();
         let mut cmd = tokio::process::Command::new(&self.manager_bin);
         cmd.env("KUBECONFIG", &self.as_manager.kubeconfig)
-            .env("RUST_LOG", "info,manager=debug")
+            .env("RUST_LOG", "info,manager=debug,kube_runtime::controller=warn")
             .args(defaults.iter().filter(|f| !overridden.contains(&name(f))))
             .args(extra)
             .stderr(std::fs::OpenOptions::new().create(true).append(true).open(&log)?)

@@ -610,3 +610,33 @@ async fn failing_secret_syncs_take_at_most_half_the_workers() {
     assert!(b_again.synced());
     assert_eq!(condition(&b, READY).0, "True");
 }
+
+#[tokio::test]
+async fn a_secret_sync_whose_check_is_late_is_reported_overdue() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut sync = env.sync("late", "kv", "Opaque", &[("s", "k")]);
+    let now = std::time::SystemTime::now();
+    let key = format!("{NS}/late");
+    let keys = [key.as_str(), "app/never-seen"];
+    assert!(
+        env.ctx.overdue(keys.into_iter(), now).is_empty(),
+        "nothing is overdue right after start"
+    );
+    let report = env.reconcile(&mut sync).await;
+    let grace = env.ctx.config.reconcile_timeout + std::time::Duration::from_secs(30);
+    let due = now + report.requeue_after;
+    assert!(
+        !env.ctx.overdue(keys.into_iter(), due).contains(&key),
+        "on time at its scheduled check"
+    );
+    let late = env
+        .ctx
+        .overdue(keys.into_iter(), due + grace + std::time::Duration::from_secs(1));
+    assert!(late.contains(&key), "a check later than its bound: {late:?}");
+    assert!(
+        late.contains("app/never-seen"),
+        "never reconciled long after start: {late:?}"
+    );
+}

@@ -148,7 +148,9 @@ pub struct RunArgs {
     pub log_format: LogFormat,
 
     /// Log filter (tracing `EnvFilter` syntax).
-    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    /// (kube-runtime's own per-reconcile span is left out by default: the manager's `reconcile{secretsync}`
+    /// span already names the SecretSync on every line).
+    #[arg(long, env = "RUST_LOG", default_value = "info,kube_runtime::controller=warn")]
     pub log_level: String,
 }
 
