@@ -50,6 +50,7 @@ scenarios! {
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;
     Exclusive lease_handover_on_sigterm;
+    Exclusive sigterm_with_syncs_in_flight_exits_within_the_bound;
 }
 
 mod scenario {
@@ -1131,6 +1132,50 @@ mod scenario {
             ensure!(a_exit < Duration::from_secs(10), "leader took {a_exit:?} to exit");
             b_exit?;
             Ok(())
+        })
+        .await
+    }
+
+    /// SIGTERM while syncs hang on a slow vault: the manager abandons them after `--shutdown-timeout` (5 s),
+    /// releases the Lease and exits inside the pod's 10 s grace period.
+    pub async fn sigterm_with_syncs_in_flight_exits_within_the_bound(w: &World, ns: &str) -> Result<()> {
+        w.emulator.store().set_secret(VAULT, "slow", "v");
+        without_shared_manager(w, || async {
+            let mut manager = w.start_manager("manager-sigterm", &[]).await?;
+            let id = manager.child.id().context("pid")?.to_string();
+            eventually(Duration::from_secs(60), || async {
+                Ok(lease_holder(w).await?.filter(|h| h.ends_with(&format!("_{id}"))))
+            })
+            .await
+            .context("the manager never led")?;
+            w.emulator.faults().set_latency(Duration::from_secs(60));
+            let outcome = async {
+                let before = w.emulator.counters().values().sum::<u64>();
+                w.k.apply(&pairs(w, ns, 20, "slow")).await?;
+                // The syncs are in flight once the vault has seen their requests.
+                eventually(Duration::from_secs(60), || async {
+                    Ok((w.emulator.counters().values().sum::<u64>() > before).then_some(()))
+                })
+                .await?;
+                let took = manager.terminate(Duration::from_secs(15)).await?;
+                println!(
+                    "figure: SIGTERM to exit with syncs in flight: {:.2} s",
+                    took.as_secs_f64()
+                );
+                ensure!(took < Duration::from_secs(10), "SIGTERM to exit took {took:?}");
+                ensure!(
+                    manager.log_text().contains("abandoned"),
+                    "the in-flight syncs were not what bounded the shutdown"
+                );
+                ensure!(
+                    lease_holder(w).await?.is_none_or(|h| h.is_empty()),
+                    "the Lease was not released"
+                );
+                Ok(())
+            }
+            .await;
+            w.emulator.faults().set_latency(Duration::ZERO);
+            outcome
         })
         .await
     }
