@@ -323,7 +323,9 @@ async fn token_and_admission_failures() {
         )
     );
 
-    env.cluster.deny_apply(Some(ClusterError::new(
+    env.cluster.refuse(
+        manager::fake::Request::ApplySecret,
+        Some(ClusterError::new(
         403,
         "Forbidden",
         "secrets \"denied\" is forbidden: ValidatingAdmissionPolicy 'secrets-store-sync-controller-create-update-policy' with binding 'secrets-store-sync-controller-create-update-policy-binding' denied request: no",

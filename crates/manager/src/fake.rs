@@ -29,6 +29,19 @@ use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus};
 
 use crate::cluster::{Cluster, ClusterError, SecretPatch, Token};
 
+/// The kinds of request the double can be told to refuse ([`FakeCluster::refuse`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Request {
+    /// TokenRequest.
+    Token,
+    /// Patch of a Secret.
+    PatchSecret,
+    /// Server-side apply of a Secret.
+    ApplySecret,
+    /// Status write.
+    WriteStatus,
+}
+
 /// One API call the manager made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Call {
@@ -53,8 +66,7 @@ struct State {
     statuses: HashMap<(String, String), SecretSyncStatus>,
     calls: Vec<Call>,
     resource_version: u64,
-    deny_apply: Option<ClusterError>,
-    deny_tokens: Option<ClusterError>,
+    refused: HashMap<Request, ClusterError>,
     issuer: String,
 }
 
@@ -206,14 +218,13 @@ impl FakeCluster {
         self.state().calls.clear();
     }
 
-    /// Make every Secret apply fail with `error` (admission denial, invalid object…); `None` to stop.
-    pub fn deny_apply(&self, error: Option<ClusterError>) {
-        self.state().deny_apply = error;
-    }
-
-    /// Make every TokenRequest fail with `error`; `None` to stop.
-    pub fn deny_tokens(&self, error: Option<ClusterError>) {
-        self.state().deny_tokens = error;
+    /// Make every request of this kind fail with `error` (an admission denial, an outage…); `None` to stop.
+    pub fn refuse(&self, request: Request, error: Option<ClusterError>) {
+        let mut state = self.state();
+        match error {
+            Some(error) => state.refused.insert(request, error),
+            None => state.refused.remove(&request),
+        };
     }
 }
 
@@ -238,7 +249,7 @@ impl Cluster for FakeCluster {
         state
             .calls
             .push(Call::RequestToken(format!("{namespace}/{service_account}")));
-        if let Some(error) = state.deny_tokens.clone() {
+        if let Some(error) = state.refused.get(&Request::Token).cloned() {
             return Err(error);
         }
         if !state.service_accounts.contains(&key(namespace, service_account)) {
@@ -273,7 +284,10 @@ impl Cluster for FakeCluster {
         patch: &SecretPatch,
     ) -> Result<String, ClusterError> {
         let mut state = self.state();
-        let answer = state.patch(namespace, name, patch);
+        let answer = match state.refused.get(&Request::PatchSecret) {
+            Some(error) => Err(error.clone()),
+            None => state.patch(namespace, name, patch),
+        };
         let code = answer.as_ref().map_or_else(|e| e.code, |_| 200);
         state
             .calls
@@ -286,7 +300,7 @@ impl Cluster for FakeCluster {
         let namespace = secret.namespace().unwrap_or_default();
         let name = secret.name_any();
         state.calls.push(Call::ApplySecret(format!("{namespace}/{name}")));
-        if let Some(error) = state.deny_apply.clone() {
+        if let Some(error) = state.refused.get(&Request::ApplySecret).cloned() {
             return Err(error);
         }
         let k = key(&namespace, &name);
@@ -334,6 +348,9 @@ impl Cluster for FakeCluster {
         let mut state = self.state();
         let k = key(&sync.namespace().unwrap_or_default(), &sync.name_any());
         state.calls.push(Call::WriteStatus(format!("{}/{}", k.0, k.1)));
+        if let Some(error) = state.refused.get(&Request::WriteStatus).cloned() {
+            return Err(error);
+        }
         state.statuses.insert(k, status.clone());
         Ok(())
     }
