@@ -199,7 +199,7 @@ impl Env {
 
     /// Reconcile, then feed the written status back into `sync` as the API server would.
     pub async fn reconcile(&self, sync: &mut SecretSync) -> Report {
-        let report = manager::reconcile::reconcile(sync, &self.ctx).await;
+        let report = reconcile(sync, &self.ctx).await;
         if let Some(status) = self.cluster.status(NS, &sync.name_any()) {
             sync.status = Some(status);
         }
@@ -226,6 +226,15 @@ impl Env {
             .into_iter()
             .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
             .collect()
+    }
+}
+
+/// One reconcile as the controller runs it: a failed one goes through the error policy, which decides
+/// when to retry.
+pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Report {
+    match manager::reconcile::reconcile(sync, ctx).await {
+        Ok(report) => report,
+        Err(error) => error.report(manager::reconcile::retry_after(sync, &error, ctx)),
     }
 }
 

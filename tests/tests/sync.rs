@@ -591,7 +591,7 @@ async fn failing_secret_syncs_take_at_most_half_the_workers() {
     let ctx = env.ctx.clone();
     let retry_a = tokio::spawn({
         let a = a.clone();
-        async move { manager::reconcile::reconcile(&a, &ctx).await }
+        async move { reconcile(&a, &ctx).await }
     });
     while requests() == before {
         tokio::task::yield_now().await;
@@ -623,22 +623,49 @@ async fn a_secret_sync_whose_check_is_late_is_reported_overdue() {
     let key = format!("{NS}/late");
     let keys = [key.as_str(), "app/never-seen"];
     assert!(
-        env.ctx.overdue(keys.into_iter(), now).is_empty(),
+        env.ctx.schedule.overdue(keys.into_iter(), now).is_empty(),
         "nothing is overdue right after start"
     );
     let report = env.reconcile(&mut sync).await;
     let grace = env.ctx.config.reconcile_timeout + std::time::Duration::from_secs(30);
     let due = now + report.requeue_after;
     assert!(
-        !env.ctx.overdue(keys.into_iter(), due).contains(&key),
+        !env.ctx.schedule.overdue(keys.into_iter(), due).contains(&key),
         "on time at its scheduled check"
     );
     let late = env
         .ctx
+        .schedule
         .overdue(keys.into_iter(), due + grace + std::time::Duration::from_secs(1));
     assert!(late.contains(&key), "a check later than its bound: {late:?}");
     assert!(
         late.contains("app/never-seen"),
         "never reconciled long after start: {late:?}"
     );
+}
+
+#[tokio::test]
+async fn a_failed_status_write_is_retried_with_backoff() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut sync = env.sync("st", "kv", "Opaque", &[("s", "k")]);
+    env.cluster.refuse(
+        manager::fake::Request::WriteStatus,
+        Some(ClusterError::new(503, "ServiceUnavailable", "etcd is down")),
+    );
+    let report = env.reconcile(&mut sync).await;
+    assert!(report.synced() && !report.status_written);
+    assert!(
+        report.requeue_after <= std::time::Duration::from_millis(7500),
+        "retried with backoff, not at the next poll: {:?}",
+        report.requeue_after
+    );
+    assert!(sync.status.is_none());
+    assert_eq!(env.secret_data("st")["k"], "v", "the Secret was written");
+
+    env.cluster.refuse(manager::fake::Request::WriteStatus, None);
+    let retry = env.poll(&mut sync).await;
+    assert!(retry.status_written);
+    assert_eq!(condition(&sync, READY).0, "True");
 }

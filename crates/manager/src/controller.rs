@@ -3,7 +3,7 @@
 //! * SecretSync create and generation change (so `forceSynchronization` works at once);
 //! * a SecretProviderClass change re-syncs every SecretSync that uses it — whichever of the two the caches
 //!   see first (below);
-//! * the scheduled check of each SecretSync (its requeue, see [`crate::reconcile::schedule`]), with a sweep
+//! * the scheduled check of each SecretSync (its requeue, see [`crate::schedule`]), with a sweep
 //!   that re-triggers any SecretSync whose check is overdue, so none can be left behind;
 //! * optionally, a change to an owned Secret (metadata-only watch): immediate drift repair.
 //!
@@ -38,20 +38,18 @@ use kube::{Client, ResourceExt};
 use sse_api::{SecretProviderClass, SecretSync, consts};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use tracing::Instrument;
 
-use crate::reconcile::{Context, key, reconcile};
+use crate::reconcile::{self, Context, key};
 
-async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, std::convert::Infallible> {
+async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, reconcile::Error> {
     // Every wait inside is bounded: API calls (crate::cluster), the sync (`--reconcile-timeout`), and the
     // fair queue for a work slot (crate::reconcile).
-    let span = tracing::info_span!("reconcile", secretsync = %key(&sync));
-    let report = reconcile(&sync, &ctx).instrument(span).await;
+    let report = reconcile::reconcile(&sync, &ctx).await?;
     Ok(Action::requeue(report.requeue_after))
 }
 
-fn error_policy(_: Arc<SecretSync>, error: &std::convert::Infallible, _: Arc<Context>) -> Action {
-    match *error {}
+fn error_policy(sync: Arc<SecretSync>, error: &reconcile::Error, ctx: Arc<Context>) -> Action {
+    Action::requeue(reconcile::retry_after(&sync, error, &ctx))
 }
 
 /// A trigger channel: drivers send, the controller receives (unbounded: the scheduler dedups, and a
@@ -276,8 +274,10 @@ fn spawn_sweeper(
             }
             let live = syncs.state();
             let keys: std::collections::HashSet<String> = live.iter().map(|s| key(s)).collect();
-            ctx.retain(|k| keys.contains(k));
-            let overdue = ctx.overdue(keys.iter().map(String::as_str), SystemTime::now());
+            ctx.schedule.retain(|k| keys.contains(k));
+            let overdue = ctx
+                .schedule
+                .overdue(keys.iter().map(String::as_str), SystemTime::now());
             if !overdue.is_empty() {
                 tracing::warn!(
                     count = overdue.len(),

@@ -5,7 +5,8 @@
 //!        reconcile: validate ─▶ provider (Mount over mTLS) ─▶ mapping ─▶ hash ─▶ secret (guarded SSA) ─▶ status
 //! ```
 //!
-//! [`reconcile`] holds the flow; [`cluster`] is the only door to the API server (with an in-memory double in
+//! [`controller`] decides when a reconcile runs, [`reconcile`] whether a sync is due and what comes of it
+//! ([`schedule`] for timing, [`sync`] for the sync itself, [`status`] for the conditions); [`cluster`] is the only door to the API server (with an in-memory double in
 //! [`fake`] for tests); [`render`] runs one sync without a cluster.
 
 pub mod admin;
@@ -23,6 +24,8 @@ pub mod provider;
 pub mod reconcile;
 pub mod render;
 pub mod run;
+pub mod schedule;
 pub mod secret;
 pub mod status;
+pub mod sync;
 pub mod tokens;

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use anyhow::{Context as _, bail};
 use async_trait::async_trait;
@@ -18,6 +18,7 @@ use crate::args::{ProviderArgs, RenderArgs};
 use crate::cluster::{Cluster, ClusterError, SecretPatch, Token};
 use crate::provider::{ProviderClients, ProviderConfig};
 use crate::reconcile::{Config, Context};
+use crate::schedule::to_time;
 use crate::status;
 
 /// A cluster with no Secret yet, the given SecretProviderClass and tokens, that records what is written.
@@ -148,7 +149,7 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
         },
         crate::metrics::Metrics::default(),
     );
-    let outcome = match crate::reconcile::sync_once(&sync, &ctx).await {
+    let outcome = match crate::sync::sync_once(&sync, &ctx).await {
         Ok(outcome) => outcome,
         Err(error) => status::Outcome::Failed {
             reason: error.reason(),
@@ -156,18 +157,12 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
         },
     };
     let now = SystemTime::now();
-    let to_time = |t: SystemTime| {
-        let secs = t
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        Time(k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(0)).unwrap_or_default())
-    };
     let next = status::next(
         &SecretSyncStatus::default(),
         sync.metadata.generation,
         &outcome,
         &to_time(now),
-        &to_time(now + Duration::from_secs(3600)),
+        &to_time(now + ctx.schedule.phase_delay(&sync, now)),
     );
     let secret = cluster
         .applied

@@ -1,0 +1,428 @@
+//! When each SecretSync is checked: its phase in the poll interval, backoff after failures, what counts as
+//! "due", and the bookkeeping behind it. No I/O.
+//!
+//! Each SecretSync is checked every `rotationPollIntervalInSeconds` at a phase derived from its UID, plus up
+//! to `jitterSeconds` of random delay, so thousands of SecretSyncs spread over the interval instead of
+//! hitting the vault in the same second. Transient failures retry with capped exponential backoff.
+//! Between checks, a reconcile is due only when the SecretSync's generation or its SecretProviderClass
+//! changed, or a sync was forced (owned Secret changed): echoes of our own status writes are not.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::ResourceExt;
+use sha2::{Digest, Sha256};
+use sse_api::{Reason, SecretSync, conditions};
+
+/// Timing settings.
+#[derive(Clone, Debug)]
+pub struct Timing {
+    /// Time between two checks of one SecretSync.
+    pub poll_interval: Duration,
+    /// Extra random delay, up to this.
+    pub jitter: Duration,
+    /// First retry delay after a transient failure.
+    pub backoff_base: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+    /// Longest time one sync may take; also how late a check may be before it counts as overdue.
+    pub reconcile_timeout: Duration,
+}
+
+impl Default for Timing {
+    fn default() -> Self {
+        Self {
+            poll_interval: Duration::from_secs(3600),
+            jitter: Duration::ZERO,
+            backoff_base: Duration::from_secs(5),
+            backoff_max: Duration::from_secs(300),
+            reconcile_timeout: Duration::from_secs(150),
+        }
+    }
+}
+
+/// `namespace/name`.
+pub fn key(sync: &SecretSync) -> String {
+    format!("{}/{}", sync.namespace().unwrap_or_default(), sync.name_any())
+}
+
+/// The SecretProviderClass a sync saw: (uid, generation).
+pub type ClassVersion = Option<(String, i64)>;
+
+/// What the last sync of one SecretSync saw, to tell a trigger that needs a sync from an echo of our own
+/// status write. Small and secret-free: memory stays flat in the number of SecretSyncs.
+#[derive(Clone, Debug)]
+struct Memo {
+    generation: Option<i64>,
+    class_version: ClassVersion,
+    next_check: SystemTime,
+    last_check: Option<SystemTime>,
+    last_reason: Option<Reason>,
+}
+
+/// One line of the schedule report: when a SecretSync was last checked, with what result, and when next.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScheduleEntry {
+    /// `namespace/name`.
+    pub secret_sync: String,
+    /// Last check (RFC 3339), if this process has seen one.
+    pub last_checked_time: Option<String>,
+    /// Reason of the last check.
+    pub last_reason: Option<&'static str>,
+    /// Next scheduled check (RFC 3339).
+    pub next_check_time: String,
+}
+
+/// The schedule of every SecretSync this process knows.
+pub struct Schedule {
+    timing: Timing,
+    started: SystemTime,
+    memos: Mutex<HashMap<String, Memo>>,
+    failures: Mutex<HashMap<String, u32>>,
+    forced: Mutex<HashSet<String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Schedule {
+    /// An empty schedule.
+    pub fn new(timing: Timing) -> Self {
+        Self {
+            timing,
+            started: SystemTime::now(),
+            memos: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
+            forced: Mutex::new(HashSet::new()),
+        }
+    }
+
+    /// The settings.
+    pub fn timing(&self) -> &Timing {
+        &self.timing
+    }
+
+    /// Mark a SecretSync as needing a sync at its next reconcile (owned Secret changed).
+    pub fn force(&self, key: &str) {
+        lock(&self.forced).insert(key.to_string());
+    }
+
+    /// Treat the SecretSync's scheduled check as reached (what the scheduler's tick does).
+    pub fn expire(&self, key: &str) {
+        if let Some(memo) = lock(&self.memos).get_mut(key) {
+            memo.next_check = SystemTime::now();
+        }
+    }
+
+    /// `Some(delay)` when nothing requires a sync of `sync` before its next scheduled check.
+    pub fn not_due(
+        &self,
+        sync: &SecretSync,
+        class_version: &ClassVersion,
+        now: SystemTime,
+    ) -> Option<Duration> {
+        let key = key(sync);
+        if lock(&self.forced).contains(&key) {
+            return None;
+        }
+        let memo = lock(&self.memos).get(&key).cloned();
+        let next_check = match memo {
+            Some(m) => {
+                if m.generation != sync.metadata.generation || &m.class_version != class_version {
+                    return None;
+                }
+                m.next_check
+            }
+            None => {
+                // Fresh process: trust a recent healthy status for this generation instead of syncing every
+                // SecretSync at once on start-up; anything else syncs now.
+                let status = sync.status.as_ref()?;
+                if status.observed_generation != sync.metadata.generation
+                    || !conditions::is_condition_true(&status.conditions, conditions::READY)
+                {
+                    return None;
+                }
+                // `nextCheckTime` in status is only as fresh as the last status write (quiet checks write
+                // nothing), so the next check is this SecretSync's next phase tick, not the stored time.
+                let next_check = now + self.phase_delay(sync, now);
+                // Remember what we deferred against, so a later SecretProviderClass change is noticed.
+                lock(&self.memos).insert(
+                    key,
+                    Memo {
+                        generation: sync.metadata.generation,
+                        class_version: class_version.clone(),
+                        next_check,
+                        last_check: status.last_checked_time.as_ref().and_then(from_time),
+                        last_reason: conditions::find_condition(&status.conditions, conditions::READY)
+                            .and_then(|c| c.reason.parse().ok()),
+                    },
+                );
+                next_check
+            }
+        };
+        next_check.duration_since(now).ok().filter(|d| !d.is_zero())
+    }
+
+    /// A sync of `sync` starts now: it is no longer forced.
+    pub fn starting(&self, sync: &SecretSync) {
+        lock(&self.forced).remove(&key(sync));
+    }
+
+    /// A sync of `sync` that started at `now` ended with `reason`; when it succeeded (or failed for a
+    /// reason retrying cannot fix), the failure count is reset. Returns the delay to its next regular
+    /// check, which is recorded.
+    pub fn checked(
+        &self,
+        sync: &SecretSync,
+        class_version: ClassVersion,
+        now: SystemTime,
+        reason: Reason,
+        reset_failures: bool,
+    ) -> Duration {
+        let key = key(sync);
+        if reset_failures {
+            lock(&self.failures).remove(&key);
+        }
+        let delay = self.phase_delay(sync, now);
+        lock(&self.memos).insert(
+            key,
+            Memo {
+                generation: sync.metadata.generation,
+                class_version,
+                next_check: now + delay,
+                last_check: Some(now),
+                last_reason: Some(reason),
+            },
+        );
+        delay
+    }
+
+    /// `sync` failed in a way that retrying soon can help: count it and return the backoff before the next
+    /// attempt, recorded as its next check.
+    pub fn failed(&self, sync: &SecretSync) -> Duration {
+        let key = key(sync);
+        let delay = {
+            let mut failures = lock(&self.failures);
+            let n = failures.entry(key.clone()).or_insert(0);
+            *n = n.saturating_add(1);
+            backoff(&key, *n, &self.timing)
+        };
+        if let Some(memo) = lock(&self.memos).get_mut(&key) {
+            memo.next_check = SystemTime::now() + delay;
+        }
+        delay
+    }
+
+    /// The delay [`Schedule::failed`] will give `sync` if its current attempt fails transiently.
+    pub fn next_backoff(&self, sync: &SecretSync) -> Duration {
+        backoff(&key(sync), self.failures(sync).saturating_add(1), &self.timing)
+    }
+
+    /// How many transient failures in a row `sync` has had.
+    pub fn failures(&self, sync: &SecretSync) -> u32 {
+        lock(&self.failures).get(&key(sync)).copied().unwrap_or(0)
+    }
+
+    /// Put `sync`'s next attempt off by its current backoff step without counting a failure (its turn
+    /// did not come); returns the delay.
+    pub fn defer(&self, sync: &SecretSync, now: SystemTime) -> Duration {
+        let delay = backoff(&key(sync), self.failures(sync).max(1), &self.timing);
+        if let Some(memo) = lock(&self.memos).get_mut(&key(sync)) {
+            memo.next_check = now + delay;
+        }
+        delay
+    }
+
+    /// Which of `keys` are overdue at `now`: their check is more than a sync's length late, or this process
+    /// has not reconciled them at all that long after it started. The scheduler requeues every reconcile,
+    /// so an overdue SecretSync means a lost trigger; the controller's sweep re-triggers it.
+    pub fn overdue<'a>(&self, keys: impl Iterator<Item = &'a str>, now: SystemTime) -> HashSet<String> {
+        let grace = self.timing.reconcile_timeout + Duration::from_secs(30);
+        let memos = lock(&self.memos);
+        keys.filter(|k| match memos.get(*k) {
+            Some(memo) => memo.next_check + grace < now,
+            None => self.started + grace < now,
+        })
+        .map(str::to_string)
+        .collect()
+    }
+
+    /// When each known SecretSync was last checked, with what result, and when it will be checked next:
+    /// the answer to "is it still syncing?" that the status cannot give without writing on every check.
+    pub fn report(&self) -> Vec<ScheduleEntry> {
+        let rfc3339 = |t: SystemTime| to_time(t).0.to_string();
+        let mut entries: Vec<ScheduleEntry> = lock(&self.memos)
+            .iter()
+            .map(|(key, m)| ScheduleEntry {
+                secret_sync: key.clone(),
+                last_checked_time: m.last_check.map(rfc3339),
+                last_reason: m.last_reason.map(Reason::as_str),
+                next_check_time: rfc3339(m.next_check),
+            })
+            .collect();
+        entries.sort_by(|a, b| a.secret_sync.cmp(&b.secret_sync));
+        entries
+    }
+
+    /// Forget SecretSyncs that no longer exist.
+    pub fn retain(&self, exists: impl Fn(&str) -> bool) {
+        lock(&self.memos).retain(|k, _| exists(k));
+        lock(&self.failures).retain(|k, _| exists(k));
+        lock(&self.forced).retain(|k| exists(k));
+    }
+
+    /// Delay until `sync`'s next scheduled check (see [`phase_delay`]).
+    pub fn phase_delay(&self, sync: &SecretSync, now: SystemTime) -> Duration {
+        phase_delay(sync, &self.timing, now)
+    }
+}
+
+/// Delay until this SecretSync's next scheduled check: its UID-derived phase within the interval, plus up
+/// to `jitter` at random.
+pub fn phase_delay(sync: &SecretSync, timing: &Timing, now: SystemTime) -> Duration {
+    let interval = timing.poll_interval.as_secs().max(1);
+    let digest = Sha256::digest(sync.uid().unwrap_or_else(|| key(sync)).as_bytes());
+    let phase = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) % interval;
+    let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let position = now_secs % interval;
+    let mut delay = (phase + interval - position) % interval;
+    if delay == 0 {
+        delay = interval;
+    }
+    let jitter = timing.jitter.as_secs();
+    let extra = if jitter == 0 {
+        0
+    } else {
+        rand::random_range(0..=jitter)
+    };
+    Duration::from_secs(delay + extra)
+}
+
+/// Capped exponential backoff for the `failures`-th failure in a row of the SecretSync `key`, with ±50 %
+/// jitter derived from both (so SecretSyncs failing together spread out, and the delay can be shown in
+/// status before the error policy applies it).
+pub fn backoff(key: &str, failures: u32, timing: &Timing) -> Duration {
+    let exp = timing
+        .backoff_base
+        .saturating_mul(2u32.saturating_pow(failures.saturating_sub(1).min(16)));
+    let capped = exp.min(timing.backoff_max);
+    let digest = Sha256::digest(format!("{key}#{failures}").as_bytes());
+    let spread = u16::from_be_bytes([digest[0], digest[1]]);
+    let factor = 0.5 + f64::from(spread) / f64::from(u16::MAX);
+    capped.mul_f64(factor).min(timing.backoff_max)
+}
+
+/// A Kubernetes `Time` (whole seconds).
+pub fn to_time(t: SystemTime) -> Time {
+    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    Time(k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(0)).unwrap_or_default())
+}
+
+/// A Kubernetes `Time` as a `SystemTime` (whole seconds).
+pub fn from_time(t: &Time) -> Option<SystemTime> {
+    let secs = u64::try_from(t.0.as_second()).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync(uid: &str) -> SecretSync {
+        let mut s = SecretSync::new("s", sse_api::SecretSyncSpec::default());
+        s.metadata.namespace = Some("ns".into());
+        s.metadata.uid = Some(uid.into());
+        s
+    }
+
+    #[test]
+    fn schedule_spreads_syncs_over_the_interval() {
+        let timing = Timing {
+            poll_interval: Duration::from_secs(3600),
+            ..Timing::default()
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let mut buckets = [0u32; 60];
+        for i in 0..6000 {
+            let d = phase_delay(&sync(&format!("uid-{i}")), &timing, now);
+            assert!(d > Duration::ZERO && d <= Duration::from_secs(3600));
+            buckets[(d.as_secs() / 60).min(59) as usize] += 1;
+        }
+        // 6000 syncs over 60 minutes: every minute gets some, none gets a crowd.
+        assert!(buckets.iter().all(|b| *b > 50 && *b < 170), "{buckets:?}");
+        // Deterministic per SecretSync without jitter.
+        assert_eq!(
+            phase_delay(&sync("a"), &timing, now),
+            phase_delay(&sync("a"), &timing, now)
+        );
+    }
+
+    #[test]
+    fn jitter_adds_at_most_its_bound() {
+        let timing = Timing {
+            poll_interval: Duration::from_secs(60),
+            jitter: Duration::from_secs(30),
+            ..Timing::default()
+        };
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let base = phase_delay(
+            &sync("a"),
+            &Timing {
+                jitter: Duration::ZERO,
+                ..timing.clone()
+            },
+            now,
+        );
+        for _ in 0..100 {
+            let d = phase_delay(&sync("a"), &timing, now);
+            assert!(d >= base && d <= base + Duration::from_secs(30));
+        }
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let timing = Timing::default();
+        for key in ["ns/a", "ns/b", "other/c"] {
+            assert!(backoff(key, 1, &timing) <= Duration::from_millis(7500));
+            assert!(backoff(key, 3, &timing) >= Duration::from_secs(10));
+            assert!(backoff(key, 30, &timing) <= Duration::from_secs(300));
+            assert_eq!(
+                backoff(key, 2, &timing),
+                backoff(key, 2, &timing),
+                "shown = applied"
+            );
+        }
+        let spread: HashSet<Duration> = (0..50)
+            .map(|i| backoff(&format!("ns/s{i}"), 4, &timing))
+            .collect();
+        assert!(
+            spread.len() > 40,
+            "SecretSyncs failing together spread out: {spread:?}"
+        );
+    }
+
+    #[test]
+    fn time_round_trip() {
+        let t = UNIX_EPOCH + Duration::from_secs(1_800_000_123);
+        assert_eq!(from_time(&to_time(t)), Some(t));
+    }
+
+    #[test]
+    fn failures_count_until_reset_and_defer_without_counting() {
+        let schedule = Schedule::new(Timing::default());
+        let s = sync("a");
+        let now = SystemTime::now();
+        schedule.checked(&s, None, now, Reason::ProviderError, false);
+        schedule.failed(&s);
+        schedule.failed(&s);
+        assert_eq!(schedule.failures(&s), 2);
+        assert!(schedule.defer(&s, now) >= Duration::from_secs(5));
+        assert_eq!(schedule.failures(&s), 2, "deferring is not a failure");
+        schedule.checked(&s, None, now, Reason::CreateSucceeded, true);
+        assert_eq!(schedule.failures(&s), 0);
+    }
+}

@@ -1,0 +1,183 @@
+//! One sync of one SecretSync, top to bottom, each stage once:
+//!
+//! ```text
+//! validate ─▶ class ─▶ tokens ─▶ mount ─▶ map ─▶ hash ─▶ write ─▶ Outcome (the status step is the caller's)
+//! ```
+//!
+//! With partial sync (A5) the mount stage makes one Mount per object, so one failing object cannot block
+//! the others; the map and write stages then keep the healthy keys only.
+
+use std::collections::BTreeMap;
+
+use kube::ResourceExt;
+use sse_api::{SecretProviderClass, SecretSync, validation};
+
+use crate::error::SyncError;
+use crate::hash::{HashInputs, sync_hash};
+use crate::mapping::{self, SecretData};
+use crate::provider::{self, Mounted, ProviderError};
+use crate::reconcile::Context;
+use crate::secret;
+use crate::status::Outcome;
+
+/// The sync proper: what the provider returns, written to the Secret.
+pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Outcome, SyncError> {
+    validation::validate_spec(&sync.spec)?;
+    let class = class(sync, ctx).await?;
+    let tokens = tokens(sync, ctx).await?;
+    let mount = mount(sync, ctx, &class, tokens.as_deref()).await?;
+    if mount.failures.is_empty() {
+        let data = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?;
+        let hash = hash(sync, &class, &mount.mounted);
+        let previous = sync.status.as_ref().and_then(|s| s.sync_hash.as_deref());
+        let desired = secret::desired(sync, &data);
+        let written = secret::write(&*ctx.cluster, sync, &desired, previous != Some(hash.as_str())).await?;
+        return Ok(Outcome::Synced { written, hash });
+    }
+    let (healthy, summary) = map_partial(sync, mount)?;
+    let desired = secret::desired(sync, &healthy);
+    let written = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
+    Ok(Outcome::Partial { written, summary })
+}
+
+/// The SecretProviderClass the SecretSync names, in its namespace.
+async fn class(sync: &SecretSync, ctx: &Context) -> Result<std::sync::Arc<SecretProviderClass>, SyncError> {
+    let name = &sync.spec.secret_provider_class_name;
+    ctx.cluster
+        .secret_provider_class(&sync.namespace().unwrap_or_default(), name)
+        .await
+        .map_err(|e| SyncError::Internal(e.to_string()))?
+        .ok_or_else(|| SyncError::ProviderClassNotFound { name: name.clone() })
+}
+
+/// The `csi.storage.k8s.io/serviceAccount.tokens` attribute for the SecretSync's ServiceAccount.
+async fn tokens(sync: &SecretSync, ctx: &Context) -> Result<Option<String>, SyncError> {
+    ctx.tokens
+        .attribute(
+            &*ctx.cluster,
+            &sync.namespace().unwrap_or_default(),
+            &sync.spec.service_account_name,
+            &ctx.config.audiences,
+        )
+        .await
+        .map_err(SyncError::Token)
+}
+
+/// What the Mount stage returned: the files, and the objects that failed (partial sync only).
+struct Mount {
+    mounted: Mounted,
+    failures: Vec<ProviderError>,
+}
+
+/// Call the provider: one Mount, or one per object when partial sync is on. A configuration error fails
+/// the whole sync; with partial sync other failures are kept for the summary.
+async fn mount(
+    sync: &SecretSync,
+    ctx: &Context,
+    class: &SecretProviderClass,
+    tokens: Option<&str>,
+) -> Result<Mount, SyncError> {
+    let namespace = sync.namespace().unwrap_or_default();
+    let provider = class.spec.provider.clone().unwrap_or_default();
+    let parameters: BTreeMap<String, String> = class
+        .spec
+        .parameters
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect();
+    let attributes = |params: &BTreeMap<String, String>| {
+        provider::attributes(
+            params,
+            &ctx.config.pod_name,
+            &ctx.config.pod_uid,
+            &namespace,
+            &sync.spec.service_account_name,
+            tokens,
+        )
+    };
+    let parts = ctx
+        .config
+        .partial_sync
+        .then(|| provider::split_objects(&parameters))
+        .flatten();
+    let Some(parts) = parts else {
+        let mounted = ctx.providers.mount(&provider, attributes(&parameters)).await?;
+        return Ok(Mount {
+            mounted,
+            failures: Vec::new(),
+        });
+    };
+    let mounts = parts
+        .iter()
+        .map(|p| ctx.providers.mount(&provider, attributes(p)));
+    let mut mount = Mount {
+        mounted: Mounted::default(),
+        failures: Vec::new(),
+    };
+    for result in futures::future::join_all(mounts).await {
+        match result {
+            Ok(part) => {
+                mount.mounted.files.extend(part.files);
+                mount.mounted.versions.extend(part.versions);
+            }
+            Err(e) if e.is_configuration() => return Err(e.into()),
+            Err(e) => mount.failures.push(e),
+        }
+    }
+    Ok(mount)
+}
+
+/// The healthy keys of a partial mount and the per-item summary; an error when nothing is healthy (the
+/// first provider failure).
+fn map_partial(sync: &SecretSync, mut mount: Mount) -> Result<(SecretData, String), SyncError> {
+    let items = mapping::map_items(&sync.spec.secret_object, &mount.mounted.files);
+    if items.iter().all(|i| i.result.is_err()) {
+        return Err(mount.failures.swap_remove(0).into());
+    }
+    let healthy = SecretData(
+        items
+            .iter()
+            .filter_map(|i| i.result.as_ref().ok().map(|v| (i.target_key.clone(), v.clone())))
+            .collect(),
+    );
+    let items: Vec<_> = items
+        .iter()
+        .map(|i| match &i.result {
+            Ok(_) => serde_json::json!({"targetKey": i.target_key, "sourcePath": i.source_path, "status": "Synced"}),
+            Err(e) => serde_json::json!({
+                "targetKey": i.target_key, "sourcePath": i.source_path, "status": "Failed",
+                "error": e.to_string(),
+            }),
+        })
+        .collect();
+    let errors: Vec<String> = mount.failures.iter().map(ToString::to_string).collect();
+    let summary = serde_json::json!({ "items": items, "providerErrors": errors }).to_string();
+    Ok((healthy, summary))
+}
+
+/// The sync hash: the data mapping and the object versions the provider returned — not the values.
+/// `syncHash` is readable by anyone who may read the SecretSync, and every other hash input is public, so a
+/// hash over the values would let them test guesses of a secret. Vault versions are immutable, so a new
+/// value always comes with a new version; byte-level drift of the Secret itself is caught by the
+/// server-side content test in [`secret::write`].
+fn hash(sync: &SecretSync, class: &SecretProviderClass, mounted: &Mounted) -> String {
+    let mapping = sync.spec.secret_object.data.iter().map(|d| {
+        (
+            format!("key:{}", d.target_key.trim()),
+            d.source_path.trim().as_bytes().to_vec(),
+        )
+    });
+    let versions = mounted
+        .versions
+        .iter()
+        .map(|(id, version)| (format!("version:{id}"), version.as_bytes().to_vec()));
+    sync_hash(&HashInputs {
+        data: &mapping.chain(versions).collect(),
+        spc_uid: &class.uid().unwrap_or_default(),
+        spc_generation: class.metadata.generation.unwrap_or_default(),
+        ss_uid: &sync.uid().unwrap_or_default(),
+        ss_generation: sync.metadata.generation.unwrap_or_default(),
+        force_synchronization: sync.spec.force_synchronization.as_deref().unwrap_or_default(),
+    })
+}
