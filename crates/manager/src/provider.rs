@@ -17,6 +17,11 @@ use sse_tls::ClientTls;
 use tokio::sync::Semaphore;
 use tonic::transport::Channel;
 
+/// Longest wait to connect to a provider socket.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How much longer than the gRPC deadline the manager waits for a Mount answer before giving up itself.
+const DEADLINE_SLACK: Duration = Duration::from_secs(1);
+
 /// Provider files: `path → contents`.
 pub type Files = HashMap<String, Vec<u8>>;
 
@@ -179,7 +184,7 @@ impl ProviderClients {
                     .ok_or_else(|| ProviderError::NoClientCertificate(provider.to_string()))?,
             )
         };
-        let channel = sse_tls::unix_channel(path, tls, Duration::from_secs(5));
+        let channel = sse_tls::unix_channel(path, tls, CONNECT_TIMEOUT);
         channels.insert(provider.to_string(), channel.clone());
         Ok(channel)
     }
@@ -208,7 +213,7 @@ impl ProviderClients {
             current_object_version: vec![],
         });
         request.set_timeout(self.config.mount_timeout);
-        let response = tokio::time::timeout(self.config.mount_timeout + Duration::from_secs(1), client.mount(request))
+        let response = tokio::time::timeout(self.config.mount_timeout + DEADLINE_SLACK, client.mount(request))
             .await
             .map_err(|_| ProviderError::Rpc {
                 code: tonic::Code::DeadlineExceeded,

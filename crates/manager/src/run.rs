@@ -15,6 +15,10 @@ use crate::cluster::KubeCluster;
 use crate::metrics::Metrics;
 use crate::reconcile::{Config, Context};
 
+/// The overdue sweep runs once per poll interval, but at least every minute and at most every 10 s.
+const SWEEP_MIN: Duration = Duration::from_secs(10);
+const SWEEP_MAX: Duration = Duration::from_secs(60);
+
 /// Run the controller until SIGTERM/SIGINT (or loss of the lease).
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     sse_tls::install_crypto_provider();
@@ -151,7 +155,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         crate::controller::Settings {
             workers,
             watch_owned_secrets,
-            sweep_interval: Duration::from_secs(poll_interval.as_secs().clamp(10, 60)),
+            sweep_interval: poll_interval.clamp(SWEEP_MIN, SWEEP_MAX),
             shutdown_timeout,
         },
         ready,

@@ -16,6 +16,9 @@ use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 use sse_api::{Reason, SecretSync, conditions};
 
+/// How much later than its check plus a sync's length a SecretSync may be before it counts as overdue.
+const OVERDUE_SLACK: Duration = Duration::from_secs(30);
+
 /// Timing settings.
 #[derive(Clone, Debug)]
 pub struct Timing {
@@ -241,7 +244,7 @@ impl Schedule {
     /// has not reconciled them at all that long after it started. The scheduler requeues every reconcile,
     /// so an overdue SecretSync means a lost trigger; the controller's sweep re-triggers it.
     pub fn overdue<'a>(&self, keys: impl Iterator<Item = &'a str>, now: SystemTime) -> HashSet<String> {
-        let grace = self.timing.reconcile_timeout + Duration::from_secs(30);
+        let grace = self.timing.reconcile_timeout + OVERDUE_SLACK;
         let memos = lock(&self.memos);
         keys.filter(|k| match memos.get(*k) {
             Some(memo) => memo.next_check + grace < now,
