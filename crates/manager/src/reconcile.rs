@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use kube::ResourceExt;
-use sse_api::{Reason, SecretSync, conditions};
+use sse_api::SecretSync;
 
 use crate::cluster::{Cluster, ClusterError};
 use crate::error::{Class, SyncError};
@@ -275,7 +275,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         &to_time(now),
         &to_time(next_check),
     );
-    let reason = reason(&outcome, &next);
+    let reason = next.reason(&outcome);
     let requeue_after = ctx.schedule.checked(sync, class_version, now, reason, !transient);
     ctx.metrics.sync(reason, started.elapsed());
     ctx.metrics
@@ -313,19 +313,6 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         status_written,
         requeue_after,
     })
-}
-
-/// The reason a sync ended with, for metrics and the schedule report.
-fn reason(outcome: &Outcome, next: &status::Next) -> Reason {
-    match outcome {
-        Outcome::Failed { reason, .. } => *reason,
-        Outcome::Partial { .. } => Reason::PartialSync,
-        // A quiet check leaves the conditions as they were; what it found is "no value change".
-        Outcome::Synced { .. } if !next.changed => Reason::UpdateNoValueChangeSucceeded,
-        Outcome::Synced { .. } => conditions::find_condition(&next.status.conditions, conditions::READY)
-            .and_then(|c| c.reason.parse().ok())
-            .unwrap_or(Reason::UpdateNoValueChangeSucceeded),
-    }
 }
 
 async fn class_version(sync: &SecretSync, ctx: &Context) -> ClassVersion {

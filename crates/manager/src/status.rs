@@ -62,6 +62,21 @@ pub struct Next {
     pub notice: Option<Notice>,
 }
 
+impl Next {
+    /// The reason the sync ended with (metrics, the schedule report): a failure's own reason, `PartialSync`,
+    /// or the `Ready` reason this status records; a quiet check (nothing changed) is "no value change".
+    pub fn reason(&self, outcome: &Outcome) -> Reason {
+        match outcome {
+            Outcome::Failed { reason, .. } => *reason,
+            Outcome::Partial { .. } => Reason::PartialSync,
+            Outcome::Synced { .. } if !self.changed => Reason::UpdateNoValueChangeSucceeded,
+            Outcome::Synced { .. } => find_condition(&self.status.conditions, READY)
+                .and_then(|c| c.reason.parse().ok())
+                .unwrap_or(Reason::UpdateNoValueChangeSucceeded),
+        }
+    }
+}
+
 /// Success messages (the Arc texts, with the detail of what happened).
 pub const CREATED: &str = "Secret created successfully.";
 /// A value change or `forceSynchronization`.
