@@ -3,6 +3,7 @@
 //! double. Everything between the reconciler and the emulator is the production code path.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // test harness: a panic is the failure report
 
+pub mod deploy;
 pub mod e2e;
 
 use std::collections::BTreeMap;
