@@ -240,18 +240,18 @@ pub fn non_empty_str(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.is_empty())
 }
 
+/// The elements of a JSON array (none for anything else, a missing field included).
+pub fn items(v: &Value) -> impl Iterator<Item = &Value> {
+    v.as_array().into_iter().flatten()
+}
+
 /// The strings of a JSON array (nothing for anything else).
 pub fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_string)
-        .collect()
+    items(v).filter_map(Value::as_str).map(str::to_string).collect()
 }
 
 pub fn volumes(pod: &Value) -> impl Iterator<Item = &Value> {
-    pod["volumes"].as_array().into_iter().flatten()
+    items(&pod["volumes"])
 }
 
 pub fn container<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
@@ -288,7 +288,7 @@ pub fn manager_command_line(
 
     let config_map_value = |name: &str, key: &str| r.find("ConfigMap", ns, name)?.json["data"][key].as_str();
     let mut env_flags = Vec::new();
-    for e in c["env"].as_array().into_iter().flatten() {
+    for e in items(&c["env"]) {
         let name = e["name"].as_str().unwrap_or("");
         let Some(long) = env_to_long.get(name) else {
             p.add(format!("manager: env {name} is not read by any manager flag"));
@@ -316,7 +316,7 @@ pub fn manager_command_line(
             p.add(format!("manager: env {name} has an unexpected source"));
         }
     }
-    for from in c["envFrom"].as_array().into_iter().flatten() {
+    for from in items(&c["envFrom"]) {
         let Some(cm_name) = from.pointer("/configMapRef/name").and_then(Value::as_str) else {
             p.add("manager: envFrom must be a configMapRef");
             continue;

@@ -9,8 +9,8 @@ use clap::Parser;
 use serde_json::Value;
 use sse_api::consts;
 use sse_tests::deploy::{
-    MANAGER, Overlay, PROVIDER, Problems, check_every_overlay, container, manager_command_line, strings,
-    volume_mounted_at,
+    MANAGER, Overlay, PROVIDER, Problems, check_every_overlay, container, items, manager_command_line,
+    strings, volume_mounted_at,
 };
 
 /// Port of an HTTP probe (numeric, or a named container port).
@@ -37,7 +37,7 @@ fn check_manager_args(o: &Overlay, p: &mut Problems) -> Option<manager::args::Cl
         consts::ENV_POD_UID,
         consts::ENV_POD_NAMESPACE,
     ];
-    for e in c["env"].as_array().into_iter().flatten() {
+    for e in items(&c["env"]) {
         let name = e["name"].as_str().unwrap_or("");
         let Some(field) = e.pointer("/valueFrom/fieldRef/fieldPath").and_then(Value::as_str) else {
             continue;
@@ -55,10 +55,9 @@ fn check_manager_args(o: &Overlay, p: &mut Problems) -> Option<manager::args::Cl
         });
     }
     for d in downward {
-        p.check(
-            c["env"].as_array().into_iter().flatten().any(|e| e["name"] == d),
-            || format!("manager: env {d} (downward API) is missing"),
-        );
+        p.check(items(&c["env"]).any(|e| e["name"] == d), || {
+            format!("manager: env {d} (downward API) is missing")
+        });
     }
 
     // The args alone (what the flags say) and the args with the env-derived values both parse.
@@ -125,7 +124,7 @@ fn check_manager_args(o: &Overlay, p: &mut Problems) -> Option<manager::args::Cl
     }
     match manager::args::parse_bind_address(&run.metrics_bind_address) {
         Ok(Some(addr)) => p.check(
-            c["ports"].as_array().into_iter().flatten().any(|port| {
+            items(&c["ports"]).any(|port| {
                 port["name"] == "metrics" && port["containerPort"].as_u64() == Some(u64::from(addr.port()))
             }),
             || format!("manager: container port `metrics` is not --metrics-bind-address ({addr})"),

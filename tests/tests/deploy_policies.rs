@@ -10,7 +10,7 @@ use serde_json::Value;
 use sse_api::consts;
 use sse_tests::deploy::cel::{check_cel, parse_cel};
 use sse_tests::deploy::{
-    MANAGER, Obj, Problems, Render, check_every_overlay, container, non_empty_str, strings,
+    MANAGER, Obj, Problems, Render, check_every_overlay, container, items, non_empty_str, strings,
 };
 
 /// SPEC §7.5 (staging): every policy SSE-rs ships.
@@ -102,17 +102,14 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
         });
 
         // Secret and token policies constrain exactly the manager's ServiceAccount.
-        let resources: BTreeSet<String> = spec["matchConstraints"]["resourceRules"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        let resources: BTreeSet<String> = items(&spec["matchConstraints"]["resourceRules"])
             .flat_map(|rule| strings(&rule["resources"]))
             .collect();
         if resources
             .iter()
             .any(|r| r == "secrets" || r == "serviceaccounts/token")
         {
-            let conds: Vec<&Value> = spec["matchConditions"].as_array().into_iter().flatten().collect();
+            let conds: Vec<&Value> = items(&spec["matchConditions"]).collect();
             let users: Vec<Option<(String, String)>> = conds
                 .iter()
                 .map(|c| username_in(c["expression"].as_str().unwrap_or("")))
@@ -141,12 +138,7 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             full_roots.push("params");
         }
         let mut exprs: Vec<(String, &str, Vec<&str>, BTreeSet<String>)> = Vec::new();
-        for (i, c) in spec["matchConditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (i, c) in items(&spec["matchConditions"]).enumerate() {
             let e = c["expression"].as_str().unwrap_or("");
             exprs.push((
                 format!("matchConditions[{i}]"),
@@ -156,12 +148,12 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             ));
         }
         let mut declared = BTreeSet::new();
-        for (i, v) in spec["variables"].as_array().into_iter().flatten().enumerate() {
+        for (i, v) in items(&spec["variables"]).enumerate() {
             let e = v["expression"].as_str().unwrap_or("");
             exprs.push((format!("variables[{i}]"), e, full_roots.clone(), declared.clone()));
             declared.insert(v["name"].as_str().unwrap_or("").to_string());
         }
-        let vals: Vec<&Value> = spec["validations"].as_array().into_iter().flatten().collect();
+        let vals: Vec<&Value> = items(&spec["validations"]).collect();
         p.check(!vals.is_empty(), || {
             format!("{}: has no validations", policy.id())
         });
@@ -192,12 +184,7 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
                 || format!("{}: validations[{i}].reason is not a valid reason", policy.id()),
             );
         }
-        for (i, a) in spec["auditAnnotations"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .enumerate()
-        {
+        for (i, a) in items(&spec["auditAnnotations"]).enumerate() {
             exprs.push((
                 format!("auditAnnotations[{i}]"),
                 a["valueExpression"].as_str().unwrap_or(""),

@@ -8,7 +8,8 @@ use clap::Parser;
 use serde_json::Value;
 use sse_api::consts;
 use sse_tests::deploy::{
-    MANAGER, Obj, Overlay, Problems, Render, check_every_overlay, container, manager_command_line, strings,
+    MANAGER, Obj, Overlay, Problems, Render, check_every_overlay, container, items, manager_command_line,
+    strings,
 };
 
 /// (scope, apiGroup, resource, resourceNames) -> verbs, for every rule bound to the ServiceAccount.
@@ -17,14 +18,11 @@ type Grants = BTreeMap<(String, String, String, String), BTreeSet<String>>;
 fn grants_of(r: &Render, sa_ns: &str, sa_name: &str, p: &mut Problems) -> Grants {
     let mut grants = Grants::new();
     let is_sa = |b: &Obj| {
-        b.json["subjects"]
-            .as_array()
-            .into_iter()
-            .flatten()
+        items(&b.json["subjects"])
             .any(|s| s["kind"] == "ServiceAccount" && s["name"] == sa_name && s["namespace"] == sa_ns)
     };
     let mut add = |scope: &str, role: &Obj| {
-        for rule in role.json["rules"].as_array().into_iter().flatten() {
+        for rule in items(&role.json["rules"]) {
             let names = strings(&rule["resourceNames"]).join(",");
             for g in strings(&rule["apiGroups"]) {
                 for res in strings(&rule["resources"]) {

@@ -8,8 +8,8 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use sse_tests::deploy::units::go_duration_secs;
 use sse_tests::deploy::{
-    MANAGER, NAMESPACE, Obj, PROVIDER, Problems, Render, TRUST_NAMESPACE, check_every_overlay, non_empty_str,
-    volume_mounted_at, volumes,
+    MANAGER, NAMESPACE, Obj, PROVIDER, Problems, Render, TRUST_NAMESPACE, check_every_overlay, items,
+    non_empty_str, strings, volume_mounted_at, volumes,
 };
 
 fn keys_within(o: &Obj, at: &str, v: &Value, allowed: &[&str], p: &mut Problems) {
@@ -22,6 +22,17 @@ fn keys_within(o: &Obj, at: &str, v: &Value, allowed: &[&str], p: &mut Problems)
     } else {
         p.add(format!("{}: {at} is not an object", o.id()));
     }
+}
+
+/// The object's spec; beside it only apiVersion, kind and metadata.
+fn spec_of<'a>(o: &'a Obj, p: &mut Problems) -> &'a Value {
+    keys_within(o, "", &o.json, &["apiVersion", "kind", "metadata", "spec"], p);
+    &o.json["spec"]
+}
+
+/// A required field: a non-empty string.
+fn required(o: &Obj, at: &str, v: &Value, p: &mut Problems) {
+    p.check(non_empty_str(v), || format!("{}: {at} is required", o.id()));
 }
 
 const CERT_USAGES: [&str; 20] = [
@@ -47,43 +58,47 @@ const CERT_USAGES: [&str; 20] = [
     "timestamping",
 ];
 
+/// The fields of a Certificate that name its subject; one is required.
+const IDENTITY_FIELDS: [&str; 7] = [
+    "commonName",
+    "dnsNames",
+    "uris",
+    "ipAddresses",
+    "emailAddresses",
+    "otherNames",
+    "literalSubject",
+];
+
 fn check_certificate(o: &Obj, p: &mut Problems) {
-    keys_within(o, "", &o.json, &["apiVersion", "kind", "metadata", "spec"], p);
-    let spec = &o.json["spec"];
+    let spec = spec_of(o, p);
     keys_within(
         o,
         ".spec",
         spec,
         &[
-            "secretName",
-            "issuerRef",
-            "commonName",
-            "dnsNames",
-            "uris",
-            "ipAddresses",
-            "emailAddresses",
-            "otherNames",
-            "literalSubject",
-            "subject",
-            "usages",
-            "duration",
-            "renewBefore",
-            "renewBeforePercentage",
-            "privateKey",
-            "isCA",
-            "secretTemplate",
-            "keystores",
-            "revisionHistoryLimit",
-            "additionalOutputFormats",
-            "encodeUsagesInRequest",
-            "nameConstraints",
-            "signatureAlgorithm",
-        ],
+            &["secretName", "issuerRef"][..],
+            &IDENTITY_FIELDS,
+            &[
+                "subject",
+                "usages",
+                "duration",
+                "renewBefore",
+                "renewBeforePercentage",
+                "privateKey",
+                "isCA",
+                "secretTemplate",
+                "keystores",
+                "revisionHistoryLimit",
+                "additionalOutputFormats",
+                "encodeUsagesInRequest",
+                "nameConstraints",
+                "signatureAlgorithm",
+            ],
+        ]
+        .concat(),
         p,
     );
-    p.check(non_empty_str(&spec["secretName"]), || {
-        format!("{}: spec.secretName is required", o.id())
-    });
+    required(o, "spec.secretName", &spec["secretName"], p);
     keys_within(
         o,
         ".spec.issuerRef",
@@ -91,9 +106,7 @@ fn check_certificate(o: &Obj, p: &mut Problems) {
         &["name", "kind", "group"],
         p,
     );
-    p.check(non_empty_str(&spec["issuerRef"]["name"]), || {
-        format!("{}: spec.issuerRef.name is required", o.id())
-    });
+    required(o, "spec.issuerRef.name", &spec["issuerRef"]["name"], p);
     p.check(
         matches!(
             spec["issuerRef"]["kind"].as_str(),
@@ -108,17 +121,7 @@ fn check_certificate(o: &Obj, p: &mut Problems) {
         ),
         || format!("{}: spec.issuerRef.group must be cert-manager.io", o.id()),
     );
-    let has_identity = [
-        "commonName",
-        "dnsNames",
-        "uris",
-        "ipAddresses",
-        "emailAddresses",
-        "otherNames",
-        "literalSubject",
-    ]
-    .iter()
-    .any(|k| spec.get(*k).is_some());
+    let has_identity = IDENTITY_FIELDS.iter().any(|k| spec.get(*k).is_some());
     p.check(has_identity, || {
         format!(
             "{}: needs one of commonName, dnsNames, uris, ipAddresses, emailAddresses",
@@ -142,7 +145,7 @@ fn check_certificate(o: &Obj, p: &mut Problems) {
         });
     }
     if let Some(usages) = spec.get("usages") {
-        for u in usages.as_array().into_iter().flatten() {
+        for u in items(usages) {
             p.check(u.as_str().is_some_and(|u| CERT_USAGES.contains(&u)), || {
                 format!("{}: unknown usage {u}", o.id())
             });
@@ -178,8 +181,7 @@ fn check_certificate(o: &Obj, p: &mut Problems) {
 }
 
 fn check_issuer(o: &Obj, p: &mut Problems) {
-    keys_within(o, "", &o.json, &["apiVersion", "kind", "metadata", "spec"], p);
-    let spec = &o.json["spec"];
+    let spec = spec_of(o, p);
     let kinds = ["selfSigned", "ca", "acme", "vault", "venafi"];
     let set: Vec<&str> = kinds.iter().copied().filter(|k| spec.get(*k).is_some()).collect();
     p.check(set.len() == 1, || {
@@ -199,15 +201,12 @@ fn check_issuer(o: &Obj, p: &mut Problems) {
             ],
             p,
         );
-        p.check(non_empty_str(&ca["secretName"]), || {
-            format!("{}: spec.ca.secretName is required", o.id())
-        });
+        required(o, "spec.ca.secretName", &ca["secretName"], p);
     }
 }
 
 fn check_bundle(o: &Obj, p: &mut Problems) {
-    keys_within(o, "", &o.json, &["apiVersion", "kind", "metadata", "spec"], p);
-    let spec = &o.json["spec"];
+    let spec = spec_of(o, p);
     keys_within(o, ".spec", spec, &["sources", "target"], p);
     let sources = spec["sources"].as_array().cloned().unwrap_or_default();
     p.check(!sources.is_empty(), || {
@@ -312,7 +311,7 @@ fn check_tls_chain(r: &Render, dep: &Obj, p: &mut Problems) -> String {
     }
     // trust-manager reads Bundle sources from its trust namespace.
     for b in r.of_kind("Bundle") {
-        for s in b.json["spec"]["sources"].as_array().into_iter().flatten() {
+        for s in items(&b.json["spec"]["sources"]) {
             if let Some(name) = s.pointer("/secret/name").and_then(Value::as_str) {
                 p.check(cert_by_secret(TRUST_NAMESPACE, name).is_some(), || {
                     format!(
@@ -366,15 +365,10 @@ fn check_tls_chain(r: &Render, dep: &Obj, p: &mut Problems) -> String {
             ));
             return;
         };
-        let usages: Vec<&str> = cert.json["spec"]["usages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_str)
-            .collect();
-        p.check(usages.contains(&usage), || {
-            format!("{}: needs usage {usage:?}", cert.id())
-        });
+        p.check(
+            strings(&cert.json["spec"]["usages"]).iter().any(|u| u == usage),
+            || format!("{}: needs usage {usage:?}", cert.id()),
+        );
         let d = go_duration_secs(cert.str_at("/spec/duration")).unwrap_or(f64::MAX);
         p.check(d <= 7.0 * 24.0 * 3600.0, || {
             format!(
@@ -386,13 +380,8 @@ fn check_tls_chain(r: &Render, dep: &Obj, p: &mut Problems) -> String {
             format!("{}: set renewBefore", cert.id())
         });
         if usage == "server auth" {
-            let names: Vec<&str> = cert.json["spec"]["dnsNames"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            p.check(names.contains(&sse_tls::SERVER_NAME), || {
+            let names = strings(&cert.json["spec"]["dnsNames"]);
+            p.check(names.iter().any(|n| n == sse_tls::SERVER_NAME), || {
                 format!(
                     "{}: the manager verifies the provider as {:?}, which must be a DNS name of the certificate",
                     cert.id(),

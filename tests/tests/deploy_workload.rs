@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 use sse_tests::deploy::units::{cpu_millis, memory_bytes};
 use sse_tests::deploy::{
-    MANAGER, Obj, PROVIDER, Problems, Render, check_every_overlay, container, strings, volumes,
+    MANAGER, Obj, PROVIDER, Problems, Render, check_every_overlay, container, items, strings, volumes,
 };
 
 /// The original chart's manager resources (SPEC §7.2): requests 10m/64Mi, limits 500m/128Mi.
@@ -59,10 +59,7 @@ fn check_deployment(r: &Render, dep: &Obj, p: &mut Problems) {
         || "pod annotation kubectl.kubernetes.io/default-container must be `manager`".to_string(),
     );
 
-    let names: Vec<String> = pod["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let names: Vec<String> = items(&pod["containers"])
         .map(|c| c["name"].as_str().unwrap_or("").to_string())
         .collect();
     p.check(names == [MANAGER, PROVIDER], || {
@@ -111,11 +108,8 @@ fn check_deployment(r: &Render, dep: &Obj, p: &mut Problems) {
 
     // Every volume is used, and every ConfigMap it reads exists: in the render, as a trust-manager Bundle
     // target, or as the API server's kube-root-ca.crt. (A missing one keeps the pod in ContainerCreating.)
-    let mounted: BTreeSet<&str> = pod["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|c| c["volumeMounts"].as_array().into_iter().flatten())
+    let mounted: BTreeSet<&str> = items(&pod["containers"])
+        .flat_map(|c| items(&c["volumeMounts"]))
         .filter_map(|m| m["name"].as_str())
         .collect();
     for v in volumes(pod) {
@@ -154,7 +148,7 @@ fn check_deployment(r: &Render, dep: &Obj, p: &mut Problems) {
         "volume providervol must be an emptyDir".to_string()
     });
 
-    for c in pod["containers"].as_array().into_iter().flatten() {
+    for c in items(&pod["containers"]) {
         let name = c["name"].as_str().unwrap_or("?");
         let sc = &c["securityContext"];
         p.check(sc["allowPrivilegeEscalation"] == false, || {
@@ -196,7 +190,7 @@ fn check_deployment(r: &Render, dep: &Obj, p: &mut Problems) {
             image.rsplit_once(':').is_some_and(|(_, tag)| !tag.contains('/')),
             || format!("{name}: image {image:?} has no tag (set it with kustomize `images:`)"),
         );
-        let mounts: Vec<&Value> = c["volumeMounts"].as_array().into_iter().flatten().collect();
+        let mounts: Vec<&Value> = items(&c["volumeMounts"]).collect();
         p.check(
             mounts
                 .iter()
@@ -222,7 +216,7 @@ fn check_deployment(r: &Render, dep: &Obj, p: &mut Problems) {
         }
     }
     if let Some(m) = container(pod, MANAGER) {
-        let mounts_token = m["volumeMounts"].as_array().into_iter().flatten().any(|v| {
+        let mounts_token = items(&m["volumeMounts"]).any(|v| {
             v["mountPath"] == "/var/run/secrets/kubernetes.io/serviceaccount"
                 && v["name"].as_str().is_some_and(|n| token_volumes.contains(n))
         });
