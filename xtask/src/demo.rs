@@ -83,7 +83,7 @@ async fn demo(bins: &std::collections::BTreeMap<String, PathBuf>) -> Result<()> 
 
     step("3. manager render: the walkthrough's SecretProviderClass and SecretSync");
     let manifests = d.join("walkthrough.yaml");
-    std::fs::write(&manifests, walkthrough(&d.join("cloud.json")))?;
+    std::fs::write(&manifests, walkthrough(&d.join("cloud.json"))?)?;
     let token = keyvault_emulator::mint_assertion(
         ISSUER,
         "system:serviceaccount:default:workload-identity-sa",
@@ -119,47 +119,35 @@ fn indent(text: &str) -> String {
         .join("\n")
 }
 
-/// The walkthrough's YAML; the two `cloud*` parameters point it at the emulator instead of Azure.
-fn walkthrough(cloud_env: &Path) -> String {
-    format!(
-        r#"apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata:
-  name: secret-provider-class-name
-  namespace: default
-spec:
-  provider: azure
-  parameters:
-    clientID: "{CLIENT_ID}"
-    keyvaultName: {VAULT}
-    tenantId: "{TENANT}"
-    cloudName: AzureStackCloud               # demo only: the emulator plays an Azure Stack cloud
-    cloudEnvFileName: {cloud}
-    objects: |
-      array:
-        - |
-          objectName: my-secret
-          objectType: secret
-          objectVersionHistory: 2
----
-apiVersion: secret-sync.x-k8s.io/v1alpha1
-kind: SecretSync
-metadata:
-  name: secret-sync-name
-  namespace: default
-spec:
-  serviceAccountName: workload-identity-sa
-  secretProviderClassName: secret-provider-class-name
-  secretObject:
-    type: Opaque
-    data:
-    - sourcePath: my-secret/0
-      targetKey: my-secret-data-key0
-    - sourcePath: my-secret/1
-      targetKey: my-secret-data-key1
-"#,
-        cloud = cloud_env.display()
-    )
+/// The walkthrough as users apply it, kept once for the demo and sse-api's walkthrough test.
+const WALKTHROUGH: &str = include_str!("../../deploy/examples/walkthrough.yaml");
+
+/// The walkthrough with its placeholders filled in (without its header comment); the two `cloud*`
+/// parameters point it at the emulator instead of Azure.
+fn walkthrough(cloud_env: &Path) -> Result<String> {
+    let fills = [
+        ("clientID: \"<id>\"", format!("clientID: \"{CLIENT_ID}\"")),
+        ("keyvaultName: my-kv", format!("keyvaultName: {VAULT}")),
+        (
+            "tenantId: \"<tenant>\"",
+            format!(
+                "tenantId: \"{TENANT}\"\n    cloudName: AzureStackCloud               # demo only: the emulator plays an Azure Stack cloud\n    cloudEnvFileName: {}",
+                cloud_env.display()
+            ),
+        ),
+    ];
+    let mut text: String = WALKTHROUGH
+        .lines()
+        .skip_while(|l| l.starts_with('#'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (placeholder, value) in fills {
+        if text.matches(placeholder).count() != 1 {
+            bail!("deploy/examples/walkthrough.yaml: expected `{placeholder}` exactly once");
+        }
+        text = text.replacen(placeholder, &value, 1);
+    }
+    Ok(text)
 }
 
 async fn render(

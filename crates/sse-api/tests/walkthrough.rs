@@ -16,47 +16,32 @@ use sse_api::{
     consts, validate_secret_object,
 };
 
-const SECRET_SYNC_YAML: &str = r#"
-apiVersion: secret-sync.x-k8s.io/v1alpha1
-kind: SecretSync
-metadata:
-  name: secret-sync-name
-  namespace: default
-spec:
-  serviceAccountName: workload-identity-sa
-  secretProviderClassName: secret-provider-class-name
-  secretObject:
-    type: Opaque
-    data:
-    - sourcePath: my-secret/0
-      targetKey: my-secret-data-key0
-    - sourcePath: my-secret/1
-      targetKey: my-secret-data-key1
-"#;
+/// The walkthrough as users apply it, kept once for this test and `cargo xtask demo`.
+const WALKTHROUGH: &str = include_str!("../../../deploy/examples/walkthrough.yaml");
 
-const SPC_YAML: &str = r#"
-apiVersion: secrets-store.csi.x-k8s.io/v1
-kind: SecretProviderClass
-metadata:
-  name: secret-provider-class-name
-  namespace: default
-spec:
-  provider: azure
-  parameters:
-    clientID: "<id>"
-    keyvaultName: my-kv
-    tenantId: "<tenant>"
-    objects: |
-      array:
-        - |
-          objectName: my-secret
-          objectType: secret
-          objectVersionHistory: 2
-"#;
+/// The walkthrough's document of `kind`, as written (the separator takes no newline from it).
+fn walkthrough(kind: &str) -> String {
+    WALKTHROUGH
+        .split("\n---\n")
+        .find(|doc| doc.contains(&format!("\nkind: {kind}\n")))
+        .map(|doc| format!("{}\n", doc.trim_end_matches('\n')))
+        .unwrap_or_else(|| panic!("deploy/examples/walkthrough.yaml has no {kind}"))
+}
+
+#[test]
+fn walkthrough_file_holds_a_secret_provider_class_and_a_secret_sync() {
+    let kinds: Vec<String> = serde_yaml_ng::Deserializer::from_str(WALKTHROUGH)
+        .map(|doc| {
+            let v = <Value as serde::Deserialize>::deserialize(doc).expect("walkthrough YAML");
+            v["kind"].as_str().unwrap_or_default().to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["SecretProviderClass", "SecretSync"]);
+}
 
 #[test]
 fn walkthrough_secret_sync_deserialises() {
-    let ss: SecretSync = serde_yaml_ng::from_str(SECRET_SYNC_YAML).expect("SecretSync YAML");
+    let ss: SecretSync = serde_yaml_ng::from_str(&walkthrough("SecretSync")).expect("SecretSync YAML");
     assert_eq!(ss.metadata.name.as_deref(), Some("secret-sync-name"));
     assert_eq!(ss.metadata.namespace.as_deref(), Some("default"));
     assert_eq!(
@@ -91,14 +76,15 @@ fn walkthrough_secret_sync_deserialises() {
 
 #[test]
 fn walkthrough_secret_sync_round_trips_unchanged() {
-    let original: Value = serde_yaml_ng::from_str(SECRET_SYNC_YAML).expect("yaml");
+    let original: Value = serde_yaml_ng::from_str(&walkthrough("SecretSync")).expect("yaml");
     let ss: SecretSync = serde_json::from_value(original.clone()).expect("typed");
     assert_eq!(serde_json::to_value(&ss).expect("json"), original);
 }
 
 #[test]
 fn walkthrough_spc_deserialises() {
-    let spc: SecretProviderClass = serde_yaml_ng::from_str(SPC_YAML).expect("SPC YAML");
+    let spc: SecretProviderClass =
+        serde_yaml_ng::from_str(&walkthrough("SecretProviderClass")).expect("SPC YAML");
     assert_eq!(spc.metadata.name.as_deref(), Some("secret-provider-class-name"));
     assert_eq!(spc.spec.provider.as_deref(), Some("azure"));
     let params = spc.spec.parameters.as_ref().expect("parameters");
@@ -122,7 +108,7 @@ fn walkthrough_spc_deserialises() {
 
 #[test]
 fn walkthrough_spc_round_trips_unchanged() {
-    let original: Value = serde_yaml_ng::from_str(SPC_YAML).expect("yaml");
+    let original: Value = serde_yaml_ng::from_str(&walkthrough("SecretProviderClass")).expect("yaml");
     let spc: SecretProviderClass = serde_json::from_value(original.clone()).expect("typed");
     assert_eq!(serde_json::to_value(&spc).expect("json"), original);
 }
@@ -287,7 +273,7 @@ fn upstream_status_deserialises() {
 
 #[test]
 fn secret_sync_object_with_status_serialises_status() {
-    let mut ss: SecretSync = serde_yaml_ng::from_str(SECRET_SYNC_YAML).expect("yaml");
+    let mut ss: SecretSync = serde_yaml_ng::from_str(&walkthrough("SecretSync")).expect("yaml");
     ss.status = Some(SecretSyncStatus {
         observed_generation: Some(1),
         ..SecretSyncStatus::default()
