@@ -94,14 +94,27 @@ pub struct Args {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ListenAddr(pub Option<SocketAddr>);
 
+/// A listen address that is neither `0` nor `host:port`.
+#[derive(Debug, thiserror::Error)]
+#[error("{input}: {error}")]
+pub struct ListenAddrError {
+    /// What was given.
+    pub input: String,
+    /// Why it is not an address.
+    pub error: std::net::AddrParseError,
+}
+
 impl std::str::FromStr for ListenAddr {
-    type Err = String;
+    type Err = ListenAddrError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         if s == "0" || s.is_empty() {
             return Ok(Self(None));
         }
-        s.parse().map(|a| Self(Some(a))).map_err(|e| format!("{s}: {e}"))
+        s.parse().map(|a| Self(Some(a))).map_err(|error| ListenAddrError {
+            input: s.to_string(),
+            error,
+        })
     }
 }
 

@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::params::ParamError;
+use crate::params::JsonError;
 
 /// The endpoints the provider needs from a cloud.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -43,12 +43,68 @@ struct EnvFile {
     key_vault_endpoint: String,
 }
 
+/// A `cloudName` that cannot be used. `Display` is the upstream text.
+#[derive(Debug, thiserror::Error)]
+#[error("cloudName {name} is not valid, error: {problem}")]
+pub struct CloudError {
+    /// The `cloudName` asked for.
+    pub name: String,
+    /// What is wrong.
+    pub problem: CloudProblem,
+}
+
+/// Why a `cloudName` cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CloudProblem {
+    /// Not one of the known clouds (the name as upstream prints it, upper-cased).
+    #[error("autorest/azure: There is no cloud environment matching the name {0:?}")]
+    Unknown(String),
+    /// `AzureStackCloud` without `cloudEnvFileName`.
+    #[error("cloudEnvFileName must be set for AzureStackCloud")]
+    NoEnvironmentFile,
+    /// The environment file cannot be read.
+    #[error("failed to read environment file {path}: {error}")]
+    ReadEnvironmentFile {
+        /// Its path.
+        path: String,
+        /// Why.
+        error: EnvFileError,
+    },
+    /// The environment file is not JSON of the expected shape.
+    #[error("failed to parse environment file {path}: {error}")]
+    ParseEnvironmentFile {
+        /// Its path.
+        path: String,
+        /// Where the JSON is wrong.
+        error: JsonError,
+    },
+    /// The environment file lacks an endpoint the provider needs.
+    #[error("environment file {0} must set activeDirectoryEndpoint and keyVaultDNSSuffix")]
+    IncompleteEnvironmentFile(String),
+}
+
+/// Why an environment file cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvFileError {
+    /// The file system said no.
+    #[error("{0}")]
+    Io(std::io::Error),
+    /// A directory, a device, …
+    #[error("not a regular file")]
+    NotRegularFile,
+    /// Over [`MAX_ENV_FILE_BYTES`].
+    #[error("larger than {MAX_ENV_FILE_BYTES} bytes")]
+    TooLarge,
+}
+
 impl Cloud {
     /// Resolve a `cloudName` (case-insensitive, with the upstream aliases). `env_file` is required for
     /// `AzureStackCloud`.
-    pub fn resolve(cloud_name: &str, env_file: &str) -> Result<Self, ParamError> {
-        let invalid =
-            |cause: String| ParamError(format!("cloudName {cloud_name} is not valid, error: {cause}"));
+    pub fn resolve(cloud_name: &str, env_file: &str) -> Result<Self, CloudError> {
+        let invalid = |problem| CloudError {
+            name: cloud_name.to_string(),
+            problem,
+        };
         match cloud_name.to_ascii_uppercase().as_str() {
             "AZUREPUBLICCLOUD" | "AZURECLOUD" => Ok(builtin(
                 "AzurePublicCloud",
@@ -72,19 +128,19 @@ impl Cloud {
             )),
             "AZURESTACKCLOUD" => {
                 if env_file.is_empty() {
-                    return Err(invalid("cloudEnvFileName must be set for AzureStackCloud".into()));
+                    return Err(invalid(CloudProblem::NoEnvironmentFile));
                 }
-                let bytes = read_env_file(env_file).map_err(invalid)?;
+                let path = || env_file.to_string();
+                let bytes = read_env_file(env_file)
+                    .map_err(|error| invalid(CloudProblem::ReadEnvironmentFile { path: path(), error }))?;
                 let env: EnvFile = serde_json::from_slice(&bytes).map_err(|e| {
-                    invalid(format!(
-                        "failed to parse environment file {env_file}: {}",
-                        crate::params::json_error(&e)
-                    ))
+                    invalid(CloudProblem::ParseEnvironmentFile {
+                        path: path(),
+                        error: JsonError(e),
+                    })
                 })?;
                 if env.active_directory_endpoint.is_empty() || env.key_vault_dns_suffix.is_empty() {
-                    return Err(invalid(format!(
-                        "environment file {env_file} must set activeDirectoryEndpoint and keyVaultDNSSuffix"
-                    )));
+                    return Err(invalid(CloudProblem::IncompleteEnvironmentFile(path())));
                 }
                 let mut authority = env.active_directory_endpoint;
                 if !authority.ends_with('/') {
@@ -106,10 +162,7 @@ impl Cloud {
                     keyvault_resource: resource,
                 })
             }
-            _ => Err(invalid(format!(
-                "autorest/azure: There is no cloud environment matching the name {:?}",
-                cloud_name.to_ascii_uppercase()
-            ))),
+            _ => Err(invalid(CloudProblem::Unknown(cloud_name.to_ascii_uppercase()))),
         }
     }
 }
@@ -118,20 +171,19 @@ impl Cloud {
 /// files of a bounded size are read (not `/dev/zero`, not a directory).
 const MAX_ENV_FILE_BYTES: u64 = 64 * 1024;
 
-fn read_env_file(path: &str) -> Result<Vec<u8>, String> {
+fn read_env_file(path: &str) -> Result<Vec<u8>, EnvFileError> {
     use std::io::Read;
-    let fail = |e: &dyn std::fmt::Display| format!("failed to read environment file {path}: {e}");
-    let meta = std::fs::metadata(path).map_err(|e| fail(&e))?;
+    let meta = std::fs::metadata(path).map_err(EnvFileError::Io)?;
     if !meta.is_file() {
-        return Err(fail(&"not a regular file"));
+        return Err(EnvFileError::NotRegularFile);
     }
     if meta.len() > MAX_ENV_FILE_BYTES {
-        return Err(fail(&format!("larger than {MAX_ENV_FILE_BYTES} bytes")));
+        return Err(EnvFileError::TooLarge);
     }
     let mut bytes = Vec::new();
     std::fs::File::open(path)
         .and_then(|f| f.take(MAX_ENV_FILE_BYTES).read_to_end(&mut bytes))
-        .map_err(|e| fail(&e))?;
+        .map_err(EnvFileError::Io)?;
     Ok(bytes)
 }
 
@@ -167,7 +219,7 @@ mod tests {
 
     #[test]
     fn unknown_cloud_is_rejected() {
-        let e = Cloud::resolve("Mars", "").unwrap_err().0;
+        let e = Cloud::resolve("Mars", "").unwrap_err().to_string();
         assert!(e.starts_with("cloudName Mars is not valid, error: "), "{e}");
     }
 
@@ -184,11 +236,11 @@ mod tests {
         assert_eq!(cloud.authority_host, "https://login.stack.local/");
         assert_eq!(cloud.keyvault_dns_suffix, "vault.stack.local:8443");
         assert_eq!(cloud.keyvault_resource, "https://vault.stack.local");
-        let missing = Cloud::resolve("AzureStackCloud", "").unwrap_err().0;
+        let missing = Cloud::resolve("AzureStackCloud", "").unwrap_err().to_string();
         assert!(missing.contains("cloudEnvFileName must be set"), "{missing}");
         let unreadable = Cloud::resolve("AzureStackCloud", "/nonexistent/env.json")
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(
             unreadable.contains("failed to read environment file"),
             "{unreadable}"

@@ -64,22 +64,45 @@ impl Default for KeyVaultConfig {
     }
 }
 
-/// A Key Vault or Entra failure, rendered once (it is shared between coalesced callers).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct FetchError {
-    /// Human text: operation, URL, HTTP status, Key Vault error code, the service's message.
-    pub message: String,
-    /// HTTP status when Key Vault answered.
-    pub status: Option<u16>,
+/// A Key Vault or Entra failure, rendered once (it is shared between coalesced callers). `Display` is the
+/// text: operation, URL, HTTP status, Key Vault error code, the service's message (never a secret value).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum KeyVaultError {
+    /// Key Vault (or Entra, through the SDK) answered with an error status.
+    #[error("{message}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The rendered text.
+        message: String,
+    },
+    /// No token for the identity: Entra refused it (the `AADSTS…` text is kept) or could not be asked.
+    #[error("{message}")]
+    Credential {
+        /// The rendered text.
+        message: String,
+    },
+    /// Key Vault or Entra could not be reached: connection, DNS, TLS, I/O.
+    #[error("{message}")]
+    Unreachable {
+        /// The rendered text.
+        message: String,
+    },
+    /// Anything else the SDK reports, such as an answer without the value asked for.
+    #[error("{message}")]
+    Other {
+        /// The rendered text.
+        message: String,
+    },
+    /// The provider is shutting down.
+    #[error("the provider is shutting down")]
+    ShuttingDown,
 }
 
-impl fmt::Display for FetchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for FetchError {}
+/// The HTTP client for Key Vault and Entra could not be built (an unusable `--keyvault-ca-file`).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to build the HTTP client: {0}")]
+pub struct HttpClientError(reqwest::Error);
 
 /// A secret value as returned by Key Vault. `Debug` never shows it.
 #[derive(Clone)]
@@ -169,7 +192,7 @@ pub struct VaultHandle {
     clients: Arc<VaultClients>,
 }
 
-type Shared_<T> = Shared<BoxFuture<'static, Result<Arc<T>, FetchError>>>;
+type Shared_<T> = Shared<BoxFuture<'static, Result<Arc<T>, KeyVaultError>>>;
 
 /// Key Vault access shared by all Mounts.
 pub struct KeyVault {
@@ -185,11 +208,8 @@ pub struct KeyVault {
 
 impl KeyVault {
     /// Build the HTTP transport and caches.
-    pub fn new(config: &KeyVaultConfig, metrics: Metrics) -> Result<Self, FetchError> {
-        let http = crate::http::client(config.extra_roots_pem.as_deref()).map_err(|e| FetchError {
-            message: format!("failed to build the HTTP client: {e}"),
-            status: None,
-        })?;
+    pub fn new(config: &KeyVaultConfig, metrics: Metrics) -> Result<Self, HttpClientError> {
+        let http = crate::http::client(config.extra_roots_pem.as_deref()).map_err(HttpClientError)?;
         let client_options = ClientOptions {
             transport: Some(Transport::new(Arc::new(http))),
             retry: RetryOptions::exponential(ExponentialRetryOptions {
@@ -219,7 +239,7 @@ impl KeyVault {
         cloud: &Cloud,
         tenant: &str,
         identity: &Identity,
-    ) -> Result<VaultHandle, FetchError> {
+    ) -> Result<VaultHandle, KeyVaultError> {
         let (identity, credential) = self
             .credentials
             .get(cloud, tenant, identity)
@@ -265,7 +285,7 @@ impl KeyVault {
         &self,
         vault_url: &str,
         credential: Arc<dyn TokenCredential>,
-    ) -> Result<VaultClients, FetchError> {
+    ) -> Result<VaultClients, KeyVaultError> {
         let client_options = self.client_options.clone();
         let err = |e: azure_core::Error| render(&e, "create Key Vault client", vault_url);
         Ok(VaultClients {
@@ -309,7 +329,7 @@ impl KeyVault {
         object_type: ObjectType,
         name: &str,
         version: &str,
-    ) -> Result<Arc<Fetched>, FetchError> {
+    ) -> Result<Arc<Fetched>, KeyVaultError> {
         let key = RequestKey {
             identity: vault.identity.clone(),
             vault: vault.vault_url.clone(),
@@ -323,7 +343,10 @@ impl KeyVault {
         self.gets
             .run(key, move || {
                 async move {
-                    let _permit = limiter.acquire_owned().await.map_err(|_| closed())?;
+                    let _permit = limiter
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| KeyVaultError::ShuttingDown)?;
                     let started = Instant::now();
                     let result =
                         primed(&clients, || get_object(&clients, object_type, &name, &version)).await;
@@ -341,7 +364,7 @@ impl KeyVault {
         vault: &VaultHandle,
         object_type: ObjectType,
         name: &str,
-    ) -> Result<Arc<Vec<VersionItem>>, FetchError> {
+    ) -> Result<Arc<Vec<VersionItem>>, KeyVaultError> {
         let key = RequestKey {
             identity: vault.identity.clone(),
             vault: vault.vault_url.clone(),
@@ -355,7 +378,10 @@ impl KeyVault {
         self.lists
             .run(key, move || {
                 async move {
-                    let _permit = limiter.acquire_owned().await.map_err(|_| closed())?;
+                    let _permit = limiter
+                        .acquire_owned()
+                        .await
+                        .map_err(|_| KeyVaultError::ShuttingDown)?;
                     let started = Instant::now();
                     let result = primed(&clients, || list_versions(&clients, object_type, &name)).await;
                     metrics.keyvault_request(object_type, "list", status_label(&result), started.elapsed());
@@ -364,13 +390,6 @@ impl KeyVault {
                 .boxed()
             })
             .await
-    }
-}
-
-fn closed() -> FetchError {
-    FetchError {
-        message: "the provider is shutting down".into(),
-        status: None,
     }
 }
 
@@ -554,11 +573,11 @@ fn status_label<T>(result: &azure_core::Result<T>) -> &'static str {
 
 /// Render an SDK error with what was asked, the status, the Key Vault error code and the service's own
 /// message (which never contains secret values). Entra failures keep their `AADSTS…` text verbatim.
-fn render(error: &azure_core::Error, operation: &str, url: &str) -> FetchError {
+fn render(error: &azure_core::Error, operation: &str, url: &str) -> KeyVaultError {
+    use azure_core::error::ErrorKind;
     use std::error::Error as _;
     let mut message = String::new();
-    let status = error.http_status().map(u16::from);
-    if let azure_core::error::ErrorKind::HttpResponse {
+    if let ErrorKind::HttpResponse {
         status, error_code, ..
     } = error.kind()
     {
@@ -578,22 +597,29 @@ fn render(error: &azure_core::Error, operation: &str, url: &str) -> FetchError {
             message.push_str(": ");
             message.push_str(&text);
         }
-    } else {
-        if !url.is_empty() {
-            message.push_str(&format!("{operation} {url}: "));
-        }
-        message.push_str(&error.to_string());
-        let mut source = error.source();
-        while let Some(s) = source {
-            let text = s.to_string();
-            if !message.contains(&text) {
-                message.push_str(": ");
-                message.push_str(&text);
-            }
-            source = s.source();
-        }
+        return KeyVaultError::Status {
+            status: u16::from(*status),
+            message,
+        };
     }
-    FetchError { message, status }
+    if !url.is_empty() {
+        message.push_str(&format!("{operation} {url}: "));
+    }
+    message.push_str(&error.to_string());
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    match error.kind() {
+        ErrorKind::Credential => KeyVaultError::Credential { message },
+        ErrorKind::Connection | ErrorKind::Io => KeyVaultError::Unreachable { message },
+        _ => KeyVaultError::Other { message },
+    }
 }
 
 /// Joins identical in-flight requests: the first caller runs the future, later callers with the same key
@@ -615,8 +641,8 @@ impl<K: Hash + Eq + Clone, V: Send + Sync + 'static> Coalescer<K, V> {
     pub async fn run(
         &self,
         key: K,
-        make: impl FnOnce() -> BoxFuture<'static, Result<Arc<V>, FetchError>>,
-    ) -> Result<Arc<V>, FetchError> {
+        make: impl FnOnce() -> BoxFuture<'static, Result<Arc<V>, KeyVaultError>>,
+    ) -> Result<Arc<V>, KeyVaultError> {
         let shared = {
             let mut inflight = self
                 .inflight
@@ -718,6 +744,30 @@ mod tests {
                 .is_err()
         );
         assert!(coalescer.is_empty());
+    }
+
+    #[test]
+    fn failures_are_classified_by_kind() {
+        use azure_core::error::ErrorKind;
+        let render = |kind| {
+            render(
+                &azure_core::Error::with_message(kind, "boom"),
+                "GET",
+                "https://kv/x",
+            )
+        };
+        assert!(matches!(
+            render(ErrorKind::Credential),
+            KeyVaultError::Credential { .. }
+        ));
+        assert!(matches!(
+            render(ErrorKind::Connection),
+            KeyVaultError::Unreachable { .. }
+        ));
+        assert!(matches!(render(ErrorKind::Io), KeyVaultError::Unreachable { .. }));
+        let other = render(ErrorKind::DataConversion);
+        assert!(matches!(other, KeyVaultError::Other { .. }));
+        assert_eq!(other.to_string(), "GET https://kv/x: boom");
     }
 
     #[test]

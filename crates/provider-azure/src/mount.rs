@@ -6,6 +6,7 @@
 //! * credentials and clients are reused across Mounts (see [`crate::keyvault`]).
 //!
 //! A Mount is all-or-nothing: the first failure fails the request and cancels the fetches still running.
+//! Every failure is a [`MountError`]; [`crate::service`] turns it into the gRPC status.
 
 use std::sync::Arc;
 
@@ -13,9 +14,61 @@ use futures::{StreamExt, TryStreamExt};
 
 use provider_proto::v1alpha1::{File, MountRequest, MountResponse, ObjectVersion};
 
-use crate::content;
-use crate::keyvault::{FetchError, Fetched, KeyVault, VaultHandle};
-use crate::params::{self, KeyVaultObject, ParamError, RequestError};
+use crate::content::{self, ContentError};
+use crate::keyvault::{Fetched, KeyVault, KeyVaultError, VaultHandle};
+use crate::params::{self, JsonError, KeyVaultObject, ObjectLabel, ParamError};
+
+/// Why a Mount failed. `Display` is the upstream provider's text, which the caller receives verbatim (SPEC
+/// §8.9): `failed to mount objects, error: …`, except for a request whose JSON fields do not parse.
+#[derive(Debug, thiserror::Error)]
+pub enum MountError {
+    /// `attributes`, `secrets` or `permission` is not JSON of the expected shape (returned unwrapped, as
+    /// upstream does).
+    #[error("failed to unmarshal {field}, error: {error}")]
+    Unmarshal {
+        /// `attributes`, `secrets` or `file permission`.
+        field: &'static str,
+        /// Where the JSON is wrong (never the value).
+        error: JsonError,
+    },
+    /// The SecretProviderClass parameters (or the pod attributes) are invalid.
+    #[error("failed to mount objects, error: {0}")]
+    Parameters(ParamError),
+    /// The Entra credential or the Key Vault clients for the vault could not be created.
+    #[error("failed to mount objects, error: failed to get keyvault client: {0}")]
+    Credential(KeyVaultError),
+    /// Listing the versions of an object (`objectVersionHistory`) failed; the cause is returned without
+    /// naming the object, as upstream does.
+    #[error("failed to mount objects, error: {error}")]
+    List {
+        /// The object.
+        object: ObjectLabel,
+        /// What Key Vault or Entra said.
+        error: KeyVaultError,
+    },
+    /// Fetching an object version failed.
+    #[error("failed to mount objects, error: failed to get {object}: {error}")]
+    Get {
+        /// The object and the version asked for.
+        object: ObjectLabel,
+        /// What Key Vault or Entra said.
+        error: KeyVaultError,
+    },
+    /// What Key Vault returned cannot be turned into the file asked for (PEM, PFX, JWK, encodings).
+    #[error("failed to mount objects, error: failed to get {object}: {error}")]
+    Transform {
+        /// The object and the version asked for.
+        object: ObjectLabel,
+        /// Why.
+        error: ContentError,
+    },
+}
+
+impl From<ParamError> for MountError {
+    fn from(error: ParamError) -> Self {
+        Self::Parameters(error)
+    }
+}
 
 /// Process-wide settings of the Mount pipeline.
 #[derive(Clone, Debug)]
@@ -62,7 +115,7 @@ impl Mounter {
     }
 
     /// Serve one Mount.
-    pub async fn mount(&self, request: &MountRequest) -> Result<MountResponse, RequestError> {
+    pub async fn mount(&self, request: &MountRequest) -> Result<MountResponse, MountError> {
         let params = params::parse(
             &request.attributes,
             &request.secrets,
@@ -72,26 +125,21 @@ impl Mounter {
         if params.objects.is_empty() {
             return Ok(MountResponse::default());
         }
-        let wrap = |e: String| RequestError::Mount(ParamError(e));
-        let vault_url = params.vault_url().map_err(RequestError::Mount)?;
+        let vault_url = params.vault_url()?;
         let vault = self
             .keyvault
             .vault(&vault_url, &params.cloud, &params.tenant_id, &params.identity)
-            .map_err(|e| wrap(format!("failed to get keyvault client: {e}")))?;
+            .map_err(MountError::Credential)?;
         tracing::debug!(vault = %vault_url, objects = params.objects.len(), "mount");
 
-        let units = self
-            .resolve_versions(&vault, &params.objects)
-            .await
-            .map_err(wrap)?;
+        let units = self.resolve_versions(&vault, &params.objects).await?;
         let concurrency = self.config.fetch_concurrency.max(1);
         // Collected first: a closure inside the stream type trips the compiler's `Send` inference.
         let fetches: Vec<_> = units.iter().map(|unit| self.fetch_unit(&vault, unit)).collect();
         let files: Vec<Vec<(File, ObjectVersion)>> = futures::stream::iter(fetches)
             .buffered(concurrency)
             .try_collect()
-            .await
-            .map_err(wrap)?;
+            .await?;
 
         let mut response = MountResponse::default();
         for (file, version) in files.into_iter().flatten() {
@@ -106,25 +154,27 @@ impl Mounter {
         &self,
         vault: &VaultHandle,
         objects: &[KeyVaultObject],
-    ) -> Result<Vec<Unit>, String> {
+    ) -> Result<Vec<Unit>, MountError> {
         let listings = objects
             .iter()
             .map(|object| async move {
                 let object = Arc::new(object.clone());
                 if object.version_history <= 1 {
-                    return Ok::<_, String>(vec![Unit {
+                    return Ok::<_, MountError>(vec![Unit {
                         object: object.clone(),
                         version: object.version.clone(),
                         path: object.file_name.clone(),
                         id: format!("{}/{}", object.object_type.as_str(), object.name),
                     }]);
                 }
-                // Listing errors are returned unwrapped, as upstream does.
                 let versions = self
                     .keyvault
                     .list_versions(vault, object.object_type, &object.name)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(|error| MountError::List {
+                        object: label(&object, &object.version),
+                        error,
+                    })?;
                 Ok(history(&object, &versions))
             })
             .collect::<Vec<_>>();
@@ -139,21 +189,20 @@ impl Mounter {
         &self,
         vault: &VaultHandle,
         unit: &Unit,
-    ) -> Result<Vec<(File, ObjectVersion)>, String> {
+    ) -> Result<Vec<(File, ObjectVersion)>, MountError> {
         let object = &unit.object;
-        let wrap = |cause: &dyn std::fmt::Display| {
-            format!(
-                "failed to get objectType:{}, objectName:{}, objectVersion:{}: {cause}",
-                object.object_type.as_str(),
-                object.name,
-                unit.version
-            )
+        let transform = |error: ContentError| MountError::Transform {
+            object: label(object, &unit.version),
+            error,
         };
         let fetched = self
             .keyvault
             .get(vault, object.object_type, &object.name, &unit.version)
             .await
-            .map_err(|e: FetchError| wrap(&e))?;
+            .map_err(|error| MountError::Get {
+                object: label(object, &unit.version),
+                error,
+            })?;
         let mode = i32::try_from(object.mode).unwrap_or(0o644);
         let file = |path: String, contents: Vec<u8>| File { path, mode, contents };
         let (contents, version, extra) = match &*fetched {
@@ -171,7 +220,7 @@ impl Mounter {
                         object.encoding,
                         self.config.construct_pem_chain,
                     )
-                    .map_err(|e| wrap(&e))?;
+                    .map_err(transform)?;
                     let extra = self.config.separate_cert_and_key.then(|| {
                         vec![
                             file(format!("{}.crt", unit.path), cs.cert_pem),
@@ -181,7 +230,7 @@ impl Mounter {
                     (cs.main, version, extra)
                 } else {
                     (
-                        content::plain_secret(&value.0, object.encoding).map_err(|e| wrap(&e))?,
+                        content::plain_secret(&value.0, object.encoding).map_err(transform)?,
                         version,
                         None,
                     )
@@ -204,7 +253,7 @@ impl Mounter {
                     x.as_deref(),
                     y.as_deref(),
                 )
-                .map_err(|e| wrap(&e))?,
+                .map_err(transform)?,
                 version,
                 None,
             ),
@@ -221,6 +270,15 @@ impl Mounter {
             .collect();
         out.push((file(unit.path.clone(), contents), object_version()));
         Ok(out)
+    }
+}
+
+/// How the upstream texts name `object` at `version`.
+fn label(object: &KeyVaultObject, version: &str) -> ObjectLabel {
+    ObjectLabel {
+        object_type: object.object_type.as_str().to_string(),
+        name: object.name.clone(),
+        version: version.to_string(),
     }
 }
 

@@ -9,8 +9,9 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use crate::cloud::Cloud;
+use crate::cloud::{Cloud, CloudError};
 use crate::content::{Encoding, Format};
+use crate::mount::MountError;
 
 /// Attribute keys set by the driver or the sync controller.
 pub mod keys {
@@ -25,42 +26,165 @@ pub mod keys {
 /// Audience of the service-account token used for workload identity federation.
 pub const WORKLOAD_IDENTITY_AUDIENCE: &str = "api://AzureADTokenExchange";
 
-/// A parameter error: the text is the upstream provider's, returned to the caller verbatim.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParamError(pub String);
+/// Why the parameters of a Mount are invalid. `Display` is the upstream provider's text, returned to the
+/// caller as the cause of `failed to mount objects, error: …`.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamError {
+    /// A required attribute is missing or empty (its upstream name: `pod name`, `keyvaultName`, …).
+    #[error("{0} is not provided")]
+    Missing(&'static str),
+    /// More than one of `usePodIdentity`, `useVMManagedIdentity`, `useAzureTokenProxy` is true.
+    #[error(
+        "only one identity mode can be enabled at a time: usePodIdentity, useVMManagedIdentity, or useAzureTokenProxy"
+    )]
+    ConflictingIdentityModes,
+    /// A flag is not a Go boolean.
+    #[error("failed to parse {flag} flag, error: strconv.ParseBool: parsing {value:?}: invalid syntax")]
+    Flag {
+        /// The attribute.
+        flag: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// `cloudName` (or the Azure Stack environment file) is not usable.
+    #[error(transparent)]
+    Cloud(#[from] CloudError),
+    /// The identity mode cannot be set up from the attributes and secrets.
+    #[error("failed to build auth config for mode {mode}: {problem}")]
+    AuthConfig {
+        /// Upstream's name of the mode: `PodIdentity`, `AzureTokenProxy` or `None`.
+        mode: &'static str,
+        /// What is wrong.
+        problem: AuthConfigError,
+    },
+    /// `objects` is missing or blank.
+    #[error("objects is not set")]
+    NoObjects,
+    /// `objects` is not the two-level YAML document.
+    #[error("failed to yaml unmarshal objects, error: {0}")]
+    ObjectsYaml(serde_yaml_ng::Error),
+    /// An entry of `objects.array` is not a YAML mapping of the expected shape.
+    #[error("unmarshal failed for keyVaultObjects at index {index}, error: {error}")]
+    ObjectYaml {
+        /// Position in the array.
+        index: usize,
+        /// The YAML error.
+        error: serde_yaml_ng::Error,
+    },
+    /// An entry of `objects.array` is invalid.
+    #[error("failed to get {object}: {problem}")]
+    Object {
+        /// The entry, as written.
+        object: ObjectLabel,
+        /// What is wrong with it.
+        problem: ObjectError,
+    },
+    /// `keyvaultName` is too short or too long.
+    #[error("failed to get vault: Invalid vault name: {0:?}, must be between 3 and 24 chars")]
+    VaultNameLength(String),
+    /// `keyvaultName` has characters a vault name cannot have.
+    #[error("failed to get vault: Invalid vault name: {0:?}, must match [-a-zA-Z0-9]{{3,24}}")]
+    VaultNameCharacters(String),
+}
 
-impl fmt::Display for ParamError {
+/// Why an identity mode cannot be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthConfigError {
+    /// `usePodIdentity`.
+    #[error("aad-pod-identity is deprecated and not supported; use workload identity (clientID)")]
+    PodIdentityUnsupported,
+    /// `useAzureTokenProxy`.
+    #[error("AKS identity binding is not supported; use workload identity (clientID)")]
+    TokenProxyUnsupported,
+    /// Workload identity without a usable service-account token.
+    #[error("failed to parse workload identity tokens, error: {0}")]
+    WorkloadIdentityToken(TokenError),
+    /// Service principal without `clientid` or `clientsecret` in the request's secrets.
+    #[error("could not find {0} in secrets")]
+    MissingSecret(&'static str),
+}
+
+/// Why the workload-identity token cannot be read from `csi.storage.k8s.io/serviceAccount.tokens`.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// The attribute is missing or empty.
+    #[error("service account tokens not found")]
+    Missing,
+    /// The attribute is not JSON of the expected shape.
+    #[error("failed to unmarshal service account tokens, error: {0}")]
+    Unmarshal(JsonError),
+    /// No token for [`WORKLOAD_IDENTITY_AUDIENCE`].
+    #[error("token for audience {WORKLOAD_IDENTITY_AUDIENCE} not found")]
+    NoAudience,
+}
+
+/// Why an entry of `objects` is invalid.
+#[derive(Debug, thiserror::Error)]
+pub enum ObjectError {
+    /// `objectType` is not `secret`, `key` or `cert`.
+    #[error("Invalid vaultObjectTypes. Should be secret, key, or cert")]
+    InvalidType,
+    /// `objectFormat` is not `pem` or `pfx`.
+    #[error("invalid objectFormat: {0}, should be PEM or PFX")]
+    InvalidFormat(String),
+    /// `objectFormat: pfx` on a key or certificate.
+    #[error("PFX format only supported for objectType: secret")]
+    PfxNotSecret,
+    /// `objectEncoding` on a key or certificate.
+    #[error("objectEncoding only supported for objectType: secret")]
+    EncodingNotSecret,
+    /// `objectEncoding` is not `utf-8`, `base64` or `hex`.
+    #[error("invalid objectEncoding: {0}, should be hex, base64 or utf-8")]
+    InvalidEncoding(String),
+    /// Neither `objectAlias` nor `objectName` is set.
+    #[error("file name must not be empty")]
+    EmptyFileName,
+    /// The file name is absolute.
+    #[error("file name must be a relative path")]
+    AbsoluteFileName,
+    /// The file name could leave the target directory.
+    #[error("file name must not contain '..'")]
+    ParentInFileName,
+    /// `filePermission` is not an octal file mode.
+    #[error("invalid filePermission: {0:?}, must be an octal file mode between 0000 and 0777 such as 0644")]
+    InvalidPermission(String),
+}
+
+/// An object as the upstream texts name it: `objectType:secret, objectName:db, objectVersion:`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObjectLabel {
+    /// `objectType`, as written.
+    pub object_type: String,
+    /// `objectName`.
+    pub name: String,
+    /// `objectVersion` (`""` = latest).
+    pub version: String,
+}
+
+impl fmt::Display for ObjectLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        write!(
+            f,
+            "objectType:{}, objectName:{}, objectVersion:{}",
+            self.object_type, self.name, self.version
+        )
     }
 }
 
-impl std::error::Error for ParamError {}
+/// A JSON error without the input: serde_json's type errors quote the offending value (`invalid type: string
+/// "<token>"`), and these inputs carry service-account tokens and client secrets.
+#[derive(Debug, thiserror::Error)]
+#[error("{} at line {} column {}", json_category(.0), .0.line(), .0.column())]
+pub struct JsonError(pub serde_json::Error);
 
-fn err(text: impl Into<String>) -> ParamError {
-    ParamError(text.into())
-}
-
-/// Where the error surfaced: before parsing the parameters (returned bare) or while mounting (returned
-/// wrapped as `failed to mount objects, error: …`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RequestError {
-    /// `attributes`, `secrets` or `permission` are not valid JSON of the expected shape.
-    Unmarshal(ParamError),
-    /// Anything else about the parameters.
-    Mount(ParamError),
-}
-
-impl fmt::Display for RequestError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Unmarshal(e) => write!(f, "{e}"),
-            Self::Mount(e) => write!(f, "failed to mount objects, error: {e}"),
-        }
+fn json_category(e: &serde_json::Error) -> &'static str {
+    match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "syntax error",
+        serde_json::error::Category::Data => "unexpected value type",
+        serde_json::error::Category::Eof => "unexpected end of input",
     }
 }
-
-impl std::error::Error for RequestError {}
 
 /// How the provider authenticates to Entra ID for this request.
 #[derive(Clone, PartialEq, Eq)]
@@ -175,14 +299,10 @@ impl MountParams {
     pub fn vault_url(&self) -> Result<String, ParamError> {
         let name = &self.vault_name;
         if !(3..=24).contains(&name.len()) {
-            return Err(err(format!(
-                "failed to get vault: Invalid vault name: {name:?}, must be between 3 and 24 chars"
-            )));
+            return Err(ParamError::VaultNameLength(name.clone()));
         }
         if !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
-            return Err(err(format!(
-                "failed to get vault: Invalid vault name: {name:?}, must match [-a-zA-Z0-9]{{3,24}}"
-            )));
+            return Err(ParamError::VaultNameCharacters(name.clone()));
         }
         Ok(format!("https://{name}.{}", self.cloud.keyvault_dns_suffix))
     }
@@ -194,38 +314,17 @@ pub fn parse(
     secrets: &str,
     permission: &str,
     default_cloud: &str,
-) -> Result<MountParams, RequestError> {
-    let attrs: HashMap<String, String> = serde_json::from_str(attributes).map_err(|e| {
-        RequestError::Unmarshal(err(format!(
-            "failed to unmarshal attributes, error: {}",
-            json_error(&e)
-        )))
-    })?;
-    let secrets: HashMap<String, String> = serde_json::from_str(secrets).map_err(|e| {
-        RequestError::Unmarshal(err(format!(
-            "failed to unmarshal secrets, error: {}",
-            json_error(&e)
-        )))
-    })?;
-    let permission: u32 = serde_json::from_str(permission).map_err(|e| {
-        RequestError::Unmarshal(err(format!(
-            "failed to unmarshal file permission, error: {}",
-            json_error(&e)
-        )))
-    })?;
-    parse_attributes(&attrs, &secrets, permission, default_cloud).map_err(RequestError::Mount)
-}
-
-/// A JSON error without the input: serde_json's type errors quote the offending value (`invalid type: string
-/// "<token>"`), and these inputs carry service-account tokens and client secrets.
-pub fn json_error(e: &serde_json::Error) -> String {
-    let kind = match e.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "unexpected value type",
-        serde_json::error::Category::Eof => "unexpected end of input",
+) -> Result<MountParams, MountError> {
+    let unmarshal = |field: &'static str| {
+        move |e| MountError::Unmarshal {
+            field,
+            error: JsonError(e),
+        }
     };
-    format!("{kind} at line {} column {}", e.line(), e.column())
+    let attrs: HashMap<String, String> = serde_json::from_str(attributes).map_err(unmarshal("attributes"))?;
+    let secrets: HashMap<String, String> = serde_json::from_str(secrets).map_err(unmarshal("secrets"))?;
+    let permission: u32 = serde_json::from_str(permission).map_err(unmarshal("file permission"))?;
+    Ok(parse_attributes(&attrs, &secrets, permission, default_cloud)?)
 }
 
 fn get<'a>(attrs: &'a HashMap<String, String>, key: &str) -> &'a str {
@@ -241,10 +340,10 @@ fn parse_attributes(
     let pod_name = get(attrs, keys::POD_NAME);
     let pod_namespace = get(attrs, keys::POD_NAMESPACE);
     if pod_name.is_empty() {
-        return Err(err("pod name is not provided"));
+        return Err(ParamError::Missing("pod name"));
     }
     if pod_namespace.is_empty() {
-        return Err(err("pod namespace is not provided"));
+        return Err(ParamError::Missing("pod namespace"));
     }
     let pod_identity = parse_flag(attrs, "usePodIdentity")?;
     let vm_identity = parse_flag(attrs, "useVMManagedIdentity")?;
@@ -255,20 +354,18 @@ fn parse_attributes(
         .count()
         > 1
     {
-        return Err(err(
-            "only one identity mode can be enabled at a time: usePodIdentity, useVMManagedIdentity, or useAzureTokenProxy",
-        ));
+        return Err(ParamError::ConflictingIdentityModes);
     }
     let vault_name = get(attrs, "keyvaultName");
     if vault_name.is_empty() {
-        return Err(err("keyvaultName is not provided"));
+        return Err(ParamError::Missing("keyvaultName"));
     }
     let tenant_id = match get(attrs, "tenantID") {
         "" => get(attrs, "tenantId"),
         t => t,
     };
     if tenant_id.is_empty() {
-        return Err(err("tenantId is not provided"));
+        return Err(ParamError::Missing("tenantId"));
     }
     let cloud_name = match get(attrs, "cloudName") {
         "" => default_cloud,
@@ -277,13 +374,16 @@ fn parse_attributes(
     let cloud = Cloud::resolve(cloud_name, get(attrs, "cloudEnvFileName"))?;
 
     let client_id = get(attrs, "clientID");
+    let auth_config = |mode, problem| ParamError::AuthConfig { mode, problem };
     let identity = if pod_identity {
-        return Err(err(
-            "failed to build auth config for mode PodIdentity: aad-pod-identity is deprecated and not supported; use workload identity (clientID)",
+        return Err(auth_config(
+            "PodIdentity",
+            AuthConfigError::PodIdentityUnsupported,
         ));
     } else if token_proxy {
-        return Err(err(
-            "failed to build auth config for mode AzureTokenProxy: AKS identity binding is not supported; use workload identity (clientID)",
+        return Err(auth_config(
+            "AzureTokenProxy",
+            AuthConfigError::TokenProxyUnsupported,
         ));
     } else if vm_identity {
         let id = get(attrs, "userAssignedIdentityID");
@@ -291,22 +391,19 @@ fn parse_attributes(
             user_assigned_id: (!id.is_empty()).then(|| id.to_string()),
         }
     } else if !client_id.is_empty() {
-        let assertion = workload_identity_token(get(attrs, keys::SA_TOKENS)).map_err(|e| {
-            err(format!(
-                "failed to build auth config for mode None: failed to parse workload identity tokens, error: {e}"
-            ))
-        })?;
+        let assertion = workload_identity_token(get(attrs, keys::SA_TOKENS))
+            .map_err(|e| auth_config("None", AuthConfigError::WorkloadIdentityToken(e)))?;
         Identity::Workload {
             client_id: client_id.to_string(),
             assertion,
         }
     } else {
-        service_principal(secrets)?
+        service_principal(secrets).map_err(|problem| auth_config("None", problem))?
     };
 
     let objects_yaml = attrs.get("objects").map_or("", String::as_str);
     if objects_yaml.trim().is_empty() {
-        return Err(err("objects is not set"));
+        return Err(ParamError::NoObjects);
     }
     let objects = parse_objects(objects_yaml, permission)?;
 
@@ -322,13 +419,14 @@ fn parse_attributes(
 }
 
 /// Go's `strconv.ParseBool`, which is what the upstream flags accept; empty means false.
-fn parse_flag(attrs: &HashMap<String, String>, key: &str) -> Result<bool, ParamError> {
-    match get(attrs, key) {
+fn parse_flag(attrs: &HashMap<String, String>, flag: &'static str) -> Result<bool, ParamError> {
+    match get(attrs, flag) {
         "" | "0" | "f" | "F" | "FALSE" | "false" | "False" => Ok(false),
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Ok(true),
-        other => Err(err(format!(
-            "failed to parse {key} flag, error: strconv.ParseBool: parsing {other:?}: invalid syntax"
-        ))),
+        other => Err(ParamError::Flag {
+            flag,
+            value: other.to_string(),
+        }),
     }
 }
 
@@ -337,39 +435,30 @@ struct TokenStatus {
     token: String,
 }
 
-fn workload_identity_token(raw: &str) -> Result<String, String> {
+fn workload_identity_token(raw: &str) -> Result<String, TokenError> {
     if raw.is_empty() {
-        return Err("service account tokens not found".into());
+        return Err(TokenError::Missing);
     }
-    let tokens: HashMap<String, TokenStatus> = serde_json::from_str(raw).map_err(|e| {
-        format!(
-            "failed to unmarshal service account tokens, error: {}",
-            json_error(&e)
-        )
-    })?;
+    let tokens: HashMap<String, TokenStatus> =
+        serde_json::from_str(raw).map_err(|e| TokenError::Unmarshal(JsonError(e)))?;
     tokens
         .get(WORKLOAD_IDENTITY_AUDIENCE)
         .map(|t| t.token.clone())
-        .ok_or_else(|| format!("token for audience {WORKLOAD_IDENTITY_AUDIENCE} not found"))
+        .ok_or(TokenError::NoAudience)
 }
 
-fn service_principal(secrets: &HashMap<String, String>) -> Result<Identity, ParamError> {
-    let find = |key: &str| {
+fn service_principal(secrets: &HashMap<String, String>) -> Result<Identity, AuthConfigError> {
+    let find = |key: &'static str| {
         secrets
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(key))
             .map(|(_, v)| v.trim().to_string())
             .filter(|v| !v.is_empty())
+            .ok_or(AuthConfigError::MissingSecret(key))
     };
-    let client_id = find("clientid").ok_or_else(|| {
-        err("failed to build auth config for mode None: could not find clientid in secrets")
-    })?;
-    let client_secret = find("clientsecret").ok_or_else(|| {
-        err("failed to build auth config for mode None: could not find clientsecret in secrets")
-    })?;
     Ok(Identity::ServicePrincipal {
-        client_id,
-        client_secret,
+        client_id: find("clientid")?,
+        client_secret: find("clientsecret")?,
     })
 }
 
@@ -403,20 +492,15 @@ struct RawObject {
 
 /// Parse the two-level `objects` YAML: a mapping with `array`, a list of strings each holding one object.
 pub fn parse_objects(yaml: &str, default_mode: u32) -> Result<Vec<KeyVaultObject>, ParamError> {
-    let doc: ObjectsDoc = serde_yaml_ng::from_str(yaml)
-        .map_err(|e| err(format!("failed to yaml unmarshal objects, error: {e}")))?;
+    let doc: ObjectsDoc = serde_yaml_ng::from_str(yaml).map_err(ParamError::ObjectsYaml)?;
     doc.array
         .iter()
         .enumerate()
-        .map(|(i, entry)| {
+        .map(|(index, entry)| {
             let raw: RawObject = if entry.trim().is_empty() {
                 RawObject::default()
             } else {
-                serde_yaml_ng::from_str(entry).map_err(|e| {
-                    err(format!(
-                        "unmarshal failed for keyVaultObjects at index {i}, error: {e}"
-                    ))
-                })?
+                serde_yaml_ng::from_str(entry).map_err(|error| ParamError::ObjectYaml { index, error })?
             };
             validate(raw, default_mode)
         })
@@ -424,59 +508,56 @@ pub fn parse_objects(yaml: &str, default_mode: u32) -> Result<Vec<KeyVaultObject
 }
 
 fn validate(raw: RawObject, default_mode: u32) -> Result<KeyVaultObject, ParamError> {
-    let name = raw.object_name.trim().to_string();
-    let type_str = raw.object_type.trim().to_string();
-    let version = raw.object_version.trim().to_string();
-    let wrap = |cause: String| {
-        err(format!(
-            "failed to get objectType:{type_str}, objectName:{name}, objectVersion:{version}: {cause}"
-        ))
+    let label = ObjectLabel {
+        object_type: raw.object_type.trim().to_string(),
+        name: raw.object_name.trim().to_string(),
+        version: raw.object_version.trim().to_string(),
     };
-    let object_type = match type_str.as_str() {
+    match validate_fields(&raw, &label, default_mode) {
+        Ok(object) => Ok(object),
+        Err(problem) => Err(ParamError::Object {
+            object: label,
+            problem,
+        }),
+    }
+}
+
+fn validate_fields(
+    raw: &RawObject,
+    label: &ObjectLabel,
+    default_mode: u32,
+) -> Result<KeyVaultObject, ObjectError> {
+    let object_type = match label.object_type.as_str() {
         "secret" => ObjectType::Secret,
         "key" => ObjectType::Key,
         "cert" => ObjectType::Cert,
-        _ => {
-            return Err(wrap(
-                "Invalid vaultObjectTypes. Should be secret, key, or cert".into(),
-            ));
-        }
+        _ => return Err(ObjectError::InvalidType),
     };
     let format = match raw.object_format.trim().to_ascii_lowercase().as_str() {
         "" | "pem" => Format::Pem,
         "pfx" => Format::Pfx,
-        other => {
-            return Err(wrap(format!(
-                "invalid objectFormat: {other}, should be PEM or PFX"
-            )));
-        }
+        other => return Err(ObjectError::InvalidFormat(other.to_string())),
     };
     if format == Format::Pfx && object_type != ObjectType::Secret {
-        return Err(wrap("PFX format only supported for objectType: secret".into()));
+        return Err(ObjectError::PfxNotSecret);
     }
     let encoding_str = raw.object_encoding.trim().to_ascii_lowercase();
     if !encoding_str.is_empty() && object_type != ObjectType::Secret {
-        return Err(wrap(
-            "objectEncoding only supported for objectType: secret".into(),
-        ));
+        return Err(ObjectError::EncodingNotSecret);
     }
     let encoding = match encoding_str.as_str() {
         "" | "utf-8" => Encoding::Utf8,
         "base64" => Encoding::Base64,
         "hex" => Encoding::Hex,
-        other => {
-            return Err(wrap(format!(
-                "invalid objectEncoding: {other}, should be hex, base64 or utf-8"
-            )));
-        }
+        other => return Err(ObjectError::InvalidEncoding(other.to_string())),
     };
     let alias = raw.object_alias.trim();
     let file_name = if alias.is_empty() {
-        name.clone()
+        label.name.clone()
     } else {
         alias.to_string()
     };
-    validate_file_name(&file_name).map_err(|e| wrap(e.into()))?;
+    validate_file_name(&file_name)?;
     let permission = raw.file_permission.trim();
     let mode = if permission.is_empty() {
         default_mode
@@ -484,17 +565,13 @@ fn validate(raw: RawObject, default_mode: u32) -> Result<KeyVaultObject, ParamEr
         u32::from_str_radix(permission, 8)
             .ok()
             .filter(|m| *m <= 0o777)
-            .ok_or_else(|| {
-                wrap(format!(
-                    "invalid filePermission: {permission:?}, must be an octal file mode between 0000 and 0777 such as 0644"
-                ))
-            })?
+            .ok_or_else(|| ObjectError::InvalidPermission(permission.to_string()))?
     };
     Ok(KeyVaultObject {
-        name,
+        name: label.name.clone(),
         object_type,
         file_name,
-        version,
+        version: label.version.clone(),
         version_history: raw.object_version_history,
         format,
         encoding,
@@ -502,15 +579,15 @@ fn validate(raw: RawObject, default_mode: u32) -> Result<KeyVaultObject, ParamEr
     })
 }
 
-fn validate_file_name(name: &str) -> Result<(), &'static str> {
+fn validate_file_name(name: &str) -> Result<(), ObjectError> {
     if name.is_empty() {
-        return Err("file name must not be empty");
+        return Err(ObjectError::EmptyFileName);
     }
     if name.starts_with('/') || name.starts_with('\\') {
-        return Err("file name must be a relative path");
+        return Err(ObjectError::AbsoluteFileName);
     }
     if name.contains("..") {
-        return Err("file name must not contain '..'");
+        return Err(ObjectError::ParentInFileName);
     }
     Ok(())
 }
@@ -734,12 +811,12 @@ mod tests {
         let mut p = parse(&attrs(&[]), "{}", "420", "AzurePublicCloud").unwrap();
         p.vault_name = "ab".into();
         assert_eq!(
-            p.vault_url().unwrap_err().0,
+            p.vault_url().unwrap_err().to_string(),
             "failed to get vault: Invalid vault name: \"ab\", must be between 3 and 24 chars"
         );
         p.vault_name = "bad_name".into();
         assert_eq!(
-            p.vault_url().unwrap_err().0,
+            p.vault_url().unwrap_err().to_string(),
             "failed to get vault: Invalid vault name: \"bad_name\", must match [-a-zA-Z0-9]{3,24}"
         );
     }
@@ -807,7 +884,7 @@ mod tests {
             ),
         ];
         for (entry, want) in cases {
-            assert_eq!(one(entry).unwrap_err().0, want, "entry {entry:?}");
+            assert_eq!(one(entry).unwrap_err().to_string(), want, "entry {entry:?}");
         }
     }
 
@@ -815,7 +892,7 @@ mod tests {
     fn quoted_history_is_an_unmarshal_error() {
         let e = one("objectName: s\nobjectType: secret\nobjectVersionHistory: \"2\"")
             .unwrap_err()
-            .0;
+            .to_string();
         assert!(
             e.starts_with("unmarshal failed for keyVaultObjects at index 0, error: "),
             "{e}"
@@ -824,7 +901,7 @@ mod tests {
 
     #[test]
     fn malformed_objects_yaml() {
-        let e = parse_objects("array: {", 0o644).unwrap_err().0;
+        let e = parse_objects("array: {", 0o644).unwrap_err().to_string();
         assert!(e.starts_with("failed to yaml unmarshal objects, error: "), "{e}");
         assert!(parse_objects("array: []", 0o644).unwrap().is_empty());
     }

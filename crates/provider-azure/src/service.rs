@@ -1,18 +1,18 @@
 //! The `v1alpha1.CSIDriverProvider` service: validate, delegate to [`Mounter`], map errors.
 //!
-//! Failures are returned the way the upstream provider returns them, as gRPC status `UNKNOWN` with the
-//! upstream text (`failed to mount objects, error: …`), so callers that parse them keep working. The text
-//! never contains a secret value or a token.
+//! A failed Mount becomes a gRPC status in one place, `From<MountError> for Status`: the upstream text
+//! (`failed to mount objects, error: …`), which never contains a secret value or a token, with the code
+//! chosen per failure there. The `grpc_request` metric records the code actually returned.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use provider_proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
 use provider_proto::v1alpha1::{MountRequest, MountResponse, VersionRequest, VersionResponse};
-use tonic::{Request, Response, Status};
+use tonic::{Code, Request, Response, Status};
 
 use crate::metrics::Metrics;
-use crate::mount::Mounter;
+use crate::mount::{MountError, Mounter};
 
 /// `runtime_name` reported by `Version`, as upstream.
 pub const RUNTIME_NAME: &str = "secrets-store-csi-driver-provider-azure";
@@ -49,27 +49,95 @@ impl CsiDriverProvider for ProviderService {
 
     async fn mount(&self, request: Request<MountRequest>) -> Result<Response<MountResponse>, Status> {
         let started = Instant::now();
-        let result = self.mounter.mount(request.get_ref()).await;
-        let code = if result.is_ok() {
-            tonic::Code::Ok
-        } else {
-            tonic::Code::Unknown
-        };
+        let result = self.mounter.mount(request.get_ref()).await.map_err(|error| {
+            tracing::warn!(%error, "failed to process mount request");
+            Status::from(error)
+        });
+        let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
         self.metrics
             .grpc_request("/v1alpha1.CSIDriverProvider/Mount", code, started.elapsed());
-        match result {
-            Ok(response) => {
-                tracing::info!(
-                    files = response.files.len(),
-                    took_ms = started.elapsed().as_millis() as u64,
-                    "mount succeeded"
-                );
-                Ok(Response::new(response))
-            }
-            Err(error) => {
-                tracing::warn!(%error, "failed to process mount request");
-                Err(Status::unknown(error.to_string()))
-            }
+        let response = result?;
+        tracing::info!(
+            files = response.files.len(),
+            took_ms = started.elapsed().as_millis() as u64,
+            "mount succeeded"
+        );
+        Ok(Response::new(response))
+    }
+}
+
+/// The one place a Mount failure becomes a gRPC status: the upstream text, and a code per failure. The match
+/// is exhaustive, so a new kind of failure cannot reach the wire without a decision.
+///
+/// Every failure answers `UNKNOWN` today, as the upstream provider does (its plain Go errors become
+/// `UNKNOWN`). The code is part of what users see: the manager writes it into the SecretSync condition
+/// message (`rpc error: code = Unknown desc = failed to mount objects, …`), and the tests pin that text and
+/// the wire code. Each arm names the code that would fit once that contract is changed on both sides.
+impl From<MountError> for Status {
+    fn from(error: MountError) -> Self {
+        let code = match &error {
+            // Fits INVALID_ARGUMENT: the request or the SecretProviderClass must change.
+            MountError::Unmarshal { .. } | MountError::Parameters(_) => Code::Unknown,
+            // Fits INVALID_ARGUMENT: no credential or client can be made from the tenant, client and vault.
+            MountError::Credential(_) => Code::Unknown,
+            // Fit what the vault answered (`KeyVaultError`): HTTP 404 NOT_FOUND, 401 and Entra refusals
+            // UNAUTHENTICATED, 403 PERMISSION_DENIED, 429 RESOURCE_EXHAUSTED, 5xx and unreachable UNAVAILABLE,
+            // shutting down UNAVAILABLE.
+            MountError::List { .. } | MountError::Get { .. } => Code::Unknown,
+            // Fits FAILED_PRECONDITION: the stored value does not suit the format or encoding asked for (not
+            // INTERNAL, which would point at the provider).
+            MountError::Transform { .. } => Code::Unknown,
+        };
+        Status::new(code, error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyvault::KeyVaultError;
+    use crate::params::{ObjectLabel, ParamError};
+
+    #[test]
+    fn mount_errors_keep_the_upstream_text_and_code() {
+        let object = || ObjectLabel {
+            object_type: "secret".into(),
+            name: "db".into(),
+            version: String::new(),
+        };
+        let cases = [
+            (
+                MountError::Parameters(ParamError::NoObjects),
+                "failed to mount objects, error: objects is not set",
+            ),
+            (
+                MountError::Get {
+                    object: object(),
+                    error: KeyVaultError::Status {
+                        status: 404,
+                        message: "GET https://kv/secrets/db/: HTTP 404 SecretNotFound".into(),
+                    },
+                },
+                "failed to mount objects, error: failed to get objectType:secret, objectName:db, objectVersion:: GET https://kv/secrets/db/: HTTP 404 SecretNotFound",
+            ),
+            (
+                MountError::List {
+                    object: object(),
+                    error: KeyVaultError::ShuttingDown,
+                },
+                "failed to mount objects, error: the provider is shutting down",
+            ),
+            (
+                MountError::Credential(KeyVaultError::Credential {
+                    message: "create credential bad tenant".into(),
+                }),
+                "failed to mount objects, error: failed to get keyvault client: create credential bad tenant",
+            ),
+        ];
+        for (error, text) in cases {
+            let status = Status::from(error);
+            assert_eq!(status.code(), Code::Unknown, "{text}");
+            assert_eq!(status.message(), text);
         }
     }
 }
