@@ -1,16 +1,14 @@
-//! `/healthz`, `/readyz`, `/debug/secretsyncs` and `/metrics`.
+//! `/healthz`, `/readyz`, `/debug/secretsyncs` and `/metrics`, served by [`sse_runtime::admin::serve`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::routing::get;
+pub use sse_runtime::admin::{BindError, Served};
 use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
-
-/// A running HTTP server: its bound address and its task.
-pub type Served = (SocketAddr, tokio::task::JoinHandle<()>);
 
 /// Produces the `/debug/secretsyncs` report.
 pub type Report = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
@@ -22,8 +20,8 @@ pub async fn serve_probes(
     ready: Arc<AtomicBool>,
     report: Report,
     shutdown: CancellationToken,
-) -> anyhow::Result<Served> {
-    let app = axum::Router::new()
+) -> Result<Served, BindError> {
+    let routes = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/debug/secretsyncs",
@@ -45,7 +43,7 @@ pub async fn serve_probes(
                 }
             }),
         );
-    serve(addr, app, shutdown).await
+    sse_runtime::admin::serve(addr, routes, shutdown).await
 }
 
 /// Serve `/metrics` on `addr`.
@@ -53,39 +51,8 @@ pub async fn serve_metrics(
     addr: SocketAddr,
     metrics: Metrics,
     shutdown: CancellationToken,
-) -> anyhow::Result<Served> {
-    let app = axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let body = metrics.encode();
-            async move {
-                (
-                    [(
-                        http::header::CONTENT_TYPE,
-                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    )],
-                    body,
-                )
-            }
-        }),
-    );
-    serve(addr, app, shutdown).await
-}
-
-async fn serve(addr: SocketAddr, app: axum::Router, shutdown: CancellationToken) -> anyhow::Result<Served> {
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let local = listener.local_addr()?;
-    Ok((
-        local,
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
-            {
-                tracing::error!(%error, "HTTP server failed");
-            }
-        }),
-    ))
+) -> Result<Served, BindError> {
+    sse_runtime::admin::serve(addr, sse_runtime::metrics::route(metrics.registry()), shutdown).await
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@
 //!   `controller_runtime_reconcile_total{controller,result}`, `controller_runtime_reconcile_errors_total`,
 //!   `controller_runtime_reconcile_time_seconds`, `controller_runtime_max_concurrent_reconciles`.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -42,7 +42,7 @@ fn buckets() -> Histogram {
 /// The manager's metric families, cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
-    registry: Arc<Mutex<Registry>>,
+    registry: Arc<Registry>,
     syncs: Family<ReasonLabel, Counter>,
     duration: Histogram,
     reconciles: Family<ResultLabel, Counter>,
@@ -91,7 +91,7 @@ impl Default for Metrics {
             max_concurrent.clone(),
         );
         Self {
-            registry: Arc::new(Mutex::new(registry)),
+            registry: Arc::new(registry),
             syncs,
             duration,
             reconciles,
@@ -145,15 +145,14 @@ impl Metrics {
             .set(i64::from(workers));
     }
 
+    /// The registry behind these families, for the `/metrics` route.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
+    }
+
     /// The text exposition format.
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        let registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-        out
+        sse_runtime::metrics::encode(&self.registry)
     }
 }
 

@@ -45,15 +45,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         log_level: _,
     } = args;
 
-    let shutdown = CancellationToken::new();
-    let signals = shutdown.clone();
-    tokio::spawn(async move {
-        sse_runtime::wait_for_signal().await;
-        tracing::info!("shutting down: finishing in-flight reconciles");
-        signals.cancel();
-        sse_runtime::wait_for_signal().await;
-        std::process::exit(130);
-    });
+    let shutdown = sse_runtime::shutdown::on_signals("finishing in-flight reconciles");
 
     let client = Client::try_default()
         .await

@@ -3,7 +3,7 @@
 //! The upstream names are kept (`keyvault_request`, `grpc_request`, seconds histograms with the upstream
 //! buckets) but labels are bounded: an HTTP status class or gRPC code, never error text or object names.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -35,7 +35,7 @@ struct GrpcLabels {
 /// The provider's metric families, cheap to clone.
 #[derive(Clone)]
 pub struct Metrics {
-    registry: Arc<Mutex<Registry>>,
+    registry: Arc<Registry>,
     keyvault: Family<KeyVaultLabels, Histogram, fn() -> Histogram>,
     grpc: Family<GrpcLabels, Histogram, fn() -> Histogram>,
 }
@@ -61,7 +61,7 @@ impl Default for Metrics {
             grpc.clone(),
         );
         Self {
-            registry: Arc::new(Mutex::new(registry)),
+            registry: Arc::new(registry),
             keyvault,
             grpc,
         }
@@ -98,15 +98,8 @@ impl Metrics {
             .observe(took.as_secs_f64());
     }
 
-    /// The text exposition format.
-    pub fn encode(&self) -> String {
-        let mut out = String::new();
-        let registry = self
-            .registry
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        // Writing into a String cannot fail.
-        let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
-        out
+    /// The registry behind these families, for the `/metrics` route.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.registry.clone()
     }
 }

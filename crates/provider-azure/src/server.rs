@@ -10,12 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
+use futures::{Stream, StreamExt};
 use provider_proto::v1alpha1::csi_driver_provider_server::CsiDriverProviderServer;
 use sse_tls::{ServerTls, TlsFiles};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, UnixListener};
 use tokio_stream::wrappers::{ReceiverStream, TcpListenerStream, UnixListenerStream};
 use tokio_util::sync::CancellationToken;
+use tonic::transport::server::{Connected, Router};
 
 use crate::args::Args;
 use crate::keyvault::{KeyVault, KeyVaultConfig};
@@ -80,31 +82,51 @@ pub fn bind_private_socket(path: &Path) -> anyhow::Result<UnixListener> {
     result
 }
 
+/// Serve `router` on the connections of `incoming` (a Unix or TCP listener) until `shutdown`: through mutual
+/// TLS when `tls` is set, as they come otherwise.
+fn serve<IO>(
+    router: Router,
+    incoming: impl Stream<Item = io::Result<IO>> + Send + Unpin + 'static,
+    tls: Option<ServerTls>,
+    shutdown: CancellationToken,
+) -> tokio::task::JoinHandle<Result<(), tonic::transport::Error>>
+where
+    IO: Connected + AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    IO::ConnectInfo: Clone + Send + Sync + 'static,
+{
+    let stop = shutdown.clone().cancelled_owned();
+    match tls {
+        Some(tls) => {
+            tokio::spawn(router.serve_with_incoming_shutdown(tls_incoming(incoming, tls, shutdown), stop))
+        }
+        None => tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop)),
+    }
+}
+
 /// Accept connections, run the TLS handshake off the accept loop, and yield only authenticated streams.
-fn tls_incoming<IO, A, F>(
-    mut accept: A,
+fn tls_incoming<IO>(
+    mut incoming: impl Stream<Item = io::Result<IO>> + Send + Unpin + 'static,
     tls: ServerTls,
     shutdown: CancellationToken,
 ) -> ReceiverStream<io::Result<tokio_rustls::server::TlsStream<IO>>>
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    A: FnMut() -> F + Send + 'static,
-    F: std::future::Future<Output = io::Result<IO>> + Send,
 {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     tokio::spawn(async move {
         loop {
             let io = tokio::select! {
                 () = shutdown.cancelled() => return,
-                io = accept() => io,
+                io = incoming.next() => io,
             };
             let io = match io {
-                Ok(io) => io,
-                Err(error) => {
+                Some(Ok(io)) => io,
+                Some(Err(error)) => {
                     tracing::warn!(%error, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
+                None => return,
             };
             let acceptor = tls.acceptor();
             let tx = tx.clone();
@@ -195,8 +217,7 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
             ..KeyVaultConfig::default()
         },
         metrics.clone(),
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    )?;
     let mounter = Arc::new(Mounter::new(
         MountConfig {
             default_cloud: cloud_name,
@@ -218,48 +239,23 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         .timeout(mount_timeout)
         .add_service(health_service)
         .add_service(service);
-    let stop = shutdown.clone().cancelled_owned();
 
-    let mut grpc_tcp_addr = None;
-    let socket_path = match &endpoint {
-        Endpoint::Unix(p) => Some(p.clone()),
-        Endpoint::Tcp(_) => None,
-    };
-    let grpc: tokio::task::JoinHandle<Result<(), tonic::transport::Error>> = match (endpoint, tls.clone()) {
-        (Endpoint::Unix(path), Some(tls)) => {
-            let listener = bind_private_socket(&path)?;
-            let listener = Arc::new(listener);
-            let incoming = tls_incoming(
-                move || {
-                    let l = listener.clone();
-                    async move { l.accept().await.map(|(s, _)| s) }
-                },
-                tls,
-                shutdown.clone(),
-            );
-            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop))
+    let (grpc, socket_path, grpc_tcp_addr) = match endpoint {
+        Endpoint::Unix(path) => {
+            let listener = UnixListenerStream::new(bind_private_socket(&path)?);
+            let grpc = serve(router, listener, tls.clone(), shutdown.clone());
+            (grpc, Some(path), None)
         }
-        (Endpoint::Unix(path), None) => {
-            let listener = bind_private_socket(&path)?;
-            tokio::spawn(router.serve_with_incoming_shutdown(UnixListenerStream::new(listener), stop))
-        }
-        (Endpoint::Tcp(addr), Some(tls)) => {
-            let listener = Arc::new(TcpListener::bind(addr).await?);
-            grpc_tcp_addr = Some(listener.local_addr()?);
-            let incoming = tls_incoming(
-                move || {
-                    let l = listener.clone();
-                    async move { l.accept().await.map(|(s, _)| s) }
-                },
-                tls,
-                shutdown.clone(),
-            );
-            tokio::spawn(router.serve_with_incoming_shutdown(incoming, stop))
-        }
-        (Endpoint::Tcp(addr), None) => {
+        Endpoint::Tcp(addr) => {
             let listener = TcpListener::bind(addr).await?;
-            grpc_tcp_addr = Some(listener.local_addr()?);
-            tokio::spawn(router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop))
+            let local = listener.local_addr()?;
+            let grpc = serve(
+                router,
+                TcpListenerStream::new(listener),
+                tls.clone(),
+                shutdown.clone(),
+            );
+            (grpc, None, Some(local))
         }
     };
     serving.store(true, Ordering::Release);
@@ -277,36 +273,22 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
     };
     let (health_addr, health_task) = match health_addr.0 {
         Some(addr) => {
-            let app = axum::Router::new().route(
+            let routes = axum::Router::new().route(
                 &healthz_path,
                 axum::routing::get(move || {
                     let health = health.clone();
                     async move { health.check() }
                 }),
             );
-            let (addr, task) = serve_http(addr, app, shutdown.clone()).await?;
+            let (addr, task) = sse_runtime::admin::serve(addr, routes, shutdown.clone()).await?;
             (Some(addr), Some(task))
         }
         None => (None, None),
     };
     let (metrics_addr, metrics_task) = match metrics_addr.0 {
         Some(addr) => {
-            let app = axum::Router::new().route(
-                "/metrics",
-                axum::routing::get(move || {
-                    let metrics = metrics.clone();
-                    async move {
-                        (
-                            [(
-                                http::header::CONTENT_TYPE,
-                                "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                            )],
-                            metrics.encode(),
-                        )
-                    }
-                }),
-            );
-            let (addr, task) = serve_http(addr, app, shutdown.clone()).await?;
+            let routes = sse_runtime::metrics::route(metrics.registry());
+            let (addr, task) = sse_runtime::admin::serve(addr, routes, shutdown.clone()).await?;
             (Some(addr), Some(task))
         }
         None => (None, None),
@@ -367,37 +349,14 @@ impl HealthState {
     }
 }
 
-async fn serve_http(
-    addr: SocketAddr,
-    app: axum::Router,
-    shutdown: CancellationToken,
-) -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("bind {addr}"))?;
-    let local = listener.local_addr()?;
-    let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-        {
-            tracing::error!(%error, "HTTP server failed");
-        }
-    });
-    Ok((local, task))
-}
-
 /// Run until SIGTERM or SIGINT, then drain in-flight requests. A second signal exits at once.
 pub async fn run(args: Args) -> anyhow::Result<()> {
+    let signals = sse_runtime::shutdown::on_signals("draining in-flight requests");
     let running = start(args).await?;
     let shutdown = running.shutdown.clone();
     tokio::spawn(async move {
-        sse_runtime::wait_for_signal().await;
-        tracing::info!("shutting down: draining in-flight requests");
+        signals.cancelled().await;
         shutdown.cancel();
-        sse_runtime::wait_for_signal().await;
-        tracing::warn!("second signal: exiting now");
-        std::process::exit(130);
     });
     running.done.await.context("server task")?
 }

@@ -1,5 +1,13 @@
-//! Process plumbing shared by `manager` and `provider-azure`: one way to set up logs, one way to wait for
-//! the shutdown signal.
+//! Process plumbing shared by `manager` and `provider-azure`, so each exists once:
+//!
+//! * [`init_logging`]: one way to set up logs;
+//! * [`shutdown::on_signals`]: the two-signal shutdown (the first SIGTERM/SIGINT drains, the second exits);
+//! * [`admin::serve`]: the HTTP server behind the health, readiness, debug and metrics endpoints;
+//! * [`metrics`]: the `/metrics` route and its Prometheus text encoding.
+
+pub mod admin;
+pub mod metrics;
+pub mod shutdown;
 
 use tracing_subscriber::EnvFilter;
 
@@ -26,20 +34,4 @@ pub fn init_logging(format: LogFormat, filter: &str) {
         LogFormat::Plain => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-}
-
-/// Resolve on SIGTERM or SIGINT.
-pub async fn wait_for_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) {
-        (Ok(mut term), Ok(mut int)) => {
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-            }
-        }
-        _ => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
 }
