@@ -355,7 +355,7 @@ async fn offline_keeps_the_secret_and_recovers_by_itself() {
     assert_eq!(env.secret_data("offline")["key"], "good", "never emptied");
     let (status, reason, message) = condition(&sync, READY);
     assert_eq!((status.as_str(), reason.as_str()), ("False", "ProviderError"));
-    assert!(message.starts_with("fetching secrets from the provider failed: rpc error: code = Unknown desc = failed to mount objects"), "{message}");
+    assert!(message.starts_with("fetching secrets from the provider failed: rpc error: code = Unavailable desc = failed to mount objects"), "{message}");
     let since = sync.status.as_ref().unwrap().failing_since.clone();
     assert!(since.is_some());
     assert!(

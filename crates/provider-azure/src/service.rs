@@ -11,6 +11,7 @@ use provider_proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
 use provider_proto::v1alpha1::{MountRequest, MountResponse, VersionRequest, VersionResponse};
 use tonic::{Code, Request, Response, Status};
 
+use crate::keyvault::KeyVaultError;
 use crate::metrics::Metrics;
 use crate::mount::{MountError, Mounter};
 
@@ -74,32 +75,52 @@ impl CsiDriverProvider for ProviderService {
 /// message (`rpc error: code = Unknown desc = failed to mount objects, …`), and the tests pin that text and
 /// the wire code. Each arm names the code that would fit once that contract is changed on both sides.
 impl From<MountError> for Status {
+    /// The text stays the upstream provider's (`failed to mount objects, error: …`); the code says what
+    /// kind of failure it is, so callers and the `grpc_request` metric can tell them apart (the upstream
+    /// provider answers `UNKNOWN` for all of them).
     fn from(error: MountError) -> Self {
         let code = match &error {
-            // Fits INVALID_ARGUMENT: the request or the SecretProviderClass must change.
-            MountError::Unmarshal { .. } | MountError::Parameters(_) => Code::Unknown,
-            // Fits INVALID_ARGUMENT: no credential or client can be made from the tenant, client and vault.
-            MountError::Credential(_) => Code::Unknown,
-            // Fit what the vault answered (`KeyVaultError`): HTTP 404 NOT_FOUND, 401 and Entra refusals
-            // UNAUTHENTICATED, 403 PERMISSION_DENIED, 429 RESOURCE_EXHAUSTED, 5xx and unreachable UNAVAILABLE,
-            // shutting down UNAVAILABLE.
-            MountError::List { .. } | MountError::Get { .. } => Code::Unknown,
-            // Fits FAILED_PRECONDITION: the stored value does not suit the format or encoding asked for (not
-            // INTERNAL, which would point at the provider).
-            MountError::Transform { .. } => Code::Unknown,
+            // The request or the SecretProviderClass must change.
+            MountError::Unmarshal { .. } | MountError::Parameters(_) => Code::InvalidArgument,
+            // No credential or client can be made from the tenant, client and vault given.
+            MountError::Credential(_) => Code::InvalidArgument,
+            // What the vault (or Entra) answered.
+            MountError::List { error, .. } | MountError::Get { error, .. } => key_vault_code(error),
+            // The stored value does not suit the format or encoding asked for (not INTERNAL, which would
+            // point at the provider).
+            MountError::Transform { .. } => Code::FailedPrecondition,
         };
         Status::new(code, error.to_string())
+    }
+}
+
+/// The gRPC code for a Key Vault or Entra failure.
+fn key_vault_code(error: &KeyVaultError) -> Code {
+    match error {
+        KeyVaultError::Status { status, .. } => match status {
+            404 => Code::NotFound,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            408 => Code::DeadlineExceeded,
+            429 => Code::ResourceExhausted,
+            400..=499 => Code::FailedPrecondition,
+            500..=599 => Code::Unavailable,
+            _ => Code::Unknown,
+        },
+        KeyVaultError::Credential { .. } => Code::Unauthenticated,
+        KeyVaultError::Unreachable { .. } | KeyVaultError::ShuttingDown => Code::Unavailable,
+        KeyVaultError::Other { .. } => Code::Unknown,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyvault::KeyVaultError;
+
     use crate::params::{ObjectLabel, ParamError};
 
     #[test]
-    fn mount_errors_keep_the_upstream_text_and_code() {
+    fn mount_errors_keep_the_upstream_text_with_a_fitting_code() {
         let object = || ObjectLabel {
             object_type: "secret".into(),
             name: "db".into(),
@@ -108,6 +129,7 @@ mod tests {
         let cases = [
             (
                 MountError::Parameters(ParamError::NoObjects),
+                Code::InvalidArgument,
                 "failed to mount objects, error: objects is not set",
             ),
             (
@@ -118,6 +140,7 @@ mod tests {
                         message: "GET https://kv/secrets/db/: HTTP 404 SecretNotFound".into(),
                     },
                 },
+                Code::NotFound,
                 "failed to mount objects, error: failed to get objectType:secret, objectName:db, objectVersion:: GET https://kv/secrets/db/: HTTP 404 SecretNotFound",
             ),
             (
@@ -125,18 +148,20 @@ mod tests {
                     object: object(),
                     error: KeyVaultError::ShuttingDown,
                 },
+                Code::Unavailable,
                 "failed to mount objects, error: the provider is shutting down",
             ),
             (
                 MountError::Credential(KeyVaultError::Credential {
                     message: "create credential bad tenant".into(),
                 }),
+                Code::InvalidArgument,
                 "failed to mount objects, error: failed to get keyvault client: create credential bad tenant",
             ),
         ];
-        for (error, text) in cases {
+        for (error, code, text) in cases {
             let status = Status::from(error);
-            assert_eq!(status.code(), Code::Unknown, "{text}");
+            assert_eq!(status.code(), code, "{text}");
             assert_eq!(status.message(), text);
         }
     }

@@ -195,7 +195,7 @@ async fn upstream_error_texts_over_the_wire() {
     ];
     for (attributes, want) in cases {
         let status = h.mount(attributes).await.unwrap_err();
-        assert_eq!(status.code(), tonic::Code::Unknown);
+        assert_eq!(status.code(), tonic::Code::InvalidArgument, "{want}");
         assert_eq!(status.message(), want);
     }
     let status = h.mount("not json".into()).await.unwrap_err();
@@ -537,7 +537,7 @@ async fn health_and_metrics_endpoints() {
     assert!(metrics.contains("keyvault_request_count{"), "{metrics}");
     assert!(metrics.contains("status=\"404\""), "{metrics}");
     assert!(
-        metrics.contains("grpc_request_count{") && metrics.contains("grpc_code=\"Unknown\""),
+        metrics.contains("grpc_request_count{") && metrics.contains("grpc_code=\"NotFound\""),
         "{metrics}"
     );
     assert!(
