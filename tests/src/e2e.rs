@@ -31,7 +31,7 @@ pub const MANAGER_SA: &str = "secrets-store-sync-controller-manager";
 pub const LEASE: &str = "29f1d54e.secret-sync.x-k8s.io";
 pub const TENANT: &str = "00000000-0000-0000-0000-000000000001";
 pub const CLIENT_ID: &str = "e2e-client";
-pub const AUDIENCE: &str = "api://AzureADTokenExchange";
+pub const AUDIENCE: &str = provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;
 pub const VAULT: &str = "e2e-kv";
 pub const SA: &str = "app-sa";
 /// The shared manager's poll interval.
@@ -429,15 +429,14 @@ impl World {
 
     /// A SecretProviderClass for the suite's vault with these `objects` entries.
     pub fn spc(&self, ns: &str, name: &str, provider: &str, objects: &[&str]) -> String {
-        let mut entries = String::new();
-        for o in objects {
-            entries.push_str("        - |\n");
-            for line in o.lines() {
-                entries.push_str(&format!("          {line}\n"));
-            }
-        }
+        // The `objects` parameter, indented under `objects: |`.
+        let entries: String = provider_proto::contract::Objects::new(objects.iter().copied())
+            .to_yaml()
+            .lines()
+            .map(|line| format!("      {line}\n"))
+            .collect();
         format!(
-            "apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata: {{name: \"{name}\", namespace: \"{ns}\"}}\nspec:\n  provider: \"{provider}\"\n  parameters:\n    clientID: \"{CLIENT_ID}\"\n    keyvaultName: \"{VAULT}\"\n    tenantId: \"{TENANT}\"\n    cloudName: AzureStackCloud\n    cloudEnvFileName: \"{env}\"\n    objects: |\n      array:\n{entries}",
+            "apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata: {{name: \"{name}\", namespace: \"{ns}\"}}\nspec:\n  provider: \"{provider}\"\n  parameters:\n    clientID: \"{CLIENT_ID}\"\n    keyvaultName: \"{VAULT}\"\n    tenantId: \"{TENANT}\"\n    cloudName: AzureStackCloud\n    cloudEnvFileName: \"{env}\"\n    objects: |\n{entries}",
             env = self.env_file.display()
         )
     }

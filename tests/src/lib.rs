@@ -25,7 +25,7 @@ use sse_tls::pki::{TestCa, Usage};
 pub const TENANT: &str = "00000000-0000-0000-0000-000000000001";
 pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 pub const ISSUER: &str = "https://oidc.cluster.test/abc";
-pub const AUDIENCE: &str = "api://AzureADTokenExchange";
+pub const AUDIENCE: &str = provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;
 pub const VAULT: &str = "contoso-kv";
 pub const NS: &str = "app";
 pub const SA: &str = "app-sa";
@@ -139,13 +139,7 @@ impl Env {
 
     /// A SecretProviderClass for the emulator's vault with these `objects` entries, stored in the cluster.
     pub fn put_class(&self, name: &str, provider: &str, objects: &[&str]) -> SecretProviderClass {
-        let mut yaml = String::from("array:\n");
-        for entry in objects {
-            yaml.push_str("  - |\n");
-            for line in entry.lines() {
-                yaml.push_str(&format!("    {line}\n"));
-            }
-        }
+        let yaml = provider_proto::contract::Objects::new(objects.iter().copied()).to_yaml();
         let parameters = BTreeMap::from([
             ("keyvaultName".to_string(), VAULT.to_string()),
             ("tenantID".to_string(), TENANT.to_string()),
@@ -155,7 +149,7 @@ impl Env {
                 "cloudEnvFileName".to_string(),
                 self.env_file.display().to_string(),
             ),
-            ("objects".to_string(), yaml),
+            (provider_proto::contract::attributes::OBJECTS.to_string(), yaml),
         ]);
         let mut spc = SecretProviderClass::new(
             name,

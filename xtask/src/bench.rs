@@ -21,7 +21,7 @@ const TENANT: &str = "00000000-0000-0000-0000-000000000001";
 const CLIENT_ID: &str = "bench-client";
 const ISSUER: &str = "https://oidc.bench.local";
 const SUBJECT: &str = "system:serviceaccount:bench:sa";
-const AUDIENCE: &str = "api://AzureADTokenExchange";
+const AUDIENCE: &str = provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;
 const VAULT: &str = "bench-kv";
 const SECRETS: usize = 10;
 
@@ -162,12 +162,10 @@ async fn run(binary: PathBuf) -> Result<()> {
 }
 
 fn mount_request(env_file: &Path) -> MountRequest {
-    let mut yaml = String::from("array:\n");
-    for i in 0..SECRETS {
-        yaml.push_str(&format!(
-            "  - |\n    objectName: secret-{i}\n    objectType: secret\n"
-        ));
-    }
+    let yaml = provider_proto::contract::Objects::new(
+        (0..SECRETS).map(|i| format!("objectName: secret-{i}\nobjectType: secret")),
+    )
+    .to_yaml();
     let token = keyvault_emulator::mint_assertion(ISSUER, SUBJECT, AUDIENCE, Duration::from_secs(3600));
     let tokens =
         serde_json::json!({ AUDIENCE: { "token": token, "expirationTimestamp": "2030-01-01T00:00:00Z" } });

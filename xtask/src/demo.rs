@@ -20,7 +20,7 @@ use sse_tls::pki::{TestCa, Usage};
 const TENANT: &str = "00000000-0000-0000-0000-000000000001";
 const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 const ISSUER: &str = "https://oidc.demo.cluster.local";
-const AUDIENCE: &str = "api://AzureADTokenExchange";
+const AUDIENCE: &str = provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;
 const VAULT: &str = "my-kv";
 
 pub fn run(root: &Path) -> Result<()> {

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use provider_proto::contract::{Objects, attributes};
 use provider_proto::v1alpha1::MountRequest;
 use provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
 use sse_api::consts;
@@ -267,15 +268,15 @@ pub fn attributes(
     // to inject `csi.storage.k8s.io/serviceAccount.tokens` (or another pod's identity) through parameters.
     let mut attrs: BTreeMap<&str, &str> = parameters
         .iter()
-        .filter(|(k, _)| !k.starts_with("csi.storage.k8s.io/"))
+        .filter(|(k, _)| !k.starts_with(attributes::RESERVED_PREFIX))
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    attrs.insert(consts::ATTR_POD_NAME, pod_name);
-    attrs.insert(consts::ATTR_POD_UID, pod_uid);
-    attrs.insert(consts::ATTR_POD_NAMESPACE, namespace);
-    attrs.insert(consts::ATTR_SERVICE_ACCOUNT_NAME, service_account);
+    attrs.insert(attributes::POD_NAME, pod_name);
+    attrs.insert(attributes::POD_UID, pod_uid);
+    attrs.insert(attributes::POD_NAMESPACE, namespace);
+    attrs.insert(attributes::SERVICE_ACCOUNT_NAME, service_account);
     if let Some(tokens) = tokens {
-        attrs.insert(consts::ATTR_SERVICE_ACCOUNT_TOKENS, tokens);
+        attrs.insert(attributes::SERVICE_ACCOUNT_TOKENS, tokens);
     }
     // A map of strings always serialises.
     serde_json::to_string(&attrs).unwrap_or_default()
@@ -284,23 +285,18 @@ pub fn attributes(
 /// For partial sync: the SPC parameters split into one parameter set per `objects` entry, when the
 /// provider uses the `objects` array convention (`array:` of YAML strings). `None` otherwise.
 pub fn split_objects(parameters: &BTreeMap<String, String>) -> Option<Vec<BTreeMap<String, String>>> {
-    #[derive(serde::Deserialize)]
-    struct Doc {
-        array: Vec<String>,
-    }
-    let doc: Doc = serde_yaml_ng::from_str(parameters.get("objects")?).ok()?;
-    if doc.array.len() < 2 {
+    let objects = Objects::parse(parameters.get(attributes::OBJECTS)?).ok()?;
+    if objects.array.len() < 2 {
         return None;
     }
     Some(
-        doc.array
+        objects
+            .split()
             .iter()
-            .map(|entry| {
-                let mut single = parameters.clone();
-                let yaml =
-                    serde_yaml_ng::to_string(&serde_json::json!({ "array": [entry] })).unwrap_or_default();
-                single.insert("objects".into(), yaml);
-                single
+            .map(|single| {
+                let mut parameters = parameters.clone();
+                parameters.insert(attributes::OBJECTS.into(), single.to_yaml());
+                parameters
             })
             .collect(),
     )
@@ -318,18 +314,18 @@ mod tests {
     fn attribute_precedence() {
         let params = BTreeMap::from([
             ("keyvaultName".to_string(), "kv".to_string()),
-            (consts::ATTR_POD_NAME.to_string(), "spoofed".to_string()),
+            (attributes::POD_NAME.to_string(), "spoofed".to_string()),
         ]);
         let json = attributes(&params, "sse-pod", "uid", "app", "app-sa", Some("{\"aud\":{}}"));
         let map: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
-        assert_eq!(map[consts::ATTR_POD_NAME], "sse-pod");
-        assert_eq!(map[consts::ATTR_POD_NAMESPACE], "app");
-        assert_eq!(map[consts::ATTR_SERVICE_ACCOUNT_NAME], "app-sa");
-        assert_eq!(map[consts::ATTR_SERVICE_ACCOUNT_TOKENS], "{\"aud\":{}}");
+        assert_eq!(map[attributes::POD_NAME], "sse-pod");
+        assert_eq!(map[attributes::POD_NAMESPACE], "app");
+        assert_eq!(map[attributes::SERVICE_ACCOUNT_NAME], "app-sa");
+        assert_eq!(map[attributes::SERVICE_ACCOUNT_TOKENS], "{\"aud\":{}}");
         assert_eq!(map["keyvaultName"], "kv");
         let without = attributes(&BTreeMap::new(), "p", "u", "n", "s", None);
         assert!(
-            !without.contains(consts::ATTR_SERVICE_ACCOUNT_TOKENS),
+            !without.contains(attributes::SERVICE_ACCOUNT_TOKENS),
             "no audience, no token attribute"
         );
     }

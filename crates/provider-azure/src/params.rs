@@ -7,24 +7,20 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use provider_proto::contract::Objects;
 use serde::Deserialize;
 
 use crate::cloud::{Cloud, CloudError};
 use crate::content::{Encoding, Format};
 use crate::mount::MountError;
 
-/// Attribute keys set by the driver or the sync controller.
+/// Attribute keys set by the driver or the sync controller (the contract's, under the names used here).
 pub mod keys {
-    /// Pod name.
-    pub const POD_NAME: &str = "csi.storage.k8s.io/pod.name";
-    /// Pod namespace.
-    pub const POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
-    /// Service-account tokens, JSON keyed by audience.
-    pub const SA_TOKENS: &str = "csi.storage.k8s.io/serviceAccount.tokens";
+    pub use provider_proto::contract::attributes::SERVICE_ACCOUNT_TOKENS as SA_TOKENS;
+    pub use provider_proto::contract::attributes::{OBJECTS, POD_NAME, POD_NAMESPACE};
 }
 
-/// Audience of the service-account token used for workload identity federation.
-pub const WORKLOAD_IDENTITY_AUDIENCE: &str = "api://AzureADTokenExchange";
+pub use provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;
 
 /// Why the parameters of a Mount are invalid. `Display` is the upstream provider's text, returned to the
 /// caller as the cause of `failed to mount objects, error: …`.
@@ -401,7 +397,7 @@ fn parse_attributes(
         service_principal(secrets).map_err(|problem| auth_config("None", problem))?
     };
 
-    let objects_yaml = attrs.get("objects").map_or("", String::as_str);
+    let objects_yaml = attrs.get(keys::OBJECTS).map_or("", String::as_str);
     if objects_yaml.trim().is_empty() {
         return Err(ParamError::NoObjects);
     }
@@ -462,12 +458,6 @@ fn service_principal(secrets: &HashMap<String, String>) -> Result<Identity, Auth
     })
 }
 
-#[derive(Deserialize)]
-struct ObjectsDoc {
-    #[serde(default)]
-    array: Vec<String>,
-}
-
 /// One entry of `objects` as written by the user; unknown keys are ignored.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -492,7 +482,7 @@ struct RawObject {
 
 /// Parse the two-level `objects` YAML: a mapping with `array`, a list of strings each holding one object.
 pub fn parse_objects(yaml: &str, default_mode: u32) -> Result<Vec<KeyVaultObject>, ParamError> {
-    let doc: ObjectsDoc = serde_yaml_ng::from_str(yaml).map_err(ParamError::ObjectsYaml)?;
+    let doc = Objects::parse(yaml).map_err(ParamError::ObjectsYaml)?;
     doc.array
         .iter()
         .enumerate()

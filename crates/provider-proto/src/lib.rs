@@ -10,6 +10,8 @@ pub mod v1alpha1 {
     include!("gen/v1alpha1.rs");
 }
 
+pub mod contract;
+
 /// Fully-qualified gRPC service name.
 pub const SERVICE_NAME: &str = "v1alpha1.CSIDriverProvider";
 

@@ -57,17 +57,6 @@ pub const DEFAULT_SECRET_TYPE: &str = "Opaque";
 // Provider Mount call (SPEC §2.4, §2.5)
 // ---------------------------------------------------------------------------------------------------------------
 
-/// Attribute carrying the controller pod's name.
-pub const ATTR_POD_NAME: &str = "csi.storage.k8s.io/pod.name";
-/// Attribute carrying the SecretSync's namespace.
-pub const ATTR_POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
-/// Attribute carrying the controller pod's UID.
-pub const ATTR_POD_UID: &str = "csi.storage.k8s.io/pod.uid";
-/// Attribute carrying `spec.serviceAccountName`.
-pub const ATTR_SERVICE_ACCOUNT_NAME: &str = "csi.storage.k8s.io/serviceAccount.name";
-/// Attribute carrying the JSON map `audience -> {token, expirationTimestamp}`; omitted when no audience is configured.
-pub const ATTR_SERVICE_ACCOUNT_TOKENS: &str = "csi.storage.k8s.io/serviceAccount.tokens";
-
 /// Fixed `MountRequest.secrets` (there is no `nodePublishSecretRef` in secret sync).
 pub const MOUNT_SECRETS: &str = "{}";
 /// Fixed `MountRequest.permission`: JSON of file mode 0644.
@@ -89,9 +78,9 @@ pub const PROVIDER_NAME_MAX_LEN: usize = 30;
 // Process (SPEC §6.2, §6.3, Part A)
 // ---------------------------------------------------------------------------------------------------------------
 
-/// Env var with the manager pod's name (downward API), sent as [`ATTR_POD_NAME`].
+/// Env var with the manager pod's name (downward API), sent as the `csi.storage.k8s.io/pod.name` Mount attribute.
 pub const ENV_POD_NAME: &str = "SYNC_CONTROLLER_POD_NAME";
-/// Env var with the manager pod's UID (downward API), sent as [`ATTR_POD_UID`].
+/// Env var with the manager pod's UID (downward API), sent as the `csi.storage.k8s.io/pod.uid` Mount attribute.
 pub const ENV_POD_UID: &str = "SYNC_CONTROLLER_POD_UID";
 /// Env var with the manager pod's namespace (downward API); the default namespace of the leader Lease.
 pub const ENV_POD_NAMESPACE: &str = "SYNC_CONTROLLER_POD_NAMESPACE";

@@ -3,6 +3,7 @@
 //! cert-manager would. Nothing is mocked between the gRPC client and the emulator.
 #![allow(dead_code)]
 
+use provider_proto::contract::{Objects, attributes};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -19,7 +20,7 @@ pub const TENANT: &str = "00000000-0000-0000-0000-000000000001";
 pub const CLIENT_ID: &str = "11111111-2222-3333-4444-555555555555";
 pub const ISSUER: &str = "https://oidc.cluster.test/abc";
 pub const SUBJECT: &str = "system:serviceaccount:app:app-sa";
-pub const AUDIENCE: &str = "api://AzureADTokenExchange";
+pub const AUDIENCE: &str = provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;
 pub const VAULT: &str = "contoso-kv";
 
 pub struct Harness {
@@ -123,28 +124,20 @@ impl Harness {
 
     /// Attributes for a Mount of `objects` (the inner YAML entries) from the emulator's vault.
     pub fn attributes(&self, objects: &[&str], extra: &[(&str, &str)]) -> String {
-        let mut yaml = String::from("array:\n");
-        for entry in objects {
-            yaml.push_str("  - |\n");
-            for line in entry.lines() {
-                yaml.push_str("    ");
-                yaml.push_str(line);
-                yaml.push('\n');
-            }
-        }
+        let yaml = Objects::new(objects.iter().copied()).to_yaml();
         let mut attrs: BTreeMap<String, String> = BTreeMap::from([
             ("keyvaultName".into(), VAULT.into()),
             ("tenantID".into(), TENANT.into()),
             ("clientID".into(), CLIENT_ID.into()),
             ("cloudName".into(), "AzureStackCloud".into()),
             ("cloudEnvFileName".into(), self.env_file.display().to_string()),
-            ("objects".into(), yaml),
-            ("csi.storage.k8s.io/pod.name".into(), "sse-manager-0".into()),
-            ("csi.storage.k8s.io/pod.uid".into(), "uid-1".into()),
-            ("csi.storage.k8s.io/pod.namespace".into(), "app".into()),
-            ("csi.storage.k8s.io/serviceAccount.name".into(), "app-sa".into()),
+            (attributes::OBJECTS.into(), yaml),
+            (attributes::POD_NAME.into(), "sse-manager-0".into()),
+            (attributes::POD_UID.into(), "uid-1".into()),
+            (attributes::POD_NAMESPACE.into(), "app".into()),
+            (attributes::SERVICE_ACCOUNT_NAME.into(), "app-sa".into()),
             (
-                "csi.storage.k8s.io/serviceAccount.tokens".into(),
+                attributes::SERVICE_ACCOUNT_TOKENS.into(),
                 self.tokens_attribute(SUBJECT),
             ),
         ]);

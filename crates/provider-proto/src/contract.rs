@@ -1,0 +1,115 @@
+//! The parts of the provider contract that are not in the proto: the keys of `MountRequest.attributes`
+//! the caller sets, the token audience of Azure workload identity, and the `objects` parameter convention
+//! (a YAML document `array:` of YAML strings, one per object) that the Azure provider reads and the
+//! manager splits for partial sync. Both sides use these; nothing else spells them.
+
+/// Keys of `MountRequest.attributes` set by the caller (the CSI driver or the sync controller), never by
+/// a SecretProviderClass author.
+pub mod attributes {
+    /// Every caller-set key starts with this.
+    pub const RESERVED_PREFIX: &str = "csi.storage.k8s.io/";
+    /// Pod name.
+    pub const POD_NAME: &str = "csi.storage.k8s.io/pod.name";
+    /// Pod namespace.
+    pub const POD_NAMESPACE: &str = "csi.storage.k8s.io/pod.namespace";
+    /// Pod UID.
+    pub const POD_UID: &str = "csi.storage.k8s.io/pod.uid";
+    /// Service-account name.
+    pub const SERVICE_ACCOUNT_NAME: &str = "csi.storage.k8s.io/serviceAccount.name";
+    /// Service-account tokens: JSON `{audience: {token, expirationTimestamp}}`.
+    pub const SERVICE_ACCOUNT_TOKENS: &str = "csi.storage.k8s.io/serviceAccount.tokens";
+    /// The SecretProviderClass parameter listing the objects to fetch (see [`super::Objects`]).
+    pub const OBJECTS: &str = "objects";
+}
+
+/// Audience of the service-account token Azure workload identity federation exchanges with Entra ID.
+pub const WORKLOAD_IDENTITY_AUDIENCE: &str = "api://AzureADTokenExchange";
+
+/// The `objects` parameter: `array:` of YAML strings, each one object's fields
+/// (`objectName: db\nobjectType: secret`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Objects {
+    /// One YAML document per object, as written (absent means none).
+    #[serde(default)]
+    pub array: Vec<String>,
+}
+
+impl Objects {
+    /// Objects with these entries.
+    pub fn new<S: Into<String>>(entries: impl IntoIterator<Item = S>) -> Self {
+        Self {
+            array: entries.into_iter().map(Into::into).collect(),
+        }
+    }
+
+    /// Parse the parameter's value.
+    pub fn parse(yaml: &str) -> Result<Self, serde_yaml_ng::Error> {
+        serde_yaml_ng::from_str(yaml)
+    }
+
+    /// The parameter's value: `array:` with each entry as a literal block.
+    pub fn to_yaml(&self) -> String {
+        let mut yaml = String::from("array:\n");
+        for entry in &self.array {
+            yaml.push_str("  - |\n");
+            for line in entry.lines() {
+                yaml.push_str("    ");
+                yaml.push_str(line);
+                yaml.push('\n');
+            }
+        }
+        if self.array.is_empty() {
+            yaml = "array: []\n".into();
+        }
+        yaml
+    }
+
+    /// One `Objects` per entry (partial sync mounts each object on its own).
+    pub fn split(&self) -> Vec<Self> {
+        self.array
+            .iter()
+            .map(|entry| Self::new([entry.clone()]))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn objects_round_trip_and_split() {
+        let objects = Objects::new([
+            "objectName: a\nobjectType: secret",
+            "objectName: b\nobjectType: cert\nobjectVersionHistory: 2",
+        ]);
+        let yaml = objects.to_yaml();
+        assert_eq!(
+            yaml,
+            "array:\n  - |\n    objectName: a\n    objectType: secret\n  - |\n    objectName: b\n    objectType: cert\n    objectVersionHistory: 2\n"
+        );
+        let parsed = Objects::parse(&yaml).unwrap();
+        assert_eq!(parsed.array[0], "objectName: a\nobjectType: secret\n");
+        assert_eq!(
+            parsed.array[1],
+            "objectName: b\nobjectType: cert\nobjectVersionHistory: 2\n"
+        );
+        let split = parsed.split();
+        assert_eq!(split.len(), 2);
+        assert_eq!(
+            Objects::parse(&split[1].to_yaml()).unwrap().array,
+            vec![parsed.array[1].clone()]
+        );
+        assert_eq!(
+            Objects::parse(&Objects::default().to_yaml()).unwrap(),
+            Objects::default()
+        );
+    }
+
+    #[test]
+    fn the_upstream_flow_style_parses_too() {
+        let parsed = Objects::parse("array: [\"objectName: x\\nobjectType: key\"]").unwrap();
+        assert_eq!(parsed.array, vec!["objectName: x\nobjectType: key".to_string()]);
+        assert!(Objects::parse("array: {").is_err());
+    }
+}
