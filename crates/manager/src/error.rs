@@ -91,6 +91,14 @@ impl SyncError {
         }
     }
 
+    /// The failed outcome this error records in status.
+    pub fn outcome(&self) -> crate::status::Outcome {
+        crate::status::Outcome::Failed {
+            reason: self.reason(),
+            message: self.to_string(),
+        }
+    }
+
     /// Whether retrying soon can help.
     pub fn class(&self) -> Class {
         match self {
@@ -98,7 +106,7 @@ impl SyncError {
             // Usually a user's Secret; but also our own Secret of a deleted-and-recreated SecretSync that
             // garbage collection has not removed yet, which clears by itself: retry with backoff.
             Self::ForeignSecret { .. } => Class::Transient,
-            Self::Provider(e) if e.is_configuration() => Class::Permanent,
+            Self::Provider(e) if e.is_configuration() || e.is_rejected() => Class::Permanent,
             Self::Provider(_) | Self::Internal(_) | Self::TimedOut(_) => Class::Transient,
             Self::Token(e) | Self::Apply { source: e, .. } => {
                 if e.is_transient() {
@@ -137,6 +145,15 @@ mod tests {
         assert_eq!(
             (down.reason(), down.class()),
             (Reason::ProviderError, Class::Transient)
+        );
+        let rejected = SyncError::Provider(ProviderError::Rpc {
+            code: tonic::Code::InvalidArgument,
+            message: "failed to mount objects, error: objects is not set".into(),
+        });
+        assert_eq!(
+            (rejected.reason(), rejected.class()),
+            (Reason::ProviderError, Class::Permanent),
+            "a request the provider rejects is not retried with backoff"
         );
         let denied = SyncError::Apply {
             name: "s".into(),

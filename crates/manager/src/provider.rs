@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context as _;
 use provider_proto::contract::{Objects, attributes};
 use provider_proto::v1alpha1::MountRequest;
 use provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
@@ -69,6 +70,19 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// The provider refused the request as it stands (gRPC `INVALID_ARGUMENT`: bad parameters;
+    /// `FAILED_PRECONDITION`: the stored value does not fit the format asked for): the SecretProviderClass
+    /// or the vault must change, so retrying soon cannot help.
+    pub fn is_rejected(&self) -> bool {
+        matches!(
+            self,
+            Self::Rpc {
+                code: tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition,
+                ..
+            }
+        )
+    }
+
     /// Whether the SecretProviderClass is at fault (as opposed to the provider or the backend).
     pub fn is_configuration(&self) -> bool {
         matches!(
@@ -253,6 +267,39 @@ pub fn interpret(response: provider_proto::v1alpha1::MountResponse) -> Result<Mo
             .map(|v| (v.id, v.version))
             .collect(),
     })
+}
+
+impl ProviderClients {
+    /// Clients configured by the shared provider flags (`max_concurrent` Mounts in flight).
+    pub fn from_args(args: &crate::args::ProviderArgs, max_concurrent: usize) -> anyhow::Result<Self> {
+        let tls = match (
+            &args.provider_tls_cert_file,
+            &args.provider_tls_key_file,
+            &args.provider_tls_ca_file,
+        ) {
+            (Some(cert), Some(key), Some(ca)) => Some(
+                sse_tls::ClientTls::load(&sse_tls::TlsFiles {
+                    cert: cert.clone(),
+                    key: key.clone(),
+                    ca: ca.clone(),
+                })
+                .context("load provider client TLS files")?,
+            ),
+            _ => None,
+        };
+        Ok(Self::new(ProviderConfig {
+            dir: args.provider_volume.clone(),
+            tls,
+            plaintext: args
+                .plaintext_providers
+                .iter()
+                .map(|p| p.trim().to_string())
+                .collect::<HashSet<_>>(),
+            mount_timeout: args.mount_timeout,
+            max_recv_bytes: args.max_call_recv_msg_size,
+            max_concurrent,
+        }))
+    }
 }
 
 /// The Mount `attributes` (SPEC §2.4): SPC parameters, then the pod attributes, then the tokens.

@@ -185,10 +185,7 @@ impl Error {
                 source,
                 status_written,
             } => Report {
-                outcome: Some(Outcome::Failed {
-                    reason: source.reason(),
-                    message: source.to_string(),
-                }),
+                outcome: Some(source.outcome()),
                 status_written: *status_written,
                 requeue_after,
             },
@@ -252,21 +249,16 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         .unwrap_or(Err(SyncError::TimedOut(limit)));
     let (outcome, failure) = match result {
         Ok(outcome) => (outcome, None),
-        Err(error) => (
-            Outcome::Failed {
-                reason: error.reason(),
-                message: error.to_string(),
-            },
-            Some(error),
-        ),
+        Err(error) => (error.outcome(), Some(error)),
     };
     let transient = failure.as_ref().is_some_and(|e| e.class() == Class::Transient);
     // What the status shows as the next check is what `retry_after` will choose.
+    let regular = ctx.schedule.phase_delay(sync, now);
     let next_check = now
         + if transient {
             ctx.schedule.next_backoff(sync)
         } else {
-            ctx.schedule.phase_delay(sync, now)
+            regular
         };
     let next = status::next(
         &sync.status.clone().unwrap_or_default(),
@@ -276,7 +268,9 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         &to_time(next_check),
     );
     let reason = next.reason(&outcome);
-    let requeue_after = ctx.schedule.checked(sync, class_version, now, reason, !transient);
+    ctx.schedule
+        .checked(sync, class_version, now, regular, reason, !transient);
+    let requeue_after = regular;
     ctx.metrics.sync(reason, started.elapsed());
     ctx.metrics
         .reconcile(!matches!(outcome, Outcome::Synced { .. }), started.elapsed());

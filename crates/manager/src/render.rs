@@ -2,7 +2,7 @@
 //! calls the provider exactly as the controller would, and prints the Secret that would be applied (values
 //! redacted unless asked for) and the status that would be reported.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
@@ -14,9 +14,9 @@ use kube::ResourceExt;
 use serde::Deserialize as _;
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
 
-use crate::args::{ProviderArgs, RenderArgs};
+use crate::args::RenderArgs;
 use crate::cluster::{Cluster, ClusterError, SecretPatch, Token};
-use crate::provider::{ProviderClients, ProviderConfig};
+use crate::provider::ProviderClients;
 use crate::reconcile::{Config, Context};
 use crate::schedule::to_time;
 use crate::status;
@@ -84,37 +84,6 @@ impl Cluster for RenderCluster {
     async fn event(&self, _: &SecretSync, _: bool, _: &str, _: &str) {}
 }
 
-/// Build provider clients from the shared provider flags.
-pub fn provider_clients(args: &ProviderArgs, max_concurrent: usize) -> anyhow::Result<ProviderClients> {
-    let tls = match (
-        &args.provider_tls_cert_file,
-        &args.provider_tls_key_file,
-        &args.provider_tls_ca_file,
-    ) {
-        (Some(cert), Some(key), Some(ca)) => Some(
-            sse_tls::ClientTls::load(&sse_tls::TlsFiles {
-                cert: cert.clone(),
-                key: key.clone(),
-                ca: ca.clone(),
-            })
-            .context("load provider client TLS files")?,
-        ),
-        _ => None,
-    };
-    Ok(ProviderClients::new(ProviderConfig {
-        dir: args.provider_volume.clone(),
-        tls,
-        plaintext: args
-            .plaintext_providers
-            .iter()
-            .map(|p| p.trim().to_string())
-            .collect::<HashSet<_>>(),
-        mount_timeout: args.mount_timeout,
-        max_recv_bytes: args.max_call_recv_msg_size,
-        max_concurrent,
-    }))
-}
-
 /// What `render` produced.
 pub struct Rendered {
     /// The Secret that would be applied, if the sync succeeded.
@@ -141,7 +110,7 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
     });
     let ctx = Context::new(
         cluster.clone(),
-        Arc::new(provider_clients(&args.provider, 16)?),
+        Arc::new(ProviderClients::from_args(&args.provider, 16)?),
         Config {
             audiences: tokens.keys().cloned().collect(),
             partial_sync: args.enable_partial_secret_sync,
@@ -149,13 +118,9 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
         },
         crate::metrics::Metrics::default(),
     );
-    let outcome = match crate::sync::sync_once(&sync, &ctx).await {
-        Ok(outcome) => outcome,
-        Err(error) => status::Outcome::Failed {
-            reason: error.reason(),
-            message: error.to_string(),
-        },
-    };
+    let outcome = crate::sync::sync_once(&sync, &ctx)
+        .await
+        .unwrap_or_else(|error| error.outcome());
     let now = SystemTime::now();
     let next = status::next(
         &SecretSyncStatus::default(),

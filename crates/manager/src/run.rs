@@ -76,7 +76,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
 
-    let providers = Arc::new(crate::render::provider_clients(&provider, max_concurrent_mounts)?);
+    let providers = Arc::new(crate::provider::ProviderClients::from_args(
+        &provider,
+        max_concurrent_mounts,
+    )?);
     providers.spawn_tls_reload(provider.provider_tls_reload_interval, shutdown.clone());
 
     let lease = leader_elect.then(|| {

@@ -176,21 +176,21 @@ impl Schedule {
     }
 
     /// A sync of `sync` that started at `now` ended with `reason`; when it succeeded (or failed for a
-    /// reason retrying cannot fix), the failure count is reset. Returns the delay to its next regular
-    /// check, which is recorded.
+    /// reason retrying cannot fix), the failure count is reset. Its next regular check, `delay` from now
+    /// (see [`Schedule::phase_delay`]), is recorded.
     pub fn checked(
         &self,
         sync: &SecretSync,
         class_version: ClassVersion,
         now: SystemTime,
+        delay: Duration,
         reason: Reason,
         reset_failures: bool,
-    ) -> Duration {
+    ) {
         let key = key(sync);
         if reset_failures {
             lock(&self.failures).remove(&key);
         }
-        let delay = self.phase_delay(sync, now);
         lock(&self.memos).insert(
             key,
             Memo {
@@ -201,7 +201,6 @@ impl Schedule {
                 last_reason: Some(reason),
             },
         );
-        delay
     }
 
     /// `sync` failed in a way that retrying soon can help: count it and return the backoff before the next
@@ -419,13 +418,27 @@ mod tests {
         let schedule = Schedule::new(Timing::default());
         let s = sync("a");
         let now = SystemTime::now();
-        schedule.checked(&s, None, now, Reason::ProviderError, false);
+        schedule.checked(
+            &s,
+            None,
+            now,
+            Duration::from_secs(60),
+            Reason::ProviderError,
+            false,
+        );
         schedule.failed(&s);
         schedule.failed(&s);
         assert_eq!(schedule.failures(&s), 2);
         assert!(schedule.defer(&s, now) >= Duration::from_secs(5));
         assert_eq!(schedule.failures(&s), 2, "deferring is not a failure");
-        schedule.checked(&s, None, now, Reason::CreateSucceeded, true);
+        schedule.checked(
+            &s,
+            None,
+            now,
+            Duration::from_secs(60),
+            Reason::CreateSucceeded,
+            true,
+        );
         assert_eq!(schedule.failures(&s), 0);
     }
 }
