@@ -196,6 +196,44 @@ async fn check(
     )
 }
 
+/// Where the Secret stands, found out by test-only patches (the table in the module doc).
+enum Found {
+    /// Ours, and every content test held: nothing to write.
+    UpToDate,
+    /// No such Secret.
+    Absent,
+    /// Ours, content differs; its resourceVersion when the ownership tests held.
+    Ours(String),
+    /// Not ours: never touched.
+    Foreign,
+}
+
+/// Check ownership plus `content` tests in one patch; when they fail (or `content` is `None`: a change is
+/// already known), check ownership alone.
+async fn find(
+    cluster: &dyn Cluster,
+    sync: &SecretSync,
+    content: Option<Vec<PatchOperation>>,
+) -> Result<Found, ClusterError> {
+    let (namespace, name) = (sync.namespace().unwrap_or_default(), sync.name_any());
+    if let Some(content) = content {
+        let mut tests = ownership_tests(sync);
+        tests.extend(content);
+        match check(cluster, &namespace, &name, tests).await? {
+            Check::Holds(_) => return Ok(Found::UpToDate),
+            Check::Absent => return Ok(Found::Absent),
+            Check::Fails => {}
+        }
+    }
+    Ok(
+        match check(cluster, &namespace, &name, ownership_tests(sync)).await? {
+            Check::Holds(resource_version) => Found::Ours(resource_version),
+            Check::Absent => Found::Absent,
+            Check::Fails => Found::Foreign,
+        },
+    )
+}
+
 /// Bring the Secret to `secret`, refusing to touch a Secret this SecretSync does not own.
 /// `expect_change` skips the content check when we already know the content differs.
 pub async fn write(
@@ -204,34 +242,16 @@ pub async fn write(
     secret: &Secret,
     expect_change: bool,
 ) -> Result<Written, SyncError> {
-    let namespace = sync.namespace().unwrap_or_default();
-    let name = sync.name_any();
     let apply_err = |source| SyncError::Apply {
-        name: name.clone(),
+        name: sync.name_any(),
         source,
     };
-    if !expect_change {
-        let mut tests = ownership_tests(sync);
-        tests.extend(content_tests(secret));
-        match check(cluster, &namespace, &name, tests)
-            .await
-            .map_err(apply_err)?
-        {
-            Check::Holds(_) => return Ok(Written::Unchanged),
-            Check::Absent => {
-                cluster.apply_secret(secret).await.map_err(apply_err)?;
-                return Ok(Written::Created);
-            }
-            Check::Fails => {}
-        }
-    }
-    let written = match check(cluster, &namespace, &name, ownership_tests(sync))
-        .await
-        .map_err(apply_err)?
-    {
-        Check::Holds(_) => Written::Updated,
-        Check::Absent => Written::Created,
-        Check::Fails => return Err(SyncError::ForeignSecret { namespace, name }),
+    let content = (!expect_change).then(|| content_tests(secret));
+    let written = match find(cluster, sync, content).await.map_err(apply_err)? {
+        Found::UpToDate => return Ok(Written::Unchanged),
+        Found::Foreign => return Err(foreign(sync)),
+        Found::Absent => Written::Created,
+        Found::Ours(_) => Written::Updated,
     };
     cluster.apply_secret(secret).await.map_err(apply_err)?;
     Ok(written)
@@ -246,38 +266,23 @@ pub async fn write_partial(
     sync: &SecretSync,
     secret: &Secret,
 ) -> Result<Written, SyncError> {
-    let namespace = sync.namespace().unwrap_or_default();
-    let name = sync.name_any();
     let apply_err = |source| SyncError::Apply {
-        name: name.clone(),
+        name: sync.name_any(),
         source,
     };
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
     let data = || secret.data.iter().flatten();
-    let mut tests = ownership_tests(sync);
-    tests.extend(
-        data().map(|(key, value)| test(pointer(&["data", key]), serde_json::Value::String(b64(&value.0)))),
-    );
-    let resource_version = match check(cluster, &namespace, &name, tests)
-        .await
-        .map_err(apply_err)?
-    {
-        Check::Holds(_) => return Ok(Written::Unchanged),
-        Check::Absent => {
+    let content = data()
+        .map(|(key, value)| test(pointer(&["data", key]), serde_json::Value::String(b64(&value.0))))
+        .collect();
+    let resource_version = match find(cluster, sync, Some(content)).await.map_err(apply_err)? {
+        Found::UpToDate => return Ok(Written::Unchanged),
+        Found::Foreign => return Err(foreign(sync)),
+        Found::Absent => {
             cluster.apply_secret(secret).await.map_err(apply_err)?;
             return Ok(Written::Created);
         }
-        Check::Fails => match check(cluster, &namespace, &name, ownership_tests(sync))
-            .await
-            .map_err(apply_err)?
-        {
-            Check::Holds(resource_version) => resource_version,
-            Check::Absent => {
-                cluster.apply_secret(secret).await.map_err(apply_err)?;
-                return Ok(Written::Created);
-            }
-            Check::Fails => return Err(SyncError::ForeignSecret { namespace, name }),
-        },
+        Found::Ours(resource_version) => resource_version,
     };
     let values: serde_json::Map<String, serde_json::Value> = data()
         .map(|(key, value)| (key.clone(), serde_json::Value::String(b64(&value.0))))
@@ -287,10 +292,21 @@ pub async fn write_partial(
         "data": values,
     });
     cluster
-        .patch_secret(&namespace, &name, &SecretPatch::Merge(patch))
+        .patch_secret(
+            &sync.namespace().unwrap_or_default(),
+            &sync.name_any(),
+            &SecretPatch::Merge(patch),
+        )
         .await
         .map_err(apply_err)?;
     Ok(Written::Updated)
+}
+
+fn foreign(sync: &SecretSync) -> SyncError {
+    SyncError::ForeignSecret {
+        namespace: sync.namespace().unwrap_or_default(),
+        name: sync.name_any(),
+    }
 }
 
 #[cfg(test)]
