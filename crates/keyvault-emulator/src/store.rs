@@ -129,6 +129,19 @@ pub(crate) struct Attrs {
     pub(crate) updated: i64,
 }
 
+impl Attrs {
+    /// Attributes of a version created (and last updated) at `created`.
+    fn new(enabled: bool, nbf: Option<i64>, exp: Option<i64>, created: i64) -> Self {
+        Self {
+            enabled,
+            nbf,
+            exp,
+            created,
+            updated: created,
+        }
+    }
+}
+
 /// One version of an object.
 #[derive(Clone, Debug)]
 pub(crate) struct Version<T> {
@@ -136,6 +149,18 @@ pub(crate) struct Version<T> {
     pub(crate) attrs: Attrs,
     pub(crate) tags: BTreeMap<String, String>,
     pub(crate) data: T,
+}
+
+impl<T> Version<T> {
+    /// A version without tags.
+    fn new(id: &str, attrs: Attrs, data: T) -> Self {
+        Self {
+            id: id.to_string(),
+            attrs,
+            tags: BTreeMap::new(),
+            data,
+        }
+    }
 }
 
 /// A named object and its versions, oldest first.
@@ -177,6 +202,13 @@ impl<T> Object<T> {
     }
 }
 
+/// The object `name` of a collection (keyed by lowercase name), created empty if new.
+fn object_mut<'a, T>(objects: &'a mut BTreeMap<String, Object<T>>, name: &str) -> &'a mut Object<T> {
+    objects
+        .entry(name.to_ascii_lowercase())
+        .or_insert_with(|| Object::new(name))
+}
+
 /// Secret payload.
 #[derive(Clone, Debug)]
 pub(crate) struct SecretData {
@@ -214,51 +246,29 @@ pub(crate) struct Vault {
 impl Vault {
     /// Append a secret version; returns the new version.
     pub(crate) fn put_secret(&mut self, name: &str, input: SecretInput) -> &Version<SecretData> {
-        let now = unix_now();
-        let object = self
-            .secrets
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| Object::new(name));
-        let created = object.next_created(now);
+        let object = object_mut(&mut self.secrets, name);
+        let created = object.next_created(unix_now());
+        let attrs = Attrs::new(input.enabled, input.not_before, input.expires, created);
+        let data = SecretData {
+            value: input.value,
+            content_type: input.content_type,
+            managed: false,
+        };
         object.versions.push(Version {
-            id: new_version_id(),
-            attrs: Attrs {
-                enabled: input.enabled,
-                nbf: input.not_before,
-                exp: input.expires,
-                created,
-                updated: created,
-            },
             tags: input.tags,
-            data: SecretData {
-                value: input.value,
-                content_type: input.content_type,
-                managed: false,
-            },
+            ..Version::new(&new_version_id(), attrs, data)
         });
         &object.versions[object.versions.len() - 1]
     }
 
     fn put_key(&mut self, name: &str, jwk: PublicJwk) -> String {
-        let now = unix_now();
-        let object = self
-            .keys
-            .entry(name.to_ascii_lowercase())
-            .or_insert_with(|| Object::new(name));
-        let created = object.next_created(now);
+        let object = object_mut(&mut self.keys, name);
+        let created = object.next_created(unix_now());
         let id = new_version_id();
-        object.versions.push(Version {
-            id: id.clone(),
-            attrs: Attrs {
-                enabled: true,
-                nbf: None,
-                exp: None,
-                created,
-                updated: created,
-            },
-            tags: BTreeMap::new(),
-            data: KeyData { jwk, managed: false },
-        });
+        let data = KeyData { jwk, managed: false };
+        object
+            .versions
+            .push(Version::new(&id, Attrs::new(true, None, None, created), data));
         id
     }
 
@@ -275,59 +285,35 @@ impl Vault {
         .flatten()
         .fold(now, i64::max);
         let (nbf, exp, subject) = certificate_validity(&input.leaf_der);
-        let attrs = Attrs {
-            enabled: true,
-            nbf,
-            exp,
-            created,
-            updated: created,
-        };
+        let attrs = Attrs::new(true, nbf, exp, created);
         let id = new_version_id();
         let x5t = crate::sha1::digest(&input.leaf_der);
 
-        self.keys
-            .entry(lower.clone())
-            .or_insert_with(|| Object::new(name))
+        let key = KeyData {
+            jwk: input.public_key.clone(),
+            managed: true,
+        };
+        object_mut(&mut self.keys, name)
             .versions
-            .push(Version {
-                id: id.clone(),
-                attrs,
-                tags: BTreeMap::new(),
-                data: KeyData {
-                    jwk: input.public_key.clone(),
-                    managed: true,
-                },
-            });
-        self.secrets
-            .entry(lower.clone())
-            .or_insert_with(|| Object::new(name))
+            .push(Version::new(&id, attrs, key));
+        let secret = SecretData {
+            value: input.secret_value,
+            content_type: Some(input.content_type.clone()),
+            managed: true,
+        };
+        object_mut(&mut self.secrets, name)
             .versions
-            .push(Version {
-                id: id.clone(),
-                attrs,
-                tags: BTreeMap::new(),
-                data: SecretData {
-                    value: input.secret_value,
-                    content_type: Some(input.content_type.clone()),
-                    managed: true,
-                },
-            });
-        self.certificates
-            .entry(lower)
-            .or_insert_with(|| Object::new(name))
+            .push(Version::new(&id, attrs, secret));
+        let certificate = CertData {
+            der: input.leaf_der,
+            x5t,
+            subject,
+            secret_content_type: input.content_type,
+            key: input.public_key,
+        };
+        object_mut(&mut self.certificates, name)
             .versions
-            .push(Version {
-                id: id.clone(),
-                attrs,
-                tags: BTreeMap::new(),
-                data: CertData {
-                    der: input.leaf_der,
-                    x5t,
-                    subject,
-                    secret_content_type: input.content_type,
-                    key: input.public_key,
-                },
-            });
+            .push(Version::new(&id, attrs, certificate));
         id
     }
 
@@ -499,61 +485,4 @@ fn certificate_validity(der: &[u8]) -> (Option<i64>, Option<i64>, Option<String>
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_are_ordered_and_strictly_increasing() {
-        let store = Store::default();
-        let ids: Vec<_> = (0..5)
-            .map(|i| store.set_secret("V", "Name", &format!("v{i}")))
-            .collect();
-        assert!(
-            ids.iter()
-                .all(|id| id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()))
-        );
-        assert_eq!(store.versions("v", ObjectKind::Secret, "NAME"), ids);
-        store.with_vault("v", |v| {
-            let o = &v.secrets["name"];
-            assert_eq!(o.name, "Name");
-            for w in o.versions.windows(2) {
-                assert!(w[1].attrs.created > w[0].attrs.created);
-            }
-            assert_eq!(o.find(None).map(|x| x.data.value.as_str()), Some("v4"));
-            assert_eq!(
-                o.find(Some(&ids[1].to_uppercase()))
-                    .map(|x| x.data.value.as_str()),
-                Some("v1")
-            );
-        });
-    }
-
-    #[test]
-    fn certificate_shares_version_and_disable_propagates() {
-        let store = Store::default();
-        let id = store.import_certificate(
-            "v",
-            "cert",
-            CertificateInput {
-                leaf_der: vec![1, 2, 3],
-                secret_value: "pem".into(),
-                content_type: "application/x-pem-file".into(),
-                public_key: PublicJwk::Oct,
-            },
-        );
-        for kind in [ObjectKind::Secret, ObjectKind::Key, ObjectKind::Certificate] {
-            assert_eq!(
-                store.latest_version("v", kind, "cert").as_deref(),
-                Some(id.as_str())
-            );
-        }
-        store.set_enabled("v", ObjectKind::Certificate, "cert", "", false);
-        store.with_vault("v", |v| {
-            assert!(!v.secrets["cert"].versions[0].attrs.enabled);
-            assert!(!v.keys["cert"].versions[0].attrs.enabled);
-            assert!(v.secrets["cert"].versions[0].data.managed);
-        });
-        store.delete("v", ObjectKind::Certificate, "CERT");
-        assert!(store.versions("v", ObjectKind::Secret, "cert").is_empty());
-    }
-}
+mod tests;
