@@ -1,0 +1,197 @@
+//! One object version or one versions listing through the SDK clients, and what they return.
+
+use std::fmt;
+
+use futures::{Stream, TryStreamExt};
+
+use super::VaultClients;
+use crate::params::ObjectType;
+
+/// A secret value as returned by Key Vault. `Debug` never shows it.
+#[derive(Clone)]
+pub struct SecretValue(pub String);
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretValue(<redacted>)")
+    }
+}
+
+/// One object version as fetched.
+#[derive(Clone, Debug)]
+pub enum Fetched {
+    /// `GET /secrets/{name}/{version}`
+    Secret {
+        /// The value.
+        value: SecretValue,
+        /// `contentType`.
+        content_type: Option<String>,
+        /// Whether the secret backs a certificate (`kid` set).
+        certificate_backed: bool,
+        /// Concrete version id.
+        version: String,
+    },
+    /// `GET /keys/{name}/{version}` (public members only).
+    Key {
+        /// `kty`.
+        kty: String,
+        /// `crv`.
+        crv: Option<String>,
+        /// RSA modulus.
+        n: Option<Vec<u8>>,
+        /// RSA exponent.
+        e: Option<Vec<u8>>,
+        /// EC x.
+        x: Option<Vec<u8>>,
+        /// EC y.
+        y: Option<Vec<u8>>,
+        /// Concrete version id.
+        version: String,
+    },
+    /// `GET /certificates/{name}/{version}`.
+    Certificate {
+        /// DER of the leaf certificate.
+        der: Vec<u8>,
+        /// Concrete version id.
+        version: String,
+    },
+}
+
+/// An enabled version from a versions listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionItem {
+    /// Version id.
+    pub version: String,
+    /// Creation time, Unix seconds (0 when absent).
+    pub created: i64,
+}
+
+pub(super) async fn get_object(
+    clients: &VaultClients,
+    object_type: ObjectType,
+    name: &str,
+    version: &str,
+) -> azure_core::Result<Fetched> {
+    let version_opt = (!version.is_empty()).then(|| version.to_string());
+    match object_type {
+        ObjectType::Secret => {
+            let options = azure_security_keyvault_secrets::models::SecretClientGetSecretOptions {
+                secret_version: version_opt,
+                ..Default::default()
+            };
+            let secret = clients
+                .secrets
+                .get_secret(name, Some(options))
+                .await?
+                .into_model()?;
+            let value = secret.value.ok_or_else(|| nil("secret value is nil"))?;
+            let id = secret.id.as_deref().ok_or_else(|| nil("secret id is nil"))?;
+            Ok(Fetched::Secret {
+                version: last_segment(Some(id)),
+                value: SecretValue(value),
+                content_type: secret.content_type,
+                certificate_backed: secret.kid.is_some(),
+            })
+        }
+        ObjectType::Key => {
+            let options = azure_security_keyvault_keys::models::KeyClientGetKeyOptions {
+                key_version: version_opt,
+                ..Default::default()
+            };
+            let key = clients.keys.get_key(name, Some(options)).await?.into_model()?;
+            let jwk = key.key.ok_or_else(|| nil("key value is nil"))?;
+            let kid = jwk.kid.as_deref().ok_or_else(|| nil("key id is nil"))?;
+            Ok(Fetched::Key {
+                version: last_segment(Some(kid)),
+                kty: jwk.kty.map(|k| k.to_string()).unwrap_or_default(),
+                crv: jwk.crv.map(|c| c.to_string()),
+                n: jwk.n,
+                e: jwk.e,
+                x: jwk.x,
+                y: jwk.y,
+            })
+        }
+        ObjectType::Cert => {
+            let options =
+                azure_security_keyvault_certificates::models::CertificateClientGetCertificateOptions {
+                    certificate_version: version_opt,
+                    ..Default::default()
+                };
+            let cert = clients
+                .certificates
+                .get_certificate(name, Some(options))
+                .await?
+                .into_model()?;
+            let der = cert.cer.ok_or_else(|| nil("certificate value is nil"))?;
+            let id = cert.id.as_deref().ok_or_else(|| nil("certificate id is nil"))?;
+            Ok(Fetched::Certificate {
+                der,
+                version: last_segment(Some(id)),
+            })
+        }
+    }
+}
+
+pub(super) async fn list_versions(
+    clients: &VaultClients,
+    object_type: ObjectType,
+    name: &str,
+) -> azure_core::Result<Vec<VersionItem>> {
+    match object_type {
+        ObjectType::Secret => {
+            let pager = clients.secrets.list_secret_properties_versions(name, None)?;
+            enabled(pager, |p| {
+                listed(p.id.as_deref(), p.attributes.map(|a| (a.enabled, a.created)))
+            })
+            .await
+        }
+        ObjectType::Key => {
+            let pager = clients.keys.list_key_properties_versions(name, None)?;
+            enabled(pager, |p| {
+                listed(p.kid.as_deref(), p.attributes.map(|a| (a.enabled, a.created)))
+            })
+            .await
+        }
+        ObjectType::Cert => {
+            let pager = clients
+                .certificates
+                .list_certificate_properties_versions(name, None)?;
+            enabled(pager, |p| {
+                listed(p.id.as_deref(), p.attributes.map(|a| (a.enabled, a.created)))
+            })
+            .await
+        }
+    }
+}
+
+/// All pages of a versions listing, each item through [`listed`]: items without attributes, and disabled
+/// items, are skipped (SPEC §8.6).
+async fn enabled<P>(
+    pager: impl Stream<Item = azure_core::Result<P>>,
+    listed: impl Fn(P) -> Option<VersionItem>,
+) -> azure_core::Result<Vec<VersionItem>> {
+    let items: Vec<P> = pager.try_collect().await?;
+    Ok(items.into_iter().filter_map(listed).collect())
+}
+
+/// A listed version, unless it has no attributes or is disabled (SPEC §8.6); `created` defaults to 0.
+pub(super) fn listed(
+    id: Option<&str>,
+    attributes: Option<(Option<bool>, Option<time::OffsetDateTime>)>,
+) -> Option<VersionItem> {
+    let (enabled, created) = attributes?;
+    (enabled != Some(false)).then(|| VersionItem {
+        version: last_segment(id),
+        created: created.map_or(0, time::OffsetDateTime::unix_timestamp),
+    })
+}
+
+pub(super) fn last_segment(id: Option<&str>) -> String {
+    id.and_then(|id| id.trim_end_matches('/').rsplit('/').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn nil(what: &str) -> azure_core::Error {
+    azure_core::Error::with_message(azure_core::error::ErrorKind::DataConversion, what.to_string())
+}
