@@ -29,26 +29,8 @@ const SECRETS: usize = 10;
 const LEVELS: [(usize, usize); 3] = [(1, 1_000), (16, 4_000), (64, 5_000)];
 
 pub fn provider(root: &Path) -> Result<()> {
-    if cfg!(debug_assertions) {
-        // The load generator and the emulator run in this process: measure them optimised too.
-        let status = std::process::Command::new(env!("CARGO"))
-            .current_dir(root)
-            .args([
-                "run",
-                "--release",
-                "--locked",
-                "--quiet",
-                "-p",
-                "xtask",
-                "--",
-                "bench",
-                "provider",
-            ])
-            .status()
-            .context("cargo run --release")?;
-        if !status.success() {
-            bail!("release benchmark failed");
-        }
+    // The load generator and the emulator run in this process: measure them optimised too.
+    if rerun_in_release(root, "provider")? {
         return Ok(());
     }
     let bins = crate::procs::build_bins(root, &["provider-azure"], true)?;
@@ -57,6 +39,33 @@ pub fn provider(root: &Path) -> Result<()> {
         .enable_all()
         .build()?
         .block_on(run(binary))
+}
+
+/// In a debug build, run `cargo xtask bench {which}` again from a release build (figures from a debug build
+/// would mislead) and return `true`; in a release build, return `false`: measure here.
+fn rerun_in_release(root: &Path, which: &str) -> Result<bool> {
+    if !cfg!(debug_assertions) {
+        return Ok(false);
+    }
+    let status = std::process::Command::new(env!("CARGO"))
+        .current_dir(root)
+        .args([
+            "run",
+            "--release",
+            "--locked",
+            "--quiet",
+            "-p",
+            "xtask",
+            "--",
+            "bench",
+            which,
+        ])
+        .status()
+        .context("cargo run --release")?;
+    if !status.success() {
+        bail!("release benchmark failed");
+    }
+    Ok(true)
 }
 
 async fn run(binary: PathBuf) -> Result<()> {
@@ -258,26 +267,8 @@ fn rss(pid: u32) -> Result<String> {
 /// `cargo xtask bench manager`: the reconciler (release build of this process) against the in-memory API
 /// double, the real provider over mTLS and the emulator.
 pub fn manager(root: &Path) -> Result<()> {
-    if cfg!(debug_assertions) {
-        // Figures from a debug build would mislead: run this same command from a release build.
-        let status = std::process::Command::new(env!("CARGO"))
-            .current_dir(root)
-            .args([
-                "run",
-                "--release",
-                "--locked",
-                "--quiet",
-                "-p",
-                "xtask",
-                "--",
-                "bench",
-                "manager",
-            ])
-            .status()
-            .context("cargo run --release")?;
-        if !status.success() {
-            bail!("release benchmark failed");
-        }
+    // The reconciler runs in this process.
+    if rerun_in_release(root, "manager")? {
         return Ok(());
     }
     tokio::runtime::Builder::new_multi_thread()
