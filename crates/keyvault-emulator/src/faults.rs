@@ -25,6 +25,8 @@ struct ThrottleState {
 
 struct Inner {
     latency_micros: AtomicU64,
+    /// Requests arrived and being held by the latency fault right now.
+    delayed: AtomicU64,
     fail_remaining: AtomicU32,
     fail_status: AtomicU16,
     outage: watch::Sender<bool>,
@@ -57,6 +59,7 @@ impl Faults {
         Self {
             inner: Arc::new(Inner {
                 latency_micros: AtomicU64::new(0),
+                delayed: AtomicU64::new(0),
                 fail_remaining: AtomicU32::new(0),
                 fail_status: AtomicU16::new(503),
                 outage,
@@ -99,6 +102,30 @@ impl Faults {
         let mut state = self.lock_throttle();
         state.config = t;
         state.windows.clear();
+    }
+
+    /// How many requests have arrived and are being held by the latency fault right now: the signal that
+    /// a client is waiting on the emulator (requests are counted only once they are answered).
+    pub fn delayed(&self) -> u64 {
+        self.inner.delayed.load(Ordering::SeqCst)
+    }
+
+    /// Hold a request for the configured latency, counted in [`Faults::delayed`] meanwhile.
+    pub(crate) async fn delay(&self) {
+        let latency = Duration::from_micros(self.inner.latency_micros.load(Ordering::Relaxed));
+        if latency.is_zero() {
+            return;
+        }
+        self.inner.delayed.fetch_add(1, Ordering::SeqCst);
+        // Decremented even when the request is dropped mid-wait (client gone, shutdown).
+        struct Held<'a>(&'a AtomicU64);
+        impl Drop for Held<'_> {
+            fn drop(&mut self) {
+                self.0.fetch_sub(1, Ordering::SeqCst);
+            }
+        }
+        let _held = Held(&self.inner.delayed);
+        tokio::time::sleep(latency).await;
     }
 
     pub(crate) fn latency(&self) -> Duration {

@@ -80,10 +80,7 @@ pub(crate) fn router(app: Arc<App>) -> Router {
 }
 
 async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
-    let latency = app.faults.latency();
-    if !latency.is_zero() {
-        tokio::time::sleep(latency).await;
-    }
+    app.faults.delay().await;
     let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
     let entra_request_id = req.headers().get("client-request-id").cloned();
     let method = req.method().clone();
