@@ -1,0 +1,230 @@
+//! Tier 2: the manager's reconciler with the real provider over mTLS and the Key Vault emulator; the
+//! Kubernetes API is the in-memory double, which records every call (harness in `tests/src/lib.rs`).
+//! Failures: a foreign Secret, bad input, token and admission refusals, an offline vault, a changed
+//! Secret type, a failed status write; each with its reason, and nothing written that should not be.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use manager::cluster::ClusterError;
+use manager::fake::Call;
+use sse_api::conditions::{CREATE, READY, UPDATE};
+use sse_tests::*;
+
+#[tokio::test]
+async fn a_foreign_secret_is_never_touched() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut foreign = k8s_openapi::api::core::v1::Secret::default();
+    foreign.metadata.name = Some("taken".into());
+    foreign.metadata.namespace = Some(NS.into());
+    foreign.data = Some([("key".to_string(), k8s_openapi::ByteString(b"precious".to_vec()))].into());
+    env.cluster.put_foreign_secret(foreign);
+    let before = env.cluster.secret(NS, "taken").unwrap();
+    let mut sync = env.sync("taken", "kv", "Opaque", &[("s", "key")]);
+    env.reconcile(&mut sync).await;
+    assert_eq!(
+        env.cluster.secret(NS, "taken").unwrap(),
+        before,
+        "byte-for-byte intact"
+    );
+    assert!(
+        !env.cluster
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::ApplySecret(_)))
+    );
+    let (status, reason, message) = condition(&sync, CREATE);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "InvalidClusterSecretLabelError")
+    );
+    assert!(
+        message.contains("app/taken") && message.contains("left untouched"),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn bad_input_gets_its_reason_and_nothing_is_written() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    env.put_class(
+        "nosuch-provider",
+        "nosuch",
+        &["objectName: s\nobjectType: secret"],
+    );
+
+    let cases: Vec<(sse_api::SecretSync, &str, String)> = vec![
+        (
+            env.sync("no-spc", "missing", "Opaque", &[("s", "key")]),
+            "ControllerSpcError",
+            "failed to get SecretProviderClass \"missing\": SecretProviderClass.secrets-store.csi.x-k8s.io \"missing\" not found".into(),
+        ),
+        (
+            env.sync("no-provider", "nosuch-provider", "Opaque", &[("s", "key")]),
+            "ControllerSpcError",
+            "fetching secrets from the provider failed: provider not found: provider \"nosuch\"".into(),
+        ),
+        (
+            env.sync("no-path", "kv", "Opaque", &[("other", "key")]),
+            "UserInputValidationFailed",
+            "fetching secrets from the provider failed: file matching sourcePath other not found in the pod".into(),
+        ),
+        (
+            env.sync("tls-third-key", "kv", "kubernetes.io/tls", &[("s", "ca.crt")]),
+            "UserInputValidationFailed",
+            String::new(),
+        ),
+        (
+            {
+                let mut s = env.sync("reserved", "kv", "Opaque", &[("s", "key")]);
+                s.spec.secret_object.labels = Some([("secrets-store.sync.x-k8s.io".to_string(), "x".to_string())].into());
+                s
+            },
+            "InvalidClusterSecretLabelError",
+            String::new(),
+        ),
+    ];
+    for (mut sync, reason, message) in cases {
+        env.cluster.clear_calls();
+        env.reconcile(&mut sync).await;
+        let (status, got_reason, got_message) = condition(&sync, CREATE);
+        assert_eq!(
+            (status.as_str(), got_reason.as_str()),
+            ("False", reason),
+            "{}: {got_message}",
+            sync.metadata.name.as_deref().unwrap()
+        );
+        if !message.is_empty() {
+            assert_eq!(got_message, message);
+        }
+        assert!(
+            !env.cluster
+                .calls()
+                .iter()
+                .any(|c| matches!(c, Call::ApplySecret(_) | Call::PatchSecret(..))),
+            "nothing written for {}",
+            sync.metadata.name.as_deref().unwrap()
+        );
+        assert_eq!(condition(&sync, READY).0, "False");
+    }
+}
+
+#[tokio::test]
+async fn token_and_admission_failures() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut no_sa = env.sync("no-sa", "kv", "Opaque", &[("s", "key")]);
+    no_sa.spec.service_account_name = "ghost".into();
+    env.reconcile(&mut no_sa).await;
+    assert_eq!(
+        condition(&no_sa, CREATE),
+        (
+            "False".into(),
+            "ControllerSyncFailed".into(),
+            "fetching secrets from the provider failed: failed to fetch token: serviceaccounts \"ghost\" not found".into()
+        )
+    );
+
+    env.cluster.refuse(
+        manager::fake::Request::ApplySecret,
+        Some(ClusterError::new(
+        403,
+        "Forbidden",
+        "secrets \"denied\" is forbidden: ValidatingAdmissionPolicy 'secrets-store-sync-controller-create-update-policy' with binding 'secrets-store-sync-controller-create-update-policy-binding' denied request: no",
+    )));
+    let mut denied = env.sync("denied", "kv", "Opaque", &[("s", "key")]);
+    env.reconcile(&mut denied).await;
+    let (_, reason, message) = condition(&denied, CREATE);
+    assert_eq!(reason, "ValidatingAdmissionPolicyCheckFailed");
+    assert!(
+        message.starts_with(
+            "failed to patch secret \"denied\": secrets \"denied\" is forbidden: ValidatingAdmissionPolicy"
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test]
+async fn offline_keeps_the_secret_and_recovers_by_itself() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "good");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut sync = env.sync("offline", "kv", "Opaque", &[("s", "key")]);
+    env.reconcile(&mut sync).await;
+
+    env.emulator.faults().set_outage(true);
+    let report = env.poll(&mut sync).await;
+    assert_eq!(env.secret_data("offline")["key"], "good", "never emptied");
+    let (status, reason, message) = condition(&sync, READY);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "ProviderError"));
+    assert!(message.starts_with("fetching secrets from the provider failed: rpc error: code = Unavailable desc = failed to mount objects"), "{message}");
+    let since = sync.status.as_ref().unwrap().failing_since.clone();
+    assert!(since.is_some());
+    assert!(
+        report.requeue_after <= std::time::Duration::from_secs(8),
+        "transient: retried soon ({:?})",
+        report.requeue_after
+    );
+
+    let again = env.poll(&mut sync).await;
+    assert!(again.requeue_after <= std::time::Duration::from_secs(15));
+    assert_eq!(
+        sync.status.as_ref().unwrap().failing_since,
+        since,
+        "failing since the first failure"
+    );
+
+    env.emulator.faults().set_outage(false);
+    env.poll(&mut sync).await;
+    assert_eq!(condition(&sync, READY).0, "True");
+    assert!(sync.status.as_ref().unwrap().failing_since.is_none());
+    assert_eq!(env.secret_data("offline")["key"], "good");
+}
+
+#[tokio::test]
+async fn changing_the_secret_type_is_reported() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut sync = env.sync("typed", "kv", "Opaque", &[("s", "key")]);
+    env.reconcile(&mut sync).await;
+    sync.spec.secret_object.type_ = "kubernetes.io/basic-auth".into();
+    Env::bump_generation(&mut sync);
+    env.reconcile(&mut sync).await;
+    let (status, reason, message) = condition(&sync, UPDATE);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "UserInputValidationFailed")
+    );
+    assert!(message.contains("field is immutable"), "{message}");
+    assert_eq!(env.secret_data("typed")["key"], "v");
+}
+
+#[tokio::test]
+async fn a_failed_status_write_is_retried_with_backoff() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut sync = env.sync("st", "kv", "Opaque", &[("s", "k")]);
+    env.cluster.refuse(
+        manager::fake::Request::WriteStatus,
+        Some(ClusterError::new(503, "ServiceUnavailable", "etcd is down")),
+    );
+    let report = env.reconcile(&mut sync).await;
+    assert!(report.synced() && !report.status_written);
+    assert!(
+        report.requeue_after <= std::time::Duration::from_millis(7500),
+        "retried with backoff, not at the next poll: {:?}",
+        report.requeue_after
+    );
+    assert!(sync.status.is_none());
+    assert_eq!(env.secret_data("st")["k"], "v", "the Secret was written");
+
+    env.cluster.refuse(manager::fake::Request::WriteStatus, None);
+    let retry = env.poll(&mut sync).await;
+    assert!(retry.status_written);
+    assert_eq!(condition(&sync, READY).0, "True");
+}

@@ -1,0 +1,137 @@
+//! Tier 2: the manager's reconciler with the real provider over mTLS and the Key Vault emulator; the
+//! Kubernetes API is the in-memory double, which records every call (harness in `tests/src/lib.rs`).
+//! Partial sync: the healthy keys updated, the failed ones kept, a foreign Secret never touched; and
+//! all-or-nothing when partial sync is off.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use manager::fake::Call;
+use sse_api::conditions::{CREATE, UPDATE};
+use sse_tests::*;
+
+#[tokio::test]
+async fn partial_sync_updates_the_healthy_keys_only() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "a", "a1");
+    env.emulator.store().set_secret(VAULT, "b", "b1");
+    env.put_class(
+        "kv",
+        "azure",
+        &[
+            "objectName: a\nobjectType: secret",
+            "objectName: b\nobjectType: secret",
+        ],
+    );
+    let mut sync = env.sync("partial", "kv", "Opaque", &[("a", "ka"), ("b", "kb")]);
+    env.reconcile(&mut sync).await;
+
+    env.emulator.store().set_secret(VAULT, "a", "a2");
+    env.emulator
+        .store()
+        .delete(VAULT, keyvault_emulator::ObjectKind::Secret, "b");
+    env.poll(&mut sync).await;
+    let data = env.secret_data("partial");
+    assert_eq!(data["ka"], "a2", "healthy key updated");
+    assert_eq!(data["kb"], "b1", "failed key keeps its last good value");
+    let (status, reason, message) = condition(&sync, UPDATE);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "PartialSync"));
+    let summary: serde_json::Value = serde_json::from_str(&message).unwrap();
+    let items = summary["items"].as_array().unwrap();
+    assert_eq!(items[0]["status"], "Synced");
+    assert_eq!(items[1]["status"], "Failed");
+    assert!(
+        summary["providerErrors"][0]
+            .as_str()
+            .unwrap()
+            .contains("SecretNotFound")
+    );
+
+    // The same partial state at the next poll changes nothing: no write, no status, no event.
+    env.cluster.clear_calls();
+    let again = env.poll(&mut sync).await;
+    assert!(!again.status_written);
+    assert!(
+        env.cluster
+            .calls()
+            .iter()
+            .all(|c| matches!(c, Call::PatchSecret(_, 200))),
+        "{:?}",
+        env.cluster.calls()
+    );
+
+    // A hand edit of a healthy key is repaired while the other object still fails, the failed key keeps its
+    // last good value, and someone else's extra key stays.
+    env.cluster.edit_secret_data(NS, "partial", "ka", b"tampered");
+    env.cluster.edit_secret_data(NS, "partial", "extra", b"theirs");
+    env.cluster.clear_calls();
+    env.poll(&mut sync).await;
+    let data = env.secret_data("partial");
+    assert_eq!(
+        (data["ka"].as_str(), data["kb"].as_str(), data["extra"].as_str()),
+        ("a2", "b1", "theirs")
+    );
+    assert_eq!(
+        env.cluster.calls()[..3],
+        [
+            Call::PatchSecret(format!("{NS}/partial"), 422),
+            Call::PatchSecret(format!("{NS}/partial"), 200),
+            Call::PatchSecret(format!("{NS}/partial"), 200),
+        ],
+        "content check fails (kube-apiserver's generic 422), ownership holds, guarded merge patch: {:?}",
+        env.cluster.calls()
+    );
+}
+
+#[tokio::test]
+async fn partial_sync_never_touches_a_foreign_secret() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "a", "a1");
+    env.put_class(
+        "kv",
+        "azure",
+        &[
+            "objectName: a\nobjectType: secret",
+            "objectName: gone\nobjectType: secret",
+        ],
+    );
+    let mut foreign = k8s_openapi::api::core::v1::Secret::default();
+    foreign.metadata.name = Some("taken".into());
+    foreign.metadata.namespace = Some(NS.into());
+    foreign.type_ = Some("Opaque".into());
+    foreign.data = Some([("ka".to_string(), k8s_openapi::ByteString(b"precious".to_vec()))].into());
+    env.cluster.put_foreign_secret(foreign);
+    let before = env.cluster.secret(NS, "taken").unwrap();
+    let mut sync = env.sync("taken", "kv", "Opaque", &[("a", "ka"), ("gone", "kb")]);
+    env.reconcile(&mut sync).await;
+    assert_eq!(env.cluster.secret(NS, "taken").unwrap(), before, "untouched");
+    let (_, reason, _) = condition(&sync, CREATE);
+    assert_eq!(reason, "InvalidClusterSecretLabelError");
+}
+
+#[tokio::test]
+async fn without_partial_sync_a_failure_changes_nothing() {
+    let env = Env::start_with(manager::reconcile::Config {
+        audiences: vec![AUDIENCE.into()],
+        partial_sync: false,
+        ..manager::reconcile::Config::default()
+    })
+    .await;
+    env.emulator.store().set_secret(VAULT, "a", "a1");
+    env.emulator.store().set_secret(VAULT, "b", "b1");
+    env.put_class(
+        "kv",
+        "azure",
+        &[
+            "objectName: a\nobjectType: secret",
+            "objectName: b\nobjectType: secret",
+        ],
+    );
+    let mut sync = env.sync("all-or-nothing", "kv", "Opaque", &[("a", "ka"), ("b", "kb")]);
+    env.reconcile(&mut sync).await;
+    env.emulator.store().set_secret(VAULT, "a", "a2");
+    env.emulator
+        .store()
+        .delete(VAULT, keyvault_emulator::ObjectKind::Secret, "b");
+    env.poll(&mut sync).await;
+    assert_eq!(env.secret_data("all-or-nothing")["ka"], "a1", "nothing written");
+    assert_eq!(condition(&sync, UPDATE).1, "ProviderError");
+}

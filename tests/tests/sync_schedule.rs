@@ -1,0 +1,126 @@
+//! Tier 2: the manager's reconciler with the real provider over mTLS and the Key Vault emulator; the
+//! Kubernetes API is the in-memory double, which records every call (harness in `tests/src/lib.rs`).
+//! Scheduling: a restart does not resync everything at once, failing SecretSyncs take at most half the
+//! workers, a late check is reported overdue.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use sse_api::conditions::READY;
+use sse_tests::*;
+
+#[tokio::test]
+async fn a_restart_does_not_resync_everything_at_once_but_still_notices_changes() {
+    let mut env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "a", "from-a");
+    env.emulator.store().set_secret(VAULT, "b", "from-b");
+    env.put_class(
+        "kv",
+        "azure",
+        &["objectName: a\nobjectType: secret\nobjectAlias: x"],
+    );
+    let mut sync = env.sync("restarted", "kv", "Opaque", &[("x", "key")]);
+    env.reconcile(&mut sync).await;
+
+    env.restart();
+    env.emulator.reset_counters();
+    let report = env.reconcile(&mut sync).await;
+    assert!(
+        !report.synced(),
+        "a healthy SecretSync waits for its scheduled check after a restart"
+    );
+    assert_eq!(env.emulator.counters().get("secrets.get"), None);
+
+    env.put_class(
+        "kv",
+        "azure",
+        &["objectName: b\nobjectType: secret\nobjectAlias: x"],
+    );
+    assert!(
+        env.reconcile(&mut sync).await.synced(),
+        "a SecretProviderClass change is still noticed"
+    );
+    assert_eq!(env.secret_data("restarted")["key"], "from-b");
+}
+
+#[tokio::test]
+async fn failing_secret_syncs_take_at_most_half_the_workers() {
+    // Two work slots: SecretSyncs in failure may hold one of them; the other stays free for the rest.
+    let env = Env::start_with(manager::reconcile::Config {
+        audiences: vec![AUDIENCE.into()],
+        workers: 2,
+        ..manager::reconcile::Config::default()
+    })
+    .await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut a = env.sync("a", "kv", "Opaque", &[("s", "k")]);
+    let mut b = env.sync("b", "kv", "Opaque", &[("s", "k")]);
+    env.emulator.faults().set_outage(true);
+    for sync in [&mut a, &mut b] {
+        let report = env.reconcile(sync).await;
+        assert!(report.synced(), "a first failure is a real attempt");
+        assert_eq!(condition(sync, READY).1, "ProviderError");
+    }
+
+    // The vault comes back slowly: a's retry holds the retry share while it waits for the vault.
+    env.emulator.faults().set_outage(false);
+    env.emulator
+        .faults()
+        .set_latency(std::time::Duration::from_secs(2));
+    let requests = || env.emulator.counters().values().sum::<u64>();
+    let before = requests();
+    env.ctx.expire(&format!("{NS}/a"));
+    let ctx = env.ctx.clone();
+    let retry_a = tokio::spawn({
+        let a = a.clone();
+        async move { reconcile(&a, &ctx).await }
+    });
+    while requests() == before {
+        tokio::task::yield_now().await;
+    }
+    // b, failing too, is deferred to its next backoff step instead of queueing for a slot…
+    let deferred = env.poll(&mut b).await;
+    assert!(!deferred.synced(), "b must wait: the retry share is taken");
+    assert!(deferred.requeue_after > std::time::Duration::ZERO);
+    // …while a healthy SecretSync still gets the other slot.
+    let mut c = env.sync("c", "kv", "Opaque", &[("s", "k")]);
+    let healthy = env.reconcile(&mut c).await;
+    assert!(healthy.synced());
+    assert_eq!(condition(&c, READY).0, "True");
+    assert!(retry_a.await.unwrap().synced());
+    env.emulator.faults().set_latency(std::time::Duration::ZERO);
+    // Once a's retry is done, b's turn comes.
+    let b_again = env.poll(&mut b).await;
+    assert!(b_again.synced());
+    assert_eq!(condition(&b, READY).0, "True");
+}
+
+#[tokio::test]
+async fn a_secret_sync_whose_check_is_late_is_reported_overdue() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    let mut sync = env.sync("late", "kv", "Opaque", &[("s", "k")]);
+    let now = std::time::SystemTime::now();
+    let key = format!("{NS}/late");
+    let keys = [key.as_str(), "app/never-seen"];
+    assert!(
+        env.ctx.schedule.overdue(keys.into_iter(), now).is_empty(),
+        "nothing is overdue right after start"
+    );
+    let report = env.reconcile(&mut sync).await;
+    let grace = env.ctx.config.reconcile_timeout + std::time::Duration::from_secs(30);
+    let due = now + report.requeue_after;
+    assert!(
+        !env.ctx.schedule.overdue(keys.into_iter(), due).contains(&key),
+        "on time at its scheduled check"
+    );
+    let late = env
+        .ctx
+        .schedule
+        .overdue(keys.into_iter(), due + grace + std::time::Duration::from_secs(1));
+    assert!(late.contains(&key), "a check later than its bound: {late:?}");
+    assert!(
+        late.contains("app/never-seen"),
+        "never reconciled long after start: {late:?}"
+    );
+}
