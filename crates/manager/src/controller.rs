@@ -91,6 +91,7 @@ pub async fn run(
         watcher::Config::default().any_semantic(),
     )
     .default_backoff()
+    .modify(slim)
     .reflect(sync_writer);
     let syncs_listed = drive("SecretSync", syncs, shutdown.clone(), {
         let triggers = triggers.clone();
@@ -105,6 +106,7 @@ pub async fn run(
         watcher::Config::default(),
     )
     .default_backoff()
+    .modify(slim)
     .reflect(class_writer);
     let classes_listed = drive("SecretProviderClass", classes, shutdown.clone(), {
         let (triggers, syncs) = (triggers.clone(), sync_store.clone());
@@ -199,6 +201,19 @@ where
     });
     rx
 }
+
+/// What the caches keep of an object: not `managedFields` nor kubectl's last-applied copy of the object,
+/// which the manager never reads and which are most of a small object's size.
+fn slim<K: kube::Resource>(obj: &mut K) {
+    let meta = obj.meta_mut();
+    meta.managed_fields = None;
+    if let Some(annotations) = meta.annotations.as_mut() {
+        annotations.remove(LAST_APPLIED);
+    }
+}
+
+/// kubectl's client-side-apply annotation.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 /// Trigger every SecretSync in `syncs` that names `spc` (same namespace).
 fn users_of(syncs: &Store<SecretSync>, spc: &SecretProviderClass, triggers: &Triggers) {
@@ -379,6 +394,25 @@ mod tests {
         }
         assert_eq!(woken.load(Ordering::SeqCst), 3);
         assert_eq!(changed.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn the_caches_keep_neither_managed_fields_nor_the_last_applied_copy() {
+        let mut s = SecretSync::new("a", sse_api::SecretSyncSpec::default());
+        s.metadata.managed_fields = Some(vec![Default::default()]);
+        s.metadata.annotations = Some(
+            [
+                (LAST_APPLIED.to_string(), "{\"big\":true}".to_string()),
+                ("team".to_string(), "x".to_string()),
+            ]
+            .into(),
+        );
+        slim(&mut s);
+        assert!(s.metadata.managed_fields.is_none());
+        assert_eq!(
+            s.metadata.annotations.unwrap().keys().collect::<Vec<_>>(),
+            vec!["team"]
+        );
     }
 
     /// A class event triggers the SecretSyncs of its namespace that name it, and only those.

@@ -72,29 +72,34 @@ pub async fn syncs_created_during_manager_startup_all_become_ready(w: &World, ns
     w.emulator.store().set_secret(VAULT, "startup", "v");
     let yaml = pairs(w, ns, n, "startup");
     without_shared_manager(w, || async {
-    let mut manager = w
-        .start_manager("manager-startup", &["--rotation-poll-interval-in-seconds=3600".into()])
-        .await?;
-    let started = Instant::now();
-    w.k.apply(&yaml).await?;
-    let applied = started.elapsed();
-    let outcome = all_ready(w, ns, n, Duration::from_secs(300)).await;
-    let ready = started.elapsed();
-    let stop = manager.terminate(Duration::from_secs(15)).await;
-    outcome.with_context(|| {
-        format!("log: {}", manager.log.display())
-    })?;
-    let stop = stop?;
-    println!(
-        "figure: {n} SecretSyncs created during manager start-up (apply took {:.1} s): all Ready {:.1} s after the manager started; SIGTERM to exit {:.2} s",
-        applied.as_secs_f64(),
-        ready.as_secs_f64(),
-        stop.as_secs_f64()
-    );
-    ensure!(stop < Duration::from_secs(10), "SIGTERM to exit took {stop:?}");
-    Ok(())
-})
-.await
+        let mut manager = w
+            .start_manager("manager-startup", &["--rotation-poll-interval-in-seconds=3600".into()])
+            .await?;
+        let started = Instant::now();
+        w.k.apply(&yaml).await?;
+        let applied = started.elapsed();
+        let outcome = all_ready(w, ns, n, Duration::from_secs(600)).await;
+        let ready = started.elapsed();
+        if let Some((rss, peak)) = manager.rss_mib() {
+            println!(
+                "figure: manager RSS with {n} SecretSyncs (and as many classes) Ready: {rss:.1} MiB (peak {peak:.1} MiB)"
+            );
+        }
+        let stop = manager.terminate(Duration::from_secs(15)).await;
+        outcome.with_context(|| {
+            format!("log: {}", manager.log.display())
+        })?;
+        let stop = stop?;
+        println!(
+            "figure: {n} SecretSyncs created during manager start-up (apply took {:.1} s): all Ready {:.1} s after the manager started; SIGTERM to exit {:.2} s",
+            applied.as_secs_f64(),
+            ready.as_secs_f64(),
+            stop.as_secs_f64()
+        );
+        ensure!(stop < Duration::from_secs(10), "SIGTERM to exit took {stop:?}");
+        Ok(())
+    })
+    .await
 }
 
 /// A restart with `n` healthy SecretSyncs calls the provider for almost none of them (their status is
@@ -105,7 +110,7 @@ pub async fn restart_with_healthy_syncs_calls_no_provider_storm(w: &World, ns: &
     let started = Instant::now();
     w.k.apply(&pairs(w, ns, n, "restart")).await?;
     let applied = started.elapsed();
-    all_ready(w, ns, n, Duration::from_secs(300)).await?;
+    all_ready(w, ns, n, Duration::from_secs(600)).await?;
     println!(
         "figure: {n} SecretSyncs (with their classes) applied in {:.1} s, all Ready {:.1} s after the apply began (shared manager)",
         applied.as_secs_f64(),
@@ -159,51 +164,51 @@ pub async fn restart_with_healthy_syncs_calls_no_provider_storm(w: &World, ns: &
     );
 
     without_shared_manager(w, || async {
-    let gets_before = w.emulator.counters().get("secrets.get").copied().unwrap_or(0);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let mut manager = w
-        .start_manager(
-            "manager-restart",
-            &[
-                "--rotation-poll-interval-in-seconds=3600".into(),
-                format!("--health-probe-bind-address=127.0.0.1:{port}"),
-            ],
-        )
-        .await?;
-    let outcome = async {
-        let report = eventually(Duration::from_secs(60), || async {
-            let body = http_get(port, "/debug/secretsyncs").await?;
-            let entries: Vec<Value> = serde_json::from_str(&body)?;
-            let ours = entries
-                .into_iter()
-                .filter(|e| e["secretSync"].as_str().is_some_and(|k| k.starts_with(&format!("{ns}/"))))
-                .collect::<Vec<_>>();
-            Ok((ours.len() == n).then_some(ours))
-        })
-        .await
-        .context("the restarted manager did not visit every SecretSync")?;
-        ensure!(
-            report.iter().all(|e| e["nextCheckTime"].is_string()),
-            "every SecretSync has a next check"
-        );
-        let gets = w.emulator.counters().get("secrets.get").copied().unwrap_or(0) - gets_before;
-        println!("figure: restart with {n} healthy SecretSyncs: {gets} Key Vault GETs until every SecretSync was visited");
-        ensure!(gets <= (n as u64) / 10, "a provider call storm on restart: {gets} GETs for {n} healthy SecretSyncs");
-        // Still responsive: a forced sync of one of them lands at once.
-        w.k.apply(&sync_yaml(ns, "ss0", "spc0", "Opaque", &[("restart", "k")], "  forceSynchronization: after-restart\n"))
+        let gets_before = w.emulator.counters().get("secrets.get").copied().unwrap_or(0);
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut manager = w
+            .start_manager(
+                "manager-restart",
+                &[
+                    "--rotation-poll-interval-in-seconds=3600".into(),
+                    format!("--health-probe-bind-address=127.0.0.1:{port}"),
+                ],
+            )
             .await?;
-        wait_reason(w, ns, "ss0", "Update", "UpdateValueChangeOrForceUpdateSucceeded").await?;
+        let outcome = async {
+            let report = eventually(Duration::from_secs(60), || async {
+                let body = http_get(port, "/debug/secretsyncs").await?;
+                let entries: Vec<Value> = serde_json::from_str(&body)?;
+                let ours = entries
+                    .into_iter()
+                    .filter(|e| e["secretSync"].as_str().is_some_and(|k| k.starts_with(&format!("{ns}/"))))
+                    .collect::<Vec<_>>();
+                Ok((ours.len() == n).then_some(ours))
+            })
+            .await
+            .context("the restarted manager did not visit every SecretSync")?;
+            ensure!(
+                report.iter().all(|e| e["nextCheckTime"].is_string()),
+                "every SecretSync has a next check"
+            );
+            let gets = w.emulator.counters().get("secrets.get").copied().unwrap_or(0) - gets_before;
+            println!("figure: restart with {n} healthy SecretSyncs: {gets} Key Vault GETs until every SecretSync was visited");
+            ensure!(gets <= (n as u64) / 10, "a provider call storm on restart: {gets} GETs for {n} healthy SecretSyncs");
+            // Still responsive: a forced sync of one of them lands at once.
+            w.k.apply(&sync_yaml(ns, "ss0", "spc0", "Opaque", &[("restart", "k")], "  forceSynchronization: after-restart\n"))
+                .await?;
+            wait_reason(w, ns, "ss0", "Update", "UpdateValueChangeOrForceUpdateSucceeded").await?;
+            Ok(())
+        }
+        .await;
+        let stop = manager.terminate(Duration::from_secs(15)).await;
+        outcome.with_context(|| format!("log: {}", manager.log.display()))?;
+        let stop = stop?;
+        println!("figure: SIGTERM to exit with {n} SecretSyncs: {:.2} s", stop.as_secs_f64());
+        ensure!(stop < Duration::from_secs(10), "SIGTERM to exit took {stop:?}");
         Ok(())
-    }
-    .await;
-    let stop = manager.terminate(Duration::from_secs(15)).await;
-    outcome.with_context(|| format!("log: {}", manager.log.display()))?;
-    let stop = stop?;
-    println!("figure: SIGTERM to exit with {n} SecretSyncs: {:.2} s", stop.as_secs_f64());
-    ensure!(stop < Duration::from_secs(10), "SIGTERM to exit took {stop:?}");
-    Ok(())
-})
-.await
+    })
+    .await
 }
 
 async fn http_get(port: u16, path: &str) -> Result<String> {
