@@ -3,11 +3,20 @@
 
 use super::*;
 
-/// `n` SecretProviderClass + SecretSync pairs as one multi-document YAML; odd ones list the
-/// SecretSync before its class.
-fn pairs(w: &World, ns: &str, n: usize, object: &str) -> String {
+/// Create `n` SecretProviderClass + SecretSync pairs, 250 to a `kubectl apply` (each one call is bounded);
+/// odd pairs list the SecretSync before its class.
+async fn apply_pairs(w: &World, ns: &str, n: usize, object: &str) -> Result<()> {
+    for first in (0..n).step_by(250) {
+        w.k.apply(&pairs(w, ns, first..n.min(first + 250), object))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The pairs `range` as one multi-document YAML.
+fn pairs(w: &World, ns: &str, range: std::ops::Range<usize>, object: &str) -> String {
     let mut docs = Vec::new();
-    for i in 0..n {
+    for i in range {
         let class = w.spc(
             ns,
             &format!("spc{i}"),
@@ -70,13 +79,12 @@ where
 pub async fn syncs_created_during_manager_startup_all_become_ready(w: &World, ns: &str) -> Result<()> {
     let n = scale();
     w.emulator.store().set_secret(VAULT, "startup", "v");
-    let yaml = pairs(w, ns, n, "startup");
     without_shared_manager(w, || async {
         let mut manager = w
             .start_manager("manager-startup", &["--rotation-poll-interval-in-seconds=3600".into()])
             .await?;
         let started = Instant::now();
-        w.k.apply(&yaml).await?;
+        apply_pairs(w, ns, n, "startup").await?;
         let applied = started.elapsed();
         let outcome = all_ready(w, ns, n, Duration::from_secs(600)).await;
         let ready = started.elapsed();
@@ -108,7 +116,7 @@ pub async fn restart_with_healthy_syncs_calls_no_provider_storm(w: &World, ns: &
     let n = scale();
     w.emulator.store().set_secret(VAULT, "restart", "v");
     let started = Instant::now();
-    w.k.apply(&pairs(w, ns, n, "restart")).await?;
+    apply_pairs(w, ns, n, "restart").await?;
     let applied = started.elapsed();
     all_ready(w, ns, n, Duration::from_secs(600)).await?;
     println!(
@@ -289,7 +297,7 @@ pub async fn sigterm_with_syncs_in_flight_exits_within_the_bound(w: &World, ns: 
         .context("the manager never led")?;
         w.emulator.faults().set_latency(Duration::from_secs(60));
         let outcome = async {
-            w.k.apply(&pairs(w, ns, 20, "slow")).await?;
+            apply_pairs(w, ns, 20, "slow").await?;
             // The syncs are in flight once the vault holds their requests.
             eventually(Duration::from_secs(60), || async {
                 Ok((w.emulator.faults().delayed() > 0).then_some(()))
