@@ -18,7 +18,8 @@ use kube::{Client, Resource, ResourceExt};
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
 
 /// An API-server answer that was not success: code, reason and message as the server sent them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct ClusterError {
     /// HTTP status (0 when no answer came back).
     pub code: u16,
@@ -110,14 +111,6 @@ impl ClusterError {
         self.code == 0 || self.code == 409 || self.code == 429 || self.code >= 500
     }
 }
-
-impl fmt::Display for ClusterError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for ClusterError {}
 
 impl From<kube::Error> for ClusterError {
     fn from(error: kube::Error) -> Self {

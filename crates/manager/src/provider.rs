@@ -48,15 +48,21 @@ impl fmt::Debug for Mounted {
 }
 
 /// Why a provider call failed. `Display` is the text recorded in conditions (never secret values).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     /// The SecretProviderClass names a provider that is not a valid socket name.
+    #[error("invalid provider: provider {0:?}")]
     InvalidName(String),
     /// No socket for that provider.
+    #[error("provider not found: provider {0:?}")]
     NotFound(String),
     /// The provider requires mutual TLS and no client certificate is configured.
+    #[error(
+        "provider {0:?} requires mutual TLS but the manager has no client certificate (set --provider-tls-cert-file, or list it in --plaintext-providers)"
+    )]
     NoClientCertificate(String),
     /// The gRPC call failed.
+    #[error("rpc error: code = {} desc = {message}", code_name(*code))]
     Rpc {
         /// gRPC status code.
         code: tonic::Code,
@@ -64,8 +70,10 @@ pub enum ProviderError {
         message: String,
     },
     /// The provider answered with `error.code`.
+    #[error("mount request failed with provider error code {0}")]
     ErrorCode(String),
     /// The provider answered without object versions.
+    #[error("missing object versions")]
     MissingObjectVersions,
 }
 
@@ -91,26 +99,6 @@ impl ProviderError {
         )
     }
 }
-
-impl fmt::Display for ProviderError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::InvalidName(p) => write!(f, "invalid provider: provider {p:?}"),
-            Self::NotFound(p) => write!(f, "provider not found: provider {p:?}"),
-            Self::NoClientCertificate(p) => write!(
-                f,
-                "provider {p:?} requires mutual TLS but the manager has no client certificate (set --provider-tls-cert-file, or list it in --plaintext-providers)"
-            ),
-            Self::Rpc { code, message } => {
-                write!(f, "rpc error: code = {} desc = {message}", code_name(*code))
-            }
-            Self::ErrorCode(code) => write!(f, "mount request failed with provider error code {code}"),
-            Self::MissingObjectVersions => f.write_str("missing object versions"),
-        }
-    }
-}
-
-impl std::error::Error for ProviderError {}
 
 /// gRPC-Go's spelling of a code, as in `rpc error: code = Unknown desc = …`.
 fn code_name(code: tonic::Code) -> &'static str {

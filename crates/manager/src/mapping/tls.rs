@@ -3,7 +3,6 @@
 //!
 //! Errors never carry key or certificate bytes; at most a PEM block label (sanitised) is named.
 
-use std::fmt;
 
 use p12_keystore::Pkcs12Archive;
 use pkcs8::ObjectIdentifier;
@@ -64,33 +63,20 @@ pub enum CertError {
 }
 
 /// Why data that looks like PKCS#12 could not be read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Pkcs12Problem {
     /// The MAC does not verify with the empty password.
+    #[error("the PKCS#12 MAC does not verify with the empty password (is it password-protected?)")]
     WrongPassword,
     /// The encrypted bags do not decrypt with the empty password.
+    #[error("the PKCS#12 contents do not decrypt with the empty password (is it password-protected?)")]
     DecryptionFailed,
     /// An encryption scheme, MAC algorithm, content or certificate type p12-keystore does not support.
+    #[error("the PKCS#12 data uses an unsupported algorithm, content type or certificate type")]
     Unsupported,
     /// Anything else: truncated or malformed structure, certificate that does not parse.
+    #[error("the PKCS#12 data is malformed")]
     Malformed,
-}
-
-impl fmt::Display for Pkcs12Problem {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::WrongPassword => {
-                "the PKCS#12 MAC does not verify with the empty password (is it password-protected?)"
-            }
-            Self::DecryptionFailed => {
-                "the PKCS#12 contents do not decrypt with the empty password (is it password-protected?)"
-            }
-            Self::Unsupported => {
-                "the PKCS#12 data uses an unsupported algorithm, content type or certificate type"
-            }
-            Self::Malformed => "the PKCS#12 data is malformed",
-        })
-    }
 }
 
 impl Pkcs12Problem {
