@@ -10,9 +10,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::api::events::v1 as events;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
@@ -219,21 +219,18 @@ async fn bounded<T>(
 pub struct KubeCluster {
     client: Client,
     classes: Store<SecretProviderClass>,
-    recorder: Recorder,
+    /// `reportingInstance` of our Events.
+    instance: String,
 }
 
 impl KubeCluster {
     /// `classes` is the reflector store of SecretProviderClasses the controller keeps (listed before the
     /// first reconcile); `instance` names this pod in Events.
     pub fn new(client: Client, classes: Store<SecretProviderClass>, instance: Option<String>) -> Self {
-        let reporter = Reporter {
-            controller: consts::FIELD_MANAGER.into(),
-            instance,
-        };
         Self {
-            recorder: Recorder::new(client.clone(), reporter),
             client,
             classes,
+            instance: instance.unwrap_or_else(|| consts::FIELD_MANAGER.into()),
         }
     }
 }
@@ -323,21 +320,31 @@ impl Cluster for KubeCluster {
     }
 
     async fn event(&self, sync: &SecretSync, warning: bool, reason: &str, message: &str) {
-        let event = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
+        // One `events.k8s.io/v1` Event per transition, as kube-runtime's `Recorder` writes a first occurrence.
+        // Not the `Recorder` itself: it keeps every Event it published for six minutes to count repeats
+        // (a few KiB per SecretSync, tens of MiB after a burst of creates), and the manager only publishes
+        // on a change of outcome, so repeats are rare and need no series.
+        let namespace = sync.namespace().unwrap_or_default();
+        let now = k8s_openapi::jiff::Timestamp::now();
+        let event = events::Event {
+            metadata: ObjectMeta {
+                name: Some(format!("{}.{:x}", sync.name_any(), now.as_nanosecond())),
+                namespace: Some(namespace.clone()),
+                ..ObjectMeta::default()
             },
-            reason: reason.into(),
+            action: Some("Sync".into()),
+            reason: Some(reason.into()),
             note: Some(truncate(message, 1024)),
-            action: "Sync".into(),
-            secondary: None,
+            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+            event_time: Some(MicroTime(now)),
+            regarding: Some(sync.object_ref(&())),
+            reporting_controller: Some(consts::FIELD_MANAGER.into()),
+            reporting_instance: Some(self.instance.clone()),
+            ..events::Event::default()
         };
-        match tokio::time::timeout(API_TIMEOUT, self.recorder.publish(&event, &sync.object_ref(&()))).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::debug!(%error, "failed to publish event"),
-            Err(_) => tracing::debug!("failed to publish event: no answer within {API_TIMEOUT:?}"),
+        let api: Api<events::Event> = Api::namespaced(self.client.clone(), &namespace);
+        if let Err(error) = bounded(api.create(&PostParams::default(), &event)).await {
+            tracing::debug!(%error, "failed to publish event");
         }
     }
 }

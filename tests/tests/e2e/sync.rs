@@ -43,6 +43,20 @@ pub async fn walkthrough_version_history(w: &World, ns: &str) -> Result<()> {
         secret["metadata"]["labels"]["secrets-store.sync.x-k8s.io"] == "",
         "label missing"
     );
+    // The transition is an Event about the SecretSync, from the manager.
+    let events = eventually(Duration::from_secs(30), || async {
+        let list = w.k.json(&["get", "events.events.k8s.io", "-n", ns]).await?;
+        let found = list["items"].as_array().into_iter().flatten().any(|e| {
+            e["reason"] == "CreateSucceeded"
+                && e["regarding"]["kind"] == "SecretSync"
+                && e["regarding"]["name"] == "secret-sync-name"
+                && e["reportingController"] == "secrets-store-sync-controller"
+                && e["type"] == "Normal"
+        });
+        Ok(found.then_some(()))
+    })
+    .await;
+    events.context("no CreateSucceeded Event for the SecretSync")?;
     Ok(())
 }
 
