@@ -3,7 +3,6 @@
 //!
 //! Errors never carry key or certificate bytes; at most a PEM block label (sanitised) is named.
 
-
 use p12_keystore::Pkcs12Archive;
 use pkcs8::ObjectIdentifier;
 use pkcs8::der::{Decode as _, Encode as _, Reader as _, Tagged as _};
