@@ -95,8 +95,10 @@ pub async fn run(
     .reflect(sync_writer);
     let syncs_listed = drive("SecretSync", syncs, shutdown.clone(), {
         let triggers = triggers.clone();
-        move |sync: &SecretSync| {
-            let _ = triggers.unbounded_send(ObjectRef::from_obj(sync));
+        move |sync: &SecretSync, change| {
+            if change != Change::Deleted {
+                let _ = triggers.unbounded_send(ObjectRef::from_obj(sync));
+            }
         }
     });
 
@@ -110,7 +112,14 @@ pub async fn run(
     .reflect(class_writer);
     let classes_listed = drive("SecretProviderClass", classes, shutdown.clone(), {
         let (triggers, syncs) = (triggers.clone(), sync_store.clone());
-        move |spc: &SecretProviderClass| users_of(&syncs, spc, &triggers)
+        move |spc: &SecretProviderClass, change| {
+            // During the first list nothing reconciles yet, and every SecretSync is triggered by its own
+            // first-list event: mapping each class to its users there would only cost a pass over every
+            // SecretSync per class.
+            if change != Change::Listed {
+                users_of(&syncs, spc, &triggers);
+            }
+        }
     });
 
     if settings.watch_owned_secrets {
@@ -165,14 +174,25 @@ pub async fn run(
     }
 }
 
+/// What happened to an object a driver saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Change {
+    /// Part of the first list, before the controller starts.
+    Listed,
+    /// Created or updated (or re-listed after the watch restarted).
+    Applied,
+    /// Deleted.
+    Deleted,
+}
+
 /// Poll a reflected watch stream in a task of its own until `shutdown`, calling `on_change` for every
-/// object applied or deleted (after the store has it); the returned flag turns true once the first list is
-/// complete.
+/// object listed, applied or deleted (after the store has it); the returned flag turns true once the first
+/// list is complete.
 fn drive<K, S>(
     what: &'static str,
     stream: S,
     shutdown: CancellationToken,
-    on_change: impl Fn(&K) + Send + 'static,
+    on_change: impl Fn(&K, Change) + Send + 'static,
 ) -> watch::Receiver<bool>
 where
     K: Send + 'static,
@@ -191,9 +211,13 @@ where
                 Some(Ok(watcher::Event::InitDone)) => {
                     listed.send_replace(true);
                 }
-                Some(Ok(
-                    watcher::Event::Apply(obj) | watcher::Event::InitApply(obj) | watcher::Event::Delete(obj),
-                )) => on_change(&obj),
+                Some(Ok(watcher::Event::InitApply(obj))) if !*listed.borrow() => {
+                    on_change(&obj, Change::Listed)
+                }
+                Some(Ok(watcher::Event::Apply(obj) | watcher::Event::InitApply(obj))) => {
+                    on_change(&obj, Change::Applied);
+                }
+                Some(Ok(watcher::Event::Delete(obj))) => on_change(&obj, Change::Deleted),
                 Some(Ok(watcher::Event::Init)) => {}
                 Some(Err(error)) => tracing::warn!(%error, "{what} watch failed; retrying"),
             }
@@ -365,7 +389,8 @@ mod tests {
             "test",
             events,
             CancellationToken::new(),
-            move |_: &SecretProviderClass| {
+            move |_: &SecretProviderClass, change| {
+                assert_eq!(change, Change::Listed);
                 seen.fetch_add(1, Ordering::SeqCst);
             },
         );
