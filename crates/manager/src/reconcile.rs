@@ -204,7 +204,8 @@ impl Error {
 pub fn retry_after(sync: &SecretSync, error: &Error, ctx: &Context) -> Duration {
     let delay = match error.class() {
         Class::Transient => ctx.schedule.failed(sync),
-        Class::Permanent => ctx.schedule.phase_delay(sync, SystemTime::now()),
+        // The check `reconcile` already recorded (and showed in status), not a fresh draw of the jitter.
+        Class::Permanent => ctx.schedule.next_check_in(sync, SystemTime::now()),
     };
     tracing::warn!(%error, retry_in = ?delay, "reconcile failed");
     delay
@@ -270,7 +271,6 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     let reason = next.reason(&outcome);
     ctx.schedule
         .checked(sync, class_version, now, regular, reason, !transient);
-    let requeue_after = regular;
     ctx.metrics.sync(reason, started.elapsed());
     ctx.metrics
         .reconcile(!matches!(outcome, Outcome::Synced { .. }), started.elapsed());
@@ -298,14 +298,14 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     // A quiet check (nothing changed, nothing written) is routine: DEBUG, so a large fleet's logs show
     // what changed rather than one line per SecretSync per interval.
     if status_written || !matches!(outcome, Outcome::Synced { .. }) {
-        tracing::info!(reason = %reason, status_written, next_check_in = ?requeue_after, "reconciled");
+        tracing::info!(reason = %reason, status_written, next_check_in = ?regular, "reconciled");
     } else {
-        tracing::debug!(reason = %reason, next_check_in = ?requeue_after, "checked: no change");
+        tracing::debug!(reason = %reason, next_check_in = ?regular, "checked: no change");
     }
     Ok(Report {
         outcome: Some(outcome),
         status_written,
-        requeue_after,
+        requeue_after: regular,
     })
 }
 

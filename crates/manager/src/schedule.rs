@@ -219,6 +219,16 @@ impl Schedule {
         delay
     }
 
+    /// Time until `sync`'s recorded next check ([`Schedule::checked`]); its next phase tick when none is
+    /// recorded.
+    pub fn next_check_in(&self, sync: &SecretSync, now: SystemTime) -> Duration {
+        let recorded = lock(&self.memos).get(&key(sync)).map(|m| m.next_check);
+        recorded.map_or_else(
+            || self.phase_delay(sync, now),
+            |at| at.duration_since(now).unwrap_or(Duration::ZERO),
+        )
+    }
+
     /// The delay [`Schedule::failed`] will give `sync` if its current attempt fails transiently.
     pub fn next_backoff(&self, sync: &SecretSync) -> Duration {
         backoff(&key(sync), self.failures(sync).saturating_add(1), &self.timing)
