@@ -46,18 +46,27 @@ pub struct Env {
     uid: std::sync::atomic::AtomicU64,
 }
 
+/// The reconciler settings of [`Env::start`].
+pub fn default_config() -> Config {
+    Config {
+        audiences: vec![AUDIENCE.into()],
+        pod_name: "sse-manager-0".into(),
+        pod_uid: "pod-uid".into(),
+        ..Config::default()
+    }
+}
+
 impl Env {
     pub async fn start() -> Self {
-        Self::start_with(Config {
-            audiences: vec![AUDIENCE.into()],
-            pod_name: "sse-manager-0".into(),
-            pod_uid: "pod-uid".into(),
-            ..Config::default()
-        })
-        .await
+        Self::start_with(default_config()).await
     }
 
     pub async fn start_with(config: Config) -> Self {
+        Self::start_with_provider_args(config, &[]).await
+    }
+
+    /// Like [`Env::start_with`], with extra `provider-azure` flags.
+    pub async fn start_with_provider_args(config: Config, provider_args: &[&str]) -> Self {
         sse_tls::install_crypto_provider();
         let emulator = Emulator::start(keyvault_emulator::Config::default())
             .await
@@ -85,17 +94,23 @@ impl Env {
         std::fs::write(&env_file, emulator.cloud_env_json()).unwrap();
         let providers_dir = dir.path().join("providers");
         std::fs::create_dir_all(&providers_dir).unwrap();
-        let provider = provider_azure::start(provider_azure::Args::parse_from([
-            "provider-azure".to_string(),
-            format!("--endpoint=unix://{}", providers_dir.join("azure.sock").display()),
-            format!("--tls-cert-file={}", server.cert.display()),
-            format!("--tls-key-file={}", server.key.display()),
-            format!("--tls-client-ca-file={}", server.ca.display()),
-            format!("--keyvault-ca-file={}", kv_ca.display()),
-            "--health-addr=0".into(),
-            "--metrics-addr=0".into(),
-            "--max-retries=1".into(),
-        ]))
+        let provider = provider_azure::start(provider_azure::Args::parse_from(
+            [
+                "provider-azure".to_string(),
+                format!("--endpoint=unix://{}", providers_dir.join("azure.sock").display()),
+                format!("--tls-cert-file={}", server.cert.display()),
+                format!("--tls-key-file={}", server.key.display()),
+                format!("--tls-client-ca-file={}", server.ca.display()),
+                format!("--keyvault-ca-file={}", kv_ca.display()),
+                "--health-addr=0".into(),
+                "--metrics-addr=0".into(),
+                "--max-retries=1".into(),
+                // The emulator never gives two versions of an object the same `updated` second.
+                "--change-settle=0s".into(),
+            ]
+            .into_iter()
+            .chain(provider_args.iter().map(|a| (*a).to_string())),
+        ))
         .await
         .unwrap();
 

@@ -86,15 +86,24 @@ fn workspace_root() -> PathBuf {
 
 fn gen_proto(root: &Path, out_dir: &Path) -> Result<()> {
     let proto_dir = root.join("proto");
-    let file = proto_dir.join("v1alpha1/service.proto");
-    let fds = protox::compile([&file], [&proto_dir]).context("parse proto")?;
+    // The upstream provider contract, and SSE-rs's optional change-detection service beside it.
+    let files = [
+        proto_dir.join("v1alpha1/service.proto"),
+        proto_dir.join("ssers/v1alpha1/changes.proto"),
+    ];
+    let fds = protox::compile(&files, [&proto_dir]).context("parse proto")?;
     std::fs::create_dir_all(out_dir)?;
     tonic_prost_build::configure()
         .build_client(true)
         .build_server(true)
         // These carry service-account tokens (attributes) and secret contents (files): their `Debug` is
         // written by hand in provider-proto, redacted.
-        .skip_debug([".v1alpha1.MountRequest", ".v1alpha1.MountResponse", ".v1alpha1.File"])
+        .skip_debug([
+            ".v1alpha1.MountRequest",
+            ".v1alpha1.MountResponse",
+            ".v1alpha1.File",
+            ".ssers.v1alpha1.FingerprintsRequest",
+        ])
         .out_dir(out_dir)
         .compile_fds(fds)
         .context("generate tonic code")?;

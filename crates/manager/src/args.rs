@@ -107,6 +107,12 @@ pub struct RunArgs {
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Ask the provider whether anything changed in the vault before mounting, when it serves SSE-rs's
+    /// optional change-detection service (`ssers.v1alpha1.ChangeDetection`; third-party providers do not,
+    /// and are mounted on every check): a quiet check then reads no secret value.
+    #[arg(long, env = "CHANGE_DETECTION", default_value_t = true, action = ArgAction::Set)]
+    pub change_detection: bool,
+
     /// Also watch owned Secrets (metadata only) to repair drift at once; needs list/watch on Secrets.
     #[arg(long, env = "WATCH_OWNED_SECRETS", default_value_t = false, action = ArgAction::Set)]
     pub watch_owned_secrets: bool,

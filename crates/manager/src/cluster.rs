@@ -188,7 +188,7 @@ pub trait Cluster: Send + Sync + 'static {
     ) -> Result<String, ClusterError>;
 
     /// Forced server-side apply of the Secret under [`consts::FIELD_MANAGER`].
-    async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError>;
+    async fn apply_secret(&self, secret: &Secret) -> Result<String, ClusterError>;
 
     /// Write the SecretSync status (forced server-side apply on the status subresource).
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError>;
@@ -294,13 +294,13 @@ impl Cluster for KubeCluster {
         Ok(meta.metadata.resource_version.unwrap_or_default())
     }
 
-    async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError> {
+    async fn apply_secret(&self, secret: &Secret) -> Result<String, ClusterError> {
         let namespace = secret.namespace().unwrap_or_default();
         let api: Api<Secret> = Api::namespaced(self.client.clone(), &namespace);
         let params = PatchParams::apply(consts::FIELD_MANAGER).force();
         // Metadata-only response: the Secret's values never come back to the manager.
-        bounded(api.patch_metadata(&secret.name_any(), &params, &Patch::Apply(secret))).await?;
-        Ok(())
+        let meta = bounded(api.patch_metadata(&secret.name_any(), &params, &Patch::Apply(secret))).await?;
+        Ok(meta.metadata.resource_version.unwrap_or_default())
     }
 
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError> {

@@ -314,6 +314,7 @@ fn spawn_sweeper(
             let live = syncs.state();
             let keys: std::collections::HashSet<String> = live.iter().map(|s| key(s)).collect();
             ctx.schedule.retain(|k| keys.contains(k));
+            ctx.baselines.retain(|k| keys.contains(k));
             let overdue = ctx
                 .schedule
                 .overdue(keys.iter().map(String::as_str), SystemTime::now());

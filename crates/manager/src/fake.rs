@@ -295,7 +295,7 @@ impl Cluster for FakeCluster {
         answer
     }
 
-    async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError> {
+    async fn apply_secret(&self, secret: &Secret) -> Result<String, ClusterError> {
         let mut state = self.state();
         let namespace = secret.namespace().unwrap_or_default();
         let name = secret.name_any();
@@ -334,14 +334,23 @@ impl Cluster for FakeCluster {
                 merged
             }
         };
+        let mut merged = merged;
+        merged.metadata.resource_version = state
+            .secrets
+            .get(&k)
+            .and_then(|s| s.metadata.resource_version.clone());
         if state.secrets.get(&k) != Some(&merged) {
             state.resource_version += 1;
-            let mut merged = merged;
             merged.metadata.resource_version = Some(state.resource_version.to_string());
             state.secrets.insert(k.clone(), merged);
         }
+        let version = state
+            .secrets
+            .get(&k)
+            .and_then(|s| s.metadata.resource_version.clone())
+            .unwrap_or_default();
         state.applied_keys.insert(k, applied);
-        Ok(())
+        Ok(version)
     }
 
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError> {

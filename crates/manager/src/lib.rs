@@ -2,15 +2,17 @@
 //!
 //! ```text
 //!  watches (SecretSync, SecretProviderClass[, owned Secret metadata]) ─▶ controller ─▶ reconcile
-//!        reconcile: validate ─▶ provider (Mount over mTLS) ─▶ mapping ─▶ hash ─▶ secret (guarded SSA) ─▶ status
+//!        reconcile: validate ─▶ provider (change detection, Mount over mTLS) ─▶ mapping ─▶ hash ─▶ secret (guarded SSA) ─▶ status
 //! ```
 //!
 //! [`controller`] decides when a reconcile runs, [`reconcile`] whether a sync is due and what comes of it
-//! ([`schedule`] for timing, [`sync`] for the sync itself, [`status`] for the conditions); [`cluster`] is the only door to the API server (with an in-memory double in
+//! ([`schedule`] for timing, [`sync`] for the sync itself, [`changes`] for what makes a check quiet, [`status`]
+//! for the conditions); [`cluster`] is the only door to the API server (with an in-memory double in
 //! [`fake`] for tests); [`render`] runs one sync without a cluster.
 
 pub mod admin;
 pub mod args;
+pub mod changes;
 pub mod cluster;
 pub mod controller;
 pub mod error;

@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use provider_proto::contract::{Objects, attributes};
+use provider_proto::ssers::FingerprintsRequest;
+use provider_proto::ssers::change_detection_client::ChangeDetectionClient;
 use provider_proto::v1alpha1::MountRequest;
 use provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
 use sse_api::consts;
@@ -23,6 +25,18 @@ use tonic::transport::Channel;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much longer than the gRPC deadline the manager waits for a Mount answer before giving up itself.
 const DEADLINE_SLACK: Duration = Duration::from_secs(1);
+/// After a provider answered that it does not serve change detection, how long before asking again (it may
+/// have been upgraded).
+const UNSUPPORTED_RETRY: Duration = Duration::from_secs(600);
+
+/// What a provider's change-detection service answered for one SecretSync's objects.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fingerprint {
+    /// A digest of every object's fingerprint; `None` when one of them was unknown (the caller must Mount).
+    pub digest: Option<[u8; 16]>,
+    /// When the metadata behind it was read (provider clock).
+    pub observed_at: std::time::SystemTime,
+}
 
 /// Provider files: `path → contents`.
 pub type Files = HashMap<String, Vec<u8>>;
@@ -146,6 +160,8 @@ pub struct ProviderClients {
     config: ProviderConfig,
     channels: Mutex<HashMap<String, Channel>>,
     limiter: Semaphore,
+    /// Providers that answered UNIMPLEMENTED to change detection, and when.
+    unsupported: Mutex<HashMap<String, std::time::Instant>>,
 }
 
 impl ProviderClients {
@@ -156,6 +172,7 @@ impl ProviderClients {
             config,
             channels: Mutex::new(HashMap::new()),
             limiter,
+            unsupported: Mutex::new(HashMap::new()),
         }
     }
 
@@ -236,6 +253,88 @@ impl ProviderClients {
             })?
             .into_inner();
         interpret(response)
+    }
+}
+
+impl ProviderClients {
+    /// Ask the provider's optional change-detection service (`ssers.v1alpha1.ChangeDetection`) for the
+    /// fingerprint of what a Mount with `attributes` would return, from metadata read after `not_before`.
+    /// `None` when the provider does not serve it (any third-party provider: remembered for a while) or the
+    /// call failed — the caller then mounts, which reports any real failure. Never reads a secret value.
+    pub async fn fingerprint(
+        &self,
+        provider: &str,
+        attributes: String,
+        not_before: std::time::SystemTime,
+    ) -> Option<Fingerprint> {
+        let lock = |m: &'_ Mutex<HashMap<String, std::time::Instant>>| {
+            m.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(provider)
+                .copied()
+        };
+        if lock(&self.unsupported).is_some_and(|at| at.elapsed() < UNSUPPORTED_RETRY) {
+            return None;
+        }
+        let channel = self.channel(provider).ok()?;
+        let _permit = self.limiter.acquire().await.ok()?;
+        let mut client =
+            ChangeDetectionClient::new(channel).max_decoding_message_size(self.config.max_recv_bytes);
+        let not_before_unix_millis = not_before
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut request = tonic::Request::new(FingerprintsRequest {
+            attributes,
+            secrets: consts::MOUNT_SECRETS.into(),
+            not_before_unix_millis,
+        });
+        request.set_timeout(self.config.mount_timeout);
+        let answer = tokio::time::timeout(
+            self.config.mount_timeout + DEADLINE_SLACK,
+            client.fingerprints(request),
+        )
+        .await;
+        let response = match answer {
+            Ok(Ok(response)) => response.into_inner(),
+            Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+                tracing::info!(
+                    provider,
+                    "the provider does not serve change detection: every check mounts"
+                );
+                self.unsupported
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(provider.to_string(), std::time::Instant::now());
+                return None;
+            }
+            Ok(Err(status)) => {
+                tracing::debug!(provider, code = ?status.code(), "change detection failed: mounting");
+                return None;
+            }
+            Err(_) => return None,
+        };
+        Some(digest(&response))
+    }
+}
+
+/// The digest of a fingerprints answer: `None` as soon as one object has no fingerprint.
+fn digest(response: &provider_proto::ssers::FingerprintsResponse) -> Fingerprint {
+    use sha2::{Digest as _, Sha256};
+    let mut hasher = Sha256::new();
+    let mut known = !response.objects.is_empty();
+    for object in &response.objects {
+        known &= !object.fingerprint.is_empty();
+        for part in [&object.id, &object.fingerprint] {
+            hasher.update((part.len() as u64).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+    }
+    let full = hasher.finalize();
+    let mut digest = [0u8; 16];
+    digest.copy_from_slice(&full[..16]);
+    Fingerprint {
+        digest: known.then_some(digest),
+        observed_at: std::time::UNIX_EPOCH + Duration::from_millis(response.observed_at_unix_millis),
     }
 }
 

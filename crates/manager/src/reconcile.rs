@@ -40,6 +40,8 @@ pub struct Config {
     pub reconcile_timeout: Duration,
     /// Syncs running at once; SecretSyncs that are failing may hold at most half of these slots.
     pub workers: usize,
+    /// Ask the provider's change detection before mounting (when it serves it).
+    pub change_detection: bool,
 }
 
 impl Default for Config {
@@ -56,6 +58,7 @@ impl Default for Config {
             backoff_max: timing.backoff_max,
             reconcile_timeout: timing.reconcile_timeout,
             workers: 32,
+            change_detection: true,
         }
     }
 }
@@ -87,6 +90,8 @@ pub struct Context {
     pub metrics: crate::metrics::Metrics,
     /// When each SecretSync is checked.
     pub schedule: Schedule,
+    /// What each SecretSync's last full sync was made from (change detection).
+    pub baselines: crate::changes::Baselines,
     /// Work slots, handed out first come, first served.
     slots: tokio::sync::Semaphore,
     /// The share of slots SecretSyncs in failure may take (half): a broken vault cannot starve the others.
@@ -107,6 +112,7 @@ impl Context {
             providers,
             tokens: Tokens::default(),
             schedule: Schedule::new(config.timing()),
+            baselines: crate::changes::Baselines::default(),
             config,
             metrics,
             slots: tokio::sync::Semaphore::new(slots),
@@ -248,13 +254,18 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     let result = tokio::time::timeout(limit, crate::sync::sync_once(sync, ctx))
         .await
         .unwrap_or(Err(SyncError::TimedOut(limit)));
-    let (outcome, failure) = match result {
-        Ok(outcome) => (outcome, None),
-        Err(error) => (error.outcome(), Some(error)),
+    let (outcome, failure, observed_at) = match result {
+        Ok(done) => (done.outcome, None, done.observed_at),
+        Err(error) => (error.outcome(), Some(error), None),
     };
     let transient = failure.as_ref().is_some_and(|e| e.class() == Class::Transient);
-    // What the status shows as the next check is what `retry_after` will choose.
-    let regular = ctx.schedule.phase_delay(sync, now);
+    // What the status shows as the next check is what `retry_after` will choose. A check that relied on
+    // vault metadata read at `observed_at` is next due one interval after that read, so a change is seen
+    // within one interval however the metadata was shared.
+    let regular = match observed_at {
+        Some(at) => ctx.schedule.after_observation(sync, at, now),
+        None => ctx.schedule.phase_delay(sync, now),
+    };
     let next_check = now
         + if transient {
             ctx.schedule.next_backoff(sync)

@@ -69,12 +69,12 @@ impl Cluster for RenderCluster {
         Err(ClusterError::not_found("secrets", name))
     }
 
-    async fn apply_secret(&self, secret: &Secret) -> Result<(), ClusterError> {
+    async fn apply_secret(&self, secret: &Secret) -> Result<String, ClusterError> {
         *self
             .applied
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(secret.clone());
-        Ok(())
+        Ok(String::new())
     }
 
     async fn write_status(&self, _: &SecretSync, _: &SecretSyncStatus) -> Result<(), ClusterError> {
@@ -114,13 +114,15 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
         Config {
             audiences: tokens.keys().cloned().collect(),
             partial_sync: args.enable_partial_secret_sync,
+            // A render shows what a Mount returns.
+            change_detection: false,
             ..Config::default()
         },
         crate::metrics::Metrics::default(),
     );
     let outcome = crate::sync::sync_once(&sync, &ctx)
         .await
-        .unwrap_or_else(|error| error.outcome());
+        .map_or_else(|error| error.outcome(), |done| done.outcome);
     let now = SystemTime::now();
     let next = status::next(
         &SecretSyncStatus::default(),

@@ -31,6 +31,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         enable_partial_secret_sync,
         workers,
         max_concurrent_mounts,
+        change_detection,
         watch_owned_secrets,
         reconcile_timeout,
         shutdown_timeout,
@@ -138,6 +139,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             partial_sync: enable_partial_secret_sync,
             reconcile_timeout,
             workers: usize::from(workers),
+            change_detection,
             ..Config::default()
         },
         metrics,

@@ -16,6 +16,9 @@ use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 use sse_api::{Reason, SecretSync, conditions};
 
+/// Shortest delay between two scheduled checks of one SecretSync.
+const MIN_DELAY: Duration = Duration::from_secs(1);
+
 /// How much later than its check plus a sync's length a SecretSync may be before it counts as overdue.
 const OVERDUE_SLACK: Duration = Duration::from_secs(30);
 
@@ -287,6 +290,19 @@ impl Schedule {
         lock(&self.forced).retain(|k| exists(k));
     }
 
+    /// Time between two checks of `sync`.
+    pub fn interval(&self, _sync: &SecretSync) -> Duration {
+        self.timing.poll_interval
+    }
+
+    /// Delay until `sync`'s next check when its last one relied on vault metadata read at `observed_at`:
+    /// one interval after that read, plus up to `jitter`, and at least [`MIN_DELAY`] (a read older than
+    /// an interval is followed by a fresh one soon, not at once).
+    pub fn after_observation(&self, sync: &SecretSync, observed_at: SystemTime, now: SystemTime) -> Duration {
+        let due = observed_at + self.interval(sync) + jitter(&self.timing);
+        due.duration_since(now).unwrap_or(Duration::ZERO).max(MIN_DELAY)
+    }
+
     /// Delay until `sync`'s next scheduled check (see [`phase_delay`]).
     pub fn phase_delay(&self, sync: &SecretSync, now: SystemTime) -> Duration {
         phase_delay(sync, &self.timing, now)
@@ -305,13 +321,17 @@ pub fn phase_delay(sync: &SecretSync, timing: &Timing, now: SystemTime) -> Durat
     if delay == 0 {
         delay = interval;
     }
+    Duration::from_secs(delay) + jitter(timing)
+}
+
+/// Up to `timing.jitter` (whole seconds), at random.
+fn jitter(timing: &Timing) -> Duration {
     let jitter = timing.jitter.as_secs();
-    let extra = if jitter == 0 {
+    Duration::from_secs(if jitter == 0 {
         0
     } else {
         rand::random_range(0..=jitter)
-    };
-    Duration::from_secs(delay + extra)
+    })
 }
 
 /// Capped exponential backoff for the `failures`-th failure in a row of the SecretSync `key`, with ±50 %

@@ -198,8 +198,8 @@ async fn check(
 
 /// Where the Secret stands, found out by test-only patches (the table in the module doc).
 enum Found {
-    /// Ours, and every content test held: nothing to write.
-    UpToDate,
+    /// Ours, and every content test held: nothing to write; its resourceVersion.
+    UpToDate(String),
     /// No such Secret.
     Absent,
     /// Ours, content differs; its resourceVersion when the ownership tests held.
@@ -220,7 +220,7 @@ async fn find(
         let mut tests = ownership_tests(sync);
         tests.extend(content);
         match check(cluster, &namespace, &name, tests).await? {
-            Check::Holds(_) => return Ok(Found::UpToDate),
+            Check::Holds(resource_version) => return Ok(Found::UpToDate(resource_version)),
             Check::Absent => return Ok(Found::Absent),
             Check::Fails => {}
         }
@@ -234,27 +234,46 @@ async fn find(
     )
 }
 
-/// Bring the Secret to `secret`, refusing to touch a Secret this SecretSync does not own.
-/// `expect_change` skips the content check when we already know the content differs.
+/// Whether the Secret is still exactly the one at `resource_version` — nobody wrote it since we did or last
+/// saw it — found out by one test-only patch; `false` when it changed or is gone.
+pub async fn unchanged_since(
+    cluster: &dyn Cluster,
+    sync: &SecretSync,
+    resource_version: &str,
+) -> Result<bool, SyncError> {
+    let tests = vec![test(
+        pointer(&["metadata", "resourceVersion"]),
+        serde_json::Value::String(resource_version.to_string()),
+    )];
+    let (namespace, name) = (sync.namespace().unwrap_or_default(), sync.name_any());
+    match check(cluster, &namespace, &name, tests).await {
+        Ok(found) => Ok(matches!(found, Check::Holds(_))),
+        Err(source) => Err(SyncError::Apply { name, source }),
+    }
+}
+
+/// Bring the Secret to `secret`, refusing to touch a Secret this SecretSync does not own; returns what
+/// the write did and the Secret's resourceVersion after it. `expect_change` skips the content check when
+/// we already know the content differs.
 pub async fn write(
     cluster: &dyn Cluster,
     sync: &SecretSync,
     secret: &Secret,
     expect_change: bool,
-) -> Result<Written, SyncError> {
+) -> Result<(Written, String), SyncError> {
     let apply_err = |source| SyncError::Apply {
         name: sync.name_any(),
         source,
     };
     let content = (!expect_change).then(|| content_tests(secret));
     let written = match find(cluster, sync, content).await.map_err(apply_err)? {
-        Found::UpToDate => return Ok(Written::Unchanged),
+        Found::UpToDate(resource_version) => return Ok((Written::Unchanged, resource_version)),
         Found::Foreign => return Err(foreign(sync)),
         Found::Absent => Written::Created,
         Found::Ours(_) => Written::Updated,
     };
-    cluster.apply_secret(secret).await.map_err(apply_err)?;
-    Ok(written)
+    let resource_version = cluster.apply_secret(secret).await.map_err(apply_err)?;
+    Ok((written, resource_version))
 }
 
 /// Partial sync: update only `data`'s keys of an existing Secret we own (the others keep their last good
@@ -265,7 +284,7 @@ pub async fn write_partial(
     cluster: &dyn Cluster,
     sync: &SecretSync,
     secret: &Secret,
-) -> Result<Written, SyncError> {
+) -> Result<(Written, String), SyncError> {
     let apply_err = |source| SyncError::Apply {
         name: sync.name_any(),
         source,
@@ -276,11 +295,11 @@ pub async fn write_partial(
         .map(|(key, value)| test(pointer(&["data", key]), serde_json::Value::String(b64(&value.0))))
         .collect();
     let resource_version = match find(cluster, sync, Some(content)).await.map_err(apply_err)? {
-        Found::UpToDate => return Ok(Written::Unchanged),
+        Found::UpToDate(resource_version) => return Ok((Written::Unchanged, resource_version)),
         Found::Foreign => return Err(foreign(sync)),
         Found::Absent => {
-            cluster.apply_secret(secret).await.map_err(apply_err)?;
-            return Ok(Written::Created);
+            let resource_version = cluster.apply_secret(secret).await.map_err(apply_err)?;
+            return Ok((Written::Created, resource_version));
         }
         Found::Ours(resource_version) => resource_version,
     };
@@ -291,7 +310,7 @@ pub async fn write_partial(
         "metadata": { "resourceVersion": resource_version },
         "data": values,
     });
-    cluster
+    let resource_version = cluster
         .patch_secret(
             &sync.namespace().unwrap_or_default(),
             &sync.name_any(),
@@ -299,7 +318,7 @@ pub async fn write_partial(
         )
         .await
         .map_err(apply_err)?;
-    Ok(Written::Updated)
+    Ok((Written::Updated, resource_version))
 }
 
 fn foreign(sync: &SecretSync) -> SyncError {

@@ -6,38 +6,162 @@
 //!
 //! With partial sync (A5) the mount stage makes one Mount per object, so one failing object cannot block
 //! the others; the map and write stages then keep the healthy keys only.
+//!
+//! Before the mount stage, when the provider serves change detection, its fingerprint of the objects is
+//! asked for; if nothing changed since the last full sync (see [`crate::changes`]) the check ends there,
+//! quiet, without a Mount.
 
 use std::collections::BTreeMap;
+use std::time::SystemTime;
 
 use kube::ResourceExt;
 use sse_api::{SecretProviderClass, SecretSync, validation};
 
+use crate::changes::{self, Baseline};
 use crate::error::SyncError;
 use crate::hash::{HashInputs, sync_hash};
 use crate::mapping::{self, SecretData};
-use crate::provider::{self, Mounted, ProviderError};
+use crate::provider::{self, Fingerprint, Mounted, ProviderError};
 use crate::reconcile::Context;
 use crate::secret;
 use crate::status::Outcome;
 
+/// What a sync achieved, and when the vault state it reflects was read (when change detection answered):
+/// the next check is due one interval after that, so a change is never seen later than one interval.
+#[derive(Debug)]
+pub struct Done {
+    /// What the sync achieved.
+    pub outcome: Outcome,
+    /// When the provider read the metadata this check relied on.
+    pub observed_at: Option<SystemTime>,
+}
+
 /// The sync proper: what the provider returns, written to the Secret.
-pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Outcome, SyncError> {
+pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncError> {
     validation::validate_spec(&sync.spec)?;
     let class = class(sync, ctx).await?;
     let tokens = tokens(sync, ctx).await?;
+    let key = crate::schedule::key(sync);
+    let inputs = changes::inputs(
+        sync.metadata.generation,
+        &class.uid().unwrap_or_default(),
+        class.metadata.generation,
+    );
+    let detected = detect(sync, ctx, &class, tokens.as_deref()).await;
+    let observed_at = detected.as_ref().map(|f| f.observed_at);
+    if let Some(found) = &detected
+        && let Some(outcome) = quiet(sync, ctx, &key, inputs, found).await?
+    {
+        return Ok(Done { outcome, observed_at });
+    }
+    ctx.baselines.invalidate(&key);
     let mount = mount(sync, ctx, &class, tokens.as_deref()).await?;
     if mount.failures.is_empty() {
         let data = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?;
         let hash = hash(sync, &class, &mount.mounted);
         let previous = sync.status.as_ref().and_then(|s| s.sync_hash.as_deref());
         let desired = secret::desired(sync, &data);
-        let written = secret::write(&*ctx.cluster, sync, &desired, previous != Some(hash.as_str())).await?;
-        return Ok(Outcome::Synced { written, hash });
+        let (written, secret_version) =
+            secret::write(&*ctx.cluster, sync, &desired, previous != Some(hash.as_str())).await?;
+        if let Some(digest) = detected.and_then(|f| f.digest) {
+            ctx.baselines.synced(
+                &key,
+                Baseline {
+                    inputs,
+                    digest,
+                    secret_version,
+                },
+            );
+        }
+        return Ok(Done {
+            outcome: Outcome::Synced { written, hash },
+            observed_at,
+        });
     }
     let (healthy, summary) = map_partial(sync, mount)?;
     let desired = secret::desired(sync, &healthy);
-    let written = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
-    Ok(Outcome::Partial { written, summary })
+    let (written, _) = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
+    Ok(Done {
+        outcome: Outcome::Partial { written, summary },
+        observed_at,
+    })
+}
+
+/// The provider's fingerprint of the SecretSync's objects, from metadata newer than its last answer; `None`
+/// when change detection is off, not served by the provider, or failed (a Mount follows).
+async fn detect(
+    sync: &SecretSync,
+    ctx: &Context,
+    class: &SecretProviderClass,
+    tokens: Option<&str>,
+) -> Option<Fingerprint> {
+    if !ctx.config.change_detection {
+        return None;
+    }
+    let key = crate::schedule::key(sync);
+    let provider = class.spec.provider.clone().unwrap_or_default();
+    let attributes = provider::attributes(
+        &parameters(class),
+        &ctx.config.pod_name,
+        &ctx.config.pod_uid,
+        &sync.namespace().unwrap_or_default(),
+        &sync.spec.service_account_name,
+        tokens,
+    );
+    // Newer than what this SecretSync last saw; on its first check, anything from the last interval (the
+    // check mounts anyway, the answer only becomes its baseline).
+    let not_before = ctx.baselines.observed_at(&key).unwrap_or_else(|| {
+        SystemTime::now()
+            .checked_sub(ctx.schedule.interval(sync))
+            .unwrap_or(SystemTime::UNIX_EPOCH)
+    });
+    let found = ctx
+        .providers
+        .fingerprint(&provider, attributes, not_before)
+        .await?;
+    ctx.baselines.observed(&key, found.observed_at);
+    Some(found)
+}
+
+/// The check's outcome when nothing changed since the last full sync (see [`crate::changes`]): the vault's
+/// fingerprint, the SecretSync, its class and the Secret are all as that sync left them.
+async fn quiet(
+    sync: &SecretSync,
+    ctx: &Context,
+    key: &str,
+    inputs: u64,
+    found: &Fingerprint,
+) -> Result<Option<Outcome>, SyncError> {
+    let Some(baseline) = ctx.baselines.baseline(key) else {
+        return Ok(None);
+    };
+    let status = sync.status.clone().unwrap_or_default();
+    let healthy = status.observed_generation == sync.metadata.generation
+        && sse_api::conditions::is_condition_true(&status.conditions, sse_api::conditions::READY);
+    let (Some(hash), true) = (status.sync_hash, healthy) else {
+        return Ok(None);
+    };
+    if baseline.inputs != inputs || found.digest != Some(baseline.digest) {
+        return Ok(None);
+    }
+    if !secret::unchanged_since(&*ctx.cluster, sync, &baseline.secret_version).await? {
+        return Ok(None);
+    }
+    Ok(Some(Outcome::Synced {
+        written: secret::Written::Unchanged,
+        hash,
+    }))
+}
+
+/// The SecretProviderClass parameters.
+fn parameters(class: &SecretProviderClass) -> BTreeMap<String, String> {
+    class
+        .spec
+        .parameters
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .collect()
 }
 
 /// The SecretProviderClass the SecretSync names, in its namespace.
@@ -79,13 +203,7 @@ async fn mount(
 ) -> Result<Mount, SyncError> {
     let namespace = sync.namespace().unwrap_or_default();
     let provider = class.spec.provider.clone().unwrap_or_default();
-    let parameters: BTreeMap<String, String> = class
-        .spec
-        .parameters
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let parameters = parameters(class);
     let attributes = |params: &BTreeMap<String, String>| {
         provider::attributes(
             params,

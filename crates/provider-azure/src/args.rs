@@ -81,6 +81,17 @@ pub struct Args {
     #[arg(long, env = "PROVIDER_MOUNT_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
     pub mount_timeout: Duration,
 
+    /// Serve the optional `ssers.v1alpha1.ChangeDetection` service beside the provider contract, so the
+    /// SSE-rs manager can tell a quiet check from Key Vault metadata (listings) without reading values.
+    #[arg(long, env = "PROVIDER_CHANGE_DETECTION", default_value_t = true, action = ArgAction::Set)]
+    pub change_detection: bool,
+
+    /// An object updated this long (or less) before the listing that saw it gets no fingerprint, covering
+    /// Key Vault's one-second `updated` resolution; `0s` turns this off (for a backend that never gives two
+    /// writes the same second).
+    #[arg(long, env = "PROVIDER_CHANGE_SETTLE", default_value = "2s", value_parser = humantime::parse_duration)]
+    pub change_settle: Duration,
+
     /// Log format.
     #[arg(long, env = "PROVIDER_LOG_FORMAT", value_enum, default_value = "plain")]
     pub log_format: LogFormat,

@@ -40,10 +40,10 @@ use crate::params::{Identity, ObjectType};
 
 pub use self::coalesce::Coalescer;
 pub use self::errors::{HttpClientError, KeyVaultError};
-pub use self::fetch::{Fetched, SecretValue, VersionItem};
+pub use self::fetch::{Fetched, Listed, Listing, SecretValue, VersionItem};
 
 use self::errors::{render, status_label};
-use self::fetch::{get_object, list_versions};
+use self::fetch::{get_object, list_latest, list_versions};
 
 /// Tuning of the Key Vault client.
 #[derive(Clone, Debug)]
@@ -82,8 +82,18 @@ struct RequestKey {
     vault: String,
     object_type: ObjectType,
     name: String,
-    /// `Some(version)` for a get (`""` = latest), `None` for a versions listing.
-    version: Option<String>,
+    op: Op,
+}
+
+/// Which request.
+#[derive(Clone, Hash, PartialEq, Eq, Debug)]
+enum Op {
+    /// `GET /{collection}/{name}/{version}` (`""` = latest).
+    Get(String),
+    /// `GET /{collection}/{name}/versions`, all pages.
+    Versions,
+    /// `GET /{collection}`, all pages (the name is empty).
+    List,
 }
 
 /// SDK clients for one vault and one identity.
@@ -112,6 +122,7 @@ pub struct KeyVault {
     max_clients: usize,
     gets: Coalescer<RequestKey, Fetched>,
     lists: Coalescer<RequestKey, Vec<VersionItem>>,
+    listings: Coalescer<RequestKey, Listing>,
     limiter: Arc<Semaphore>,
     metrics: Metrics,
 }
@@ -137,6 +148,7 @@ impl KeyVault {
             max_clients: config.max_cached_identities.max(1),
             gets: Coalescer::default(),
             lists: Coalescer::default(),
+            listings: Coalescer::default(),
             limiter: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
             metrics,
         })
@@ -244,8 +256,15 @@ impl KeyVault {
         let get = move |clients: Arc<VaultClients>| async move {
             get_object(&clients, object_type, &name_, &version_).await
         };
-        self.request(&self.gets, vault, object_type, name, Some(version), get)
-            .await
+        self.request(
+            &self.gets,
+            vault,
+            object_type,
+            name,
+            Op::Get(version.to_string()),
+            get,
+        )
+        .await
     }
 
     /// List the enabled versions of an object (all pages).
@@ -259,20 +278,41 @@ impl KeyVault {
         let list = move |clients: Arc<VaultClients>| async move {
             list_versions(&clients, object_type, &name_).await
         };
-        self.request(&self.lists, vault, object_type, name, None, list)
+        self.request(&self.lists, vault, object_type, name, Op::Versions, list)
             .await
     }
 
-    /// One request to Key Vault, as `get` and `list_versions` make it: joined with an identical one in flight,
-    /// within the process-wide limit, through the priming gate, measured, its failure rendered. `version`
-    /// is `Some` for a get (`""` = latest), `None` for a versions listing.
+    /// List every object of one type in the vault (all pages): each one's latest state, no value.
+    pub async fn list_latest(
+        &self,
+        vault: &VaultHandle,
+        object_type: ObjectType,
+    ) -> Result<Arc<Listing>, KeyVaultError> {
+        let list = move |clients: Arc<VaultClients>| async move { list_latest(&clients, object_type).await };
+        self.request(&self.listings, vault, object_type, "", Op::List, list)
+            .await
+    }
+
+    /// Who the handle acts as.
+    pub fn identity(vault: &VaultHandle) -> &IdentityKey {
+        &vault.identity
+    }
+
+    /// The vault's URL.
+    pub fn url(vault: &VaultHandle) -> &str {
+        &vault.vault_url
+    }
+
+    /// One request to Key Vault, as `get`, `list_versions` and `list_latest` make it: joined with an
+    /// identical one in flight, within the process-wide limit, through the priming gate, measured, its
+    /// failure rendered.
     async fn request<T, F, Fut>(
         &self,
         coalescer: &Coalescer<RequestKey, T>,
         vault: &VaultHandle,
         object_type: ObjectType,
         name: &str,
-        version: Option<&str>,
+        which: Op,
         op: F,
     ) -> Result<Arc<T>, KeyVaultError>
     where
@@ -285,13 +325,14 @@ impl KeyVault {
             vault: vault.vault_url.clone(),
             object_type,
             name: name.to_string(),
-            version: version.map(str::to_string),
+            op: which.clone(),
         };
-        let (operation, tail) = match version {
-            Some(version) => ("get", version),
-            None => ("list", "versions"),
+        let base = format!("{}/{}", vault.vault_url, collection(object_type));
+        let (operation, url) = match &which {
+            Op::Get(version) => ("get", format!("{base}/{name}/{version}")),
+            Op::Versions => ("list", format!("{base}/{name}/versions")),
+            Op::List => ("list_all", base),
         };
-        let url = format!("{}/{}/{name}/{tail}", vault.vault_url, collection(object_type));
         let (clients, limiter, metrics) = (vault.clients.clone(), self.limiter.clone(), self.metrics.clone());
         coalescer
             .run(key, move || {

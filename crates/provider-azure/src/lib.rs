@@ -14,6 +14,7 @@
 
 pub mod args;
 pub mod auth;
+pub mod changes;
 pub mod cloud;
 pub mod content;
 pub mod http;

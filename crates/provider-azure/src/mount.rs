@@ -211,6 +211,7 @@ impl Mounter {
                 content_type,
                 certificate_backed,
                 version,
+                ..
             } => {
                 if *certificate_backed {
                     let cs = content::certificate_secret(
@@ -244,6 +245,7 @@ impl Mounter {
                 x,
                 y,
                 version,
+                ..
             } => (
                 content::public_key_pem(
                     kty,
@@ -257,7 +259,7 @@ impl Mounter {
                 version,
                 None,
             ),
-            Fetched::Certificate { der, version } => (content::certificate_pem(der), version, None),
+            Fetched::Certificate { der, version, .. } => (content::certificate_pem(der), version, None),
         };
         let object_version = || ObjectVersion {
             id: unit.id.clone(),

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use futures::{Stream, StreamExt};
+use provider_proto::ssers::change_detection_server::ChangeDetectionServer;
 use provider_proto::v1alpha1::csi_driver_provider_server::CsiDriverProviderServer;
 use sse_tls::{ServerTls, TlsFiles};
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -20,10 +21,11 @@ use tokio_util::sync::CancellationToken;
 use tonic::transport::server::{Connected, Router};
 
 use crate::args::Args;
+use crate::changes::{ChangeConfig, ChangeDetector};
 use crate::keyvault::{KeyVault, KeyVaultConfig};
 use crate::metrics::Metrics;
 use crate::mount::{MountConfig, Mounter};
-use crate::service::ProviderService;
+use crate::service::{ChangeService, ProviderService};
 
 /// Where the gRPC server listens.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -181,6 +183,8 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         max_keyvault_requests,
         max_retries,
         mount_timeout,
+        change_detection,
+        change_settle,
         log_format: _,
         log_level: _,
     } = args;
@@ -218,6 +222,20 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         },
         metrics.clone(),
     )?;
+    let keyvault = Arc::new(keyvault);
+    let changes = change_detection.then(|| {
+        ChangeDetectionServer::new(ChangeService::new(
+            Arc::new(ChangeDetector::new(
+                ChangeConfig {
+                    settle: change_settle,
+                    default_cloud: cloud_name.clone(),
+                    ..ChangeConfig::default()
+                },
+                keyvault.clone(),
+            )),
+            metrics.clone(),
+        ))
+    });
     let mounter = Arc::new(Mounter::new(
         MountConfig {
             default_cloud: cloud_name,
@@ -225,7 +243,7 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
             separate_cert_and_key: write_cert_and_key_in_separate_files,
             fetch_concurrency,
         },
-        Arc::new(keyvault),
+        keyvault,
     ));
     let service = CsiDriverProviderServer::new(ProviderService::new(mounter, metrics.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
@@ -238,7 +256,8 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
     let router = tonic::transport::Server::builder()
         .timeout(mount_timeout)
         .add_service(health_service)
-        .add_service(service);
+        .add_service(service)
+        .add_optional_service(changes);
 
     let (grpc, socket_path, grpc_tcp_addr) = match endpoint {
         Endpoint::Unix(path) => {

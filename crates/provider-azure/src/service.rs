@@ -7,10 +7,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use provider_proto::ssers::change_detection_server::ChangeDetection;
+use provider_proto::ssers::{FingerprintsRequest, FingerprintsResponse};
 use provider_proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
 use provider_proto::v1alpha1::{MountRequest, MountResponse, VersionRequest, VersionResponse};
 use tonic::{Code, Request, Response, Status};
 
+use crate::changes::ChangeDetector;
 use crate::keyvault::KeyVaultError;
 use crate::metrics::Metrics;
 use crate::mount::{MountError, Mounter};
@@ -64,6 +67,45 @@ impl CsiDriverProvider for ProviderService {
             "mount succeeded"
         );
         Ok(Response::new(response))
+    }
+}
+
+/// The optional `ssers.v1alpha1.ChangeDetection` service (see [`crate::changes`]).
+pub struct ChangeService {
+    detector: Arc<ChangeDetector>,
+    metrics: Metrics,
+}
+
+impl ChangeService {
+    /// A service backed by `detector`.
+    pub fn new(detector: Arc<ChangeDetector>, metrics: Metrics) -> Self {
+        Self { detector, metrics }
+    }
+}
+
+#[tonic::async_trait]
+impl ChangeDetection for ChangeService {
+    async fn fingerprints(
+        &self,
+        request: Request<FingerprintsRequest>,
+    ) -> Result<Response<FingerprintsResponse>, Status> {
+        let started = Instant::now();
+        // Failures are those a Mount would report (the caller then mounts and reports it): DEBUG here.
+        let result = self
+            .detector
+            .fingerprints(request.get_ref())
+            .await
+            .map_err(|error| {
+                tracing::debug!(%error, "failed to answer a fingerprints request");
+                Status::from(error)
+            });
+        let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
+        self.metrics.grpc_request(
+            "/ssers.v1alpha1.ChangeDetection/Fingerprints",
+            code,
+            started.elapsed(),
+        );
+        Ok(Response::new(result?))
     }
 }
 

@@ -10,7 +10,17 @@ pub mod v1alpha1 {
     include!("gen/v1alpha1.rs");
 }
 
+/// Package `ssers.v1alpha1`: SSE-rs's optional change-detection service, served beside the provider
+/// service on the same socket (see `proto/ssers/v1alpha1/changes.proto`).
+#[allow(clippy::all, clippy::pedantic, missing_docs, rust_2018_idioms)]
+pub mod ssers {
+    include!("gen/ssers.v1alpha1.rs");
+}
+
 pub mod contract;
+
+/// Fully-qualified name of the change-detection service.
+pub const CHANGES_SERVICE_NAME: &str = "ssers.v1alpha1.ChangeDetection";
 
 /// Fully-qualified gRPC service name.
 pub const SERVICE_NAME: &str = "v1alpha1.CSIDriverProvider";
@@ -34,6 +44,22 @@ impl std::fmt::Debug for v1alpha1::MountRequest {
             .field("target_path", &self.target_path)
             .field("permission", &self.permission)
             .field("current_object_version", &self.current_object_version)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ssers::FingerprintsRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FingerprintsRequest")
+            .field(
+                "attributes",
+                &format_args!("<{} bytes redacted>", self.attributes.len()),
+            )
+            .field(
+                "secrets",
+                &format_args!("<{} bytes redacted>", self.secrets.len()),
+            )
+            .field("not_before_unix_millis", &self.not_before_unix_millis)
             .finish()
     }
 }

@@ -30,6 +30,8 @@ pub enum Fetched {
         certificate_backed: bool,
         /// Concrete version id.
         version: String,
+        /// `attributes.updated`, Unix seconds (0 when absent).
+        updated: i64,
     },
     /// `GET /keys/{name}/{version}` (public members only).
     Key {
@@ -47,6 +49,8 @@ pub enum Fetched {
         y: Option<Vec<u8>>,
         /// Concrete version id.
         version: String,
+        /// `attributes.updated`, Unix seconds (0 when absent).
+        updated: i64,
     },
     /// `GET /certificates/{name}/{version}`.
     Certificate {
@@ -54,7 +58,29 @@ pub enum Fetched {
         der: Vec<u8>,
         /// Concrete version id.
         version: String,
+        /// `attributes.updated`, Unix seconds (0 when absent).
+        updated: i64,
     },
+}
+
+impl Fetched {
+    /// The concrete version fetched.
+    pub fn version(&self) -> &str {
+        match self {
+            Self::Secret { version, .. } | Self::Key { version, .. } | Self::Certificate { version, .. } => {
+                version
+            }
+        }
+    }
+
+    /// `attributes.updated` of the version fetched, Unix seconds (0 when absent).
+    pub fn updated(&self) -> i64 {
+        match self {
+            Self::Secret { updated, .. } | Self::Key { updated, .. } | Self::Certificate { updated, .. } => {
+                *updated
+            }
+        }
+    }
 }
 
 /// An enabled version from a versions listing.
@@ -64,6 +90,83 @@ pub struct VersionItem {
     pub version: String,
     /// Creation time, Unix seconds (0 when absent).
     pub created: i64,
+}
+
+/// One object in a listing of its collection: the latest version's state, never a value.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    /// Object name, lower-cased (Key Vault names are case-insensitive).
+    pub name: String,
+    /// `attributes.updated` of the latest version, Unix seconds (0 when absent).
+    pub updated: i64,
+    /// `attributes.enabled` of the latest version (absent counts as enabled).
+    pub enabled: bool,
+}
+
+/// A whole collection listed.
+#[derive(Clone, Debug, Default)]
+pub struct Listing {
+    /// Every object listed.
+    pub objects: Vec<Listed>,
+    /// Pages it took (requests made, retries aside).
+    pub pages: usize,
+}
+
+pub(super) async fn list_latest(
+    clients: &VaultClients,
+    object_type: ObjectType,
+) -> azure_core::Result<Listing> {
+    fn item(id: Option<&str>, attributes: Option<(Option<bool>, Option<time::OffsetDateTime>)>) -> Listed {
+        let (enabled, updated) = attributes.unwrap_or_default();
+        Listed {
+            name: last_segment(id).to_ascii_lowercase(),
+            updated: updated.map_or(0, time::OffsetDateTime::unix_timestamp),
+            enabled: enabled != Some(false),
+        }
+    }
+    let mut listing = Listing::default();
+    match object_type {
+        ObjectType::Secret => {
+            let mut pages = clients.secrets.list_secret_properties(None)?.into_pages();
+            while let Some(page) = pages.try_next().await? {
+                listing.pages += 1;
+                for p in page.into_model()?.value {
+                    listing.objects.push(item(
+                        p.id.as_deref(),
+                        p.attributes.map(|a| (a.enabled, a.updated)),
+                    ));
+                }
+            }
+        }
+        ObjectType::Key => {
+            let mut pages = clients.keys.list_key_properties(None)?.into_pages();
+            while let Some(page) = pages.try_next().await? {
+                listing.pages += 1;
+                for p in page.into_model()?.value {
+                    listing.objects.push(item(
+                        p.kid.as_deref(),
+                        p.attributes.map(|a| (a.enabled, a.updated)),
+                    ));
+                }
+            }
+        }
+        ObjectType::Cert => {
+            let mut pages = clients
+                .certificates
+                .list_certificate_properties(None)?
+                .into_pages();
+            while let Some(page) = pages.try_next().await? {
+                listing.pages += 1;
+                for p in page.into_model()?.value {
+                    listing.objects.push(item(
+                        p.id.as_deref(),
+                        p.attributes.map(|a| (a.enabled, a.updated)),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(listing)
 }
 
 pub(super) async fn get_object(
@@ -87,6 +190,7 @@ pub(super) async fn get_object(
             let value = secret.value.ok_or_else(|| nil("secret value is nil"))?;
             let id = secret.id.as_deref().ok_or_else(|| nil("secret id is nil"))?;
             Ok(Fetched::Secret {
+                updated: unix(secret.attributes.as_ref().and_then(|a| a.updated)),
                 version: last_segment(Some(id)),
                 value: SecretValue(value),
                 content_type: secret.content_type,
@@ -102,6 +206,7 @@ pub(super) async fn get_object(
             let jwk = key.key.ok_or_else(|| nil("key value is nil"))?;
             let kid = jwk.kid.as_deref().ok_or_else(|| nil("key id is nil"))?;
             Ok(Fetched::Key {
+                updated: unix(key.attributes.as_ref().and_then(|a| a.updated)),
                 version: last_segment(Some(kid)),
                 kty: jwk.kty.map(|k| k.to_string()).unwrap_or_default(),
                 crv: jwk.crv.map(|c| c.to_string()),
@@ -125,6 +230,7 @@ pub(super) async fn get_object(
             let der = cert.cer.ok_or_else(|| nil("certificate value is nil"))?;
             let id = cert.id.as_deref().ok_or_else(|| nil("certificate id is nil"))?;
             Ok(Fetched::Certificate {
+                updated: unix(cert.attributes.as_ref().and_then(|a| a.updated)),
                 der,
                 version: last_segment(Some(id)),
             })
@@ -190,6 +296,10 @@ pub(super) fn last_segment(id: Option<&str>) -> String {
     id.and_then(|id| id.trim_end_matches('/').rsplit('/').next())
         .unwrap_or_default()
         .to_string()
+}
+
+fn unix(t: Option<time::OffsetDateTime>) -> i64 {
+    t.map_or(0, time::OffsetDateTime::unix_timestamp)
 }
 
 fn nil(what: &str) -> azure_core::Error {

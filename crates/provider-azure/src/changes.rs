@@ -1,0 +1,419 @@
+//! Change detection: the optional `ssers.v1alpha1.ChangeDetection` service (`proto/ssers/v1alpha1`).
+//!
+//! A fingerprint says whether an object's current state (latest version, enabled, present) may have changed,
+//! from Key Vault *metadata* only. The manager asks for the fingerprints of a SecretSync's objects before a
+//! check and calls `Mount` only when one differs from what it last synced, so a quiet check reads no value.
+//!
+//! Metadata is kept per **source** — one vault, one identity ([`IdentityKey`]: tenant, client and the service
+//! account that federates to it), one object type — and shared by every caller of that source: a caller
+//! names the instant its previous answer was observed (`not_before`), and any metadata read after it
+//! answers without a new request. Per source, the cheaper of two ways is used:
+//!
+//! * **listing** the collection (`GET /secrets`, 25 objects per page): ⌈objects in the vault / 25⌉
+//!   requests answer every object of the source;
+//! * **one GET per object** (the latest version; its value is dropped at once): used once a listing has
+//!   shown that the vault holds more pages than the source has objects asked for.
+//!
+//! So one refresh of a source costs at most min(objects asked for, pages of the vault), whatever the number
+//! of callers. A source's first refresh lists (the vault's size is not known before).
+//!
+//! Fingerprints: `u:<updated>`, the latest version's `attributes.updated` (Key Vault lists no version ids;
+//! a new version, and any change of the latest one's attributes, moves it), the same from a listing or a GET
+//! so a source can switch between the two without a spurious change. Only a present, enabled object gets one; anything else (absent, disabled, forbidden) is empty, which tells
+//! the caller to Mount (and so to report the real error). Key Vault's `updated` has one-second resolution:
+//! two writes within one second could share it, so an object updated within [`ChangeConfig::settle`] of the
+//! listing that saw it gets no fingerprint either (it is mounted, and fingerprinted at the next listing).
+//! Nothing here holds a secret value.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use provider_proto::ssers::{FingerprintsRequest, FingerprintsResponse, ObjectFingerprint};
+
+use crate::auth::IdentityKey;
+use crate::keyvault::{KeyVault, KeyVaultError, VaultHandle};
+use crate::mount::MountError;
+use crate::params::{self, KeyVaultObject, ObjectLabel, ObjectType};
+
+/// Settings of change detection.
+#[derive(Clone, Debug)]
+pub struct ChangeConfig {
+    /// An object updated within this long before the listing that saw it gets no fingerprint (zero: off,
+    /// for a backend that never gives two writes the same second, such as the emulator).
+    pub settle: Duration,
+    /// A source nobody asked about for this long is forgotten.
+    pub idle: Duration,
+    /// Default `cloudName` (`--cloud-name`).
+    pub default_cloud: String,
+}
+
+impl Default for ChangeConfig {
+    fn default() -> Self {
+        Self {
+            settle: Duration::from_secs(2),
+            idle: Duration::from_secs(3600),
+            default_cloud: "AzurePublicCloud".into(),
+        }
+    }
+}
+
+/// One vault, one identity, one object type.
+#[derive(Clone, Hash, PartialEq, Eq, Debug)]
+struct SourceKey {
+    vault: String,
+    identity: IdentityKey,
+    object_type: ObjectType,
+}
+
+/// A fingerprint and when the metadata behind it was read (Unix milliseconds).
+#[derive(Clone, Debug)]
+struct Seen {
+    fingerprint: String,
+    read_at: u64,
+}
+
+/// What is known about one source.
+struct SourceState {
+    /// The last listing: name → fingerprint, and when it started.
+    listing: Option<(u64, HashMap<String, String>)>,
+    /// Pages the last listing took.
+    pages: Option<usize>,
+    /// Objects read one by one.
+    singles: HashMap<String, Seen>,
+    /// Names asked for, with when last asked.
+    asked: HashMap<String, Instant>,
+    last_used: Instant,
+}
+
+impl SourceState {
+    /// The fingerprint of `name` from metadata read after `not_before`, if there is such metadata.
+    fn lookup(&self, name: &str, not_before: u64) -> Option<Seen> {
+        if let Some((read_at, fingerprints)) = &self.listing
+            && *read_at > not_before
+        {
+            return Some(Seen {
+                fingerprint: fingerprints.get(name).cloned().unwrap_or_default(),
+                read_at: *read_at,
+            });
+        }
+        self.singles.get(name).filter(|s| s.read_at > not_before).cloned()
+    }
+
+    /// Whether to list rather than GET one object: until a listing told the vault's size, and whenever the
+    /// source has at least as many objects asked for as the vault has pages.
+    fn should_list(&self) -> bool {
+        self.pages.is_none_or(|pages| self.asked.len() >= pages)
+    }
+}
+
+struct Source {
+    /// Held while listing, so concurrent callers share one listing.
+    refresh: tokio::sync::Mutex<()>,
+    state: Mutex<SourceState>,
+}
+
+impl Source {
+    fn state(&self) -> MutexGuard<'_, SourceState> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Answers `Fingerprints` requests from shared, value-free Key Vault metadata.
+pub struct ChangeDetector {
+    config: ChangeConfig,
+    keyvault: Arc<KeyVault>,
+    sources: Mutex<HashMap<SourceKey, Arc<Source>>>,
+}
+
+fn unix_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+impl ChangeDetector {
+    /// A detector reading through `keyvault` (shared with Mount: same clients, credentials and limits).
+    pub fn new(config: ChangeConfig, keyvault: Arc<KeyVault>) -> Self {
+        Self {
+            config,
+            keyvault,
+            sources: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Serve one `Fingerprints` request. Errors are those a Mount with the same request would give for its
+    /// parameters and credentials; a failed listing is reported as Mount reports a failed versions listing.
+    pub async fn fingerprints(
+        &self,
+        request: &FingerprintsRequest,
+    ) -> Result<FingerprintsResponse, MountError> {
+        let params = params::parse(
+            &request.attributes,
+            &request.secrets,
+            PERMISSION,
+            &self.config.default_cloud,
+        )?;
+        if params.objects.is_empty() {
+            return Ok(FingerprintsResponse {
+                objects: Vec::new(),
+                observed_at_unix_millis: unix_millis(),
+            });
+        }
+        let vault_url = params.vault_url()?;
+        let vault = self
+            .keyvault
+            .vault(&vault_url, &params.cloud, &params.tenant_id, &params.identity)
+            .map_err(MountError::Credential)?;
+        let not_before = request.not_before_unix_millis;
+        let answers = futures::future::try_join_all(
+            params
+                .objects
+                .iter()
+                .map(|object| self.fingerprint(&vault, object, not_before)),
+        )
+        .await?;
+        let observed = answers
+            .iter()
+            .map(|s| s.read_at)
+            .min()
+            .unwrap_or_else(unix_millis);
+        Ok(FingerprintsResponse {
+            objects: params
+                .objects
+                .iter()
+                .zip(answers)
+                .map(|(object, seen)| ObjectFingerprint {
+                    id: format!("{}/{}", object.object_type.as_str(), object.name),
+                    fingerprint: seen.fingerprint,
+                })
+                .collect(),
+            observed_at_unix_millis: observed,
+        })
+    }
+
+    /// The source of `object` in `vault`, remembering that `name` was asked for; forgets idle sources.
+    fn source(&self, vault: &VaultHandle, object_type: ObjectType, name: &str) -> Arc<Source> {
+        let key = SourceKey {
+            vault: KeyVault::url(vault).to_string(),
+            identity: KeyVault::identity(vault).clone(),
+            object_type,
+        };
+        let now = Instant::now();
+        let idle = self.config.idle;
+        let mut sources = self
+            .sources
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        sources.retain(|_, s| now.duration_since(s.state().last_used) < idle);
+        let source = sources
+            .entry(key)
+            .or_insert_with(|| {
+                Arc::new(Source {
+                    refresh: tokio::sync::Mutex::new(()),
+                    state: Mutex::new(SourceState {
+                        listing: None,
+                        pages: None,
+                        singles: HashMap::new(),
+                        asked: HashMap::new(),
+                        last_used: now,
+                    }),
+                })
+            })
+            .clone();
+        drop(sources);
+        {
+            let mut guard = source.state();
+            let state = &mut *guard;
+            state.last_used = now;
+            state.asked.insert(name.to_string(), now);
+            state.asked.retain(|_, at| now.duration_since(*at) < idle);
+            let asked = &state.asked;
+            state.singles.retain(|n, _| asked.contains_key(n));
+        }
+        source
+    }
+
+    async fn fingerprint(
+        &self,
+        vault: &VaultHandle,
+        object: &KeyVaultObject,
+        not_before: u64,
+    ) -> Result<Seen, MountError> {
+        let name = object.name.to_ascii_lowercase();
+        let source = self.source(vault, object.object_type, &name);
+        if let Some(seen) = source.state().lookup(&name, not_before) {
+            return Ok(seen);
+        }
+        if !source.state().should_list() {
+            return self.get_one(vault, object, &source, name).await;
+        }
+        let _refreshing = source.refresh.lock().await;
+        // Another caller may have listed while this one waited.
+        if let Some(seen) = source.state().lookup(&name, not_before) {
+            return Ok(seen);
+        }
+        let started = unix_millis();
+        let listing = self
+            .keyvault
+            .list_latest(vault, object.object_type)
+            .await
+            .map_err(|error| MountError::List {
+                object: label(object),
+                error,
+            })?;
+        let fingerprints = listing
+            .objects
+            .iter()
+            .map(|item| {
+                (
+                    item.name.clone(),
+                    self.fingerprint_of(item.updated, item.enabled, started),
+                )
+            })
+            .collect();
+        let mut state = source.state();
+        state.listing = Some((started, fingerprints));
+        state.pages = Some(listing.pages);
+        tracing::debug!(
+            vault = KeyVault::url(vault),
+            object_type = object.object_type.as_str(),
+            objects = listing.objects.len(),
+            pages = listing.pages,
+            "listed for change detection"
+        );
+        Ok(state.lookup(&name, not_before).unwrap_or(Seen {
+            fingerprint: String::new(),
+            read_at: started,
+        }))
+    }
+
+    fn fingerprint_of(&self, updated: i64, enabled: bool, read_at: u64) -> String {
+        fingerprint_of(self.config.settle, updated, enabled, read_at)
+    }
+
+    /// Read one object's latest version (its value is dropped here) for its fingerprint.
+    async fn get_one(
+        &self,
+        vault: &VaultHandle,
+        object: &KeyVaultObject,
+        source: &Source,
+        name: String,
+    ) -> Result<Seen, MountError> {
+        let read_at = unix_millis();
+        let fingerprint = match self
+            .keyvault
+            .get(vault, object.object_type, &object.name, "")
+            .await
+        {
+            Ok(fetched) => self.fingerprint_of(fetched.updated(), true, read_at),
+            // Absent, disabled or forbidden: no fingerprint, so the caller mounts and reports the cause.
+            Err(KeyVaultError::Status {
+                status: 403 | 404, ..
+            }) => String::new(),
+            Err(error) => {
+                return Err(MountError::Get {
+                    object: label(object),
+                    error,
+                });
+            }
+        };
+        let seen = Seen { fingerprint, read_at };
+        source.state().singles.insert(name, seen.clone());
+        Ok(seen)
+    }
+}
+
+/// The `permission` the manager sends with every Mount (SPEC §2.4); change detection writes no file.
+const PERMISSION: &str = "420";
+
+/// The fingerprint of an object last updated at `updated` (Unix seconds), read at `read_at` (Unix
+/// milliseconds): empty when disabled, or when a later write could still share its `updated` second.
+fn fingerprint_of(settle: Duration, updated: i64, enabled: bool, read_at: u64) -> String {
+    let settle = u64::try_from(settle.as_millis()).unwrap_or(u64::MAX);
+    let second_end = u64::try_from(updated)
+        .unwrap_or(0)
+        .saturating_add(1)
+        .saturating_mul(1000);
+    let settled = settle == 0 || second_end.saturating_add(settle) <= read_at;
+    if enabled && settled {
+        format!("u:{updated}")
+    } else {
+        String::new()
+    }
+}
+
+fn label(object: &KeyVaultObject) -> ObjectLabel {
+    ObjectLabel {
+        object_type: object.object_type.as_str().to_string(),
+        name: object.name.clone(),
+        version: String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(pages: Option<usize>, asked: usize) -> SourceState {
+        SourceState {
+            listing: None,
+            pages,
+            singles: HashMap::new(),
+            asked: (0..asked).map(|i| (format!("n{i}"), Instant::now())).collect(),
+            last_used: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn lists_until_the_vault_size_is_known_then_takes_the_cheaper_way() {
+        assert!(state(None, 1).should_list(), "the vault's size is unknown");
+        assert!(!state(Some(40), 3).should_list(), "3 GETs beat 40 pages");
+        assert!(state(Some(2), 3).should_list(), "2 pages beat 3 GETs");
+        assert!(
+            state(Some(3), 3).should_list(),
+            "a tie lists: one answer for every object"
+        );
+    }
+
+    #[test]
+    fn a_fingerprint_only_for_an_enabled_object_whose_second_is_over() {
+        let settle = Duration::from_secs(2);
+        // Updated at second 100: a write in the same second (up to 100.999) plus two seconds of skew.
+        assert_eq!(fingerprint_of(settle, 100, true, 103_000), "u:100");
+        assert_eq!(fingerprint_of(settle, 100, true, 102_999), "", "not settled yet");
+        assert_eq!(fingerprint_of(settle, 100, false, 200_000), "", "disabled");
+        assert_eq!(
+            fingerprint_of(Duration::ZERO, 100, true, 100_000),
+            "u:100",
+            "settling off"
+        );
+        assert_ne!(
+            fingerprint_of(settle, 100, true, 200_000),
+            fingerprint_of(settle, 101, true, 200_000)
+        );
+    }
+
+    #[test]
+    fn only_metadata_read_after_not_before_answers() {
+        let mut s = state(Some(1), 1);
+        s.listing = Some((1_000, HashMap::from([("a".to_string(), "u:1".to_string())])));
+        assert_eq!(s.lookup("a", 999).map(|s| s.fingerprint), Some("u:1".into()));
+        assert!(s.lookup("a", 1_000).is_none(), "not strictly after: read again");
+        assert_eq!(
+            s.lookup("gone", 0).map(|s| s.fingerprint),
+            Some(String::new()),
+            "not in a fresh listing: no fingerprint (absent)"
+        );
+        s.singles.insert(
+            "b".into(),
+            Seen {
+                fingerprint: "v:x".into(),
+                read_at: 5_000,
+            },
+        );
+        assert_eq!(s.lookup("b", 4_000).map(|s| s.fingerprint), Some("v:x".into()));
+    }
+}

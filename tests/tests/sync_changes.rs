@@ -1,0 +1,227 @@
+//! Tier 2: change detection (issue 9). What a check costs in Key Vault requests, counted by the emulator:
+//! a quiet cycle is the vault's listing, shared by every SecretSync of that vault and identity; a change costs
+//! the Mount of the SecretSyncs it touches; a provider without the service is mounted as before.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use keyvault_emulator::ObjectKind;
+use manager::reconcile::Config;
+use sse_api::SecretSync;
+use sse_api::conditions::READY;
+use sse_tests::*;
+
+fn secret(name: &str) -> String {
+    format!("objectName: {name}\nobjectType: secret\nobjectAlias: v")
+}
+
+/// `n` secrets `s0..` in the vault, then one SecretSync (with its own class) per secret, all synced.
+async fn fleet(env: &Env, n: usize) -> Vec<SecretSync> {
+    let mut syncs = Vec::new();
+    for i in 0..n {
+        env.emulator
+            .store()
+            .set_secret(VAULT, &format!("s{i}"), &format!("value-{i}"));
+    }
+    for i in 0..n {
+        env.put_class(&format!("kv{i}"), "azure", &[&secret(&format!("s{i}"))]);
+        let mut sync = env.sync(&format!("ss{i}"), &format!("kv{i}"), "Opaque", &[("v", "key")]);
+        env.reconcile(&mut sync).await;
+        assert_eq!(condition(&sync, READY).0, "True", "{:?}", sync.status);
+        syncs.push(sync);
+    }
+    syncs
+}
+
+/// Poll every SecretSync once (each reaches its next check) and return the emulator's counters for it.
+async fn cycle(env: &Env, syncs: &mut [SecretSync]) -> std::collections::BTreeMap<String, u64> {
+    env.emulator.reset_counters();
+    env.cluster.clear_calls();
+    for sync in syncs.iter_mut() {
+        env.poll(sync).await;
+    }
+    let mut counters = env.emulator.counters();
+    counters.remove("entra.token");
+    counters
+}
+
+fn count(counters: &std::collections::BTreeMap<String, u64>, op: &str) -> u64 {
+    counters.get(op).copied().unwrap_or(0)
+}
+
+#[tokio::test]
+async fn a_quiet_cycle_costs_one_listing_per_vault_whatever_the_number_of_secret_syncs() {
+    let env = Env::start().await;
+    // 30 secrets: two pages of 25.
+    let mut syncs = fleet(&env, 30).await;
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(count(&counters, "secrets.list"), 2, "{counters:?}");
+    assert_eq!(count(&counters, "secrets.get"), 0, "no value read: {counters:?}");
+    // Every check was quiet: nothing written, statuses untouched, each one a single test-only patch.
+    let calls = env.cluster.calls();
+    assert!(
+        calls
+            .iter()
+            .all(|c| matches!(c, manager::fake::Call::PatchSecret(_, 200))),
+        "{calls:?}"
+    );
+
+    // The same fleet without change detection: one GET per SecretSync per cycle.
+    let plain = Env::start_with(Config {
+        change_detection: false,
+        ..default_config()
+    })
+    .await;
+    let mut syncs = fleet(&plain, 30).await;
+    let counters = cycle(&plain, &mut syncs).await;
+    assert_eq!(
+        (count(&counters, "secrets.get"), count(&counters, "secrets.list")),
+        (30, 0),
+        "{counters:?}"
+    );
+}
+
+#[tokio::test]
+async fn one_changed_object_costs_the_listing_and_one_mount() {
+    let env = Env::start().await;
+    let mut syncs = fleet(&env, 30).await;
+    env.emulator.store().set_secret(VAULT, "s7", "rotated");
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(count(&counters, "secrets.list"), 2, "{counters:?}");
+    assert_eq!(
+        count(&counters, "secrets.get"),
+        1,
+        "only the changed object: {counters:?}"
+    );
+    assert_eq!(env.secret_data("ss7")["key"], "rotated");
+    assert_eq!(env.secret_data("ss6")["key"], "value-6");
+    // The next cycle is quiet again.
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(
+        (count(&counters, "secrets.list"), count(&counters, "secrets.get")),
+        (2, 0),
+        "{counters:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_new_version_with_history_lists_the_versions_and_reads_each_one() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "db", "v1");
+    env.emulator.store().set_secret(VAULT, "db", "v2");
+    env.put_class(
+        "kv",
+        "azure",
+        &["objectName: db\nobjectType: secret\nobjectVersionHistory: 2"],
+    );
+    let mut sync = env.sync("db", "kv", "Opaque", &[("db/0", "current"), ("db/1", "previous")]);
+    env.reconcile(&mut sync).await;
+    let mut syncs = vec![sync];
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(
+        (count(&counters, "secrets.list"), count(&counters, "secrets.get")),
+        (1, 0),
+        "quiet: {counters:?}"
+    );
+    env.emulator.store().set_secret(VAULT, "db", "v3");
+    let counters = cycle(&env, &mut syncs).await;
+    // The listing shows the change; the Mount lists the versions and reads the two it returns (the
+    // provider keeps no value between Mounts, so the unchanged previous version is read again).
+    assert_eq!(
+        (
+            count(&counters, "secrets.list"),
+            count(&counters, "secrets.list_versions"),
+            count(&counters, "secrets.get")
+        ),
+        (1, 1, 2),
+        "{counters:?}"
+    );
+    assert_eq!(env.secret_data("db")["current"], "v3");
+    assert_eq!(env.secret_data("db")["previous"], "v2");
+}
+
+#[tokio::test]
+async fn a_disabled_or_deleted_object_is_mounted_and_its_failure_reported() {
+    let env = Env::start().await;
+    let mut syncs = fleet(&env, 5).await;
+    env.emulator
+        .store()
+        .set_enabled(VAULT, ObjectKind::Secret, "s1", "", false);
+    env.emulator.store().delete(VAULT, ObjectKind::Secret, "s2");
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(count(&counters, "secrets.list"), 1, "{counters:?}");
+    assert_eq!(
+        count(&counters, "secrets.get"),
+        2,
+        "one Mount each for the disabled and the deleted object: {counters:?}"
+    );
+    assert_eq!(condition(&syncs[1], READY).0, "False");
+    assert!(
+        condition(&syncs[1], READY).2.contains("disabled"),
+        "{:?}",
+        syncs[1].status
+    );
+    assert_eq!(condition(&syncs[2], READY).0, "False");
+    assert!(
+        condition(&syncs[2], READY).2.contains("404") || condition(&syncs[2], READY).2.contains("not found"),
+        "{:?}",
+        syncs[2].status
+    );
+    for i in [0, 3, 4] {
+        assert_eq!(condition(&syncs[i], READY).0, "True");
+    }
+    // The Secrets of the failing SecretSyncs keep their last value (offline access).
+    assert_eq!(env.secret_data("ss1")["key"], "value-1");
+    assert_eq!(env.secret_data("ss2")["key"], "value-2");
+}
+
+#[tokio::test]
+async fn a_large_vault_and_few_objects_read_each_object_instead_of_listing() {
+    let env = Env::start().await;
+    // 80 secrets in the vault (4 pages), one SecretSync reading one of them.
+    for i in 0..80 {
+        env.emulator.store().set_secret(VAULT, &format!("x{i}"), "v");
+    }
+    env.put_class("kv", "azure", &[&secret("x3")]);
+    let mut sync = env.sync("one", "kv", "Opaque", &[("v", "key")]);
+    env.reconcile(&mut sync).await;
+    let mut syncs = vec![sync];
+    // The first check listed (the vault's size was unknown); now one GET is cheaper than four pages.
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(
+        (count(&counters, "secrets.list"), count(&counters, "secrets.get")),
+        (0, 1),
+        "{counters:?}"
+    );
+    env.emulator.store().set_secret(VAULT, "x3", "rotated");
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(env.secret_data("one")["key"], "rotated");
+    assert_eq!(
+        (count(&counters, "secrets.list"), count(&counters, "secrets.get")),
+        (0, 2),
+        "the fingerprint's GET, then the Mount's: {counters:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_edited_secret_is_noticed_by_a_quiet_check_and_repaired() {
+    let env = Env::start().await;
+    let mut syncs = fleet(&env, 1).await;
+    env.cluster.edit_secret_data(NS, "ss0", "key", b"tampered");
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(env.secret_data("ss0")["key"], "value-0", "repaired");
+    assert_eq!(count(&counters, "secrets.get"), 1, "a full sync: {counters:?}");
+}
+
+#[tokio::test]
+async fn a_provider_without_change_detection_is_mounted_on_every_check() {
+    let env = Env::start_with_provider_args(default_config(), &["--change-detection=false"]).await;
+    let mut syncs = fleet(&env, 3).await;
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(
+        (count(&counters, "secrets.get"), count(&counters, "secrets.list")),
+        (3, 0),
+        "{counters:?}"
+    );
+    for sync in &syncs {
+        assert_eq!(condition(sync, READY).0, "True");
+    }
+}
