@@ -39,6 +39,7 @@ scenarios! {
     Shared partial_sync;
     Shared partial_sync_repairs_an_edited_key_and_completes;
     Shared quiet_poll_writes_nothing;
+    Shared refresh_interval_shows_in_kubectl_get;
     Shared rotation_and_force_sync;
     Shared deleted_secret_is_recreated;
     Shared edited_owned_secret_is_restored;

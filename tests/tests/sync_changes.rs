@@ -225,3 +225,108 @@ async fn a_provider_without_change_detection_is_mounted_on_every_check() {
         assert_eq!(condition(sync, READY).0, "True");
     }
 }
+
+// --- Per-SecretSync refresh interval (the `sse-rs.io/refresh-interval` annotation) ---
+
+fn annotate(sync: &mut SecretSync, value: &str) {
+    sync.metadata
+        .annotations
+        .get_or_insert_with(Default::default)
+        .insert(sse_api::consts::REFRESH_INTERVAL_ANNOTATION.into(), value.into());
+}
+
+fn check_gap(sync: &SecretSync) -> i64 {
+    let status = sync.status.as_ref().unwrap();
+    status.next_check_time.as_ref().unwrap().0.as_second()
+        - status.last_checked_time.as_ref().unwrap().0.as_second()
+}
+
+#[tokio::test]
+async fn the_refresh_interval_annotation_sets_the_interval_within_the_administrators_bounds() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &[&secret("s")]);
+    for (asked, effective, seconds) in [
+        ("90s", "1m30s", 90),
+        ("5s", "30s", 30),          // raised to --min-refresh-interval (30s)
+        ("48h", "24h0m0s", 86_400), // lowered to --max-refresh-interval (24h)
+    ] {
+        let name = format!("every-{asked}");
+        let mut sync = env.sync(&name, "kv", "Opaque", &[("v", "key")]);
+        annotate(&mut sync, asked);
+        env.reconcile(&mut sync).await;
+        let status = sync.status.as_ref().unwrap();
+        assert_eq!(status.refresh_interval.as_deref(), Some(effective), "{asked}");
+        let gap = check_gap(&sync);
+        assert!(
+            gap > 0 && gap <= seconds,
+            "{asked}: next check {gap} s after this one"
+        );
+    }
+    // Without the annotation, rotationPollIntervalInSeconds (1h here).
+    let mut plain = env.sync("plain", "kv", "Opaque", &[("v", "key")]);
+    env.reconcile(&mut plain).await;
+    assert_eq!(
+        plain.status.as_ref().unwrap().refresh_interval.as_deref(),
+        Some("1h0m0s")
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_refresh_interval_is_reported_and_nothing_is_written() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &[&secret("s")]);
+    let mut sync = env.sync("bad", "kv", "Opaque", &[("v", "key")]);
+    annotate(&mut sync, "soon");
+    env.reconcile(&mut sync).await;
+    let (ready, reason, message) = condition(&sync, READY);
+    assert_eq!(
+        (ready.as_str(), reason.as_str()),
+        ("False", "UserInputValidationFailed")
+    );
+    assert!(
+        message.contains("sse-rs.io/refresh-interval") && message.contains("\"soon\""),
+        "{message}"
+    );
+    assert!(env.cluster.secret(NS, "bad").is_none(), "nothing written");
+}
+
+#[tokio::test]
+async fn editing_the_annotation_checks_at_once_and_shows_the_new_interval() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "v");
+    env.put_class("kv", "azure", &[&secret("s")]);
+    let mut sync = env.sync("edit", "kv", "Opaque", &[("v", "key")]);
+    env.reconcile(&mut sync).await;
+    // An annotation edit bumps no generation; the reconcile it triggers still checks now.
+    annotate(&mut sync, "2m");
+    env.emulator.reset_counters();
+    let report = env.reconcile(&mut sync).await;
+    assert!(report.synced() && report.status_written, "{report:?}");
+    assert_eq!(
+        sync.status.as_ref().unwrap().refresh_interval.as_deref(),
+        Some("2m0s")
+    );
+    assert!(check_gap(&sync) <= 120);
+    // And then it is not due again before that.
+    assert!(!env.reconcile(&mut sync).await.synced());
+}
+
+#[tokio::test]
+async fn a_quiet_check_refreshes_stale_check_times_in_status() {
+    let env = Env::start_with(Config {
+        status_heartbeat: Some(std::time::Duration::ZERO),
+        ..default_config()
+    })
+    .await;
+    let mut syncs = fleet(&env, 1).await;
+    let before = syncs[0].status.clone().unwrap();
+    env.cluster.clear_calls();
+    let report = env.poll(&mut syncs[0]).await;
+    assert!(report.status_written, "the heartbeat wrote the check times");
+    let after = syncs[0].status.clone().unwrap();
+    assert_eq!(after.conditions, before.conditions, "nothing else moved");
+    assert_eq!(after.sync_hash, before.sync_hash);
+    assert!(after.next_check_time >= before.next_check_time);
+}

@@ -107,6 +107,21 @@ pub struct RunArgs {
     #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
     pub shutdown_timeout: Duration,
 
+    /// Shortest check interval a SecretSync may set with its `sse-rs.io/refresh-interval` annotation
+    /// (shorter values are raised to it).
+    #[arg(long, env = "MIN_REFRESH_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub min_refresh_interval: Duration,
+
+    /// Longest check interval a SecretSync may set with its `sse-rs.io/refresh-interval` annotation
+    /// (longer values are lowered to it).
+    #[arg(long, env = "MAX_REFRESH_INTERVAL", default_value = "24h", value_parser = humantime::parse_duration)]
+    pub max_refresh_interval: Duration,
+
+    /// A check that changes nothing writes no status, unless the status's check times are this old: then
+    /// it refreshes `lastCheckedTime`/`nextCheckTime` (`0s`: never).
+    #[arg(long, env = "STATUS_HEARTBEAT", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub status_heartbeat: Duration,
+
     /// Ask the provider whether anything changed in the vault before mounting, when it serves SSE-rs's
     /// optional change-detection service (`ssers.v1alpha1.ChangeDetection`; third-party providers do not,
     /// and are mounted on every check): a quiet check then reads no secret value.

@@ -42,6 +42,13 @@ pub struct Config {
     pub workers: usize,
     /// Ask the provider's change detection before mounting (when it serves it).
     pub change_detection: bool,
+    /// Bounds of a SecretSync's refresh-interval annotation.
+    pub min_interval: Duration,
+    /// See `min_interval`.
+    pub max_interval: Duration,
+    /// A quiet check (nothing changed) writes the status anyway, to show when the vault was last checked
+    /// and will be next, when the status is this old; `None`: never.
+    pub status_heartbeat: Option<Duration>,
 }
 
 impl Default for Config {
@@ -59,6 +66,9 @@ impl Default for Config {
             reconcile_timeout: timing.reconcile_timeout,
             workers: 32,
             change_detection: true,
+            min_interval: timing.min_interval,
+            max_interval: timing.max_interval,
+            status_heartbeat: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -72,6 +82,8 @@ impl Config {
             backoff_base: self.backoff_base,
             backoff_max: self.backoff_max,
             reconcile_timeout: self.reconcile_timeout,
+            min_interval: self.min_interval,
+            max_interval: self.max_interval,
         }
     }
 }
@@ -272,13 +284,25 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         } else {
             regular
         };
+    let current = sync.status.clone().unwrap_or_default();
     let next = status::next(
-        &sync.status.clone().unwrap_or_default(),
+        &current,
         sync.metadata.generation,
         &outcome,
-        &to_time(now),
-        &to_time(next_check),
+        &status::Check {
+            now: to_time(now),
+            next: to_time(next_check),
+            interval: sse_api::validation::format_duration(ctx.schedule.interval(sync)),
+        },
     );
+    // A quiet check writes nothing, unless the status is old enough that its check times mislead.
+    let heartbeat = ctx.config.status_heartbeat.is_some_and(|every| {
+        current
+            .last_checked_time
+            .as_ref()
+            .and_then(crate::schedule::from_time)
+            .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= every)
+    });
     let reason = next.reason(&outcome);
     ctx.schedule
         .checked(sync, class_version, now, regular, reason, !transient);
@@ -286,7 +310,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     ctx.metrics
         .reconcile(!matches!(outcome, Outcome::Synced { .. }), started.elapsed());
 
-    let written = if next.changed {
+    let written = if next.changed || heartbeat {
         Some(ctx.cluster.write_status(sync, &next.status).await)
     } else {
         None

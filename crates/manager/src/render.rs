@@ -128,8 +128,11 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
         &SecretSyncStatus::default(),
         sync.metadata.generation,
         &outcome,
-        &to_time(now),
-        &to_time(now + ctx.schedule.phase_delay(&sync, now)),
+        &status::Check {
+            now: to_time(now),
+            next: to_time(now + ctx.schedule.phase_delay(&sync, now)),
+            interval: sse_api::validation::format_duration(ctx.schedule.interval(&sync)),
+        },
     );
     let secret = cluster
         .applied

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
-use sse_api::{Reason, SecretSync, conditions};
+use sse_api::{Reason, SecretSync, conditions, validation};
 
 /// Shortest delay between two scheduled checks of one SecretSync.
 const MIN_DELAY: Duration = Duration::from_secs(1);
@@ -35,6 +35,10 @@ pub struct Timing {
     pub backoff_max: Duration,
     /// Longest time one sync may take; also how late a check may be before it counts as overdue.
     pub reconcile_timeout: Duration,
+    /// Shortest interval a SecretSync's refresh-interval annotation may set.
+    pub min_interval: Duration,
+    /// Longest interval a SecretSync's refresh-interval annotation may set.
+    pub max_interval: Duration,
 }
 
 impl Default for Timing {
@@ -45,6 +49,8 @@ impl Default for Timing {
             backoff_base: Duration::from_secs(5),
             backoff_max: Duration::from_secs(300),
             reconcile_timeout: Duration::from_secs(150),
+            min_interval: Duration::from_secs(30),
+            max_interval: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -62,6 +68,7 @@ pub type ClassVersion = Option<(String, i64)>;
 #[derive(Clone, Debug)]
 struct Memo {
     generation: Option<i64>,
+    interval: Duration,
     class_version: ClassVersion,
     next_check: SystemTime,
     last_check: Option<SystemTime>,
@@ -138,7 +145,11 @@ impl Schedule {
         let memo = lock(&self.memos).get(&key).cloned();
         let next_check = match memo {
             Some(m) => {
-                if m.generation != sync.metadata.generation || &m.class_version != class_version {
+                // A new interval (annotation edited) is applied, and shown in status, by a check now.
+                if m.generation != sync.metadata.generation
+                    || &m.class_version != class_version
+                    || m.interval != self.interval(sync)
+                {
                     return None;
                 }
                 m.next_check
@@ -160,6 +171,7 @@ impl Schedule {
                     key,
                     Memo {
                         generation: sync.metadata.generation,
+                        interval: self.interval(sync),
                         class_version: class_version.clone(),
                         next_check,
                         last_check: status.last_checked_time.as_ref().and_then(from_time),
@@ -198,6 +210,7 @@ impl Schedule {
             key,
             Memo {
                 generation: sync.metadata.generation,
+                interval: self.interval(sync),
                 class_version,
                 next_check: now + delay,
                 last_check: Some(now),
@@ -290,9 +303,10 @@ impl Schedule {
         lock(&self.forced).retain(|k| exists(k));
     }
 
-    /// Time between two checks of `sync`.
-    pub fn interval(&self, _sync: &SecretSync) -> Duration {
-        self.timing.poll_interval
+    /// Time between two checks of `sync`: its refresh-interval annotation within the administrator's
+    /// bounds, else the poll interval. An unparseable annotation counts as absent here; the sync reports it.
+    pub fn interval(&self, sync: &SecretSync) -> Duration {
+        interval(sync, &self.timing)
     }
 
     /// Delay until `sync`'s next check when its last one relied on vault metadata read at `observed_at`:
@@ -309,10 +323,19 @@ impl Schedule {
     }
 }
 
-/// Delay until this SecretSync's next scheduled check: its UID-derived phase within the interval, plus up
+/// See [`Schedule::interval`].
+pub fn interval(sync: &SecretSync, timing: &Timing) -> Duration {
+    let annotations = sync.metadata.annotations.clone().unwrap_or_default();
+    match validation::refresh_interval(&annotations) {
+        Ok(Some(asked)) => asked.clamp(timing.min_interval, timing.max_interval.max(timing.min_interval)),
+        _ => timing.poll_interval,
+    }
+}
+
+/// Delay until this SecretSync's next scheduled check: its UID-derived phase within its interval, plus up
 /// to `jitter` at random.
 pub fn phase_delay(sync: &SecretSync, timing: &Timing, now: SystemTime) -> Duration {
-    let interval = timing.poll_interval.as_secs().max(1);
+    let interval = interval(sync, timing).as_secs().max(1);
     let digest = Sha256::digest(sync.uid().unwrap_or_else(|| key(sync)).as_bytes());
     let phase = u64::from_be_bytes(digest[..8].try_into().unwrap_or_default()) % interval;
     let now_secs = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());

@@ -88,16 +88,23 @@ pub const NO_VALUE_CHANGE: &str =
 /// The Secret had been deleted or edited outside SSE-rs and was restored.
 pub const RESTORED: &str = "The secret had been deleted or edited outside SSE-rs and was restored; no value change was detected in the vault.";
 
-/// Compute the next status.
-pub fn next(
-    current: &SecretSyncStatus,
-    generation: Option<i64>,
-    outcome: &Outcome,
-    now: &Time,
-    next_check: &Time,
-) -> Next {
+/// When a check ran, when the next is due, and the interval in effect.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// This check.
+    pub now: Time,
+    /// The next check.
+    pub next: Time,
+    /// The interval in effect (Go duration).
+    pub interval: String,
+}
+
+/// Compute the next status. Its check times are always this check's; `changed` ignores them.
+pub fn next(current: &SecretSyncStatus, generation: Option<i64>, outcome: &Outcome, check: &Check) -> Next {
+    let now = &check.now;
     let mut status = current.clone();
     status.observed_generation = generation;
+    status.refresh_interval = Some(check.interval.clone());
     let phase = if current.sync_hash.is_none() {
         CREATE
     } else {
@@ -187,10 +194,9 @@ pub fn next(
     }
 
     let changed = status != *current;
-    if changed {
-        status.last_checked_time = Some(now.clone());
-        status.next_check_time = Some(next_check.clone());
-    } else {
+    status.last_checked_time = Some(now.clone());
+    status.next_check_time = Some(check.next.clone());
+    if !changed {
         notice = None;
     }
     Next {
@@ -207,6 +213,14 @@ mod tests {
 
     fn t(secs: i64) -> Time {
         Time(Timestamp::from_second(1_800_000_000 + secs).unwrap())
+    }
+
+    fn at(now: i64, next: i64) -> Check {
+        Check {
+            now: t(now),
+            next: t(next),
+            interval: "1h0m0s".into(),
+        }
     }
 
     fn cond<'a>(s: &'a SecretSyncStatus, type_: &str) -> (&'a str, &'a str) {
@@ -234,8 +248,7 @@ mod tests {
             &SecretSyncStatus::default(),
             Some(1),
             &synced(Written::Created, "v2:a"),
-            &t(0),
-            &t(3600),
+            &at(0, 3600),
         );
         assert!(n.changed);
         assert_eq!(cond(&n.status, CREATE), ("True", "CreateSucceeded"));
@@ -252,20 +265,27 @@ mod tests {
             &SecretSyncStatus::default(),
             Some(1),
             &synced(Written::Created, "v2:a"),
-            &t(0),
-            &t(3600),
+            &at(0, 3600),
         )
         .status;
         let poll = next(
             &first,
             Some(1),
             &synced(Written::Unchanged, "v2:a"),
-            &t(3600),
-            &t(7200),
+            &at(3600, 7200),
         );
         assert!(!poll.changed);
         assert!(poll.notice.is_none());
-        assert_eq!(poll.status, first);
+        assert_eq!(
+            SecretSyncStatus {
+                last_checked_time: first.last_checked_time.clone(),
+                next_check_time: first.next_check_time.clone(),
+                ..poll.status.clone()
+            },
+            first,
+            "only the check times move"
+        );
+        assert_eq!(poll.status.next_check_time, Some(t(7200)));
     }
 
     #[test]
@@ -274,11 +294,10 @@ mod tests {
             &SecretSyncStatus::default(),
             Some(1),
             &synced(Written::Created, "v2:a"),
-            &t(0),
-            &t(1),
+            &at(0, 1),
         )
         .status;
-        let rotated = next(&first, Some(1), &synced(Written::Updated, "v2:b"), &t(10), &t(11));
+        let rotated = next(&first, Some(1), &synced(Written::Updated, "v2:b"), &at(10, 11));
         assert_eq!(
             cond(&rotated.status, UPDATE),
             ("True", "UpdateValueChangeOrForceUpdateSucceeded")
@@ -288,8 +307,7 @@ mod tests {
             &rotated.status,
             Some(1),
             &synced(Written::Created, "v2:b"),
-            &t(20),
-            &t(21),
+            &at(20, 21),
         );
         assert_eq!(
             cond(&restored.status, UPDATE),
@@ -309,16 +327,14 @@ mod tests {
             &SecretSyncStatus::default(),
             Some(1),
             &synced(Written::Created, "v2:a"),
-            &t(0),
-            &t(1),
+            &at(0, 1),
         )
         .status;
         let down = next(
             &first,
             Some(1),
             &failed(Reason::ProviderError, "vault unreachable"),
-            &t(10),
-            &t(11),
+            &at(10, 11),
         );
         assert_eq!(cond(&down.status, UPDATE), ("False", "ProviderError"));
         assert_eq!(cond(&down.status, READY), ("False", "ProviderError"));
@@ -333,8 +349,7 @@ mod tests {
             &down.status,
             Some(1),
             &failed(Reason::ProviderError, "vault unreachable"),
-            &t(20),
-            &t(21),
+            &at(20, 21),
         );
         assert!(!still.changed, "the same failure again writes nothing");
         assert_eq!(
@@ -346,8 +361,7 @@ mod tests {
             &down.status,
             Some(1),
             &synced(Written::Unchanged, "v2:a"),
-            &t(30),
-            &t(31),
+            &at(30, 31),
         );
         assert_eq!(
             cond(&back.status, UPDATE),
@@ -366,8 +380,7 @@ mod tests {
             &SecretSyncStatus::default(),
             Some(1),
             &failed(Reason::ControllerSpcError, "no spc"),
-            &t(0),
-            &t(1),
+            &at(0, 1),
         );
         assert_eq!(
             cond(&failed_create.status, CREATE),
@@ -381,8 +394,7 @@ mod tests {
             &failed_create.status,
             Some(2),
             &synced(Written::Created, "v2:a"),
-            &t(5),
-            &t(6),
+            &at(5, 6),
         );
         assert_eq!(cond(&ok.status, CREATE), ("True", "CreateSucceeded"));
         assert_eq!(ok.status.observed_generation, Some(2));
@@ -394,8 +406,7 @@ mod tests {
             &SecretSyncStatus::default(),
             Some(1),
             &synced(Written::Created, "v2:a"),
-            &t(0),
-            &t(1),
+            &at(0, 1),
         )
         .status;
         let partial = next(
@@ -405,8 +416,7 @@ mod tests {
                 written: Written::Updated,
                 summary: "{\"items\":[]}".into(),
             },
-            &t(10),
-            &t(11),
+            &at(10, 11),
         );
         assert_eq!(cond(&partial.status, UPDATE), ("False", "PartialSync"));
         assert_eq!(cond(&partial.status, READY), ("False", "PartialSync"));

@@ -39,6 +39,7 @@ pub struct Done {
 /// The sync proper: what the provider returns, written to the Secret.
 pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncError> {
     validation::validate_spec(&sync.spec)?;
+    validation::refresh_interval(&sync.metadata.annotations.clone().unwrap_or_default())?;
     let class = class(sync, ctx).await?;
     let tokens = tokens(sync, ctx).await?;
     let key = crate::schedule::key(sync);

@@ -107,6 +107,14 @@ pub fn is_valid_provider_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
+/// Prefix of the annotations SSE-rs reads on its own resources (beyond the upstream API).
+pub const ANNOTATION_PREFIX: &str = "sse-rs.io/";
+
+/// Annotation on a SecretSync setting its own check interval (Go duration syntax: `90s`, `5m`, `1h30m`),
+/// within the bounds the administrator sets (`--min-refresh-interval`, `--max-refresh-interval`); without
+/// it, `rotationPollIntervalInSeconds` applies.
+pub const REFRESH_INTERVAL_ANNOTATION: &str = "sse-rs.io/refresh-interval";
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -55,6 +55,8 @@ pub const MAX_CONDITIONS: u32 = 16;
         type_ = "date",
         json_path = ".status.lastSuccessfulSyncTime"
     ),
+    printcolumn(name = "Interval", type_ = "string", json_path = ".status.refreshInterval"),
+    printcolumn(name = "Next Check", type_ = "string", json_path = ".status.nextCheckTime"),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
 )]
 #[serde(rename_all = "camelCase")]
@@ -162,6 +164,11 @@ pub struct SecretSyncStatus {
     /// When the secret store will be checked next (poll interval plus jitter, or the retry time after a failure).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_check_time: Option<Time>,
+
+    /// The check interval in effect (Go duration): the `sse-rs.io/refresh-interval` annotation within the
+    /// administrator's bounds, else `rotationPollIntervalInSeconds`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<String>,
 
     /// When the current run of failures started; absent while syncing succeeds. The Secret keeps its last good
     /// value meanwhile.

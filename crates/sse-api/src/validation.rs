@@ -88,6 +88,15 @@ pub enum ValidationError {
         /// Index of the second item using it.
         second: usize,
     },
+    /// The refresh-interval annotation is not a duration.
+    #[error(
+        "annotation {annotation} must be a duration such as 90s, 5m or 1h30m, got {value:?}",
+        annotation = crate::consts::REFRESH_INTERVAL_ANNOTATION
+    )]
+    RefreshInterval {
+        /// The annotation's value.
+        value: String,
+    },
 }
 
 impl ValidationError {
@@ -99,7 +108,8 @@ impl ValidationError {
             ValidationError::EmptyData
             | ValidationError::EmptySourcePath { .. }
             | ValidationError::EmptyTargetKey { .. }
-            | ValidationError::DuplicateTargetKey { .. } => Reason::UserInputValidationFailed,
+            | ValidationError::DuplicateTargetKey { .. }
+            | ValidationError::RefreshInterval { .. } => Reason::UserInputValidationFailed,
         }
     }
 }
@@ -157,6 +167,56 @@ pub fn validate_secret_object(secret_object: &SecretObject) -> Result<(), Valida
     Ok(())
 }
 
+/// The SecretSync's own check interval from its [`REFRESH_INTERVAL_ANNOTATION`](crate::consts::REFRESH_INTERVAL_ANNOTATION)
+/// (`None` without the annotation): a Go duration of hours, minutes and seconds (`90s`, `5m`, `1h30m`,
+/// `1.5h`), positive.
+pub fn refresh_interval(
+    annotations: &BTreeMap<String, String>,
+) -> Result<Option<std::time::Duration>, ValidationError> {
+    let Some(value) = annotations.get(crate::consts::REFRESH_INTERVAL_ANNOTATION) else {
+        return Ok(None);
+    };
+    let invalid = || ValidationError::RefreshInterval { value: value.clone() };
+    let mut rest = value.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .ok_or_else(invalid)?;
+        let number: f64 = rest[..number_end].parse().map_err(|_| invalid())?;
+        rest = &rest[number_end..];
+        let unit_end = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_end] {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            _ => return Err(invalid()),
+        };
+        total += number * seconds;
+        rest = &rest[unit_end..];
+    }
+    if !(1.0..1e9).contains(&total) {
+        return Err(invalid());
+    }
+    Ok(Some(std::time::Duration::from_secs_f64(total)))
+}
+
+/// A duration as Go prints it, to whole seconds: `1h30m0s`, `5m0s`, `45s`.
+pub fn format_duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m{s}s"),
+        _ => format!("{h}h{m}m{s}s"),
+    }
+}
+
 /// [`validate_secret_object`] applied to a whole spec.
 pub fn validate_spec(spec: &SecretSyncSpec) -> Result<(), ValidationError> {
     validate_secret_object(&spec.secret_object)
@@ -167,6 +227,31 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+
+    #[test]
+    fn refresh_interval_annotation() {
+        let parse = |v: &str| {
+            refresh_interval(&BTreeMap::from([(
+                crate::consts::REFRESH_INTERVAL_ANNOTATION.to_string(),
+                v.to_string(),
+            )]))
+        };
+        let secs = |v: &str| parse(v).unwrap().unwrap().as_secs();
+        assert_eq!(secs("90s"), 90);
+        assert_eq!(secs("5m"), 300);
+        assert_eq!(secs("1h30m"), 5400);
+        assert_eq!(secs("1.5h"), 5400);
+        assert_eq!(secs(" 2m30s "), 150);
+        for bad in ["", "5", "5 m", "m", "-5m", "5d", "0s", "1x"] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.reason(), Reason::UserInputValidationFailed);
+            assert!(err.to_string().contains("sse-rs.io/refresh-interval"), "{err}");
+        }
+        assert_eq!(refresh_interval(&BTreeMap::new()).unwrap(), None);
+        assert_eq!(format_duration(std::time::Duration::from_secs(5400)), "1h30m0s");
+        assert_eq!(format_duration(std::time::Duration::from_secs(300)), "5m0s");
+        assert_eq!(format_duration(std::time::Duration::from_secs(45)), "45s");
+    }
     use crate::secret_sync::SecretObjectData;
 
     fn item(source: &str, target: &str) -> SecretObjectData {

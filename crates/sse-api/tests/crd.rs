@@ -84,6 +84,8 @@ fn secret_sync_printer_columns() {
             {"name": "Ready", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status"},
             {"name": "Reason", "type": "string", "jsonPath": ".status.conditions[?(@.type==\"Ready\")].reason"},
             {"name": "Last Sync", "type": "date", "jsonPath": ".status.lastSuccessfulSyncTime"},
+            {"name": "Interval", "type": "string", "jsonPath": ".status.refreshInterval"},
+            {"name": "Next Check", "type": "string", "jsonPath": ".status.nextCheckTime"},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ])
     );

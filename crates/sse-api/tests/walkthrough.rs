@@ -217,6 +217,7 @@ fn status_round_trips() {
         last_successful_sync_time: Some(t(1_700_000_000)),
         last_checked_time: Some(t(1_700_000_100)),
         next_check_time: Some(t(1_700_003_700)),
+        refresh_interval: Some("1h0m0s".into()),
         failing_since: None,
         observed_generation: Some(3),
         conditions: vec![new_condition(
@@ -235,6 +236,7 @@ fn status_round_trips() {
             "lastSuccessfulSyncTime": "2023-11-14T22:13:20Z",
             "lastCheckedTime": "2023-11-14T22:15:00Z",
             "nextCheckTime": "2023-11-14T23:15:00Z",
+            "refreshInterval": "1h0m0s",
             "observedGeneration": 3,
             "conditions": [{
                 "type": "Ready",

@@ -268,7 +268,12 @@ pub async fn quiet_poll_writes_nothing(w: &World, ns: &str) -> Result<()> {
     // Let the create's own echoes settle before taking the baseline.
     tokio::time::sleep(Duration::from_secs(5)).await;
     let (secret_before, sync_before) = (version("secret").await?, version("secretsync").await?);
-    let gets_before = w.emulator.counters().get("secrets.get").copied().unwrap_or(0);
+    // A check is a listing (change detection) or a GET (a Mount); the counters are the whole emulator's.
+    let checks = || {
+        let c = w.emulator.counters();
+        c.get("secrets.get").copied().unwrap_or(0) + c.get("secrets.list").copied().unwrap_or(0)
+    };
+    let gets_before = checks();
     tokio::time::sleep(Duration::from_secs(45)).await;
     ensure!(
         version("secret").await? == secret_before,
@@ -278,11 +283,56 @@ pub async fn quiet_poll_writes_nothing(w: &World, ns: &str) -> Result<()> {
         version("secretsync").await? == sync_before,
         "the SecretSync's resourceVersion moved"
     );
-    let gets_after = w.emulator.counters().get("secrets.get").copied().unwrap_or(0);
+    let gets_after = checks();
     ensure!(
         gets_after > gets_before,
         "the vault was not checked during two poll intervals"
     );
+    Ok(())
+}
+
+/// The `sse-rs.io/refresh-interval` annotation sets the SecretSync's own interval; `kubectl get` shows it
+/// and the next check, `kubectl describe` too; an edit of the annotation applies at once.
+pub async fn refresh_interval_shows_in_kubectl_get(w: &World, ns: &str) -> Result<()> {
+    w.vault_class(ns, "every", "v").await?;
+    let yaml = |interval: &str| {
+        sync_yaml(ns, "every", "spc", "Opaque", &[("every", "key")], "").replace(
+            "metadata: {",
+            &format!("metadata: {{annotations: {{sse-rs.io/refresh-interval: \"{interval}\"}}, "),
+        )
+    };
+    w.k.apply(&yaml("45s")).await?;
+    wait_reason(w, ns, "every", "Create", "CreateSucceeded").await?;
+    let table = w.k.run(&["get", "secretsync", "every", "-n", ns], None).await?;
+    let mut lines = table.lines();
+    let header = lines.next().unwrap_or_default();
+    let row = lines.next().unwrap_or_default();
+    ensure!(
+        header.contains("INTERVAL") && header.contains("NEXT CHECK"),
+        "kubectl get columns: {table}"
+    );
+    ensure!(row.contains(" 45s "), "the effective interval: {table}");
+    let ss = w.k.json(&["get", "secretsync", "every", "-n", ns]).await?;
+    let next = ss["status"]["nextCheckTime"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    ensure!(row.contains(&next), "the next check {next:?}: {table}");
+    let described =
+        w.k.run(&["describe", "secretsync", "every", "-n", ns], None)
+            .await?;
+    ensure!(
+        described.contains("Refresh Interval:") && described.contains("Next Check Time:"),
+        "{described}"
+    );
+    // A new value applies without waiting for the old interval, clamped to the manager's minimum (30s).
+    w.k.apply(&yaml("10s")).await?;
+    eventually(Duration::from_secs(30), || async {
+        let ss = w.k.json(&["get", "secretsync", "every", "-n", ns]).await?;
+        Ok((ss["status"]["refreshInterval"] == "30s").then_some(()))
+    })
+    .await
+    .context("the edited annotation is shown, raised to --min-refresh-interval")?;
     Ok(())
 }
 
