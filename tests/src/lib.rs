@@ -179,6 +179,28 @@ impl Env {
         spc
     }
 
+    /// A SecretProviderClass like [`Env::put_class`] whose vault cannot be reached: its cloud's Key Vault
+    /// suffix names a loopback port nobody listens on (connection refused), Entra is the emulator's.
+    pub fn put_unreachable_class(&self, name: &str, objects: &[&str]) -> SecretProviderClass {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .unwrap();
+        let dead_env = self.dir.path().join(format!("dead-{name}.json"));
+        let env = self
+            .emulator
+            .cloud_env_json()
+            .replace(&self.emulator.dns_suffix(), &format!("vault.localhost:{closed}"));
+        std::fs::write(&dead_env, env).unwrap();
+        let mut spc = self.put_class(name, "azure", objects);
+        spc.spec
+            .parameters
+            .get_or_insert_with(Default::default)
+            .insert("cloudEnvFileName".into(), dead_env.display().to_string());
+        self.cluster.put_class(spc.clone());
+        spc
+    }
+
     /// A SecretSync (as the API server would hand it over: uid and generation set).
     pub fn sync(&self, name: &str, class: &str, type_: &str, data: &[(&str, &str)]) -> SecretSync {
         let mut sync = SecretSync::new(

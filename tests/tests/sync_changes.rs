@@ -330,3 +330,36 @@ async fn a_quiet_check_refreshes_stale_check_times_in_status() {
     assert_eq!(after.sync_hash, before.sync_hash);
     assert!(after.next_check_time >= before.next_check_time);
 }
+
+// --- A budget per vault ---
+
+/// 60 SecretSyncs created at once against a vault that throttles beyond 30 requests a second: paced to
+/// 10 a second with a burst of 10 (`--vault-requests-per-10s=100`: at most about 21 in any second), the
+/// provider never makes it throttle, and every one is
+/// Ready after its first sync; unpaced, the same burst is throttled.
+#[tokio::test]
+async fn requests_to_a_vault_are_paced_to_its_budget() {
+    async fn burst(env: &Env) -> (u64, usize) {
+        env.emulator.faults().set_throttle(keyvault_emulator::Throttle {
+            limit: 30,
+            window: std::time::Duration::from_secs(1),
+            retry_after: Some(std::time::Duration::from_secs(1)),
+        });
+        for i in 0..60 {
+            env.emulator.store().set_secret(VAULT, &format!("p{i}"), "v");
+            env.put_class(&format!("kv{i}"), "azure", &[&secret(&format!("p{i}"))]);
+        }
+        let mut syncs: Vec<SecretSync> = (0..60)
+            .map(|i| env.sync(&format!("p{i}"), &format!("kv{i}"), "Opaque", &[("v", "key")]))
+            .collect();
+        env.emulator.reset_counters();
+        futures::future::join_all(syncs.iter_mut().map(|s| env.reconcile(s))).await;
+        let ready = syncs.iter().filter(|s| condition(s, READY).0 == "True").count();
+        (count(&env.emulator.counters(), "throttled"), ready)
+    }
+    let paced = Env::start_with_provider_args(default_config(), &["--vault-requests-per-10s=100"]).await;
+    assert_eq!(burst(&paced).await, (0, 60), "paced: no 429, all Ready");
+    let unpaced = Env::start_with_provider_args(default_config(), &["--vault-requests-per-10s=0"]).await;
+    let (throttled, _) = burst(&unpaced).await;
+    assert!(throttled > 0, "the same burst unpaced is throttled");
+}

@@ -149,7 +149,8 @@ async fn token_and_admission_failures() {
 
 #[tokio::test]
 async fn offline_keeps_the_secret_and_recovers_by_itself() {
-    let env = Env::start().await;
+    // No cool-down: the provider probes the vault at the first retry after the outage.
+    let env = Env::start_with_provider_args(default_config(), &["--vault-failing-fast-cooldown=0s"]).await;
     env.emulator.store().set_secret(VAULT, "s", "good");
     env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
     let mut sync = env.sync("offline", "kv", "Opaque", &[("s", "key")]);
@@ -227,4 +228,38 @@ async fn a_failed_status_write_is_retried_with_backoff() {
     let retry = env.poll(&mut sync).await;
     assert!(retry.status_written);
     assert_eq!(condition(&sync, READY).0, "True");
+}
+
+/// Issue 9: a vault that cannot be reached fails fast once it has failed a few times in a row (the
+/// provider's per-vault breaker), with the real cause in the condition, and other vaults keep syncing.
+#[tokio::test]
+async fn a_vault_that_is_down_fails_fast_and_the_others_keep_syncing() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "ok", "fine");
+    env.put_class("good", "azure", &["objectName: ok\nobjectType: secret"]);
+    env.put_unreachable_class("dead", &["objectName: gone\nobjectType: secret"]);
+    let mut dead: Vec<_> = (0..5)
+        .map(|i| env.sync(&format!("dead{i}"), "dead", "Opaque", &[("gone", "k")]))
+        .collect();
+    for sync in dead.iter_mut() {
+        env.reconcile(sync).await;
+    }
+    let messages: Vec<String> = dead.iter().map(|s| condition(s, READY).2).collect();
+    assert!(
+        messages[0].contains("vault.localhost") && !messages[0].contains("failing fast"),
+        "the first failure is the connection's own: {}",
+        messages[0]
+    );
+    let last = &messages[4];
+    assert!(
+        last.contains("failing fast") && last.contains("times in a row") && last.contains("last failure"),
+        "{last}"
+    );
+    for sync in &dead {
+        assert_eq!(condition(sync, READY).1, "ProviderError");
+    }
+    let mut good = env.sync("good", "good", "Opaque", &[("ok", "k")]);
+    env.reconcile(&mut good).await;
+    assert_eq!(condition(&good, READY).0, "True");
+    assert_eq!(env.secret_data("good")["k"], "fine");
 }

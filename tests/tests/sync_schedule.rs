@@ -44,11 +44,15 @@ async fn a_restart_does_not_resync_everything_at_once_but_still_notices_changes(
 #[tokio::test]
 async fn failing_secret_syncs_take_at_most_half_the_workers() {
     // Two work slots: SecretSyncs in failure may hold one of them; the other stays free for the rest.
-    let env = Env::start_with(manager::reconcile::Config {
-        audiences: vec![AUDIENCE.into()],
-        workers: 2,
-        ..manager::reconcile::Config::default()
-    })
+    // (The provider's per-vault failing fast is off: this is about the manager's share of the workers.)
+    let env = Env::start_with_provider_args(
+        manager::reconcile::Config {
+            audiences: vec![AUDIENCE.into()],
+            workers: 2,
+            ..manager::reconcile::Config::default()
+        },
+        &["--vault-failures-before-failing-fast=0"],
+    )
     .await;
     env.emulator.store().set_secret(VAULT, "s", "v");
     env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
@@ -73,9 +77,13 @@ async fn failing_secret_syncs_take_at_most_half_the_workers() {
         async move { reconcile(&a, &ctx).await }
     });
     // a's request is held by the vault's latency: its retry slot is taken.
-    while env.emulator.faults().delayed() == 0 {
-        tokio::task::yield_now().await;
-    }
+    tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        while env.emulator.faults().delayed() == 0 {
+            tokio::task::yield_now().await;
+        }
+    })
+    .await
+    .expect("a's retry reaches the vault");
     // b, failing too, is deferred to its next backoff step instead of queueing for a slot…
     let deferred = env.poll(&mut b).await;
     assert!(!deferred.synced(), "b must wait: the retry share is taken");

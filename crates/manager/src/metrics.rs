@@ -49,6 +49,7 @@ pub struct Metrics {
     reconcile_errors: Family<ControllerLabel, Counter>,
     reconcile_time: Family<ControllerLabel, Histogram, fn() -> Histogram>,
     max_concurrent: Family<ControllerLabel, Gauge>,
+    lateness: Histogram,
 }
 
 impl Default for Metrics {
@@ -56,6 +57,7 @@ impl Default for Metrics {
         let mut registry = Registry::default();
         let syncs = Family::<ReasonLabel, Counter>::default();
         let duration = buckets();
+        let lateness = Histogram::new([0.0, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0]);
         {
             let ours = registry.sub_registry_with_prefix("secretsync");
             ours.register("syncs", "SecretSync syncs by resulting reason", syncs.clone());
@@ -63,6 +65,11 @@ impl Default for Metrics {
                 "sync_duration_seconds",
                 "Duration of a SecretSync sync (provider call, Secret and status writes)",
                 duration.clone(),
+            );
+            ours.register(
+                "check_lateness_seconds",
+                "How long after its scheduled time a SecretSync's check completed (worker queue, provider pacing, Key Vault)",
+                lateness.clone(),
             );
         }
         let reconciles = Family::<ResultLabel, Counter>::default();
@@ -98,6 +105,7 @@ impl Default for Metrics {
             reconcile_errors,
             reconcile_time,
             max_concurrent,
+            lateness,
         }
     }
 }
@@ -134,6 +142,11 @@ impl Metrics {
                 controller: CONTROLLER,
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// A scheduled check completed `late` after its time.
+    pub fn check_lateness(&self, late: Duration) {
+        self.lateness.observe(late.as_secs_f64());
     }
 
     /// The configured worker count.

@@ -257,6 +257,8 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     } else {
         None
     };
+    // A scheduled check (not one a change triggered early): how late it completes is measured below.
+    let due = ctx.schedule.due_at(sync).filter(|due| *due <= now);
     // The semaphore is never closed.
     let _slot = ctx.slots.acquire().await.ok();
     ctx.schedule.starting(sync);
@@ -284,6 +286,15 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         } else {
             regular
         };
+    let done = SystemTime::now();
+    let late_by = due.and_then(|due| {
+        ctx.metrics
+            .check_lateness(done.duration_since(due).unwrap_or_default());
+        ctx.schedule.reportable_lateness(sync, due, done)
+    });
+    if let Some(late) = late_by {
+        tracing::warn!(late_by = ?late, "check completed late: the vault's request budget or the workers cannot keep up");
+    }
     let current = sync.status.clone().unwrap_or_default();
     let next = status::next(
         &current,
@@ -293,6 +304,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             now: to_time(now),
             next: to_time(next_check),
             interval: sse_api::validation::format_duration(ctx.schedule.interval(sync)),
+            late_by: late_by.map(sse_api::validation::format_duration),
         },
     );
     // A quiet check writes nothing, unless the status is old enough that its check times mislead.

@@ -132,6 +132,7 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
             now: to_time(now),
             next: to_time(now + ctx.schedule.phase_delay(&sync, now)),
             interval: sse_api::validation::format_duration(ctx.schedule.interval(&sync)),
+            late_by: None,
         },
     );
     let secret = cluster

@@ -185,6 +185,23 @@ impl Schedule {
         next_check.duration_since(now).ok().filter(|d| !d.is_zero())
     }
 
+    /// When `sync`'s current check was scheduled, if this process scheduled one.
+    pub fn due_at(&self, sync: &SecretSync) -> Option<SystemTime> {
+        lock(&self.memos).get(&key(sync)).map(|m| m.next_check)
+    }
+
+    /// How late a check scheduled for `due` that completed at `done` is worth reporting: beyond a tenth of
+    /// `sync`'s interval, and at least 30 s.
+    pub fn reportable_lateness(
+        &self,
+        sync: &SecretSync,
+        due: SystemTime,
+        done: SystemTime,
+    ) -> Option<Duration> {
+        let late = done.duration_since(due).ok()?;
+        (late > (self.interval(sync) / 10).max(Duration::from_secs(30))).then_some(late)
+    }
+
     /// A sync of `sync` starts now: it is no longer forced.
     pub fn starting(&self, sync: &SecretSync) {
         lock(&self.forced).remove(&key(sync));
@@ -458,6 +475,38 @@ mod tests {
             spread.len() > 40,
             "SecretSyncs failing together spread out: {spread:?}"
         );
+    }
+
+    #[test]
+    fn lateness_is_reported_beyond_a_tenth_of_the_interval_and_30_seconds() {
+        let schedule = Schedule::new(Timing::default()); // 1 h interval: a tenth is 6 min
+        let s = sync("a");
+        let due = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let at = |secs| due + Duration::from_secs(secs);
+        assert_eq!(schedule.reportable_lateness(&s, due, at(300)), None);
+        assert_eq!(
+            schedule.reportable_lateness(&s, due, at(400)),
+            Some(Duration::from_secs(400))
+        );
+        assert_eq!(
+            schedule.reportable_lateness(&s, at(10), due),
+            None,
+            "early is not late"
+        );
+        let mut short = sync("b");
+        short.metadata.annotations = Some(
+            [(
+                sse_api::consts::REFRESH_INTERVAL_ANNOTATION.to_string(),
+                "60s".to_string(),
+            )]
+            .into(),
+        );
+        assert_eq!(
+            schedule.reportable_lateness(&short, due, at(30)),
+            None,
+            "30 s at least"
+        );
+        assert!(schedule.reportable_lateness(&short, due, at(31)).is_some());
     }
 
     #[test]

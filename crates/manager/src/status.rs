@@ -97,6 +97,8 @@ pub struct Check {
     pub next: Time,
     /// The interval in effect (Go duration).
     pub interval: String,
+    /// How late this check was, when late enough to report (Go duration).
+    pub late_by: Option<String>,
 }
 
 /// Compute the next status. Its check times are always this check's; `changed` ignores them.
@@ -105,6 +107,7 @@ pub fn next(current: &SecretSyncStatus, generation: Option<i64>, outcome: &Outco
     let mut status = current.clone();
     status.observed_generation = generation;
     status.refresh_interval = Some(check.interval.clone());
+    status.late_by.clone_from(&check.late_by);
     let phase = if current.sync_hash.is_none() {
         CREATE
     } else {
@@ -220,6 +223,7 @@ mod tests {
             now: t(now),
             next: t(next),
             interval: "1h0m0s".into(),
+            late_by: None,
         }
     }
 
@@ -286,6 +290,36 @@ mod tests {
             "only the check times move"
         );
         assert_eq!(poll.status.next_check_time, Some(t(7200)));
+    }
+
+    #[test]
+    fn a_late_check_is_shown_until_one_is_on_time() {
+        let first = next(
+            &SecretSyncStatus::default(),
+            Some(1),
+            &synced(Written::Created, "v2:a"),
+            &at(0, 60),
+        )
+        .status;
+        let late = next(
+            &first,
+            Some(1),
+            &synced(Written::Unchanged, "v2:a"),
+            &Check {
+                late_by: Some("2m5s".into()),
+                ..at(185, 245)
+            },
+        );
+        assert!(late.changed, "a late check is written");
+        assert_eq!(late.status.late_by.as_deref(), Some("2m5s"));
+        let on_time = next(
+            &late.status,
+            Some(1),
+            &synced(Written::Unchanged, "v2:a"),
+            &at(245, 305),
+        );
+        assert!(on_time.changed);
+        assert_eq!(on_time.status.late_by, None);
     }
 
     #[test]

@@ -81,6 +81,25 @@ pub struct Args {
     #[arg(long, env = "PROVIDER_MOUNT_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
     pub mount_timeout: Duration,
 
+    /// Requests this provider sends to one vault per 10 s, paced (a burst of checks is spread, never
+    /// dropped); Key Vault throttles at 4,000 GETs per 10 s per vault. `0` turns pacing off.
+    #[arg(long, env = "PROVIDER_VAULT_REQUESTS_PER_10S", default_value_t = 2000)]
+    pub vault_requests_per_10s: u32,
+
+    /// Requests to one vault that fail in a row for the vault's own reason (unreachable, 5xx) before
+    /// requests to it fail fast for a cool-down. `0` turns failing fast off.
+    #[arg(
+        long,
+        env = "PROVIDER_VAULT_FAILURES_BEFORE_FAILING_FAST",
+        default_value_t = 3
+    )]
+    pub vault_failures_before_failing_fast: u32,
+
+    /// First cool-down of a failing vault: then one request probes it (success ends failing fast, failure
+    /// doubles the cool-down, up to 5 min).
+    #[arg(long, env = "PROVIDER_VAULT_FAILING_FAST_COOLDOWN", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub vault_failing_fast_cooldown: Duration,
+
     /// Serve the optional `ssers.v1alpha1.ChangeDetection` service beside the provider contract, so the
     /// SSE-rs manager can tell a quiet check from Key Vault metadata (listings) without reading values.
     #[arg(long, env = "PROVIDER_CHANGE_DETECTION", default_value_t = true, action = ArgAction::Set)]

@@ -8,13 +8,17 @@
 //! * coalesces identical in-flight requests (same identity, vault, object, version) into one;
 //! * bounds the number of requests in flight process-wide;
 //! * retries 408/429/5xx with exponential backoff honouring `Retry-After` (the SDK's retry policy, whose
-//!   bounds are set in [`KeyVaultConfig`]); the caller's deadline cancels everything beyond it.
+//!   bounds are set in [`KeyVaultConfig`]); the caller's deadline cancels everything beyond it;
+//! * fails fast, per vault, while a vault is down ([`breaker`]): one broken vault cannot hold the callers
+//!   of every other.
 //!
 //! Fetched values are returned as they come from Key Vault; [`crate::content`] turns them into files.
 
+pub mod breaker;
 mod coalesce;
 mod errors;
 mod fetch;
+pub mod pacer;
 
 #[cfg(test)]
 mod tests;
@@ -38,9 +42,11 @@ use crate::cloud::Cloud;
 use crate::metrics::Metrics;
 use crate::params::{Identity, ObjectType};
 
+pub use self::breaker::{BreakerConfig, Breakers};
 pub use self::coalesce::Coalescer;
 pub use self::errors::{HttpClientError, KeyVaultError};
 pub use self::fetch::{Fetched, Listed, Listing, SecretValue, VersionItem};
+pub use self::pacer::{Budget, Pacer};
 
 use self::errors::{render, status_label};
 use self::fetch::{get_object, list_latest, list_versions};
@@ -60,6 +66,10 @@ pub struct KeyVaultConfig {
     pub max_cached_identities: usize,
     /// Extra trusted root CAs (PEM) for Key Vault and Entra: Azure Stack Hub private CAs, the emulator.
     pub extra_roots_pem: Option<Vec<u8>>,
+    /// When to fail fast against a vault that is down.
+    pub breaker: BreakerConfig,
+    /// Requests per vault over time (see [`pacer`]).
+    pub budget: Budget,
 }
 
 impl Default for KeyVaultConfig {
@@ -71,6 +81,8 @@ impl Default for KeyVaultConfig {
             max_retry_delay: Duration::from_secs(8),
             max_cached_identities: 1024,
             extra_roots_pem: None,
+            breaker: BreakerConfig::default(),
+            budget: Budget::default(),
         }
     }
 }
@@ -124,6 +136,8 @@ pub struct KeyVault {
     lists: Coalescer<RequestKey, Vec<VersionItem>>,
     listings: Coalescer<RequestKey, Listing>,
     limiter: Arc<Semaphore>,
+    breakers: Arc<Breakers>,
+    pacer: Arc<Pacer>,
     metrics: Metrics,
 }
 
@@ -150,6 +164,8 @@ impl KeyVault {
             lists: Coalescer::default(),
             listings: Coalescer::default(),
             limiter: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            breakers: Arc::new(Breakers::new(config.breaker.clone())),
+            pacer: Arc::new(Pacer::new(config.budget)),
             metrics,
         })
     }
@@ -333,10 +349,20 @@ impl KeyVault {
             Op::Versions => ("list", format!("{base}/{name}/versions")),
             Op::List => ("list_all", base),
         };
+        if let Err(error) = self.breakers.admit(&vault.vault_url) {
+            self.metrics.failed_fast();
+            return Err(error);
+        }
         let (clients, limiter, metrics) = (vault.clients.clone(), self.limiter.clone(), self.metrics.clone());
+        let (breakers, pacer, vault_url) =
+            (self.breakers.clone(), self.pacer.clone(), vault.vault_url.clone());
         coalescer
             .run(key, move || {
                 async move {
+                    // Wait for this vault's budget before taking an in-flight slot.
+                    let wait = pacer.reserve(&vault_url);
+                    metrics.paced(wait);
+                    tokio::time::sleep(wait).await;
                     let _permit = limiter
                         .acquire_owned()
                         .await
@@ -349,7 +375,9 @@ impl KeyVault {
                         status_label(&result),
                         started.elapsed(),
                     );
-                    result.map(Arc::new).map_err(|e| render(&e, "GET", &url))
+                    let result = result.map(Arc::new).map_err(|e| render(&e, "GET", &url));
+                    breakers.record(&vault_url, &result);
+                    result
                 }
                 .boxed()
             })

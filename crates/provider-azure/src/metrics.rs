@@ -13,6 +13,8 @@ use prometheus_client::registry::Registry;
 
 use crate::params::ObjectType;
 
+const PACING_BUCKETS: [f64; 8] = [0.0, 0.01, 0.1, 0.5, 1.0, 5.0, 15.0, 60.0];
+
 const BUCKETS: [f64; 14] = [
     0.1, 0.2, 0.3, 0.4, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 5.0, 10.0, 15.0, 30.0,
 ];
@@ -38,6 +40,8 @@ pub struct Metrics {
     registry: Arc<Registry>,
     keyvault: Family<KeyVaultLabels, Histogram, fn() -> Histogram>,
     grpc: Family<GrpcLabels, Histogram, fn() -> Histogram>,
+    paced: Histogram,
+    fail_fast: prometheus_client::metrics::counter::Counter,
 }
 
 fn histogram() -> Histogram {
@@ -60,10 +64,24 @@ impl Default for Metrics {
             "Duration of gRPC requests in seconds",
             grpc.clone(),
         );
+        let paced = Histogram::new(PACING_BUCKETS);
+        registry.register(
+            "keyvault_request_paced",
+            "Time Key Vault requests waited for the vault's request budget, in seconds",
+            paced.clone(),
+        );
+        let fail_fast = prometheus_client::metrics::counter::Counter::default();
+        registry.register(
+            "keyvault_request_failed_fast",
+            "Key Vault requests not sent because their vault was failing (per-vault breaker open)",
+            fail_fast.clone(),
+        );
         Self {
             registry: Arc::new(registry),
             keyvault,
             grpc,
+            paced,
+            fail_fast,
         }
     }
 }
@@ -85,6 +103,16 @@ impl Metrics {
                 status,
             })
             .observe(took.as_secs_f64());
+    }
+
+    /// A Key Vault request waited `wait` for its vault's budget.
+    pub fn paced(&self, wait: Duration) {
+        self.paced.observe(wait.as_secs_f64());
+    }
+
+    /// A Key Vault request failed fast (its vault's breaker was open).
+    pub fn failed_fast(&self) {
+        self.fail_fast.inc();
     }
 
     /// Record one gRPC request.

@@ -183,6 +183,9 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         max_keyvault_requests,
         max_retries,
         mount_timeout,
+        vault_requests_per_10s,
+        vault_failures_before_failing_fast,
+        vault_failing_fast_cooldown,
         change_detection,
         change_settle,
         log_format: _,
@@ -218,6 +221,15 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
             max_in_flight: max_keyvault_requests,
             max_retries,
             extra_roots_pem,
+            breaker: crate::keyvault::BreakerConfig {
+                threshold: vault_failures_before_failing_fast,
+                cooldown: vault_failing_fast_cooldown,
+                ..crate::keyvault::BreakerConfig::default()
+            },
+            budget: crate::keyvault::Budget {
+                requests: vault_requests_per_10s,
+                period: Duration::from_secs(10),
+            },
             ..KeyVaultConfig::default()
         },
         metrics.clone(),

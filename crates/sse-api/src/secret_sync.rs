@@ -170,6 +170,11 @@ pub struct SecretSyncStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_interval: Option<String>,
 
+    /// How late the last scheduled check completed (Go duration), when later than a tenth of the interval
+    /// (and at least 30s): the provider's request budget for the vault, or the workers, could not keep up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub late_by: Option<String>,
+
     /// When the current run of failures started; absent while syncing succeeds. The Secret keeps its last good
     /// value meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]

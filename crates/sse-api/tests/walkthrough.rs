@@ -218,6 +218,7 @@ fn status_round_trips() {
         last_checked_time: Some(t(1_700_000_100)),
         next_check_time: Some(t(1_700_003_700)),
         refresh_interval: Some("1h0m0s".into()),
+        late_by: Some("5m0s".into()),
         failing_since: None,
         observed_generation: Some(3),
         conditions: vec![new_condition(
@@ -237,6 +238,7 @@ fn status_round_trips() {
             "lastCheckedTime": "2023-11-14T22:15:00Z",
             "nextCheckTime": "2023-11-14T23:15:00Z",
             "refreshInterval": "1h0m0s",
+            "lateBy": "5m0s",
             "observedGeneration": 3,
             "conditions": [{
                 "type": "Ready",
