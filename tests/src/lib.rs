@@ -154,11 +154,36 @@ impl Env {
 
     /// A SecretProviderClass for the emulator's vault with these `objects` entries, stored in the cluster.
     pub fn put_class(&self, name: &str, provider: &str, objects: &[&str]) -> SecretProviderClass {
+        self.put_class_for(name, provider, VAULT, CLIENT_ID, objects)
+    }
+
+    /// Let the suite's ServiceAccount federate to Entra application `client_id` too (another identity).
+    pub fn allow_client(&self, client_id: &str) {
+        self.emulator.entra().add_federated_credential(
+            TENANT,
+            client_id,
+            FederatedCredential {
+                issuer: ISSUER.into(),
+                subject: format!("system:serviceaccount:{NS}:{SA}"),
+                audience: AUDIENCE.into(),
+            },
+        );
+    }
+
+    /// Like [`Env::put_class`], for any vault of the emulator and any client ID.
+    pub fn put_class_for(
+        &self,
+        name: &str,
+        provider: &str,
+        vault: &str,
+        client_id: &str,
+        objects: &[&str],
+    ) -> SecretProviderClass {
         let yaml = provider_proto::contract::Objects::new(objects.iter().copied()).to_yaml();
         let parameters = BTreeMap::from([
-            ("keyvaultName".to_string(), VAULT.to_string()),
+            ("keyvaultName".to_string(), vault.to_string()),
             ("tenantID".to_string(), TENANT.to_string()),
-            ("clientID".to_string(), CLIENT_ID.to_string()),
+            ("clientID".to_string(), client_id.to_string()),
             ("cloudName".to_string(), "AzureStackCloud".to_string()),
             (
                 "cloudEnvFileName".to_string(),

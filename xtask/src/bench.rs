@@ -278,120 +278,387 @@ pub fn manager(root: &Path) -> Result<()> {
 }
 
 async fn run_manager() -> Result<()> {
-    use futures::StreamExt;
-    use manager::fake::Call;
-    use sse_tests::{Env, NS, VAULT};
-
     println!(
         "manager benchmark: reconciler + in-memory API double + provider-azure (mTLS) + Key Vault emulator"
     );
-    println!("(emulator throttling on: 4,000 requests / 10 s per vault, like Key Vault)\n");
-    for n in [1_000usize, 10_000] {
-        let env = Env::start().await;
-        let classes = (n / 10).max(1);
-        for c in 0..classes {
-            env.emulator
-                .store()
-                .set_secret(VAULT, &format!("s{c}"), &format!("value-{c}"));
-            env.put_class(
-                &format!("kv{c}"),
-                "azure",
-                &[&format!("objectName: s{c}\nobjectType: secret\nobjectAlias: v")],
-            );
-        }
-        let mut syncs: Vec<_> = (0..n)
-            .map(|i| {
-                env.sync(
-                    &format!("ss{i}"),
-                    &format!("kv{}", i % classes),
-                    "Opaque",
-                    &[("v", "key")],
-                )
-            })
-            .collect();
-        let rss_before = self_rss_kb();
-        env.emulator.reset_counters();
-
-        let started = Instant::now();
-        reconcile_all(&env, &mut syncs, 32, false).await;
-        let first_pass = syncs.iter().filter(|s| is_ready(s)).count();
-        // Throttled syncs fail and are retried (the controller would after its backoff) until all are Ready.
-        let mut passes = 1;
-        while syncs.iter().any(|s| !is_ready(s)) && passes < 50 {
-            let mut failing: Vec<_> = syncs.iter_mut().filter(|s| !is_ready(s)).collect();
-            let futures = failing.iter_mut().map(|s| env.poll(s));
-            futures::stream::iter(futures)
-                .buffer_unordered(32)
-                .collect::<Vec<_>>()
-                .await;
-            passes += 1;
-        }
-        let converge = started.elapsed();
-        let ready = syncs.iter().filter(|s| is_ready(s)).count();
-        println!("       first pass: {first_pass} Ready; {passes} passes in all");
-        let kv_first = keyvault_requests(&env.emulator.counters());
-        println!(
-            "{n:>6} SecretSyncs ({classes} SecretProviderClasses): converged in {:.1} s ({ready} Ready), {kv_first} Key Vault requests, {} throttled",
-            converge.as_secs_f64(),
-            env.emulator.counters().get("throttled").copied().unwrap_or(0)
-        );
-
-        env.cluster.clear_calls();
-        env.emulator.reset_counters();
-        let started = Instant::now();
-        reconcile_all(&env, &mut syncs, 32, true).await;
-        let calls = env.cluster.calls();
-        let writes_per = calls.len() as f64 / n as f64;
-        let status_writes = calls.iter().filter(|c| matches!(c, Call::WriteStatus(_))).count();
-        let applies = calls.iter().filter(|c| matches!(c, Call::ApplySecret(_))).count();
-        println!(
-            "       no-change poll cycle: {:.1} s, API writes per SecretSync {writes_per:.2} (status writes {status_writes}, applies {applies}), Key Vault requests {}",
-            started.elapsed().as_secs_f64(),
-            keyvault_requests(&env.emulator.counters())
-        );
-
-        // Rotation: a new value in the vault plus a forceSynchronization edit, to the Secret updated.
-        env.emulator.store().set_secret(VAULT, "s0", "rotated");
-        let target = &mut syncs[0];
-        target.spec.force_synchronization = Some("now".into());
-        Env::bump_generation(target);
-        let started = Instant::now();
-        env.reconcile(target).await;
-        let took = started.elapsed();
-        let updated = env.secret_data("ss0").get("key").map(String::as_str) == Some("rotated");
-        println!(
-            "       vault change + forceSynchronization to Secret updated: {:.1} ms (updated: {updated})",
-            took.as_secs_f64() * 1000.0
-        );
-        println!(
-            "       process RSS: {} kB before creating the SecretSyncs, {} kB after (includes the emulator, the provider and the API double holding {n} Secrets)\n",
-            rss_before,
-            self_rss_kb()
-        );
-        let _ = NS;
-        env.emulator.shutdown().await;
+    println!(
+        "(emulator throttling on: 4,000 requests / 10 s per vault, like Key Vault; provider budget 2,000 / 10 s per vault)\n"
+    );
+    let sizes: Vec<usize> = std::env::var("SSE_BENCH_SYNCS")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    for n in sizes {
+        fleet(n).await?;
     }
+    freshness(1_000, Duration::from_secs(60), Duration::from_secs(240)).await?;
+    outage().await?;
     Ok(())
 }
 
-async fn reconcile_all(
+const VAULTS: usize = 10;
+const IDENTITIES: [&str; 2] = [sse_tests::CLIENT_ID, "22222222-3333-4444-5555-666666666666"];
+/// SecretSyncs reading each vault object.
+const SYNCS_PER_OBJECT: usize = 10;
+
+fn vault(v: usize) -> String {
+    format!("bench-kv-{v}")
+}
+
+/// `n` SecretSyncs over [`VAULTS`] vaults and [`IDENTITIES`], [`SYNCS_PER_OBJECT`] per vault object, one
+/// SecretProviderClass per (vault, identity, object).
+fn populate(env: &sse_tests::Env, n: usize) -> Vec<sse_api::SecretSync> {
+    for client in IDENTITIES {
+        env.allow_client(client);
+    }
+    let objects_per_vault = (n / VAULTS / SYNCS_PER_OBJECT).max(1);
+    for v in 0..VAULTS {
+        for o in 0..objects_per_vault {
+            env.emulator
+                .store()
+                .set_secret(&vault(v), &format!("s{o}"), &format!("value-{o}"));
+        }
+    }
+    let mut classes = std::collections::HashSet::new();
+    (0..n)
+        .map(|i| {
+            let (v, id, o) = (
+                i % VAULTS,
+                (i / VAULTS) % IDENTITIES.len(),
+                (i / VAULTS / IDENTITIES.len()) % objects_per_vault,
+            );
+            let class = format!("kv{v}-id{id}-s{o}");
+            if classes.insert(class.clone()) {
+                env.put_class_for(
+                    &class,
+                    "azure",
+                    &vault(v),
+                    IDENTITIES[id],
+                    &[&format!("objectName: s{o}\nobjectType: secret\nobjectAlias: v")],
+                );
+            }
+            env.sync(&format!("ss{i}"), &class, "Opaque", &[("v", "key")])
+        })
+        .collect()
+}
+
+/// Reconcile every SecretSync through `ctx` (`force`: as if each one's check were due), 32 at a time.
+async fn pass(
     env: &sse_tests::Env,
+    ctx: &manager::reconcile::Context,
     syncs: &mut [sse_api::SecretSync],
-    workers: usize,
-    expire: bool,
+    force: bool,
 ) {
     use futures::StreamExt;
     let futures = syncs.iter_mut().map(|s| async move {
-        if expire {
-            env.poll(s).await
-        } else {
-            env.reconcile(s).await
+        if force {
+            ctx.force(&manager::reconcile::key(s));
+        }
+        sse_tests::reconcile(s, ctx).await;
+        if let Some(status) = env
+            .cluster
+            .status(sse_tests::NS, &s.metadata.name.clone().unwrap_or_default())
+        {
+            s.status = Some(status);
         }
     });
     futures::stream::iter(futures)
-        .buffer_unordered(workers)
+        .buffer_unordered(32)
         .collect::<Vec<_>>()
         .await;
+}
+
+fn kv_requests(env: &sse_tests::Env) -> (u64, u64, u64) {
+    let c = env.emulator.counters();
+    let get = |k: &str| c.get(k).copied().unwrap_or(0);
+    (
+        keyvault_requests(&c),
+        get("secrets.list"),
+        get("secrets.get") + get("secrets.list_versions"),
+    )
+}
+
+/// Convergence, a quiet cycle with change detection and with one GET per object side by side, one
+/// change, memory.
+async fn fleet(n: usize) -> Result<()> {
+    use std::sync::Arc;
+    let env = sse_tests::Env::start().await;
+    let mut syncs = populate(&env, n);
+    let objects = (n / VAULTS / SYNCS_PER_OBJECT).max(1) * VAULTS;
+    let pages = VAULTS * IDENTITIES.len() * (n / VAULTS / SYNCS_PER_OBJECT).max(1).div_ceil(25);
+    let rss_before = self_rss_kb();
+    env.emulator.reset_counters();
+    let started = Instant::now();
+    pass(&env, &env.ctx, &mut syncs, false).await;
+    let mut passes = 1;
+    while syncs.iter().any(|s| !is_ready(s)) && passes < 50 {
+        let mut failing: Vec<_> = syncs.iter().filter(|s| !is_ready(s)).cloned().collect();
+        pass(&env, &env.ctx, &mut failing, true).await;
+        for s in failing {
+            if let Some(slot) = syncs.iter_mut().find(|x| x.metadata.uid == s.metadata.uid) {
+                *slot = s;
+            }
+        }
+        passes += 1;
+    }
+    let ready = syncs.iter().filter(|s| is_ready(s)).count();
+    let (first_kv, _, _) = kv_requests(&env);
+    println!(
+        "{n:>7} SecretSyncs ({VAULTS} vaults x {} identities, {objects} objects): Ready {ready} in {:.1} s ({passes} passes), {first_kv} Key Vault requests, {} throttled",
+        IDENTITIES.len(),
+        started.elapsed().as_secs_f64(),
+        env.emulator.counters().get("throttled").copied().unwrap_or(0)
+    );
+
+    // A quiet cycle, change detection on (the default).
+    env.emulator.reset_counters();
+    let started = Instant::now();
+    pass(&env, &env.ctx, &mut syncs, true).await;
+    let (kv, lists, gets) = kv_requests(&env);
+    println!(
+        "        quiet cycle, change detection: {kv:>7} Key Vault requests ({lists} list pages, {gets} GETs; goal <= {pages} pages) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    // The same cycle, one GET per object (a provider without change detection, or --change-detection=false).
+    let per_object = manager::reconcile::Context::new(
+        Arc::new(env.cluster.clone()),
+        env.ctx.providers.clone(),
+        manager::reconcile::Config {
+            change_detection: false,
+            ..env.ctx.config.clone()
+        },
+        manager::metrics::Metrics::default(),
+    );
+    env.emulator.reset_counters();
+    let started = Instant::now();
+    pass(&env, &per_object, &mut syncs, true).await;
+    let (kv, lists, gets) = kv_requests(&env);
+    println!(
+        "        quiet cycle, per-object GET:   {kv:>7} Key Vault requests ({lists} list pages, {gets} GETs) in {:.1} s, {} throttled",
+        started.elapsed().as_secs_f64(),
+        env.emulator.counters().get("throttled").copied().unwrap_or(0)
+    );
+    // One object changed in one vault: its SecretSyncs mount, the others stay quiet.
+    env.emulator.store().set_secret(&vault(0), "s0", "rotated");
+    env.emulator.reset_counters();
+    pass(&env, &env.ctx, &mut syncs, true).await;
+    let (kv, lists, gets) = kv_requests(&env);
+    let updated = syncs
+        .iter()
+        .filter(|s| {
+            env.secret_data(&s.metadata.name.clone().unwrap_or_default())
+                .get("key")
+                .map(String::as_str)
+                == Some("rotated")
+        })
+        .count();
+    println!(
+        "        cycle with one changed object: {kv:>7} Key Vault requests ({lists} list pages, {gets} GETs), {updated} Secrets updated (expected {})",
+        SYNCS_PER_OBJECT
+    );
+    println!(
+        "        bench process RSS: {} kB before the SecretSyncs, {} kB after (emulator, provider, API double with {n} Secrets and the reconciler together; the manager binary alone is measured by `cargo xtask e2e --release`)\n",
+        rss_before,
+        self_rss_kb()
+    );
+    env.emulator.shutdown().await;
+    Ok(())
+}
+
+/// Time from a vault change to the Secret updated, SecretSyncs checked every `interval` by their own
+/// schedule (what the controller does with each reconcile's `requeue_after`), objects rotated every 2 s
+/// for `run`.
+async fn freshness(n: usize, interval: Duration, run: Duration) -> Result<()> {
+    use futures::StreamExt;
+    use futures::stream::FuturesUnordered;
+    let env = sse_tests::Env::start_with(manager::reconcile::Config {
+        poll_interval: interval,
+        ..sse_tests::default_config()
+    })
+    .await;
+    let objects = n / SYNCS_PER_OBJECT;
+    for o in 0..objects {
+        env.emulator
+            .store()
+            .set_secret(sse_tests::VAULT, &format!("f{o}"), "0");
+        env.put_class(
+            &format!("f{o}"),
+            "azure",
+            &[&format!("objectName: f{o}\nobjectType: secret\nobjectAlias: v")],
+        );
+    }
+    let mut syncs: Vec<_> = (0..n)
+        .map(|i| {
+            env.sync(
+                &format!("f{i}"),
+                &format!("f{}", i % objects),
+                "Opaque",
+                &[("v", "key")],
+            )
+        })
+        .collect();
+    pass(&env, &env.ctx, &mut syncs, false).await;
+    env.emulator.reset_counters();
+    let start = Instant::now();
+    let mut due: std::collections::BinaryHeap<std::cmp::Reverse<(Instant, usize)>> = syncs
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let first = env.ctx.schedule.next_check_in(s, std::time::SystemTime::now());
+            std::cmp::Reverse((start + first, i))
+        })
+        .collect();
+    // rotation k of object o at instant t: (o, t); each SecretSync records when it first shows k or later.
+    let mut rotations: Vec<(usize, Instant)> = Vec::new();
+    let mut seen: Vec<usize> = vec![0; n]; // rotations of its object already seen (by index)
+    let mut latencies: Vec<f64> = Vec::new();
+    let mut slots: Vec<Option<sse_api::SecretSync>> = syncs.into_iter().map(Some).collect();
+    let mut running = FuturesUnordered::new();
+    let mut next_rotation = start;
+    let mut rng_state = 0x2545_f491_4f6c_dd1du64;
+    loop {
+        let now = Instant::now();
+        if now >= start + run && running.is_empty() {
+            break;
+        }
+        if now >= next_rotation && now < start + run - interval {
+            rng_state ^= rng_state << 13;
+            rng_state ^= rng_state >> 7;
+            rng_state ^= rng_state << 17;
+            let o = usize::try_from(rng_state % objects as u64).unwrap_or(0);
+            let k = rotations.len() + 1;
+            env.emulator
+                .store()
+                .set_secret(sse_tests::VAULT, &format!("f{o}"), &k.to_string());
+            rotations.push((o, Instant::now()));
+            next_rotation += Duration::from_secs(2);
+        }
+        while running.len() < 32
+            && due
+                .peek()
+                .is_some_and(|std::cmp::Reverse((at, _))| *at <= now && now < start + run)
+        {
+            let Some(std::cmp::Reverse((_, i))) = due.pop() else {
+                break;
+            };
+            if let Some(mut s) = slots[i].take() {
+                let env = &env;
+                running.push(async move {
+                    let report = env.reconcile(&mut s).await;
+                    (i, s, report.requeue_after)
+                });
+            }
+        }
+        let wake = due
+            .peek()
+            .map_or(start + run, |std::cmp::Reverse((at, _))| *at)
+            .min(next_rotation)
+            .max(now + Duration::from_millis(5));
+        tokio::select! {
+            Some((i, s, after)) = running.next(), if !running.is_empty() => {
+                let done = Instant::now();
+                let shown: usize = env
+                    .secret_data(&s.metadata.name.clone().unwrap_or_default())
+                    .get("key")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                let object = i % objects;
+                for (k, (o, at)) in rotations.iter().enumerate().take(shown).skip(seen[i]) {
+                    if *o == object {
+                        let _ = k;
+                        latencies.push(done.duration_since(*at).as_secs_f64());
+                    }
+                }
+                seen[i] = seen[i].max(shown);
+                slots[i] = Some(s);
+                due.push(std::cmp::Reverse((done + after, i)));
+            }
+            () = tokio::time::sleep_until(tokio::time::Instant::from_std(wake)) => {}
+        }
+    }
+    drop(running);
+    latencies.sort_by(f64::total_cmp);
+    let (kv, lists, gets) = kv_requests(&env);
+    println!(
+        "freshness: {n} SecretSyncs checked every {} s, {} rotations over {:.0} s: vault change to Secret updated p50 {:.1} s, p99 {:.1} s, max {:.1} s ({} observations); {kv} Key Vault requests ({lists} list pages, {gets} GETs)\n",
+        interval.as_secs(),
+        rotations.len(),
+        run.as_secs_f64(),
+        percentile(&latencies, 0.50),
+        percentile(&latencies, 0.99),
+        latencies.last().copied().unwrap_or(0.0),
+        latencies.len()
+    );
+    env.emulator.shutdown().await;
+    Ok(())
+}
+
+/// One vault unreachable (connection refused) while another serves: how long the healthy vault's
+/// SecretSyncs take to be Ready while the broken vault's fail over and over, with the provider failing fast
+/// (the default) and without, side by side with no outage at all.
+async fn outage() -> Result<()> {
+    const HEALTHY: usize = 200;
+    const BROKEN: usize = 2_000;
+    for (label, args, broken) in [
+        ("no outage", &[][..], 0),
+        ("outage, failing fast", &[][..], BROKEN),
+        (
+            "outage, no failing fast",
+            &["--vault-failures-before-failing-fast=0"][..],
+            BROKEN,
+        ),
+    ] {
+        let env = sse_tests::Env::start_with_provider_args(sse_tests::default_config(), args).await;
+        env.emulator.store().set_secret(sse_tests::VAULT, "ok", "v");
+        env.put_class("good", "azure", &["objectName: ok\nobjectType: secret"]);
+        env.put_unreachable_class("dead", &["objectName: gone\nobjectType: secret"]);
+        let mut healthy: Vec<_> = (0..HEALTHY)
+            .map(|i| env.sync(&format!("h{i}"), "good", "Opaque", &[("ok", "k")]))
+            .collect();
+        let mut dead: Vec<_> = (0..broken)
+            .map(|i| env.sync(&format!("d{i}"), "dead", "Opaque", &[("gone", "k")]))
+            .collect();
+        let stop = tokio::sync::watch::channel(false);
+        // The broken vault's SecretSyncs retried as fast as the workers take them (no backoff): the worst case.
+        let storm = {
+            let (mut stopped, env) = (stop.1.clone(), &env);
+            async move {
+                while !dead.is_empty() {
+                    tokio::select! {
+                        () = pass(env, &env.ctx, &mut dead, true) => {}
+                        _ = stopped.changed() => break,
+                    }
+                }
+            }
+        };
+        let measure = async {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let started = Instant::now();
+            let mut latencies = Vec::new();
+            // Bounded: without failing fast the healthy ones may wait for minutes.
+            let _ = tokio::time::timeout(Duration::from_secs(60), async {
+                for chunk in healthy.chunks_mut(20) {
+                    let t = Instant::now();
+                    pass(&env, &env.ctx, chunk, false).await;
+                    latencies.push(t.elapsed().as_secs_f64());
+                }
+            })
+            .await;
+            let ready = healthy.iter().filter(|s| is_ready(s)).count();
+            let _ = stop.0.send(true);
+            (started.elapsed(), ready, latencies)
+        };
+        let ((took, ready, mut latencies), ()) = tokio::join!(measure, storm);
+        latencies.sort_by(f64::total_cmp);
+        println!(
+            "outage: {label:<24} {HEALTHY} healthy SecretSyncs: {ready} Ready after {:.2} s (batches of 20: p50 {:.2} s, max {:.2} s) beside {broken} failing ones",
+            took.as_secs_f64(),
+            percentile(&latencies, 0.50),
+            latencies.last().copied().unwrap_or(0.0),
+        );
+        env.emulator.shutdown().await;
+    }
+    Ok(())
 }
 
 fn is_ready(s: &sse_api::SecretSync) -> bool {

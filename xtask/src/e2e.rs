@@ -7,6 +7,7 @@
 //! `cargo test -p sse-tests --test e2e -- --ignored FILTER…`, then stops every process the tests started
 //! and keeps the files (logs, never the manager's credential) when something failed. A filter selects
 //! scenarios by name as libtest does: `cargo xtask e2e foreign`, `cargo xtask e2e -- --exact lease_handover_on_sigterm`.
+//! `--release` runs release builds of the binaries (what ships; use it for the figures about them).
 #![allow(clippy::print_stdout, reason = "the suite reports what it kept")]
 
 use std::path::Path;
@@ -35,7 +36,9 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
             .as_str()
             .unwrap_or("(no answer)")
     );
-    let bins = crate::procs::build_bins(root, &["provider-azure", "manager"], false)?;
+    // `--release`: run the binaries as shipped (the figures about them, RSS above all, are then theirs).
+    let release = args.iter().any(|a| a == "--release");
+    let bins = crate::procs::build_bins(root, &["provider-azure", "manager"], release)?;
     let dir = tempfile::Builder::new().prefix("sse-e2e").tempdir_in("/tmp")?;
     // `--show-output`: the scenarios print figures (timings, request counts) worth reading when they pass.
     let mut test_args = vec![
@@ -43,7 +46,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         "--show-output".to_string(),
         THREADS.to_string(),
     ];
-    test_args.extend(args.iter().filter(|a| *a != "--").cloned());
+    test_args.extend(args.iter().filter(|a| *a != "--" && *a != "--release").cloned());
     let status = std::process::Command::new(env!("CARGO"))
         .current_dir(root)
         .args(["test", "--locked", "-p", "sse-tests", "--test", "e2e", "--"])
