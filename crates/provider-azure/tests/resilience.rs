@@ -126,6 +126,36 @@ async fn throttling_is_retried_honouring_retry_after() {
     assert!(h.emulator.counters().get("throttled").copied().unwrap_or(0) >= 1);
 }
 
+/// A vault that throttles every request: the Mount makes one request and `--max-retries` (2 here) retries,
+/// each after the `Retry-After` the vault sent, then fails with `RESOURCE_EXHAUSTED` (a transient code the
+/// manager backs off from): a 429 storm never becomes a hot loop.
+#[tokio::test]
+async fn a_vault_throttling_everything_costs_a_bounded_number_of_requests() {
+    let h = Harness::start().await;
+    h.emulator.store().set_secret(VAULT, "s", "v");
+    h.emulator.faults().set_throttle(Throttle {
+        limit: 0,
+        window: Duration::from_secs(60),
+        retry_after: Some(Duration::from_secs(1)),
+    });
+    h.emulator.reset_counters();
+    let started = std::time::Instant::now();
+    let status = h
+        .mount_objects(&["objectName: s\nobjectType: secret"])
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::ResourceExhausted, "{status:?}");
+    assert_eq!(
+        h.emulator.counters().get("throttled"),
+        Some(&3),
+        "one request and two retries"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "each retry waited the vault's Retry-After (1 s)"
+    );
+}
+
 #[tokio::test]
 async fn server_errors_are_retried() {
     let h = Harness::start().await;
