@@ -363,3 +363,24 @@ async fn requests_to_a_vault_are_paced_to_its_budget() {
     let (throttled, _) = burst(&unpaced).await;
     assert!(throttled > 0, "the same burst unpaced is throttled");
 }
+
+/// An identity allowed to read objects but not to list them (a custom role without `list`): change
+/// detection reads each object instead of failing a listing at every check.
+#[tokio::test]
+async fn a_refused_listing_falls_back_to_reading_each_object() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s0", "v");
+    env.put_class("kv0", "azure", &[&secret("s0")]);
+    let mut sync = env.sync("ss0", "kv0", "Opaque", &[("v", "key")]);
+    // The first request of the first check is the listing: refused.
+    env.emulator.faults().fail_next(1, 403);
+    env.reconcile(&mut sync).await;
+    assert_eq!(condition(&sync, READY).0, "True", "{:?}", sync.status);
+    let mut syncs = vec![sync];
+    let counters = cycle(&env, &mut syncs).await;
+    assert_eq!(
+        (count(&counters, "secrets.list"), count(&counters, "secrets.get")),
+        (0, 1),
+        "one GET for the fingerprint, no listing, no Mount: {counters:?}"
+    );
+}

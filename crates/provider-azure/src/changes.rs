@@ -36,6 +36,9 @@ use crate::keyvault::{KeyVault, KeyVaultError, VaultHandle};
 use crate::mount::MountError;
 use crate::params::{self, KeyVaultObject, ObjectLabel, ObjectType};
 
+/// After a refused listing, how long a source reads objects one by one before trying to list again.
+const LIST_REFUSED_RETRY: Duration = Duration::from_secs(3600);
+
 /// Settings of change detection.
 #[derive(Clone, Debug)]
 pub struct ChangeConfig {
@@ -83,6 +86,9 @@ struct SourceState {
     singles: HashMap<String, Seen>,
     /// Names asked for, with when last asked.
     asked: HashMap<String, Instant>,
+    /// When the identity was refused the listing (403: a role with `get` but not `list`); objects are then
+    /// read one by one for [`LIST_REFUSED_RETRY`].
+    list_refused: Option<Instant>,
     last_used: Instant,
 }
 
@@ -103,6 +109,12 @@ impl SourceState {
     /// Whether to list rather than GET one object: until a listing told the vault's size, and whenever the
     /// source has at least as many objects asked for as the vault has pages.
     fn should_list(&self) -> bool {
+        if self
+            .list_refused
+            .is_some_and(|at| at.elapsed() < LIST_REFUSED_RETRY)
+        {
+            return false;
+        }
         self.pages.is_none_or(|pages| self.asked.len() >= pages)
     }
 }
@@ -218,6 +230,7 @@ impl ChangeDetector {
                         pages: None,
                         singles: HashMap::new(),
                         asked: HashMap::new(),
+                        list_refused: None,
                         last_used: now,
                     }),
                 })
@@ -251,19 +264,34 @@ impl ChangeDetector {
             return self.get_one(vault, object, &source, name).await;
         }
         let _refreshing = source.refresh.lock().await;
-        // Another caller may have listed while this one waited.
+        // Another caller may have listed while this one waited (or found listing refused).
         if let Some(seen) = source.state().lookup(&name, not_before) {
             return Ok(seen);
         }
+        if !source.state().should_list() {
+            drop(_refreshing);
+            return self.get_one(vault, object, &source, name).await;
+        }
         let started = unix_millis();
-        let listing = self
-            .keyvault
-            .list_latest(vault, object.object_type)
-            .await
-            .map_err(|error| MountError::List {
-                object: label(object),
-                error,
-            })?;
+        let listing = match self.keyvault.list_latest(vault, object.object_type).await {
+            Ok(listing) => listing,
+            // The identity may read objects but not list them: read them one by one.
+            Err(KeyVaultError::Status { status: 403, .. }) => {
+                source.state().list_refused = Some(Instant::now());
+                tracing::info!(
+                    vault = KeyVault::url(vault),
+                    object_type = object.object_type.as_str(),
+                    "listing refused (403): change detection reads each object instead"
+                );
+                return self.get_one(vault, object, &source, name).await;
+            }
+            Err(error) => {
+                return Err(MountError::List {
+                    object: label(object),
+                    error,
+                });
+            }
+        };
         let fingerprints = listing
             .objects
             .iter()
@@ -363,6 +391,7 @@ mod tests {
             pages,
             singles: HashMap::new(),
             asked: (0..asked).map(|i| (format!("n{i}"), Instant::now())).collect(),
+            list_refused: None,
             last_used: Instant::now(),
         }
     }
