@@ -384,3 +384,36 @@ async fn a_refused_listing_falls_back_to_reading_each_object() {
         "one GET for the fingerprint, no listing, no Mount: {counters:?}"
     );
 }
+
+/// A full sync whose status write failed is not followed by a quiet check that would leave the old
+/// `syncHash` (and the missed Update condition) in status: the retry syncs and records it.
+#[tokio::test]
+async fn a_lost_status_write_is_not_hidden_by_a_quiet_check() {
+    let env = Env::start().await;
+    let mut syncs = fleet(&env, 1).await;
+    let before = syncs[0].status.clone().unwrap().sync_hash;
+    env.emulator.store().set_secret(VAULT, "s0", "rotated");
+    env.cluster.refuse(
+        manager::fake::Request::WriteStatus,
+        Some(manager::cluster::ClusterError::new(
+            500,
+            "InternalError",
+            "etcd is busy",
+        )),
+    );
+    env.poll(&mut syncs[0]).await;
+    assert_eq!(env.secret_data("ss0")["key"], "rotated", "the Secret was written");
+    assert_eq!(
+        syncs[0].status.clone().unwrap().sync_hash,
+        before,
+        "its status was not"
+    );
+    env.cluster.refuse(manager::fake::Request::WriteStatus, None);
+    env.poll(&mut syncs[0]).await;
+    let after = syncs[0].status.clone().unwrap();
+    assert_ne!(after.sync_hash, before, "the retry records the new hash");
+    assert_eq!(
+        condition(&syncs[0], READY).1,
+        "UpdateValueChangeOrForceUpdateSucceeded"
+    );
+}

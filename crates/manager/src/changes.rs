@@ -8,14 +8,20 @@
 //! * the SecretSync's generation and its SecretProviderClass (uid, generation) are those of that sync;
 //! * the Secret is still the very object that sync left (its resourceVersion, checked by one test-only
 //!   patch: any edit, deletion or recreation by anyone fails it, and the check becomes a full sync that
-//!   repairs it).
+//!   repairs it), and the status still records that sync (its `syncHash`);
+//! * that sync is less than [`FULL_CHECK_EVERY`] old. Fingerprints follow each object's *latest* version:
+//!   what they cannot see — an older version disabled under `objectVersionHistory`, a pinned
+//!   `objectVersion` disabled, `get` permission lost while `list` remains — is seen by the next full sync.
 //!
 //! Anything else runs the full sync. Nothing here is secret: a digest of fingerprints (which are built from
 //! version ids and timestamps), a resourceVersion and times.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+
+/// The longest a SecretSync goes without a full sync (a Mount), however quiet its checks.
+pub const FULL_CHECK_EVERY: Duration = Duration::from_secs(6 * 3600);
 
 /// The baseline of one SecretSync.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,6 +32,10 @@ pub struct Baseline {
     pub digest: [u8; 16],
     /// The Secret's resourceVersion after it.
     pub secret_version: String,
+    /// The `syncHash` it computed.
+    pub hash: String,
+    /// When it ran.
+    pub synced_at: SystemTime,
 }
 
 #[derive(Default)]
@@ -102,6 +112,8 @@ mod tests {
             inputs: inputs(Some(1), "uid", Some(1)),
             digest: [1; 16],
             secret_version: "7".into(),
+            hash: "v2:x".into(),
+            synced_at: SystemTime::now(),
         };
         b.synced("ns/a", baseline.clone());
         assert_eq!(b.baseline("ns/a"), Some(baseline.clone()));

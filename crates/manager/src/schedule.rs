@@ -1,9 +1,12 @@
 //! When each SecretSync is checked: its phase in the poll interval, backoff after failures, what counts as
 //! "due", and the bookkeeping behind it. No I/O.
 //!
-//! Each SecretSync is checked every `rotationPollIntervalInSeconds` at a phase derived from its UID, plus up
-//! to `jitterSeconds` of random delay, so thousands of SecretSyncs spread over the interval instead of
-//! hitting the vault in the same second. Transient failures retry with capped exponential backoff.
+//! Each SecretSync is checked every `rotationPollIntervalInSeconds` (or its `sse-rs.io/refresh-interval`)
+//! at a phase derived from its UID, plus up to `jitterSeconds` of random delay, so thousands of SecretSyncs
+//! spread over the interval instead of hitting the vault in the same second. A check answered by change
+//! detection is next due one interval after the vault metadata it relied on was read
+//! ([`Schedule::after_observation`]): SecretSyncs sharing a vault listing then come due together, and one
+//! listing answers them all (their checks cost no vault read; `jitterSeconds` spreads them if wanted). Transient failures retry with capped exponential backoff.
 //! Between checks, a reconcile is due only when the SecretSync's generation or its SecretProviderClass
 //! changed, or a sync was forced (owned Secret changed): echoes of our own status writes are not.
 

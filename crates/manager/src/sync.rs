@@ -71,6 +71,8 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
                     inputs,
                     digest,
                     secret_version,
+                    hash: hash.clone(),
+                    synced_at: SystemTime::now(),
                 },
             );
         }
@@ -142,7 +144,11 @@ async fn quiet(
     let (Some(hash), true) = (status.sync_hash, healthy) else {
         return Ok(None);
     };
-    if baseline.inputs != inputs || found.digest != Some(baseline.digest) {
+    let recent = SystemTime::now()
+        .duration_since(baseline.synced_at)
+        .is_ok_and(|age| age < changes::FULL_CHECK_EVERY);
+    if baseline.inputs != inputs || found.digest != Some(baseline.digest) || hash != baseline.hash || !recent
+    {
         return Ok(None);
     }
     if !secret::unchanged_since(&*ctx.cluster, sync, &baseline.secret_version).await? {

@@ -19,8 +19,11 @@
 //!
 //! Fingerprints: `u:<updated>`, the latest version's `attributes.updated` (Key Vault lists no version ids;
 //! a new version, and any change of the latest one's attributes, moves it), the same from a listing or a GET
-//! so a source can switch between the two without a spurious change. Only a present, enabled object gets one; anything else (absent, disabled, forbidden) is empty, which tells
-//! the caller to Mount (and so to report the real error). Key Vault's `updated` has one-second resolution:
+//! so a source can switch between the two without a spurious change. Only a present, enabled object with an
+//! `updated` time gets one; anything else (absent, disabled, and, when read
+//! one by one, forbidden) is empty, which tells the caller to Mount (and so to report the real error). A
+//! listing cannot see `get` permission, an older version or a pinned one: the manager's periodic full sync
+//! does. Key Vault's `updated` has one-second resolution:
 //! two writes within one second could share it, so an object updated within [`ChangeConfig::settle`] of the
 //! listing that saw it gets no fingerprint either (it is mounted, and fingerprinted at the next listing).
 //! Nothing here holds a secret value.
@@ -366,7 +369,8 @@ fn fingerprint_of(settle: Duration, updated: i64, enabled: bool, read_at: u64) -
         .saturating_add(1)
         .saturating_mul(1000);
     let settled = settle == 0 || second_end.saturating_add(settle) <= read_at;
-    if enabled && settled {
+    // No `updated` at all: nothing to follow changes by.
+    if enabled && settled && updated > 0 {
         format!("u:{updated}")
     } else {
         String::new()

@@ -360,7 +360,13 @@ impl KeyVault {
             .run(key, move || {
                 async move {
                     // Wait for this vault's budget before taking an in-flight slot.
-                    let wait = pacer.reserve(&vault_url);
+                    let wait = pacer.reserve(&vault_url).map_err(|wait| KeyVaultError::Status {
+                        status: 429,
+                        message: format!(
+                            "{operation} {url}: this provider's request budget for the vault is spent for the next {}s (--vault-requests-per-10s)",
+                            wait.as_secs()
+                        ),
+                    })?;
                     metrics.paced(wait);
                     tokio::time::sleep(wait).await;
                     let _permit = limiter

@@ -100,15 +100,23 @@ impl Breakers {
         })
     }
 
-    /// Record what a request to `vault` got.
+    /// Record what a request to `vault` got. Only the vault's own answers count: a failure of the vault
+    /// (unreachable, 5xx) or an answer from it (success or a 4xx about the request); an Entra refusal or a
+    /// local error says nothing about the vault.
     pub fn record<T>(&self, vault: &str, result: &Result<T, KeyVaultError>) {
         if self.config.threshold == 0 {
             return;
         }
         let failure = match result {
-            Err(KeyVaultError::Unreachable { message }) => Some(message),
-            Err(KeyVaultError::Status { status, message }) if *status >= 500 => Some(message),
-            _ => None,
+            Ok(_) | Err(KeyVaultError::Status { status: ..500, .. }) => None,
+            Err(KeyVaultError::Unreachable { message } | KeyVaultError::Status { message, .. }) => {
+                Some(message)
+            }
+            Err(
+                KeyVaultError::Credential { .. } | KeyVaultError::Other { .. } | KeyVaultError::ShuttingDown,
+            ) => {
+                return;
+            }
         };
         let mut vaults = self.lock();
         let Some(message) = failure else {
@@ -118,13 +126,19 @@ impl Breakers {
         let state = vaults.entry(vault.to_string()).or_default();
         state.failures = state.failures.saturating_add(1);
         state.last.clone_from(message);
+        let now = Instant::now();
+        // While open, failures of requests sent before it opened change nothing: only the probe's failure
+        // (after the cool-down) opens it again, for twice as long.
+        if state.open_until.is_some_and(|until| now < until) {
+            return;
+        }
         if state.failures >= self.config.threshold {
             state.cooldown = if state.open_until.is_some() {
                 (state.cooldown * 2).min(self.config.max_cooldown)
             } else {
                 self.config.cooldown
             };
-            state.open_until = Some(Instant::now() + state.cooldown);
+            state.open_until = Some(now + state.cooldown);
             state.probing = None;
             if state.failures == self.config.threshold {
                 tracing::warn!(vault, failures = state.failures, cooldown = ?state.cooldown, "vault failing: failing fast");
@@ -203,13 +217,23 @@ mod tests {
         );
 
         let b = breakers(Duration::from_secs(10));
-        for _ in 0..4 {
+        for _ in 0..6 {
             b.record("https://a", &down());
         }
         let err = b.admit("https://a").unwrap_err().to_string();
         assert!(
-            err.contains("next attempt in 20s"),
-            "a failed probe doubles the cool-down: {err}"
+            err.contains("next attempt in 10s"),
+            "failures of requests already out do not stretch the cool-down: {err}"
+        );
+        b.record(
+            "https://a",
+            &Err::<(), _>(KeyVaultError::Credential {
+                message: "AADSTS70021".into(),
+            }),
+        );
+        assert!(
+            b.admit("https://a").is_err(),
+            "an Entra refusal does not close the vault's breaker"
         );
     }
 }

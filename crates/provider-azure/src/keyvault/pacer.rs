@@ -4,11 +4,16 @@
 //!
 //! Generic cell rate algorithm: each request to a vault reserves the next free slot of that vault's
 //! schedule (one every `period / budget`, with a burst of up to a tenth of the budget at once) and waits for
-//! it. The wait is the caller's only cost; the caller's own deadline bounds it.
+//! it. A request whose slot would be more than [`MAX_WAIT`] away is refused without reserving anything
+//! (`429`-like: the manager backs that SecretSync off and retries), so the schedule never runs further ahead
+//! than that, whatever callers gave up waiting. A listing counts as one request whatever its pages.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+/// The longest a request waits for its vault's budget; beyond it the request is refused.
+pub const MAX_WAIT: Duration = Duration::from_secs(30);
 
 /// Requests per period, per vault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,10 +58,11 @@ impl Pacer {
         }
     }
 
-    /// Reserve the next slot for a request to `vault`: how long to wait for it.
-    pub fn reserve(&self, vault: &str) -> Duration {
+    /// Reserve the next slot for a request to `vault`: how long to wait for it; `Err(wait)` (nothing
+    /// reserved) when that is longer than [`MAX_WAIT`].
+    pub fn reserve(&self, vault: &str) -> Result<Duration, Duration> {
         if self.interval.is_zero() {
-            return Duration::ZERO;
+            return Ok(Duration::ZERO);
         }
         let now = Instant::now();
         let mut vaults = self
@@ -68,9 +74,13 @@ impl Pacer {
         }
         let tat = vaults.entry(vault.to_string()).or_insert(now);
         let start = (*tat).max(now);
-        *tat = start + self.interval;
         // Up to `burst` of schedule may be used ahead of time.
-        start.saturating_duration_since(now + self.burst)
+        let wait = start.saturating_duration_since(now + self.burst);
+        if wait > MAX_WAIT {
+            return Err(wait);
+        }
+        *tat = start + self.interval;
+        Ok(wait)
     }
 }
 
@@ -85,7 +95,7 @@ mod tests {
             requests: 100,
             period: Duration::from_secs(1),
         });
-        let waits: Vec<Duration> = (0..30).map(|_| pacer.reserve("https://a")).collect();
+        let waits: Vec<Duration> = (0..30).map(|_| pacer.reserve("https://a").unwrap()).collect();
         assert!(waits[..10].iter().all(Duration::is_zero), "{waits:?}");
         // Then each request waits one interval more than the one before (spread, not dropped).
         assert!(waits[20] > waits[15] && waits[29] > waits[20], "{waits:?}");
@@ -94,7 +104,7 @@ mod tests {
             "{waits:?}"
         );
         assert!(
-            pacer.reserve("https://b").is_zero(),
+            pacer.reserve("https://b").unwrap().is_zero(),
             "another vault has its own budget"
         );
     }
@@ -105,6 +115,23 @@ mod tests {
             requests: 0,
             period: Duration::from_secs(10),
         });
-        assert!((0..1000).all(|_| pacer.reserve("https://a").is_zero()));
+        assert!((0..1000).all(|_| pacer.reserve("https://a").unwrap().is_zero()));
+    }
+
+    #[test]
+    fn a_slot_further_than_the_longest_wait_is_refused_and_not_reserved() {
+        // One per second, a burst of 1: the 33rd request would wait 31 s.
+        let pacer = Pacer::new(Budget {
+            requests: 1,
+            period: Duration::from_secs(1),
+        });
+        for _ in 0..32 {
+            assert!(pacer.reserve("https://a").is_ok());
+        }
+        assert!(pacer.reserve("https://a").is_err());
+        assert!(
+            pacer.reserve("https://a").is_err(),
+            "the refusal reserved nothing to wait behind"
+        );
     }
 }
