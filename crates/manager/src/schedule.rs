@@ -337,6 +337,18 @@ impl Schedule {
         due.duration_since(now).unwrap_or(Duration::ZERO).max(MIN_DELAY)
     }
 
+    /// A provider's "metadata read at" time, trusted within one interval of `now`: an unset (0) or skewed
+    /// time must neither make the next check immediate over and over nor put it off indefinitely.
+    pub fn trusted_observation(
+        &self,
+        sync: &SecretSync,
+        observed_at: SystemTime,
+        now: SystemTime,
+    ) -> SystemTime {
+        let oldest = now.checked_sub(self.interval(sync)).unwrap_or(UNIX_EPOCH);
+        observed_at.clamp(oldest, now)
+    }
+
     /// Delay until `sync`'s next scheduled check (see [`phase_delay`]).
     pub fn phase_delay(&self, sync: &SecretSync, now: SystemTime) -> Duration {
         phase_delay(sync, &self.timing, now)
@@ -510,6 +522,25 @@ mod tests {
             "30 s at least"
         );
         assert!(schedule.reportable_lateness(&short, due, at(31)).is_some());
+    }
+
+    #[test]
+    fn a_providers_observation_time_is_trusted_within_one_interval() {
+        let schedule = Schedule::new(Timing::default()); // 1 h
+        let s = sync("a");
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let minute_ago = now - Duration::from_secs(60);
+        assert_eq!(schedule.trusted_observation(&s, minute_ago, now), minute_ago);
+        assert_eq!(
+            schedule.trusted_observation(&s, UNIX_EPOCH, now),
+            now - Duration::from_secs(3600),
+            "unset: one interval ago"
+        );
+        assert_eq!(
+            schedule.trusted_observation(&s, now + Duration::from_secs(86_400), now),
+            now,
+            "in the future: now"
+        );
     }
 
     #[test]

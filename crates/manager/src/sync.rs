@@ -118,10 +118,13 @@ async fn detect(
             .checked_sub(ctx.schedule.interval(sync))
             .unwrap_or(SystemTime::UNIX_EPOCH)
     });
-    let found = ctx
+    let mut found = ctx
         .providers
         .fingerprint(&provider, attributes, not_before)
         .await?;
+    found.observed_at = ctx
+        .schedule
+        .trusted_observation(sync, found.observed_at, SystemTime::now());
     ctx.baselines.observed(&key, found.observed_at);
     Some(found)
 }

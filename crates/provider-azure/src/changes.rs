@@ -423,6 +423,11 @@ mod tests {
             "u:100",
             "settling off"
         );
+        assert_eq!(
+            fingerprint_of(Duration::ZERO, 0, true, 100_000),
+            "",
+            "no updated time: nothing to follow changes by"
+        );
         assert_ne!(
             fingerprint_of(settle, 100, true, 200_000),
             fingerprint_of(settle, 101, true, 200_000)
