@@ -218,45 +218,35 @@ impl ProviderClients {
 
     /// Call Mount with the fixed values of SPEC §2.4 and interpret the response per §2.6.
     pub async fn mount(&self, provider: &str, attributes: String) -> Result<Mounted, ProviderError> {
-        let channel = self.channel(provider)?;
-        let _permit = self.limiter.acquire().await.map_err(|_| ProviderError::Rpc {
-            code: tonic::Code::Cancelled,
-            message: "the manager is shutting down".into(),
-        })?;
-        let mut client =
-            CsiDriverProviderClient::new(channel).max_decoding_message_size(self.config.max_recv_bytes);
-        let mut request = tonic::Request::new(MountRequest {
-            attributes,
-            secrets: consts::MOUNT_SECRETS.into(),
-            target_path: consts::MOUNT_TARGET_PATH.into(),
-            permission: consts::MOUNT_PERMISSION.into(),
-            current_object_version: vec![],
-        });
-        request.set_timeout(self.config.mount_timeout);
-        let response = tokio::time::timeout(self.config.mount_timeout + DEADLINE_SLACK, client.mount(request))
-            .await
-            .map_err(|_| ProviderError::Rpc {
-                code: tonic::Code::DeadlineExceeded,
-                message: format!("no answer within {:?}", self.config.mount_timeout),
-            })?
-            .map_err(|status| {
-                if status.code() == tonic::Code::ResourceExhausted {
-                    tracing::error!(
-                        provider,
-                        "Set --max-call-recv-msg-size to configure larger maximum size in bytes of gRPC response from plugins"
-                    );
-                }
-                ProviderError::Rpc {
-                    code: status.code(),
-                    message: status.message().to_string(),
-                }
-            })?
-            .into_inner();
-        interpret(response)
+        let answer = self
+            .call(provider, |channel, max_recv| async move {
+                let mut request = tonic::Request::new(MountRequest {
+                    attributes,
+                    secrets: consts::MOUNT_SECRETS.into(),
+                    target_path: consts::MOUNT_TARGET_PATH.into(),
+                    permission: consts::MOUNT_PERMISSION.into(),
+                    current_object_version: vec![],
+                });
+                request.set_timeout(self.config.mount_timeout);
+                CsiDriverProviderClient::new(channel)
+                    .max_decoding_message_size(max_recv)
+                    .mount(request)
+                    .await
+            })
+            .await;
+        if let Err(ProviderError::Rpc {
+            code: tonic::Code::ResourceExhausted,
+            ..
+        }) = &answer
+        {
+            tracing::error!(
+                provider,
+                "Set --max-call-recv-msg-size to configure larger maximum size in bytes of gRPC response from plugins"
+            );
+        }
+        interpret(answer?)
     }
-}
 
-impl ProviderClients {
     /// Ask the provider's optional change-detection service (`ssers.v1alpha1.ChangeDetection`) for the
     /// fingerprint of what a Mount with `attributes` would return, from metadata read after `not_before`.
     /// `None` when the provider does not serve it (any third-party provider: remembered for a while) or the
@@ -267,36 +257,38 @@ impl ProviderClients {
         attributes: String,
         not_before: std::time::SystemTime,
     ) -> Option<Fingerprint> {
-        let lock = |m: &'_ Mutex<HashMap<String, std::time::Instant>>| {
-            m.lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .get(provider)
-                .copied()
-        };
-        if lock(&self.unsupported).is_some_and(|at| at.elapsed() < UNSUPPORTED_RETRY) {
+        let unsupported_since = self
+            .unsupported
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(provider)
+            .copied();
+        if unsupported_since.is_some_and(|at| at.elapsed() < UNSUPPORTED_RETRY) {
             return None;
         }
-        let channel = self.channel(provider).ok()?;
-        let _permit = self.limiter.acquire().await.ok()?;
-        let mut client =
-            ChangeDetectionClient::new(channel).max_decoding_message_size(self.config.max_recv_bytes);
         let not_before_unix_millis = not_before
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-        let mut request = tonic::Request::new(FingerprintsRequest {
-            attributes,
-            secrets: consts::MOUNT_SECRETS.into(),
-            not_before_unix_millis,
-        });
-        request.set_timeout(self.config.mount_timeout);
-        let answer = tokio::time::timeout(
-            self.config.mount_timeout + DEADLINE_SLACK,
-            client.fingerprints(request),
-        )
-        .await;
-        let response = match answer {
-            Ok(Ok(response)) => response.into_inner(),
-            Ok(Err(status)) if status.code() == tonic::Code::Unimplemented => {
+        let answer = self
+            .call(provider, |channel, max_recv| async move {
+                let mut request = tonic::Request::new(FingerprintsRequest {
+                    attributes,
+                    secrets: consts::MOUNT_SECRETS.into(),
+                    not_before_unix_millis,
+                });
+                request.set_timeout(self.config.mount_timeout);
+                ChangeDetectionClient::new(channel)
+                    .max_decoding_message_size(max_recv)
+                    .fingerprints(request)
+                    .await
+            })
+            .await;
+        match answer {
+            Ok(response) => Some(digest(&response)),
+            Err(ProviderError::Rpc {
+                code: tonic::Code::Unimplemented,
+                ..
+            }) => {
                 tracing::info!(
                     provider,
                     "the provider does not serve change detection: every check mounts"
@@ -305,15 +297,42 @@ impl ProviderClients {
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .insert(provider.to_string(), std::time::Instant::now());
-                return None;
+                None
             }
-            Ok(Err(status)) => {
-                tracing::debug!(provider, code = ?status.code(), "change detection failed: mounting");
-                return None;
+            Err(error) => {
+                tracing::debug!(provider, %error, "change detection failed: mounting");
+                None
             }
-            Err(_) => return None,
-        };
-        Some(digest(&response))
+        }
+    }
+
+    /// One call to `provider`: its channel, a permit of the process-wide limit (`--max-concurrent-mounts`),
+    /// and a local deadline of `--mount-timeout` plus [`DEADLINE_SLACK`] on top of the gRPC one the request
+    /// carries. `call` gets the channel and the largest accepted response.
+    async fn call<T, F, Fut>(&self, provider: &str, call: F) -> Result<T, ProviderError>
+    where
+        F: FnOnce(Channel, usize) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let channel = self.channel(provider)?;
+        let _permit = self.limiter.acquire().await.map_err(|_| ProviderError::Rpc {
+            code: tonic::Code::Cancelled,
+            message: "the manager is shutting down".into(),
+        })?;
+        tokio::time::timeout(
+            self.config.mount_timeout + DEADLINE_SLACK,
+            call(channel, self.config.max_recv_bytes),
+        )
+        .await
+        .map_err(|_| ProviderError::Rpc {
+            code: tonic::Code::DeadlineExceeded,
+            message: format!("no answer within {:?}", self.config.mount_timeout),
+        })?
+        .map(tonic::Response::into_inner)
+        .map_err(|status| ProviderError::Rpc {
+            code: status.code(),
+            message: status.message().to_string(),
+        })
     }
 }
 

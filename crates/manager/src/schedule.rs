@@ -6,7 +6,8 @@
 //! spread over the interval instead of hitting the vault in the same second. A check answered by change
 //! detection is next due one interval after the vault metadata it relied on was read
 //! ([`Schedule::after_observation`]): SecretSyncs sharing a vault listing then come due together, and one
-//! listing answers them all (their checks cost no vault read; `jitterSeconds` spreads them if wanted). Transient failures retry with capped exponential backoff.
+//! listing answers them all (their checks cost no vault read; `jitterSeconds` spreads them if wanted).
+//! Transient failures retry with capped exponential backoff.
 //! Between checks, a reconcile is due only when the SecretSync's generation or its SecretProviderClass
 //! changed, or a sync was forced (owned Secret changed): echoes of our own status writes are not.
 
@@ -357,8 +358,12 @@ impl Schedule {
 
 /// See [`Schedule::interval`].
 pub fn interval(sync: &SecretSync, timing: &Timing) -> Duration {
-    let annotations = sync.metadata.annotations.clone().unwrap_or_default();
-    match validation::refresh_interval(&annotations) {
+    let asked = sync
+        .metadata
+        .annotations
+        .as_ref()
+        .map_or(Ok(None), validation::refresh_interval);
+    match asked {
         Ok(Some(asked)) => asked.clamp(timing.min_interval, timing.max_interval.max(timing.min_interval)),
         _ => timing.poll_interval,
     }

@@ -39,7 +39,9 @@ pub struct Done {
 /// The sync proper: what the provider returns, written to the Secret.
 pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncError> {
     validation::validate_spec(&sync.spec)?;
-    validation::refresh_interval(&sync.metadata.annotations.clone().unwrap_or_default())?;
+    if let Some(annotations) = &sync.metadata.annotations {
+        validation::refresh_interval(annotations)?;
+    }
     let class = class(sync, ctx).await?;
     let tokens = tokens(sync, ctx).await?;
     let key = crate::schedule::key(sync);
@@ -48,7 +50,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
         &class.uid().unwrap_or_default(),
         class.metadata.generation,
     );
-    let detected = detect(sync, ctx, &class, tokens.as_deref()).await;
+    let detected = detect(sync, ctx, &key, &class, tokens.as_deref()).await;
     let observed_at = detected.as_ref().map(|f| f.observed_at);
     if let Some(found) = &detected
         && let Some(outcome) = quiet(sync, ctx, &key, inputs, found).await?
@@ -95,13 +97,13 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
 async fn detect(
     sync: &SecretSync,
     ctx: &Context,
+    key: &str,
     class: &SecretProviderClass,
     tokens: Option<&str>,
 ) -> Option<Fingerprint> {
     if !ctx.config.change_detection {
         return None;
     }
-    let key = crate::schedule::key(sync);
     let provider = class.spec.provider.clone().unwrap_or_default();
     let attributes = provider::attributes(
         &parameters(class),
@@ -113,7 +115,7 @@ async fn detect(
     );
     // Newer than what this SecretSync last saw; on its first check, anything from the last interval (the
     // check mounts anyway, the answer only becomes its baseline).
-    let not_before = ctx.baselines.observed_at(&key).unwrap_or_else(|| {
+    let not_before = ctx.baselines.observed_at(key).unwrap_or_else(|| {
         SystemTime::now()
             .checked_sub(ctx.schedule.interval(sync))
             .unwrap_or(SystemTime::UNIX_EPOCH)
@@ -125,7 +127,7 @@ async fn detect(
     found.observed_at = ctx
         .schedule
         .trusted_observation(sync, found.observed_at, SystemTime::now());
-    ctx.baselines.observed(&key, found.observed_at);
+    ctx.baselines.observed(key, found.observed_at);
     Some(found)
 }
 

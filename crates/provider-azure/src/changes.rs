@@ -36,8 +36,8 @@ use provider_proto::ssers::{FingerprintsRequest, FingerprintsResponse, ObjectFin
 
 use crate::auth::IdentityKey;
 use crate::keyvault::{KeyVault, KeyVaultError, VaultHandle};
-use crate::mount::MountError;
-use crate::params::{self, KeyVaultObject, ObjectLabel, ObjectType};
+use crate::mount::{MountError, label};
+use crate::params::{self, KeyVaultObject, ObjectType};
 
 /// After a refused listing, how long a source reads objects one by one before trying to list again.
 const LIST_REFUSED_RETRY: Duration = Duration::from_secs(3600);
@@ -212,8 +212,8 @@ impl ChangeDetector {
     /// The source of `object` in `vault`, remembering that `name` was asked for; forgets idle sources.
     fn source(&self, vault: &VaultHandle, object_type: ObjectType, name: &str) -> Arc<Source> {
         let key = SourceKey {
-            vault: KeyVault::url(vault).to_string(),
-            identity: KeyVault::identity(vault).clone(),
+            vault: vault.url().to_string(),
+            identity: vault.identity().clone(),
             object_type,
         };
         let now = Instant::now();
@@ -282,7 +282,7 @@ impl ChangeDetector {
             Err(KeyVaultError::Status { status: 403, .. }) => {
                 source.state().list_refused = Some(Instant::now());
                 tracing::info!(
-                    vault = KeyVault::url(vault),
+                    vault = vault.url(),
                     object_type = object.object_type.as_str(),
                     "listing refused (403): change detection reads each object instead"
                 );
@@ -290,7 +290,7 @@ impl ChangeDetector {
             }
             Err(error) => {
                 return Err(MountError::List {
-                    object: label(object),
+                    object: label(object, ""),
                     error,
                 });
             }
@@ -309,7 +309,7 @@ impl ChangeDetector {
         state.listing = Some((started, fingerprints));
         state.pages = Some(listing.pages);
         tracing::debug!(
-            vault = KeyVault::url(vault),
+            vault = vault.url(),
             object_type = object.object_type.as_str(),
             objects = listing.objects.len(),
             pages = listing.pages,
@@ -346,7 +346,7 @@ impl ChangeDetector {
             }) => String::new(),
             Err(error) => {
                 return Err(MountError::Get {
-                    object: label(object),
+                    object: label(object, ""),
                     error,
                 });
             }
@@ -374,14 +374,6 @@ fn fingerprint_of(settle: Duration, updated: i64, enabled: bool, read_at: u64) -
         format!("u:{updated}")
     } else {
         String::new()
-    }
-}
-
-fn label(object: &KeyVaultObject) -> ObjectLabel {
-    ObjectLabel {
-        object_type: object.object_type.as_str().to_string(),
-        name: object.name.clone(),
-        version: String::new(),
     }
 }
 

@@ -126,6 +126,18 @@ pub struct VaultHandle {
     clients: Arc<VaultClients>,
 }
 
+impl VaultHandle {
+    /// Who the handle acts as.
+    pub fn identity(&self) -> &IdentityKey {
+        &self.identity
+    }
+
+    /// The vault's URL.
+    pub fn url(&self) -> &str {
+        &self.vault_url
+    }
+}
+
 /// Key Vault access shared by all Mounts.
 pub struct KeyVault {
     client_options: ClientOptions,
@@ -307,16 +319,6 @@ impl KeyVault {
         let list = move |clients: Arc<VaultClients>| async move { list_latest(&clients, object_type).await };
         self.request(&self.listings, vault, object_type, "", Op::List, list)
             .await
-    }
-
-    /// Who the handle acts as.
-    pub fn identity(vault: &VaultHandle) -> &IdentityKey {
-        &vault.identity
-    }
-
-    /// The vault's URL.
-    pub fn url(vault: &VaultHandle) -> &str {
-        &vault.vault_url
     }
 
     /// One request to Key Vault, as `get`, `list_versions` and `list_latest` make it: joined with an

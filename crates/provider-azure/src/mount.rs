@@ -276,7 +276,8 @@ impl Mounter {
 }
 
 /// How the upstream texts name `object` at `version`.
-fn label(object: &KeyVaultObject, version: &str) -> ObjectLabel {
+/// How a failure names the object (and the version asked for, `""` = latest).
+pub(crate) fn label(object: &KeyVaultObject, version: &str) -> ObjectLabel {
     ObjectLabel {
         object_type: object.object_type.as_str().to_string(),
         name: object.name.clone(),

@@ -19,9 +19,6 @@ pub mod ssers {
 
 pub mod contract;
 
-/// Fully-qualified name of the change-detection service.
-pub const CHANGES_SERVICE_NAME: &str = "ssers.v1alpha1.ChangeDetection";
-
 /// Fully-qualified gRPC service name.
 pub const SERVICE_NAME: &str = "v1alpha1.CSIDriverProvider";
 
@@ -30,17 +27,20 @@ pub const API_VERSION: &str = "v1alpha1";
 
 // Hand-written `Debug` for the messages that carry secrets: tokens travel in `attributes` and `secrets`,
 // secret values in `File::contents`. Only sizes and non-secret fields are shown.
+/// What `Debug` shows of a field that carries a token or a secret value: its length only.
+struct Redacted(usize);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "<{} bytes redacted>", self.0)
+    }
+}
+
 impl std::fmt::Debug for v1alpha1::MountRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MountRequest")
-            .field(
-                "attributes",
-                &format_args!("<{} bytes redacted>", self.attributes.len()),
-            )
-            .field(
-                "secrets",
-                &format_args!("<{} bytes redacted>", self.secrets.len()),
-            )
+            .field("attributes", &Redacted(self.attributes.len()))
+            .field("secrets", &Redacted(self.secrets.len()))
             .field("target_path", &self.target_path)
             .field("permission", &self.permission)
             .field("current_object_version", &self.current_object_version)
@@ -51,14 +51,8 @@ impl std::fmt::Debug for v1alpha1::MountRequest {
 impl std::fmt::Debug for ssers::FingerprintsRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FingerprintsRequest")
-            .field(
-                "attributes",
-                &format_args!("<{} bytes redacted>", self.attributes.len()),
-            )
-            .field(
-                "secrets",
-                &format_args!("<{} bytes redacted>", self.secrets.len()),
-            )
+            .field("attributes", &Redacted(self.attributes.len()))
+            .field("secrets", &Redacted(self.secrets.len()))
             .field("not_before_unix_millis", &self.not_before_unix_millis)
             .finish()
     }
@@ -79,10 +73,7 @@ impl std::fmt::Debug for v1alpha1::File {
         f.debug_struct("File")
             .field("path", &self.path)
             .field("mode", &self.mode)
-            .field(
-                "contents",
-                &format_args!("<{} bytes redacted>", self.contents.len()),
-            )
+            .field("contents", &Redacted(self.contents.len()))
             .finish()
     }
 }

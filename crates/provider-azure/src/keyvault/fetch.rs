@@ -116,55 +116,64 @@ pub(super) async fn list_latest(
     clients: &VaultClients,
     object_type: ObjectType,
 ) -> azure_core::Result<Listing> {
-    fn item(id: Option<&str>, attributes: Option<(Option<bool>, Option<time::OffsetDateTime>)>) -> Listed {
+    type Attributes = Option<(Option<bool>, Option<time::OffsetDateTime>)>;
+    fn item(id: Option<&str>, attributes: Attributes) -> Listed {
         let (enabled, updated) = attributes.unwrap_or_default();
         Listed {
             name: last_segment(id).to_ascii_lowercase(),
-            updated: updated.map_or(0, time::OffsetDateTime::unix_timestamp),
+            updated: unix(updated),
             enabled: enabled != Some(false),
         }
     }
-    let mut listing = Listing::default();
     match object_type {
         ObjectType::Secret => {
-            let mut pages = clients.secrets.list_secret_properties(None)?.into_pages();
-            while let Some(page) = pages.try_next().await? {
-                listing.pages += 1;
-                for p in page.into_model()?.value {
-                    listing.objects.push(item(
-                        p.id.as_deref(),
-                        p.attributes.map(|a| (a.enabled, a.updated)),
-                    ));
-                }
-            }
+            let pages = clients.secrets.list_secret_properties(None)?.into_pages();
+            all_pages(
+                pages,
+                |page| page.value,
+                |p| item(p.id.as_deref(), p.attributes.map(|a| (a.enabled, a.updated))),
+            )
+            .await
         }
         ObjectType::Key => {
-            let mut pages = clients.keys.list_key_properties(None)?.into_pages();
-            while let Some(page) = pages.try_next().await? {
-                listing.pages += 1;
-                for p in page.into_model()?.value {
-                    listing.objects.push(item(
-                        p.kid.as_deref(),
-                        p.attributes.map(|a| (a.enabled, a.updated)),
-                    ));
-                }
-            }
+            let pages = clients.keys.list_key_properties(None)?.into_pages();
+            all_pages(
+                pages,
+                |page| page.value,
+                |p| item(p.kid.as_deref(), p.attributes.map(|a| (a.enabled, a.updated))),
+            )
+            .await
         }
         ObjectType::Cert => {
-            let mut pages = clients
+            let pages = clients
                 .certificates
                 .list_certificate_properties(None)?
                 .into_pages();
-            while let Some(page) = pages.try_next().await? {
-                listing.pages += 1;
-                for p in page.into_model()?.value {
-                    listing.objects.push(item(
-                        p.id.as_deref(),
-                        p.attributes.map(|a| (a.enabled, a.updated)),
-                    ));
-                }
-            }
+            all_pages(
+                pages,
+                |page| page.value,
+                |p| item(p.id.as_deref(), p.attributes.map(|a| (a.enabled, a.updated))),
+            )
+            .await
         }
+    }
+}
+
+/// Every page of a collection listing, each item through `listed`, counting the pages.
+async fn all_pages<R, T>(
+    mut pages: impl Stream<Item = azure_core::Result<azure_core::http::Response<R>>> + Unpin,
+    items: impl Fn(R) -> Vec<T>,
+    listed: impl Fn(T) -> Listed,
+) -> azure_core::Result<Listing>
+where
+    R: azure_core::http::DeserializeWith<azure_core::http::JsonFormat>,
+{
+    let mut listing = Listing::default();
+    while let Some(page) = pages.try_next().await? {
+        listing.pages += 1;
+        listing
+            .objects
+            .extend(items(page.into_model()?).into_iter().map(&listed));
     }
     Ok(listing)
 }
@@ -288,7 +297,7 @@ pub(super) fn listed(
     let (enabled, created) = attributes?;
     (enabled != Some(false)).then(|| VersionItem {
         version: last_segment(id),
-        created: created.map_or(0, time::OffsetDateTime::unix_timestamp),
+        created: unix(created),
     })
 }
 
