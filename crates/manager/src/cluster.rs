@@ -13,9 +13,10 @@ use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use k8s_openapi::api::events::v1 as events;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Api, Patch, PatchParams, PostParams};
-use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Client, Resource, ResourceExt};
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
+
+use crate::classes::Classes;
 
 /// An API-server answer that was not success: code, reason and message as the server sent them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -218,15 +219,15 @@ async fn bounded<T>(
 /// The real cluster.
 pub struct KubeCluster {
     client: Client,
-    classes: Store<SecretProviderClass>,
+    classes: Arc<Classes>,
     /// `reportingInstance` of our Events.
     instance: String,
 }
 
 impl KubeCluster {
-    /// `classes` is the reflector store of SecretProviderClasses the controller keeps (listed before the
-    /// first reconcile); `instance` names this pod in Events.
-    pub fn new(client: Client, classes: Store<SecretProviderClass>, instance: Option<String>) -> Self {
+    /// `classes` is the SecretProviderClass cache the controller keeps (listed before the first reconcile);
+    /// `instance` names this pod in Events.
+    pub fn new(client: Client, classes: Arc<Classes>, instance: Option<String>) -> Self {
         Self {
             client,
             classes,
@@ -244,7 +245,14 @@ impl Cluster for KubeCluster {
     ) -> Result<Option<Arc<SecretProviderClass>>, ClusterError> {
         // The controller starts only once this cache holds a full list (crate::controller), so a miss here
         // is a real "not found"; nothing here waits.
-        Ok(self.classes.get(&ObjectRef::new(name).within(namespace)))
+        let class = self.classes.get(namespace, name).map_err(|error| {
+            ClusterError::new(
+                0,
+                "CacheUnreadable",
+                &format!("the cached SecretProviderClass: {error}"),
+            )
+        })?;
+        Ok(class.map(Arc::new))
     }
 
     async fn request_token(

@@ -26,6 +26,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures::TryStreamExt;
 use futures::channel::mpsc;
 use futures::{Stream, StreamExt};
 use k8s_openapi::api::core::v1::Secret;
@@ -39,6 +40,7 @@ use sse_api::{SecretProviderClass, SecretSync, consts};
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::classes::Classes;
 use crate::reconcile::{self, Context, key};
 
 async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, reconcile::Error> {
@@ -73,15 +75,11 @@ pub struct Settings {
 pub async fn run(
     client: Client,
     ctx: Arc<Context>,
-    classes: (
-        Store<SecretProviderClass>,
-        reflector::store::Writer<SecretProviderClass>,
-    ),
+    classes: Arc<Classes>,
     settings: Settings,
     ready: Arc<std::sync::atomic::AtomicBool>,
     shutdown: CancellationToken,
 ) {
-    let (class_store, class_writer) = classes;
     let (sync_store, sync_writer) = reflector::store::<SecretSync>();
     let (triggers, trigger_rx) = mpsc::unbounded();
 
@@ -97,20 +95,21 @@ pub async fn run(
         let triggers = triggers.clone();
         move |sync: &SecretSync, change| {
             if change != Change::Deleted {
-                let _ = triggers.unbounded_send(ObjectRef::from_obj(sync));
+                let _ = triggers.unbounded_send(trigger(sync));
             }
         }
     });
 
-    // SecretProviderClasses: a change (or a deletion) triggers every SecretSync that names the class.
-    let classes = watcher(
+    // SecretProviderClasses: a change (or a deletion) triggers every SecretSync that names the class. The
+    // cache keeps what a reconcile reads of each (crate::classes), not the object.
+    let class_cache = classes.clone();
+    let class_events = watcher(
         Api::<SecretProviderClass>::all(client.clone()),
         watcher::Config::default(),
     )
     .default_backoff()
-    .modify(slim)
-    .reflect(class_writer);
-    let classes_listed = drive("SecretProviderClass", classes, shutdown.clone(), {
+    .inspect_ok(move |event| class_cache.apply(event));
+    let classes_listed = drive("SecretProviderClass", class_events, shutdown.clone(), {
         let (triggers, syncs) = (triggers.clone(), sync_store.clone());
         move |spc: &SecretProviderClass, change| {
             // During the first list nothing reconciles yet, and every SecretSync is triggered by its own
@@ -136,7 +135,7 @@ pub async fn run(
     ready.store(true, std::sync::atomic::Ordering::Release);
     tracing::info!(
         secretsyncs = sync_store.len(),
-        secretproviderclasses = class_store.len(),
+        secretproviderclasses = classes.len(),
         "caches listed: reconciling"
     );
 
@@ -226,25 +225,44 @@ where
     rx
 }
 
-/// What the caches keep of an object: not `managedFields` nor kubectl's last-applied copy of the object,
-/// which the manager never reads and which are most of a small object's size.
-fn slim<K: kube::Resource>(obj: &mut K) {
-    let meta = obj.meta_mut();
+/// What the SecretSync cache keeps of an object's metadata: what a reconcile reads (name, namespace, uid,
+/// generation, deletion, our own annotations). Not `managedFields`, kubectl's last-applied copy, labels,
+/// owners, finalizers or the resourceVersion (the watch keeps its own): at 10,000 SecretSyncs every string
+/// kept here costs about half a MiB.
+fn slim(sync: &mut SecretSync) {
+    let meta = &mut sync.metadata;
     meta.managed_fields = None;
+    meta.labels = None;
+    meta.owner_references = None;
+    meta.finalizers = None;
+    meta.resource_version = None;
+    meta.generate_name = None;
+    meta.self_link = None;
+    meta.creation_timestamp = None;
     if let Some(annotations) = meta.annotations.as_mut() {
-        annotations.remove(LAST_APPLIED);
+        annotations.retain(|key, _| key.starts_with(consts::ANNOTATION_PREFIX));
+    }
+    if meta.annotations.as_ref().is_some_and(|a| a.is_empty()) {
+        meta.annotations = None;
     }
 }
 
-/// kubectl's client-side-apply annotation.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+/// The reference a trigger carries: namespace and name only. `ObjectRef::from_obj` would also copy the
+/// resourceVersion and uid, which kube-runtime's scheduler then keeps twice per pending SecretSync.
+fn trigger(sync: &SecretSync) -> ObjectRef<SecretSync> {
+    let reference = ObjectRef::new(&sync.name_any());
+    match sync.namespace() {
+        Some(namespace) => reference.within(&namespace),
+        None => reference,
+    }
+}
 
 /// Trigger every SecretSync in `syncs` that names `spc` (same namespace).
 fn users_of(syncs: &Store<SecretSync>, spc: &SecretProviderClass, triggers: &Triggers) {
     let (namespace, name) = (spc.namespace(), spc.name_any());
     for sync in syncs.state() {
         if sync.namespace() == namespace && sync.spec.secret_provider_class_name == name {
-            let _ = triggers.unbounded_send(ObjectRef::from_obj(&*sync));
+            let _ = triggers.unbounded_send(trigger(&sync));
         }
     }
 }
@@ -325,7 +343,7 @@ fn spawn_sweeper(
                 );
             }
             for sync in live.iter().filter(|s| overdue.contains(&key(s))) {
-                let _ = triggers.unbounded_send(ObjectRef::from_obj(&**sync));
+                let _ = triggers.unbounded_send(trigger(sync));
             }
         }
     });
@@ -377,13 +395,16 @@ mod tests {
         );
     }
 
-    /// What the controller waits on instead: the driver's `watch` flag wakes every waiter, and the store
-    /// already holds the list when it flips.
+    /// What the controller waits on instead: the driver's `watch` flag wakes every waiter, and the class
+    /// cache already holds the list when it flips.
     #[tokio::test(flavor = "current_thread")]
-    async fn driver_readiness_wakes_every_waiter_after_the_store_is_filled() {
-        let (store, writer) = reflector::store::<SecretProviderClass>();
+    async fn driver_readiness_wakes_every_waiter_after_the_cache_is_filled() {
+        let classes = Arc::new(Classes::default());
+        let cache = classes.clone();
         let (tx, rx) = futures::channel::mpsc::unbounded();
-        let events = rx.map(Ok::<_, watcher::Error>).reflect(writer);
+        let events = rx
+            .map(Ok::<_, watcher::Error>)
+            .inspect_ok(move |event| cache.apply(event));
         let changed = Arc::new(AtomicUsize::new(0));
         let seen = changed.clone();
         let listed = drive(
@@ -398,10 +419,10 @@ mod tests {
         let woken = Arc::new(AtomicUsize::new(0));
         let mut waiters = Vec::new();
         for _ in 0..3 {
-            let (mut listed, woken, store) = (listed.clone(), woken.clone(), store.clone());
+            let (mut listed, woken, classes) = (listed.clone(), woken.clone(), classes.clone());
             waiters.push(tokio::spawn(async move {
                 if listed.wait_for(|v| *v).await.is_ok() {
-                    assert!(store.get(&ObjectRef::new("a").within("ns")).is_some());
+                    assert!(classes.get("ns", "a").unwrap().is_some());
                     woken.fetch_add(1, Ordering::SeqCst);
                 }
             }));
@@ -423,21 +444,42 @@ mod tests {
     }
 
     #[test]
-    fn the_caches_keep_neither_managed_fields_nor_the_last_applied_copy() {
+    fn the_secretsync_cache_keeps_only_what_a_reconcile_reads() {
         let mut s = SecretSync::new("a", sse_api::SecretSyncSpec::default());
+        s.metadata.namespace = Some("ns".into());
+        s.metadata.uid = Some("uid".into());
+        s.metadata.generation = Some(2);
+        s.metadata.resource_version = Some("7".into());
         s.metadata.managed_fields = Some(vec![Default::default()]);
+        s.metadata.labels = Some([("team".to_string(), "x".to_string())].into());
         s.metadata.annotations = Some(
             [
-                (LAST_APPLIED.to_string(), "{\"big\":true}".to_string()),
+                (
+                    "kubectl.kubernetes.io/last-applied-configuration".to_string(),
+                    "{\"big\":true}".to_string(),
+                ),
                 ("team".to_string(), "x".to_string()),
+                (consts::REFRESH_INTERVAL_ANNOTATION.to_string(), "5m".to_string()),
             ]
             .into(),
         );
         slim(&mut s);
-        assert!(s.metadata.managed_fields.is_none());
+        let t = trigger(&s);
+        assert!(t.extra.resource_version.is_none() && t.extra.uid.is_none());
+        assert_eq!((t.name.as_str(), t.namespace.as_deref()), ("a", Some("ns")));
+        assert!(s.metadata.managed_fields.is_none() && s.metadata.labels.is_none());
+        assert!(s.metadata.resource_version.is_none());
         assert_eq!(
             s.metadata.annotations.unwrap().keys().collect::<Vec<_>>(),
-            vec!["team"]
+            vec![consts::REFRESH_INTERVAL_ANNOTATION]
+        );
+        assert_eq!(
+            (s.metadata.name.as_deref(), s.metadata.namespace.as_deref()),
+            (Some("a"), Some("ns"))
+        );
+        assert_eq!(
+            (s.metadata.uid.as_deref(), s.metadata.generation),
+            (Some("uid"), Some(2))
         );
     }
 

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod args;
 pub mod changes;
+pub mod classes;
 pub mod cluster;
 pub mod controller;
 pub mod error;

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use kube::Client;
-use kube::runtime::reflector;
 use sse_api::consts;
 use tokio_util::sync::CancellationToken;
 
@@ -123,10 +122,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         shutdown.clone()
     };
 
-    let (class_store, class_writer) = reflector::store();
+    let classes = Arc::new(crate::classes::Classes::default());
     let cluster = Arc::new(KubeCluster::new(
         client.clone(),
-        class_store.clone(),
+        classes.clone(),
         Some(pod_name.clone()).filter(|name| !name.is_empty()),
     ));
     let poll_interval = Duration::from_secs(rotation_poll_interval_in_seconds.max(1));
@@ -154,7 +153,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     crate::controller::run(
         client.clone(),
         ctx,
-        (class_store, class_writer),
+        classes,
         crate::controller::Settings {
             workers,
             watch_owned_secrets,
