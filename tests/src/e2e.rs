@@ -147,20 +147,25 @@ impl Manager {
 
     /// Resident memory now and at its peak, in MiB (Linux `/proc`).
     pub fn rss_mib(&self) -> Option<(f64, f64)> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()?)).ok()?;
-        let kib = |field: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(field))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        };
-        Some((kib("VmRSS:")? / 1024.0, kib("VmHWM:")? / 1024.0))
+        rss_mib(self.child.id()?)
     }
 
     /// The log so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+}
+
+/// Resident memory of process `pid` now and at its peak, in MiB (Linux `/proc`).
+fn rss_mib(pid: u32) -> Option<(f64, f64)> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+    };
+    Some((kib("VmRSS:")? / 1024.0, kib("VmHWM:")? / 1024.0))
 }
 
 /// Everything the scenarios share.
@@ -178,7 +183,7 @@ pub struct World {
     providers: PathBuf,
     shared: tokio::sync::Mutex<Option<Manager>>,
     gate: tokio::sync::RwLock<()>,
-    _provider: tokio::process::Child,
+    provider: tokio::process::Child,
 }
 
 fn env_path(name: &str) -> Result<PathBuf> {
@@ -252,7 +257,7 @@ impl World {
             providers,
             shared: tokio::sync::Mutex::new(None),
             gate: tokio::sync::RwLock::new(()),
-            _provider: provider,
+            provider,
         };
         world.start_shared_manager().await?;
         Ok(world)
@@ -260,6 +265,11 @@ impl World {
 
     /// Start a manager with the suite's flags (poll interval [`POLL_SECONDS`], leader election on), each
     /// replaced by the same flag in `extra`, logging to `<dir>/<log>.log`.
+    /// The provider's resident memory now and at its peak, in MiB.
+    pub fn provider_rss_mib(&self) -> Option<(f64, f64)> {
+        rss_mib(self.provider.id()?)
+    }
+
     pub async fn start_manager(&self, log: &str, extra: &[String]) -> Result<Manager> {
         let log = self.dir.join(format!("{log}.log"));
         let defaults = [

@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::Metrics;
 
-/// Produces the `/debug/secretsyncs` report.
-pub type Report = Arc<dyn Fn() -> serde_json::Value + Send + Sync>;
+/// Produces the `/debug/secretsyncs` report, as JSON.
+pub type Report = Arc<dyn Fn() -> Vec<u8> + Send + Sync>;
 
 /// Serve the probe endpoints on `addr`: `/healthz` while the process runs, `/readyz` once `ready`, and
 /// `/debug/secretsyncs` (last and next check of every SecretSync; names and times only).
@@ -27,7 +27,7 @@ pub async fn serve_probes(
             "/debug/secretsyncs",
             get(move || {
                 let body = report();
-                async move { axum::Json(body) }
+                async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }
             }),
         )
         .route(
@@ -75,9 +75,12 @@ mod tests {
     async fn probes_and_metrics() {
         let shutdown = CancellationToken::new();
         let ready = Arc::new(AtomicBool::new(false));
-        let report: Report = Arc::new(
-            || serde_json::json!([{"secretSync": "app/db", "nextCheckTime": "2030-01-01T00:00:00Z"}]),
-        );
+        let report: Report = Arc::new(|| {
+            serde_json::to_vec(
+                &serde_json::json!([{"secretSync": "app/db", "nextCheckTime": "2030-01-01T00:00:00Z"}]),
+            )
+            .unwrap()
+        });
         let (probes, probes_task) = serve_probes(
             "127.0.0.1:0".parse().unwrap(),
             ready.clone(),
@@ -86,10 +89,13 @@ mod tests {
         )
         .await
         .unwrap();
+        let report = get(probes, "/debug/secretsyncs").await;
+        assert!(report.contains("\"secretSync\":\"app/db\""), "{report}");
         assert!(
-            get(probes, "/debug/secretsyncs")
-                .await
-                .contains("\"secretSync\":\"app/db\"")
+            report
+                .to_ascii_lowercase()
+                .contains("content-type: application/json"),
+            "{report}"
         );
         assert!(get(probes, "/healthz").await.starts_with("HTTP/1.1 200"));
         assert!(

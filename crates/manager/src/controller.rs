@@ -83,14 +83,13 @@ pub async fn run(
     let (sync_store, sync_writer) = reflector::store::<SecretSync>();
     let (triggers, trigger_rx) = mpsc::unbounded();
 
-    // SecretSyncs: every create/update (incl. the initial list) triggers its own reconcile.
-    let syncs = watcher(
-        Api::<SecretSync>::all(client.clone()),
-        watcher::Config::default().any_semantic(),
-    )
-    .default_backoff()
-    .modify(slim)
-    .reflect(sync_writer);
+    // SecretSyncs: every create/update (incl. the initial list) triggers its own reconcile. Listed in pages
+    // of 500 (the watcher's default), not from the watch cache (`any_semantic`), which answers with every
+    // object in one body: the memory a list needs stays one page, however large the fleet.
+    let syncs = watcher(Api::<SecretSync>::all(client.clone()), watcher::Config::default())
+        .default_backoff()
+        .modify(slim)
+        .reflect(sync_writer);
     let syncs_listed = drive("SecretSync", syncs, shutdown.clone(), {
         let triggers = triggers.clone();
         move |sync: &SecretSync, change| {

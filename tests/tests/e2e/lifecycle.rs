@@ -93,6 +93,9 @@ pub async fn syncs_created_during_manager_startup_all_become_ready(w: &World, ns
                 "figure: manager RSS with {n} SecretSyncs (and as many classes) Ready: {rss:.1} MiB (peak {peak:.1} MiB)"
             );
         }
+        if let Some((rss, peak)) = w.provider_rss_mib() {
+            println!("figure: provider RSS after their Mounts: {rss:.1} MiB (peak {peak:.1} MiB)");
+        }
         let stop = manager.terminate(Duration::from_secs(15)).await;
         outcome.with_context(|| {
             format!("log: {}", manager.log.display())
@@ -105,6 +108,26 @@ pub async fn syncs_created_during_manager_startup_all_become_ready(w: &World, ns
             stop.as_secs_f64()
         );
         ensure!(stop < Duration::from_secs(10), "SIGTERM to exit took {stop:?}");
+
+        // The other start-up: a manager started over the existing fleet lists it all at once.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let mut manager = w
+            .start_manager(
+                "manager-over-fleet",
+                &[
+                    "--rotation-poll-interval-in-seconds=3600".into(),
+                    format!("--health-probe-bind-address=127.0.0.1:{port}"),
+                ],
+            )
+            .await?;
+        let visited = all_visited(ns, n, port).await;
+        if let Some((rss, peak)) = manager.rss_mib() {
+            println!(
+                "figure: manager RSS after starting over {n} existing SecretSyncs (and as many classes): {rss:.1} MiB (peak {peak:.1} MiB)"
+            );
+        }
+        manager.terminate(Duration::from_secs(15)).await?;
+        visited.with_context(|| format!("log: {}", manager.log.display()))?;
         Ok(())
     })
     .await
@@ -184,23 +207,16 @@ pub async fn restart_with_healthy_syncs_calls_no_provider_storm(w: &World, ns: &
             )
             .await?;
         let outcome = async {
-            let report = eventually(Duration::from_secs(60), || async {
-                let body = http_get(port, "/debug/secretsyncs").await?;
-                let entries: Vec<Value> = serde_json::from_str(&body)?;
-                let ours = entries
-                    .into_iter()
-                    .filter(|e| e["secretSync"].as_str().is_some_and(|k| k.starts_with(&format!("{ns}/"))))
-                    .collect::<Vec<_>>();
-                Ok((ours.len() == n).then_some(ours))
-            })
-            .await
-            .context("the restarted manager did not visit every SecretSync")?;
+            let report = all_visited(ns, n, port).await?;
             ensure!(
                 report.iter().all(|e| e["nextCheckTime"].is_string()),
                 "every SecretSync has a next check"
             );
             let gets = w.emulator.counters().get("secrets.get").copied().unwrap_or(0) - gets_before;
             println!("figure: restart with {n} healthy SecretSyncs: {gets} Key Vault GETs until every SecretSync was visited");
+            if let Some((rss, peak)) = manager.rss_mib() {
+                println!("figure: manager RSS after a restart over {n} SecretSyncs (and as many classes): {rss:.1} MiB (peak {peak:.1} MiB)");
+            }
             ensure!(gets <= (n as u64) / 10, "a provider call storm on restart: {gets} GETs for {n} healthy SecretSyncs");
             // Still responsive: a forced sync of one of them lands at once.
             w.k.apply(&sync_yaml(ns, "ss0", "spc0", "Opaque", &[("restart", "k")], "  forceSynchronization: after-restart\n"))
@@ -217,6 +233,26 @@ pub async fn restart_with_healthy_syncs_calls_no_provider_storm(w: &World, ns: &
         Ok(())
     })
     .await
+}
+
+/// Wait until the manager serving `/debug/secretsyncs` on `port` has visited all `n` SecretSyncs of `ns`;
+/// their report entries.
+async fn all_visited(ns: &str, n: usize, port: u16) -> Result<Vec<Value>> {
+    eventually(Duration::from_secs(120), || async {
+        let body = http_get(port, "/debug/secretsyncs").await?;
+        let entries: Vec<Value> = serde_json::from_str(&body)?;
+        let ours = entries
+            .into_iter()
+            .filter(|e| {
+                e["secretSync"]
+                    .as_str()
+                    .is_some_and(|k| k.starts_with(&format!("{ns}/")))
+            })
+            .collect::<Vec<_>>();
+        Ok((ours.len() == n).then_some(ours))
+    })
+    .await
+    .context("the manager did not visit every SecretSync")
 }
 
 async fn http_get(port: u16, path: &str) -> Result<String> {
