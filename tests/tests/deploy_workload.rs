@@ -244,6 +244,13 @@ fn check_deployment(r: &Render, dep: &Obj, p: &mut Problems) {
         p.check(m["livenessProbe"]["httpGet"]["path"] == "/healthz", || {
             "manager: liveness probe must GET /healthz".to_string()
         });
+        // The memory figures (deploy/README.md) were measured with glibc's mmap threshold fixed.
+        let mmap_threshold = items(&m["env"])
+            .find(|e| e["name"] == "MALLOC_MMAP_THRESHOLD_")
+            .and_then(|e| e["value"].as_str().map(str::to_string));
+        p.check(mmap_threshold.as_deref() == Some("131072"), || {
+            format!("manager: env MALLOC_MMAP_THRESHOLD_ must be \"131072\", found {mmap_threshold:?}")
+        });
     }
     if let Some(c) = container(pod, PROVIDER) {
         p.check(
