@@ -268,6 +268,10 @@ pub fn volume_mounted_at<'a>(pod: &'a Value, container_name: &str, dir: &str) ->
     volumes(pod).find(|v| v["name"] == mount["name"])
 }
 
+/// Env vars the manager container sets for the C runtime rather than for a flag: glibc's allocator
+/// settings (see deploy/base/deployment.yaml).
+const C_RUNTIME_ENV: &[&str] = &["MALLOC_MMAP_THRESHOLD_"];
+
 /// The manager container's command line as the pod runs it: its args (starting with the program name),
 /// and `--flag=value` for every env var it gets literally, from a ConfigMap key in the render, or from a
 /// ConfigMap in `envFrom`. Downward-API env vars are skipped (they carry the pod's identity); env vars no
@@ -290,6 +294,9 @@ pub fn manager_command_line(
     let mut env_flags = Vec::new();
     for e in items(&c["env"]) {
         let name = e["name"].as_str().unwrap_or("");
+        if C_RUNTIME_ENV.contains(&name) {
+            continue;
+        }
         let Some(long) = env_to_long.get(name) else {
             p.add(format!("manager: env {name} is not read by any manager flag"));
             continue;
