@@ -84,12 +84,15 @@ pub async fn run(
     let (triggers, trigger_rx) = mpsc::unbounded();
 
     // SecretSyncs: every create/update (incl. the initial list) triggers its own reconcile. Listed in pages
-    // of 500 (the watcher's default), not from the watch cache (`any_semantic`), which answers with every
-    // object in one body: the memory a list needs stays one page, however large the fleet.
-    let syncs = watcher(Api::<SecretSync>::all(client.clone()), watcher::Config::default())
-        .default_backoff()
-        .modify(slim)
-        .reflect(sync_writer);
+    // (`LIST_PAGE`), not from the watch cache (`any_semantic`), which answers with every object in one body:
+    // the memory a list needs stays one page, however large the fleet.
+    let syncs = watcher(
+        Api::<SecretSync>::all(client.clone()),
+        watcher::Config::default().page_size(LIST_PAGE),
+    )
+    .default_backoff()
+    .modify(slim)
+    .reflect(sync_writer);
     let syncs_listed = drive("SecretSync", syncs, shutdown.clone(), {
         let triggers = triggers.clone();
         move |sync: &SecretSync, change| {
@@ -104,7 +107,7 @@ pub async fn run(
     let class_cache = classes.clone();
     let class_events = watcher(
         Api::<SecretProviderClass>::all(client.clone()),
-        watcher::Config::default(),
+        watcher::Config::default().page_size(LIST_PAGE),
     )
     .default_backoff()
     .inspect_ok(move |event| class_cache.apply(event));
@@ -171,6 +174,11 @@ pub async fn run(
         () = bound => tracing::warn!(?limit, "in-flight reconciles did not finish in time after the stop signal; abandoned"),
     }
 }
+
+/// Objects per page of the initial lists. A page is read whole, with every object's `managedFields`, before
+/// the caches slim it: a manager started over 10,000 existing SecretSyncs peaked at 68.8 MiB RSS with the
+/// watcher's default of 500 and at 59.5 MiB with 100 (deploy/README.md).
+const LIST_PAGE: u32 = 100;
 
 /// What happened to an object a driver saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
