@@ -110,16 +110,7 @@ pub async fn syncs_created_during_manager_startup_all_become_ready(w: &World, ns
         ensure!(stop < Duration::from_secs(10), "SIGTERM to exit took {stop:?}");
 
         // The other start-up: a manager started over the existing fleet lists it all at once.
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut manager = w
-            .start_manager(
-                "manager-over-fleet",
-                &[
-                    "--rotation-poll-interval-in-seconds=3600".into(),
-                    format!("--health-probe-bind-address=127.0.0.1:{port}"),
-                ],
-            )
-            .await?;
+        let (mut manager, port) = start_hourly_manager(w, "manager-over-fleet").await?;
         let visited = all_visited(ns, n, port).await;
         if let Some((rss, peak)) = manager.rss_mib() {
             println!(
@@ -196,16 +187,7 @@ pub async fn restart_with_healthy_syncs_calls_no_provider_storm(w: &World, ns: &
 
     without_shared_manager(w, || async {
         let gets_before = w.emulator.counters().get("secrets.get").copied().unwrap_or(0);
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let mut manager = w
-            .start_manager(
-                "manager-restart",
-                &[
-                    "--rotation-poll-interval-in-seconds=3600".into(),
-                    format!("--health-probe-bind-address=127.0.0.1:{port}"),
-                ],
-            )
-            .await?;
+        let (mut manager, port) = start_hourly_manager(w, "manager-restart").await?;
         let outcome = async {
             let report = all_visited(ns, n, port).await?;
             ensure!(
@@ -233,6 +215,22 @@ pub async fn restart_with_healthy_syncs_calls_no_provider_storm(w: &World, ns: &
         Ok(())
     })
     .await
+}
+
+/// Start a manager checking hourly (so only start-up work shows) with its probes, `/debug/secretsyncs`
+/// included, on a free loopback port; the manager and that port.
+async fn start_hourly_manager(w: &World, log: &str) -> Result<(Manager, u16)> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let manager = w
+        .start_manager(
+            log,
+            &[
+                "--rotation-poll-interval-in-seconds=3600".into(),
+                format!("--health-probe-bind-address=127.0.0.1:{port}"),
+            ],
+        )
+        .await?;
+    Ok((manager, port))
 }
 
 /// Wait until the manager serving `/debug/secretsyncs` on `port` has visited all `n` SecretSyncs of `ns`;
