@@ -39,8 +39,25 @@ pub const VAULT: &str = "e2e-kv";
 pub const SA: &str = "app-sa";
 /// The shared manager's poll interval.
 pub const POLL_SECONDS: u64 = 20;
-/// Longest a scenario may run.
+/// Longest a scenario may run at the default scale ([`scaled`] stretches it for a larger fleet).
 const SCENARIO_TIMEOUT: Duration = Duration::from_secs(600);
+/// Environment: how many SecretSyncs the scale scenarios create (default 200).
+pub const ENV_SYNCS: &str = "SSE_E2E_SYNCS";
+
+/// The number of SecretSyncs the scale scenarios create (`$SSE_E2E_SYNCS`, default 200).
+pub fn scale() -> usize {
+    std::env::var(ENV_SYNCS)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
+/// A bound sized for 10,000 SecretSyncs, stretched in proportion for a larger `$SSE_E2E_SYNCS`: every
+/// wait stays bounded, and a run at 100,000 is not cut short by limits made for the default scale.
+pub fn scaled(limit: Duration) -> Duration {
+    let factor = scale().div_ceil(10_000).max(1);
+    limit * u32::try_from(factor).unwrap_or(u32::MAX)
+}
 
 /// Environment `cargo xtask e2e` sets for the test process.
 pub const ENV_KUBECONFIG: &str = "SSE_E2E_KUBECONFIG";
@@ -92,10 +109,11 @@ pub fn run(name: &str, mode: Mode, scenario: Scenario) {
         let ns = w.namespace(name).await?;
         let mark = w.manager_log_len();
         let started = Instant::now();
-        let outcome = match tokio::time::timeout(SCENARIO_TIMEOUT, scenario(w, &ns)).await {
+        let outcome = match tokio::time::timeout(scaled(SCENARIO_TIMEOUT), scenario(w, &ns)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(anyhow::anyhow!(
-                "scenario did not finish within {SCENARIO_TIMEOUT:?}"
+                "scenario did not finish within {:?}",
+                scaled(SCENARIO_TIMEOUT)
             )),
         };
         let outcome = match outcome {

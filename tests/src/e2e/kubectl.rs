@@ -35,9 +35,10 @@ impl Kubectl {
             use tokio::io::AsyncWriteExt;
             pipe.write_all(input.as_bytes()).await?;
         }
-        let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        let limit = super::scaled(Duration::from_secs(120));
+        let out = tokio::time::timeout(limit, child.wait_with_output())
             .await
-            .with_context(|| format!("kubectl {} did not finish within 120 s", args.join(" ")))??;
+            .with_context(|| format!("kubectl {} did not finish within {limit:?}", args.join(" ")))??;
         if !out.status.success() {
             bail!(
                 "kubectl {}: {}",
