@@ -47,6 +47,8 @@ scenarios! {
     Shared missing_service_account;
     Shared token_policy_denies_other_requests;
     Shared class_created_after_its_sync_triggers_it;
+    Shared force_sync_annotation_checks_now;
+    Shared kubectl_sse_status_and_sync;
     Exclusive offline_keeps_secret_and_recovers;
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;
@@ -57,6 +59,8 @@ scenarios! {
 mod api;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
+#[path = "e2e/operator.rs"]
+mod operator;
 #[path = "e2e/sync.rs"]
 mod sync;
 
@@ -64,5 +68,6 @@ mod sync;
 mod scenario {
     pub use super::api::*;
     pub use super::lifecycle::*;
+    pub use super::operator::*;
     pub use super::sync::*;
 }

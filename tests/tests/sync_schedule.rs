@@ -131,3 +131,119 @@ async fn a_secret_sync_whose_check_is_late_is_reported_overdue() {
         "never reconciled long after start: {late:?}"
     );
 }
+
+fn annotate(sync: &mut sse_api::SecretSync, key: &str, value: &str) {
+    sync.metadata
+        .annotations
+        .get_or_insert_default()
+        .insert(key.into(), value.into());
+}
+
+#[tokio::test]
+async fn the_force_sync_annotation_checks_the_vault_at_once_and_once() {
+    let mut env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "pw", "old");
+    env.put_class("kv", "azure", &["objectName: pw\nobjectType: secret"]);
+    let mut sync = env.sync("forced", "kv", "Opaque", &[("pw", "key")]);
+    env.reconcile(&mut sync).await;
+    assert_eq!(env.secret_data("forced")["key"], "old");
+
+    // Rotated in the vault; the hourly check is an hour away, so a trigger alone does nothing.
+    env.emulator.store().set_secret(VAULT, "pw", "new");
+    assert!(!env.reconcile(&mut sync).await.synced());
+    assert_eq!(env.secret_data("forced")["key"], "old");
+
+    const FORCE: &str = sse_api::consts::FORCE_SYNC_ANNOTATION;
+    annotate(&mut sync, FORCE, "2026-12-06T11:20:00Z");
+    assert!(
+        env.reconcile(&mut sync).await.synced(),
+        "a new force-sync value checks now"
+    );
+    assert_eq!(env.secret_data("forced")["key"], "new");
+    let status = sync.status.clone().unwrap();
+    assert_eq!(status.force_sync_handled.as_deref(), Some("2026-12-06T11:20:00Z"));
+    assert_eq!(
+        condition(&sync, READY).1,
+        "UpdateValueChangeOrForceUpdateSucceeded"
+    );
+
+    // Handled: the same value (the status write's own echo, a restart) does not check again.
+    env.emulator.reset_counters();
+    assert!(!env.reconcile(&mut sync).await.synced());
+    env.restart();
+    assert!(
+        !env.reconcile(&mut sync).await.synced(),
+        "the status says it was handled"
+    );
+    assert_eq!(env.emulator.counters().get("secrets.get"), None);
+
+    // A value set while no manager ran is handled by the next one.
+    annotate(&mut sync, FORCE, "again");
+    env.restart();
+    assert!(env.reconcile(&mut sync).await.synced());
+    assert_eq!(
+        sync.status.as_ref().unwrap().force_sync_handled.as_deref(),
+        Some("again")
+    );
+}
+
+#[tokio::test]
+async fn a_forced_check_reads_the_vault_where_change_detection_would_answer_quietly() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "pw", "v");
+    env.put_class("kv", "azure", &["objectName: pw\nobjectType: secret"]);
+    let mut sync = env.sync("forced", "kv", "Opaque", &[("pw", "key")]);
+    env.reconcile(&mut sync).await;
+    env.poll(&mut sync).await; // the listing's fingerprint becomes the baseline
+
+    env.emulator.reset_counters();
+    env.poll(&mut sync).await;
+    assert_eq!(
+        env.emulator.counters().get("secrets.get"),
+        None,
+        "a quiet check lists only"
+    );
+
+    annotate(&mut sync, sse_api::consts::FORCE_SYNC_ANNOTATION, "1");
+    env.emulator.reset_counters();
+    let report = env.reconcile(&mut sync).await;
+    assert!(report.synced());
+    assert_eq!(
+        env.emulator.counters().get("secrets.get"),
+        Some(&1),
+        "the forced check mounted"
+    );
+    // Nothing changed: the conditions stay as they were (Ready), the status records the request.
+    assert_eq!(condition(&sync, READY).0, "True");
+    assert_eq!(
+        sync.status.as_ref().unwrap().force_sync_handled.as_deref(),
+        Some("1")
+    );
+}
+
+#[tokio::test]
+async fn a_bad_force_sync_value_is_reported_once_and_writes_nothing() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "pw", "v");
+    env.put_class("kv", "azure", &["objectName: pw\nobjectType: secret"]);
+    let mut sync = env.sync("forced", "kv", "Opaque", &[("pw", "key")]);
+    env.reconcile(&mut sync).await;
+    env.emulator.store().set_secret(VAULT, "pw", "rotated");
+
+    annotate(&mut sync, sse_api::consts::FORCE_SYNC_ANNOTATION, &"x".repeat(64));
+    env.cluster.clear_calls();
+    assert!(env.reconcile(&mut sync).await.synced());
+    let (status, reason, message) = condition(&sync, READY);
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "UserInputValidationFailed")
+    );
+    assert!(
+        message.contains("sse-rs.io/force-sync") && message.contains("64 characters"),
+        "{message}"
+    );
+    assert_eq!(env.secret_data("forced")["key"], "v", "nothing written");
+    assert_eq!(sync.status.as_ref().unwrap().force_sync_handled, None);
+    // Reported once: the status write's echo is not another check.
+    assert!(!env.reconcile(&mut sync).await.synced());
+}

@@ -8,6 +8,7 @@
 //! and keeps the files (logs, never the manager's credential) when something failed. A filter selects
 //! scenarios by name as libtest does: `cargo xtask e2e foreign`, `cargo xtask e2e -- --exact lease_handover_on_sigterm`.
 //! `--release` runs release builds of the binaries (what ships; use it for the figures about them).
+//! `kubectl-sse` is built too and put first on the tests' PATH, so `kubectl sse …` finds it as a plugin.
 #![allow(clippy::print_stdout, reason = "the suite reports what it kept")]
 
 use std::path::Path;
@@ -38,7 +39,15 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
     );
     // `--release`: run the binaries as shipped (the figures about them, RSS above all, are then theirs).
     let release = args.iter().any(|a| a == "--release");
-    let bins = crate::procs::build_bins(root, &["provider-azure", "manager"], release)?;
+    let bins = crate::procs::build_bins(root, &["provider-azure", "manager", "kubectl-sse"], release)?;
+    // `kubectl sse` finds its plugin on the PATH, as a user's kubectl does.
+    let plugin_dir = crate::procs::bin(&bins, "kubectl-sse")?
+        .parent()
+        .context("the plugin's directory")?
+        .to_path_buf();
+    let path = std::env::join_paths(std::iter::once(plugin_dir).chain(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    )))?;
     let dir = tempfile::Builder::new().prefix("sse-e2e").tempdir_in("/tmp")?;
     // `--show-output`: the scenarios print figures (timings, request counts) worth reading when they pass.
     let mut test_args = vec![
@@ -56,6 +65,7 @@ pub fn run(root: &Path, args: &[String]) -> Result<()> {
         .env(ENV_MANAGER_BIN, crate::procs::bin(&bins, "manager")?)
         .env(ENV_PROVIDER_BIN, crate::procs::bin(&bins, "provider-azure")?)
         .env(ENV_DEPLOY, root.join("deploy"))
+        .env("PATH", path)
         .status()
         .context("cargo test")?;
     stop_all(dir.path());

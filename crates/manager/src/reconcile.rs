@@ -257,6 +257,20 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     } else {
         None
     };
+    // A valid force-sync request this check answers: the status will say so once it is done.
+    let force_sync = ctx
+        .schedule
+        .force_sync_pending(sync)
+        .filter(|_| {
+            sync.metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| sse_api::validation::force_sync(a).is_ok())
+        })
+        .map(str::to_string);
+    if let Some(token) = &force_sync {
+        tracing::info!(force_sync = %token, "force-sync requested: checking the vault now");
+    }
     // A scheduled check (not one a change triggered early): how late it completes is measured below.
     let due = ctx.schedule.due_at(sync).filter(|due| *due <= now);
     // The semaphore is never closed.
@@ -305,6 +319,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             next: to_time(next_check),
             interval: sse_api::validation::format_duration(ctx.schedule.interval(sync)),
             late_by: late_by.map(sse_api::validation::format_duration),
+            force_sync,
         },
     );
     // A quiet check writes nothing, unless the status is old enough that its check times mislead.

@@ -133,6 +133,7 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
             next: to_time(now + ctx.schedule.phase_delay(&sync, now)),
             interval: sse_api::validation::format_duration(ctx.schedule.interval(&sync)),
             late_by: None,
+            force_sync: None,
         },
     );
     let secret = cluster

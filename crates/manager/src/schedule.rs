@@ -77,6 +77,8 @@ struct Memo {
     next_check: SystemTime,
     last_check: Option<SystemTime>,
     last_reason: Option<Reason>,
+    /// Digest of the force-sync annotation this process last handled (until the status shows it).
+    force_handled: Option<u64>,
 }
 
 /// One line of the schedule report: when a SecretSync was last checked, with what result, and when next.
@@ -100,6 +102,14 @@ pub struct Schedule {
     memos: Mutex<HashMap<String, Memo>>,
     failures: Mutex<HashMap<String, u32>>,
     forced: Mutex<HashSet<String>>,
+}
+
+/// A short digest of a force-sync token (what the memo keeps instead of the string).
+fn digest(token: &str) -> u64 {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::hash::DefaultHasher::new();
+    token.hash(&mut hasher);
+    hasher.finish()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -143,7 +153,7 @@ impl Schedule {
         now: SystemTime,
     ) -> Option<Duration> {
         let key = key(sync);
-        if lock(&self.forced).contains(&key) {
+        if lock(&self.forced).contains(&key) || self.force_sync_pending(sync).is_some() {
             return None;
         }
         let memo = lock(&self.memos).get(&key).cloned();
@@ -181,12 +191,30 @@ impl Schedule {
                         last_check: status.last_checked_time.as_ref().and_then(from_time),
                         last_reason: conditions::find_condition(&status.conditions, conditions::READY)
                             .and_then(|c| c.reason.parse().ok()),
+                        force_handled: None,
                     },
                 );
                 next_check
             }
         };
         next_check.duration_since(now).ok().filter(|d| !d.is_zero())
+    }
+
+    /// The value of `sync`'s force-sync annotation when it asks for a check that has not run: neither its
+    /// status ([`SecretSyncStatus::force_sync_handled`](sse_api::SecretSyncStatus)) nor this process (whose
+    /// status write may not have come back through the watch yet, or was refused) has handled it.
+    pub fn force_sync_pending<'a>(&self, sync: &'a SecretSync) -> Option<&'a str> {
+        let token = sync
+            .metadata
+            .annotations
+            .as_ref()?
+            .get(sse_api::consts::FORCE_SYNC_ANNOTATION)?;
+        let status = sync.status.as_ref().and_then(|s| s.force_sync_handled.as_deref());
+        if status == Some(token.as_str()) {
+            return None;
+        }
+        let handled = lock(&self.memos).get(&key(sync)).and_then(|m| m.force_handled);
+        (handled != Some(digest(token))).then_some(token.as_str())
     }
 
     /// When `sync`'s current check was scheduled, if this process scheduled one.
@@ -236,6 +264,13 @@ impl Schedule {
                 next_check: now + delay,
                 last_check: Some(now),
                 last_reason: Some(reason),
+                // This check handled the force-sync request the SecretSync carried, valid or not.
+                force_handled: sync
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(sse_api::consts::FORCE_SYNC_ANNOTATION))
+                    .map(|token| digest(token)),
             },
         );
     }

@@ -99,6 +99,8 @@ pub struct Check {
     pub interval: String,
     /// How late this check was, when late enough to report (Go duration).
     pub late_by: Option<String>,
+    /// The force-sync request this check answered (a valid annotation value), if any.
+    pub force_sync: Option<String>,
 }
 
 /// Compute the next status. Its check times are always this check's; `changed` ignores them.
@@ -108,6 +110,9 @@ pub fn next(current: &SecretSyncStatus, generation: Option<i64>, outcome: &Outco
     status.observed_generation = generation;
     status.refresh_interval = Some(check.interval.clone());
     status.late_by.clone_from(&check.late_by);
+    if check.force_sync.is_some() {
+        status.force_sync_handled.clone_from(&check.force_sync);
+    }
     let phase = if current.sync_hash.is_none() {
         CREATE
     } else {
@@ -224,6 +229,7 @@ mod tests {
             next: t(next),
             interval: "1h0m0s".into(),
             late_by: None,
+            force_sync: None,
         }
     }
 
@@ -307,6 +313,7 @@ mod tests {
             &synced(Written::Unchanged, "v2:a"),
             &Check {
                 late_by: Some("2m5s".into()),
+                force_sync: None,
                 ..at(185, 245)
             },
         );

@@ -41,6 +41,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     validation::validate_spec(&sync.spec)?;
     if let Some(annotations) = &sync.metadata.annotations {
         validation::refresh_interval(annotations)?;
+        validation::force_sync(annotations)?;
     }
     let class = class(sync, ctx).await?;
     let tokens = tokens(sync, ctx).await?;
@@ -52,7 +53,11 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     );
     let detected = detect(sync, ctx, &key, &class, tokens.as_deref()).await;
     let observed_at = detected.as_ref().map(|f| f.observed_at);
-    if let Some(found) = &detected
+    // A force-sync request reads the vault whatever change detection says (the fingerprint still
+    // becomes the baseline of the checks that follow).
+    let forced = ctx.schedule.force_sync_pending(sync).is_some();
+    if !forced
+        && let Some(found) = &detected
         && let Some(outcome) = quiet(sync, ctx, &key, inputs, found).await?
     {
         return Ok(Done { outcome, observed_at });

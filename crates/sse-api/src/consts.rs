@@ -115,6 +115,14 @@ pub const ANNOTATION_PREFIX: &str = "sse-rs.io/";
 /// it, `rotationPollIntervalInSeconds` applies.
 pub const REFRESH_INTERVAL_ANNOTATION: &str = "sse-rs.io/refresh-interval";
 
+/// Annotation on a SecretSync asking for a full check now: every new value (by convention the time, as
+/// `kubectl sse sync` sets it) makes the manager read the vault at once, past change detection, and
+/// record the value it handled in `status.forceSyncHandled`. No spec edit, no delete-and-recreate.
+pub const FORCE_SYNC_ANNOTATION: &str = "sse-rs.io/force-sync";
+
+/// Longest value of [`FORCE_SYNC_ANNOTATION`]: it is copied into the status.
+pub const FORCE_SYNC_MAX_LEN: usize = 63;
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -175,6 +175,11 @@ pub struct SecretSyncStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub late_by: Option<String>,
 
+    /// The value of the `sse-rs.io/force-sync` annotation the last check handled: a check asked for with a
+    /// new value has run (its outcome is in the conditions) once this shows that value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_sync_handled: Option<String>,
+
     /// When the current run of failures started; absent while syncing succeeds. The Secret keeps its last good
     /// value meanwhile.
     #[serde(default, skip_serializing_if = "Option::is_none")]

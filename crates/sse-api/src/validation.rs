@@ -97,6 +97,16 @@ pub enum ValidationError {
         /// The annotation's value.
         value: String,
     },
+    /// The force-sync annotation is empty, too long or not printable.
+    #[error(
+        "annotation {annotation} must be 1 to {max} printable characters (such as the time: kubectl sse sync sets it), got {len} characters",
+        annotation = crate::consts::FORCE_SYNC_ANNOTATION,
+        max = crate::consts::FORCE_SYNC_MAX_LEN
+    )]
+    ForceSync {
+        /// The length of the annotation's value (the value itself may be anything: it is not echoed).
+        len: usize,
+    },
 }
 
 impl ValidationError {
@@ -109,7 +119,8 @@ impl ValidationError {
             | ValidationError::EmptySourcePath { .. }
             | ValidationError::EmptyTargetKey { .. }
             | ValidationError::DuplicateTargetKey { .. }
-            | ValidationError::RefreshInterval { .. } => Reason::UserInputValidationFailed,
+            | ValidationError::RefreshInterval { .. }
+            | ValidationError::ForceSync { .. } => Reason::UserInputValidationFailed,
         }
     }
 }
@@ -206,6 +217,22 @@ pub fn refresh_interval(
     Ok(Some(std::time::Duration::from_secs_f64(total)))
 }
 
+/// The SecretSync's force-sync request, its [`FORCE_SYNC_ANNOTATION`](crate::consts::FORCE_SYNC_ANNOTATION)
+/// (`None` without the annotation): 1 to [`FORCE_SYNC_MAX_LEN`](crate::consts::FORCE_SYNC_MAX_LEN)
+/// printable ASCII characters, since the manager copies it into the status.
+pub fn force_sync(annotations: &BTreeMap<String, String>) -> Result<Option<&str>, ValidationError> {
+    let Some(value) = annotations.get(crate::consts::FORCE_SYNC_ANNOTATION) else {
+        return Ok(None);
+    };
+    let printable = value.bytes().all(|b| b.is_ascii_graphic() || b == b' ');
+    if value.trim().is_empty() || value.len() > crate::consts::FORCE_SYNC_MAX_LEN || !printable {
+        return Err(ValidationError::ForceSync {
+            len: value.chars().count(),
+        });
+    }
+    Ok(Some(value))
+}
+
 /// A duration as Go prints it, to whole seconds: `1h30m0s`, `5m0s`, `45s`.
 pub fn format_duration(d: std::time::Duration) -> String {
     let secs = d.as_secs();
@@ -251,6 +278,34 @@ mod tests {
         assert_eq!(format_duration(std::time::Duration::from_secs(5400)), "1h30m0s");
         assert_eq!(format_duration(std::time::Duration::from_secs(300)), "5m0s");
         assert_eq!(format_duration(std::time::Duration::from_secs(45)), "45s");
+    }
+
+    #[test]
+    fn force_sync_annotation() {
+        let parse = |v: &str| {
+            force_sync(&BTreeMap::from([(
+                crate::consts::FORCE_SYNC_ANNOTATION.to_string(),
+                v.to_string(),
+            )]))
+            .map(|t| t.map(str::to_string))
+        };
+        assert_eq!(
+            parse("2026-12-06T11:20:00.123Z").unwrap().as_deref(),
+            Some("2026-12-06T11:20:00.123Z")
+        );
+        assert_eq!(parse("now please").unwrap().as_deref(), Some("now please"));
+        assert_eq!(force_sync(&BTreeMap::new()).unwrap(), None);
+        let long = "x".repeat(crate::consts::FORCE_SYNC_MAX_LEN + 1);
+        for bad in ["", "  ", long.as_str(), "line\nbreak", "é"] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.reason(), Reason::UserInputValidationFailed);
+            let message = err.to_string();
+            assert!(message.contains("sse-rs.io/force-sync"), "{message}");
+            assert!(
+                bad.trim().is_empty() || !message.contains(bad),
+                "the value is not echoed: {message}"
+            );
+        }
     }
     use crate::secret_sync::SecretObjectData;
 

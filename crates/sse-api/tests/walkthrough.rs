@@ -219,6 +219,7 @@ fn status_round_trips() {
         next_check_time: Some(t(1_700_003_700)),
         refresh_interval: Some("1h0m0s".into()),
         late_by: Some("5m0s".into()),
+        force_sync_handled: Some("2023-11-14T22:14:00Z".into()),
         failing_since: None,
         observed_generation: Some(3),
         conditions: vec![new_condition(
@@ -239,6 +240,7 @@ fn status_round_trips() {
             "nextCheckTime": "2023-11-14T23:15:00Z",
             "refreshInterval": "1h0m0s",
             "lateBy": "5m0s",
+            "forceSyncHandled": "2023-11-14T22:14:00Z",
             "observedGeneration": 3,
             "conditions": [{
                 "type": "Ready",

@@ -19,6 +19,15 @@ pub struct Kubectl {
 
 impl Kubectl {
     pub async fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String> {
+        let (code, stdout, stderr) = self.output(args, stdin).await?;
+        if code != Some(0) {
+            bail!("kubectl {}: {}", args.join(" "), stderr.trim());
+        }
+        Ok(stdout)
+    }
+
+    /// Run kubectl and return its exit code (`None`: killed by a signal), stdout and stderr.
+    pub async fn output(&self, args: &[&str], stdin: Option<&str>) -> Result<(Option<i32>, String, String)> {
         let mut cmd = tokio::process::Command::new("kubectl");
         cmd.env("KUBECONFIG", &self.kubeconfig)
             .args(args)
@@ -39,14 +48,11 @@ impl Kubectl {
         let out = tokio::time::timeout(limit, child.wait_with_output())
             .await
             .with_context(|| format!("kubectl {} did not finish within {limit:?}", args.join(" ")))??;
-        if !out.status.success() {
-            bail!(
-                "kubectl {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        Ok((
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        ))
     }
 
     pub async fn apply(&self, yaml: &str) -> Result<String> {

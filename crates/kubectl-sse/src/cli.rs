@@ -1,0 +1,171 @@
+//! Command line, with kubectl's conventions: `--kubeconfig`, `--context`, `-n`, `-A`, `-o`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+/// `kubectl sse`: SecretSync status and on-demand checks for SSE-rs.
+#[derive(clap::Parser, Debug)]
+#[command(name = "kubectl-sse", bin_name = "kubectl sse", version)]
+pub struct Cli {
+    /// Which cluster and namespace.
+    #[command(flatten)]
+    pub target: TargetArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// When each SecretSync's vault was last checked, when its Secret last changed, the next check, why.
+    Status(crate::status::StatusArgs),
+    /// Check the vault now (sets the sse-rs.io/force-sync annotation) and wait for the manager's answer.
+    Sync(crate::sync::SyncArgs),
+}
+
+/// kubectl's cluster and namespace flags.
+#[derive(clap::Args, Debug)]
+pub struct TargetArgs {
+    /// Path to the kubeconfig file (default: $KUBECONFIG, else ~/.kube/config).
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+    /// The namespace (default: the context's).
+    #[arg(short, long, global = true)]
+    pub namespace: Option<String>,
+    /// Every namespace.
+    #[arg(short = 'A', long, global = true)]
+    pub all_namespaces: bool,
+    /// Longest wait for one API request.
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+}
+
+/// Output format, as kubectl's `-o`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Output {
+    /// A table.
+    #[default]
+    Table,
+    /// A table with more columns.
+    Wide,
+    /// JSON, for machines.
+    Json,
+    /// YAML.
+    Yaml,
+}
+
+/// A connected client and the namespace scope.
+pub struct Target {
+    /// The API server.
+    pub client: kube::Client,
+    /// `None`: every namespace (`-A`).
+    pub namespace: Option<String>,
+}
+
+impl TargetArgs {
+    /// Read the kubeconfig and connect.
+    pub async fn connect(&self) -> Result<Target> {
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            cluster: None,
+            user: None,
+        };
+        let mut config = match &self.kubeconfig {
+            Some(path) => {
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .with_context(|| format!("read kubeconfig {}", path.display()))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
+            }
+            None => kube::Config::from_kubeconfig(&options)
+                .await
+                .context("read kubeconfig ($KUBECONFIG or ~/.kube/config)")?,
+        };
+        config.connect_timeout = Some(self.request_timeout);
+        config.read_timeout = Some(self.request_timeout);
+        config.write_timeout = Some(self.request_timeout);
+        let namespace = if self.all_namespaces {
+            if self.namespace.is_some() {
+                bail!("-n and -A exclude each other");
+            }
+            None
+        } else {
+            Some(
+                self.namespace
+                    .clone()
+                    .unwrap_or_else(|| config.default_namespace.clone()),
+            )
+        };
+        Ok(Target {
+            client: kube::Client::try_from(config)?,
+            namespace,
+        })
+    }
+}
+
+/// A duration as kubectl writes it: `30s`, `2m`, `1h` (or plain seconds).
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let (number, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {value:?} (e.g. 30s, 2m, 1h)"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(format!("not a duration: {value:?} (e.g. 30s, 2m, 1h)")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+
+    #[test]
+    fn kubectl_flags_go_anywhere() {
+        let cli = Cli::try_parse_from(["kubectl-sse", "status", "-n", "apps", "web", "-o", "wide"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.target.namespace.as_deref(), Some("apps"));
+        let Command::Status(args) = cli.command else {
+            panic!("status")
+        };
+        assert_eq!(args.name.as_deref(), Some("web"));
+        assert_eq!(args.output, Output::Wide);
+        let cli = Cli::try_parse_from([
+            "kubectl-sse",
+            "-A",
+            "--context",
+            "prod",
+            "sync",
+            "--all",
+            "--timeout",
+            "5m",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(cli.target.all_namespaces);
+        assert_eq!(cli.target.context.as_deref(), Some("prod"));
+        let Command::Sync(args) = cli.command else {
+            panic!("sync")
+        };
+        assert!(args.all);
+        assert_eq!(args.timeout, Duration::from_secs(300));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5d").is_err());
+    }
+}

@@ -1,0 +1,400 @@
+//! `kubectl sse status [NAME]`: the three times an operator needs ("changed it at 2 PM, still old at
+//! 2:15"): when the vault was last checked, when the Secret last changed, when the next check is; and
+//! the reason, the message and since when it has been failing. Read from the SecretSync's status only.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context as _, Result};
+use kube::ResourceExt as _;
+use kube::api::{Api, ListParams};
+use serde::Serialize;
+use sse_api::{SecretSync, Time, conditions};
+
+use crate::cli::{Output, Target};
+
+/// `kubectl sse status` arguments.
+#[derive(clap::Args, Debug)]
+pub struct StatusArgs {
+    /// One SecretSync (default: every SecretSync in the namespace, or in all of them with -A).
+    pub name: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
+}
+
+/// What `status` reports about one SecretSync. Times are RFC 3339.
+#[derive(Serialize, Debug, Clone, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub namespace: String,
+    pub name: String,
+    /// The Secret it writes (same name, same namespace).
+    pub secret: String,
+    /// `True`, `False`, or `Unknown` before the first check.
+    pub ready: String,
+    pub reason: Option<String>,
+    pub message: Option<String>,
+    /// When the vault was last checked, whatever the outcome.
+    pub last_checked_time: Option<String>,
+    /// When the Secret was last written.
+    pub last_changed_time: Option<String>,
+    pub next_check_time: Option<String>,
+    /// Since when checks have been failing (the Secret keeps its last good value meanwhile).
+    pub failing_since: Option<String>,
+    pub refresh_interval: Option<String>,
+    pub late_by: Option<String>,
+    pub force_sync_handled: Option<String>,
+}
+
+impl Row {
+    /// The row of one SecretSync.
+    pub fn of(sync: &SecretSync) -> Self {
+        let status = sync.status.clone().unwrap_or_default();
+        let ready = conditions::find_condition(&status.conditions, conditions::READY);
+        let time = |t: &Option<Time>| t.as_ref().map(|t| t.0.to_string());
+        Self {
+            namespace: sync.namespace().unwrap_or_default(),
+            name: sync.name_any(),
+            secret: sync.name_any(),
+            ready: ready.map_or_else(|| "Unknown".into(), |c| c.status.clone()),
+            reason: ready.map(|c| c.reason.clone()),
+            message: ready.map(|c| c.message.clone()),
+            last_checked_time: time(&status.last_checked_time),
+            last_changed_time: time(&status.last_successful_sync_time),
+            next_check_time: time(&status.next_check_time),
+            failing_since: time(&status.failing_since),
+            refresh_interval: status.refresh_interval.clone(),
+            late_by: status.late_by.clone(),
+            force_sync_handled: status.force_sync_handled.clone(),
+        }
+    }
+
+    /// Whether the SecretSync's Secret holds the vault's current values.
+    pub fn is_ready(&self) -> bool {
+        self.ready == conditions::STATUS_TRUE
+    }
+}
+
+/// Run `status`.
+pub async fn run(target: &Target, args: &StatusArgs) -> Result<u8> {
+    let rows = rows(target, args.name.as_deref()).await?;
+    if rows.is_empty() && args.output != Output::Json && args.output != Output::Yaml {
+        eprintln!("No SecretSyncs found{}.", in_scope(target));
+        return Ok(0);
+    }
+    print!(
+        "{}",
+        render(&rows, args.output, target.namespace.is_none(), SystemTime::now())?
+    );
+    Ok(0)
+}
+
+/// " in namespace X" or "" for every namespace.
+pub fn in_scope(target: &Target) -> String {
+    target
+        .namespace
+        .as_ref()
+        .map_or_else(String::new, |ns| format!(" in namespace {ns}"))
+}
+
+/// The rows of one SecretSync or of the scope, sorted by namespace and name.
+pub async fn rows(target: &Target, name: Option<&str>) -> Result<Vec<Row>> {
+    let api: Api<SecretSync> = match &target.namespace {
+        Some(ns) => Api::namespaced(target.client.clone(), ns),
+        None => Api::all(target.client.clone()),
+    };
+    let mut rows: Vec<Row> = match name {
+        Some(name) => {
+            let sync = api
+                .get_opt(name)
+                .await
+                .with_context(|| format!("get secretsync {name}"))?
+                .with_context(|| format!("secretsync {name} not found{}", in_scope(target)))?;
+            vec![Row::of(&sync)]
+        }
+        None => api
+            .list(&ListParams::default())
+            .await
+            .context("list secretsyncs")?
+            .items
+            .iter()
+            .map(Row::of)
+            .collect(),
+    };
+    rows.sort_by(|a, b| (&a.namespace, &a.name).cmp(&(&b.namespace, &b.name)));
+    Ok(rows)
+}
+
+/// The rows in `output` format; tables show times relative to `now`.
+pub fn render(rows: &[Row], output: Output, all_namespaces: bool, now: SystemTime) -> Result<String> {
+    match output {
+        Output::Json => Ok(serde_json::to_string_pretty(&serde_json::json!({ "items": rows }))? + "\n"),
+        Output::Yaml => Ok(serde_yaml_ng::to_string(&serde_json::json!({ "items": rows }))?),
+        Output::Table | Output::Wide => Ok(table(rows, output == Output::Wide, all_namespaces, now)),
+    }
+}
+
+fn table(rows: &[Row], wide: bool, all_namespaces: bool, now: SystemTime) -> String {
+    let mut header = vec![
+        "NAME",
+        "READY",
+        "REASON",
+        "LAST CHECKED",
+        "LAST CHANGED",
+        "NEXT CHECK",
+        "FAILING SINCE",
+    ];
+    if all_namespaces {
+        header.insert(0, "NAMESPACE");
+    }
+    if wide {
+        header.extend(["INTERVAL", "LATE BY", "MESSAGE"]);
+    }
+    let dash = || "-".to_string();
+    let mut lines: Vec<Vec<String>> = vec![header.iter().map(ToString::to_string).collect()];
+    for row in rows {
+        let interval = row.refresh_interval.as_deref().and_then(go_duration);
+        let mut line = vec![
+            row.name.clone(),
+            row.ready.clone(),
+            row.reason.clone().unwrap_or_else(dash),
+            relative(row.last_checked_time.as_deref(), now),
+            relative(row.last_changed_time.as_deref(), now),
+            next_check(row.next_check_time.as_deref(), interval, now),
+            relative(row.failing_since.as_deref(), now),
+        ];
+        if all_namespaces {
+            line.insert(0, row.namespace.clone());
+        }
+        if wide {
+            line.extend([
+                row.refresh_interval.clone().unwrap_or_else(dash),
+                row.late_by.clone().unwrap_or_else(dash),
+                row.message.clone().unwrap_or_else(dash),
+            ]);
+        }
+        lines.push(line);
+    }
+    columns(&lines)
+}
+
+/// Left-aligned columns three spaces apart, as kubectl prints them; the last column is not padded.
+fn columns(lines: &[Vec<String>]) -> String {
+    let n = lines.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..n)
+        .map(|i| {
+            lines
+                .iter()
+                .filter_map(|l| l.get(i))
+                .map(|c| c.chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for line in lines {
+        let last = line.len().saturating_sub(1);
+        for (i, cell) in line.iter().enumerate() {
+            out.push_str(cell);
+            if i < last {
+                out.push_str(&" ".repeat(widths[i] - cell.chars().count() + 3));
+            }
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// An RFC 3339 time as a `SystemTime` (whole seconds).
+pub fn parse_time(value: &str) -> Option<SystemTime> {
+    let t: k8s_openapi::jiff::Timestamp = value.parse().ok()?;
+    let secs = u64::try_from(t.as_second()).ok()?;
+    Some(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// `5m ago`, `in 3h`, or `-`.
+fn relative(value: Option<&str>, now: SystemTime) -> String {
+    let Some(t) = value.and_then(parse_time) else {
+        return "-".into();
+    };
+    match now.duration_since(t) {
+        Ok(ago) => format!("{} ago", human(ago)),
+        Err(ahead) => format!("in {}", human(ahead.duration())),
+    }
+}
+
+/// The next check, relative. The status records it when it is written, and a quiet check writes the
+/// status only every few minutes, so a next check in the past means due (checked quietly since, or about
+/// to be); it is overdue only when later than one interval and the five-minute heartbeat allow.
+fn next_check(value: Option<&str>, interval: Option<Duration>, now: SystemTime) -> String {
+    let Some(t) = value.and_then(parse_time) else {
+        return "-".into();
+    };
+    match now.duration_since(t) {
+        Err(ahead) => format!("in {}", human(ahead.duration())),
+        Ok(past) => {
+            let slack = interval.unwrap_or_default().max(Duration::from_secs(300)) + Duration::from_secs(60);
+            if past > slack {
+                format!("overdue {}", human(past))
+            } else {
+                "due".into()
+            }
+        }
+    }
+}
+
+/// A Go duration of whole hours, minutes, seconds (`1h30m0s`), as the status writes it.
+fn go_duration(value: &str) -> Option<Duration> {
+    let mut total = 0u64;
+    let mut number = String::new();
+    for c in value.chars() {
+        if c.is_ascii_digit() {
+            number.push(c);
+            continue;
+        }
+        let n: u64 = number.parse().ok()?;
+        number.clear();
+        total += n * match c {
+            'h' => 3600,
+            'm' => 60,
+            's' => 1,
+            _ => return None,
+        };
+    }
+    number.is_empty().then_some(Duration::from_secs(total))
+}
+
+/// A duration as kubectl's AGE column shows it: `45s`, `5m10s`, `47m`, `5h3m`, `30h`, `12d`.
+pub fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    let (m, h, days) = (s / 60, s / 3600, s / 86_400);
+    if s < 120 {
+        format!("{s}s")
+    } else if m < 10 {
+        if s.is_multiple_of(60) {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", s % 60)
+        }
+    } else if h < 3 {
+        format!("{m}m")
+    } else if h < 8 {
+        if m.is_multiple_of(60) {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        }
+    } else if h < 48 {
+        format!("{h}h")
+    } else {
+        format!("{days}d")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(rfc3339: &str) -> SystemTime {
+        parse_time(rfc3339).unwrap_or_else(|| panic!("{rfc3339}"))
+    }
+
+    fn sync(status: serde_json::Value) -> SecretSync {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "secret-sync.x-k8s.io/v1alpha1",
+            "kind": "SecretSync",
+            "metadata": {"name": "db", "namespace": "apps"},
+            "spec": {"serviceAccountName": "sa", "secretProviderClassName": "kv",
+                     "secretObject": {"type": "Opaque", "data": [{"sourcePath": "pw", "targetKey": "pw"}]}},
+            "status": status,
+        }))
+        .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn the_three_times_the_operator_needs() {
+        let failing = sync(serde_json::json!({
+            "lastCheckedTime": "2026-12-06T14:14:00Z",
+            "lastSuccessfulSyncTime": "2026-12-06T13:00:00Z",
+            "nextCheckTime": "2026-12-06T14:19:00Z",
+            "failingSince": "2026-12-06T14:02:00Z",
+            "refreshInterval": "5m0s",
+            "conditions": [{"type": "Ready", "status": "False", "reason": "ProviderError",
+                            "message": "Key Vault answered 403 Forbidden", "lastTransitionTime": "2026-12-06T14:02:00Z"}],
+        }));
+        let row = Row::of(&failing);
+        assert!(!row.is_ready());
+        let now = at("2026-12-06T14:15:00Z");
+        let text = render(std::slice::from_ref(&row), Output::Table, false, now).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "NAME   READY   REASON          LAST CHECKED   LAST CHANGED   NEXT CHECK   FAILING SINCE",
+                "db     False   ProviderError   60s ago        75m ago        in 4m        13m ago",
+            ]
+        );
+        let wide = render(std::slice::from_ref(&row), Output::Wide, true, now).unwrap_or_default();
+        assert!(wide.starts_with("NAMESPACE   NAME"), "{wide}");
+        assert!(
+            wide.contains("5m0s") && wide.contains("Key Vault answered 403 Forbidden"),
+            "{wide}"
+        );
+
+        let json: serde_json::Value =
+            serde_json::from_str(&render(&[row], Output::Json, false, now).unwrap_or_default())
+                .unwrap_or_default();
+        assert_eq!(json["items"][0]["lastChangedTime"], "2026-12-06T13:00:00Z");
+        assert_eq!(json["items"][0]["reason"], "ProviderError");
+        assert_eq!(json["items"][0]["secret"], "db");
+    }
+
+    #[test]
+    fn a_next_check_in_the_past_is_due_until_it_is_overdue() {
+        let now = at("2026-12-06T14:15:00Z");
+        let interval = Some(Duration::from_secs(60));
+        assert_eq!(next_check(Some("2026-12-06T14:13:00Z"), interval, now), "due");
+        assert_eq!(
+            next_check(Some("2026-12-06T14:05:00Z"), interval, now),
+            "overdue 10m"
+        );
+        assert_eq!(
+            next_check(Some("2026-12-06T13:25:00Z"), Some(Duration::from_secs(3600)), now),
+            "due"
+        );
+        assert_eq!(next_check(None, interval, now), "-");
+    }
+
+    #[test]
+    fn never_checked() {
+        let row = Row::of(&sync(serde_json::json!({})));
+        assert_eq!(row.ready, "Unknown");
+        let text = render(&[row], Output::Table, false, SystemTime::now()).unwrap_or_default();
+        assert!(
+            text.lines()
+                .nth(1)
+                .is_some_and(|l| l.split_whitespace().skip(2).all(|c| c == "-")),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn durations_read_like_kubectl_ages() {
+        let h = |s| human(Duration::from_secs(s));
+        assert_eq!(
+            [
+                h(45),
+                h(150),
+                h(600),
+                h(47 * 60),
+                h(5 * 3600 + 180),
+                h(30 * 3600),
+                h(12 * 86_400)
+            ],
+            ["45s", "2m30s", "10m", "47m", "5h3m", "30h", "12d"]
+        );
+        assert_eq!(go_duration("1h30m0s"), Some(Duration::from_secs(5400)));
+        assert_eq!(go_duration("45s"), Some(Duration::from_secs(45)));
+        assert_eq!(go_duration("1x"), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! Tier 3: what an operator does when a secret is stale (issue 10): the `sse-rs.io/force-sync` annotation
+//! and the `kubectl sse` plugin, found on the PATH by the real kubectl.
+
+use super::*;
+
+/// A SecretSync checked daily (so no scheduled check can catch a rotation during the scenario), Created.
+async fn daily_sync(w: &World, ns: &str, name: &str, class: &str) -> Result<()> {
+    let yaml = sync_yaml(ns, name, class, "Opaque", &[(name, "key")], "").replace(
+        "metadata: {",
+        "metadata: {annotations: {sse-rs.io/refresh-interval: \"24h\"}, ",
+    );
+    w.k.apply(&yaml).await?;
+    Ok(())
+}
+
+/// `kubectl annotate secretsync NAME sse-rs.io/force-sync=…` checks the vault at once: no spec edit, no
+/// waiting for the daily check, and the status says which request it answered.
+pub async fn force_sync_annotation_checks_now(w: &World, ns: &str) -> Result<()> {
+    w.vault_class(ns, "stale", "before").await?;
+    daily_sync(w, ns, "stale", "spc").await?;
+    wait_reason(w, ns, "stale", "Create", "CreateSucceeded").await?;
+    w.emulator.store().set_secret(VAULT, "stale", "after");
+    w.k.run(
+        &[
+            "annotate",
+            "secretsync",
+            "stale",
+            "-n",
+            ns,
+            "sse-rs.io/force-sync=first",
+        ],
+        None,
+    )
+    .await?;
+    eventually(Duration::from_secs(30), || async {
+        let ss = w.k.json(&["get", "secretsync", "stale", "-n", ns]).await?;
+        Ok((ss["status"]["forceSyncHandled"] == "first").then_some(()))
+    })
+    .await
+    .context("the manager did not record the force-sync request")?;
+    let data = secret_data(w, ns, "stale").await?;
+    ensure!(data.get("key") == Some(&Value::from("after")), "{data:?}");
+    let ss = w.k.json(&["get", "secretsync", "stale", "-n", ns]).await?;
+    ensure!(
+        ss["metadata"]["generation"] == 1,
+        "an annotation is not a spec edit: {}",
+        ss["metadata"]
+    );
+    ensure!(
+        condition(&ss, "Update").is_some_and(|(_, r, _)| r == "UpdateValueChangeOrForceUpdateSucceeded"),
+        "{}",
+        ss["status"]
+    );
+    Ok(())
+}
+
+/// `kubectl sse status` shows the three times and the reason; `kubectl sse sync` checks now, waits for the
+/// answer, and exits 0 when Ready, 2 when not, 1 for a SecretSync that does not exist.
+pub async fn kubectl_sse_status_and_sync(w: &World, ns: &str) -> Result<()> {
+    w.vault_class(ns, "app", "before").await?;
+    daily_sync(w, ns, "app", "spc").await?;
+    daily_sync(w, ns, "broken", "no-such-class").await?;
+    wait_reason(w, ns, "app", "Create", "CreateSucceeded").await?;
+    eventually(Duration::from_secs(60), || async {
+        let ss = w.k.json(&["get", "secretsync", "broken", "-n", ns]).await?;
+        Ok(condition(&ss, "Ready").filter(|(s, _, _)| s == "False"))
+    })
+    .await?;
+
+    let (code, table, err) = w.k.output(&["sse", "status", "-n", ns], None).await?;
+    ensure!(code == Some(0), "kubectl sse status: {code:?} {err}");
+    let header = table.lines().next().unwrap_or_default();
+    for column in [
+        "NAME",
+        "READY",
+        "REASON",
+        "LAST CHECKED",
+        "LAST CHANGED",
+        "NEXT CHECK",
+        "FAILING SINCE",
+    ] {
+        ensure!(header.contains(column), "{column} missing: {table}");
+    }
+    let row = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_default()
+            .to_string()
+    };
+    ensure!(row("app").split_whitespace().nth(1) == Some("True"), "{table}");
+    ensure!(
+        row("app").contains(" ago") && row("app").contains("in "),
+        "times: {table}"
+    );
+    ensure!(
+        row("broken").split_whitespace().nth(1) == Some("False"),
+        "{table}"
+    );
+
+    let (code, json, err) =
+        w.k.output(&["sse", "status", "app", "-n", ns, "-o", "json"], None)
+            .await?;
+    ensure!(code == Some(0), "{err}");
+    let json: Value = serde_json::from_str(&json)?;
+    let item = &json["items"][0];
+    ensure!(
+        item["ready"] == "True" && item["refreshInterval"] == "24h0m0s",
+        "{json}"
+    );
+    ensure!(
+        item["lastCheckedTime"].is_string() && item["nextCheckTime"].is_string(),
+        "{json}"
+    );
+
+    // Rotated: only a check now brings it in before tomorrow.
+    w.emulator.store().set_secret(VAULT, "app", "after");
+    let started = Instant::now();
+    let (code, out, err) =
+        w.k.output(&["sse", "sync", "app", "-n", ns, "--timeout", "60s"], None)
+            .await?;
+    ensure!(code == Some(0), "kubectl sse sync app: {code:?}\n{out}\n{err}");
+    println!(
+        "figure: kubectl sse sync of one SecretSync answered in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    ensure!(
+        out.lines().any(|l| l.starts_with("app ") && l.contains(" True ")),
+        "{out}"
+    );
+    let data = secret_data(w, ns, "app").await?;
+    ensure!(
+        data.get("key") == Some(&Value::from("after")),
+        "synced when the command returned: {data:?}"
+    );
+
+    let (code, out, err) =
+        w.k.output(&["sse", "sync", "broken", "-n", ns, "--timeout", "60s"], None)
+            .await?;
+    ensure!(
+        code == Some(2),
+        "a SecretSync that stays broken exits 2: {code:?}\n{out}\n{err}"
+    );
+    ensure!(out.contains("broken") && out.contains("False"), "{out}");
+
+    let (code, out, err) =
+        w.k.output(&["sse", "sync", "--all", "-n", ns, "--timeout", "60s"], None)
+            .await?;
+    ensure!(code == Some(2), "--all with one broken: {code:?}\n{out}\n{err}");
+    ensure!(out.contains("app") && out.contains("broken"), "{out}");
+
+    let (code, _, err) = w.k.output(&["sse", "sync", "ghost", "-n", ns], None).await?;
+    ensure!(code == Some(1), "{code:?} {err}");
+    ensure!(err.contains("secretsync ghost not found in namespace"), "{err}");
+    Ok(())
+}
