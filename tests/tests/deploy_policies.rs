@@ -224,6 +224,18 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             )
         },
     );
+    // Adoption: the two policies on the stored Secret let the manager update one marked adoptable.
+    for name in [POLICIES[2], POLICIES[3]] {
+        p.check(
+            text(name).contains(&format!("'{}'", consts::ADOPTABLE_ANNOTATION)),
+            || {
+                format!(
+                    "{name} must let the manager adopt a Secret marked {}",
+                    consts::ADOPTABLE_ANNOTATION
+                )
+            },
+        );
+    }
     for name in [POLICIES[0], POLICIES[2]] {
         let t = text(name);
         p.check(

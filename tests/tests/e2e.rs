@@ -49,6 +49,7 @@ scenarios! {
     Shared class_created_after_its_sync_triggers_it;
     Shared force_sync_annotation_checks_now;
     Shared kubectl_sse_status_and_sync;
+    Shared adoption_of_a_marked_secret;
     Exclusive offline_keeps_secret_and_recovers;
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;

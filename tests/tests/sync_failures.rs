@@ -44,6 +44,124 @@ async fn a_foreign_secret_is_never_touched() {
     );
 }
 
+fn existing_secret(
+    name: &str,
+    type_: &str,
+    annotations: &[(&str, &str)],
+) -> k8s_openapi::api::core::v1::Secret {
+    let mut secret = k8s_openapi::api::core::v1::Secret::default();
+    secret.metadata.name = Some(name.into());
+    secret.metadata.namespace = Some(NS.into());
+    secret.type_ = Some(type_.into());
+    secret.metadata.annotations = Some(
+        annotations
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect(),
+    );
+    secret.metadata.owner_references = Some(vec![
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: "external-secrets.io/v1".into(),
+            kind: "ExternalSecret".into(),
+            name: name.into(),
+            uid: "eso-uid".into(),
+            ..Default::default()
+        },
+    ]);
+    secret.data = Some([("key".to_string(), k8s_openapi::ByteString(b"from-eso".to_vec()))].into());
+    secret
+}
+
+#[tokio::test]
+async fn a_secret_marked_adoptable_is_taken_over_in_place() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "from-vault");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    env.cluster.put_foreign_secret(existing_secret(
+        "migrated",
+        "Opaque",
+        &[
+            (sse_api::consts::ADOPTABLE_ANNOTATION, "true"),
+            ("team", "payments"),
+        ],
+    ));
+    let mut sync = env.sync("migrated", "kv", "Opaque", &[("s", "key")]);
+    env.reconcile(&mut sync).await;
+    let (status, reason, message) = condition(&sync, READY);
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "CreateSucceeded"));
+    assert!(message.contains("adopted"), "{message}");
+
+    let secret = env.cluster.secret(NS, "migrated").unwrap();
+    assert_eq!(env.secret_data("migrated")["key"], "from-vault");
+    let owners = secret.metadata.owner_references.clone().unwrap();
+    assert_eq!(
+        owners,
+        vec![manager::secret::owner_reference(&sync)],
+        "ours alone"
+    );
+    assert_eq!(
+        secret
+            .metadata
+            .labels
+            .unwrap_or_default()
+            .get(sse_api::consts::CONTROLLER_LABEL_KEY),
+        Some(&String::new())
+    );
+    let annotations = secret.metadata.annotations.unwrap_or_default();
+    assert!(
+        !annotations.contains_key(sse_api::consts::ADOPTABLE_ANNOTATION),
+        "the mark is consumed"
+    );
+    assert_eq!(
+        annotations.get("team").map(String::as_str),
+        Some("payments"),
+        "other annotations stay"
+    );
+
+    // From now on it is ours: the next check is quiet.
+    env.cluster.clear_calls();
+    let report = env.poll(&mut sync).await;
+    assert!(!report.status_written);
+    assert!(
+        !env.cluster
+            .calls()
+            .iter()
+            .any(|c| matches!(c, Call::ApplySecret(_)))
+    );
+}
+
+#[tokio::test]
+async fn only_the_exact_mark_adopts_and_a_type_mismatch_leaves_the_secret_as_it_was() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "s", "from-vault");
+    env.put_class("kv", "azure", &["objectName: s\nobjectType: secret"]);
+    for (name, type_, mark) in [
+        ("yes-but-not-true", "Opaque", "yes"),
+        ("other-type", "kubernetes.io/basic-auth", "true"),
+    ] {
+        env.cluster.put_foreign_secret(existing_secret(
+            name,
+            type_,
+            &[(sse_api::consts::ADOPTABLE_ANNOTATION, mark)],
+        ));
+        let before = env.cluster.secret(NS, name).unwrap();
+        let mut sync = env.sync(name, "kv", "Opaque", &[("s", "key")]);
+        env.reconcile(&mut sync).await;
+        assert_eq!(
+            env.cluster.secret(NS, name).unwrap(),
+            before,
+            "{name}: byte-for-byte intact"
+        );
+        assert_eq!(condition(&sync, READY).0, "False", "{name}");
+        assert!(
+            !env.cluster
+                .calls()
+                .iter()
+                .any(|c| matches!(c, Call::ApplySecret(k) if k.ends_with(name)))
+        );
+    }
+}
+
 #[tokio::test]
 async fn bad_input_gets_its_reason_and_nothing_is_written() {
     let env = Env::start().await;

@@ -45,7 +45,7 @@ pub enum SyncError {
     Mapping(#[from] MappingError),
     /// A Secret of that name exists and is not ours: it is left untouched.
     #[error(
-        "secret {namespace}/{name} already exists and is not managed by this SecretSync (it lacks the label secrets-store.sync.x-k8s.io=\"\" or the owner reference to SecretSync {name}); it was left untouched: delete or rename that secret, or rename the SecretSync"
+        "secret {namespace}/{name} already exists and is not managed by this SecretSync (it lacks the label secrets-store.sync.x-k8s.io=\"\" or the owner reference to SecretSync {name}); it was left untouched: delete or rename that secret, rename the SecretSync, or let SSE-rs take it over in place with kubectl annotate secret {name} -n {namespace} sse-rs.io/adoptable=true"
     )]
     ForeignSecret {
         /// Namespace.

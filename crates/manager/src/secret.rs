@@ -16,7 +16,13 @@
 //! |                                         | 404    | absent (deleted, or never made) | apply (create)        |
 //! |                                         | 422    | changed, or not ours            | ownership tests       |
 //! | ownership tests                         | 200    | ours, drifted or outdated       | apply                 |
+//! |                                         | 422    | not ours                        | adoption test         |
+//! | adoption test (`sse-rs.io/adoptable`)   | 200    | not ours, marked adoptable      | adopt, then apply     |
 //! |                                         | 422    | not ours                        | refuse, touch nothing |
+//!
+//! Adoption is a merge patch pinned to the resourceVersion the adoption test saw (our label, our owner
+//! reference alone, the mark removed); the admission policies let the manager update a Secret that is not
+//! its own only when the stored Secret carries that mark.
 
 use std::collections::BTreeMap;
 
@@ -41,6 +47,8 @@ pub enum Written {
     Created,
     /// The Secret was ours and was brought to this content.
     Updated,
+    /// The Secret was not ours but marked adoptable: it was taken over and brought to this content.
+    Adopted,
 }
 
 /// The owner reference every synced Secret carries: the SecretSync, exactly as the original controller
@@ -206,6 +214,8 @@ enum Found {
     Ours(String),
     /// Not ours: never touched.
     Foreign,
+    /// Not ours, but marked adoptable by [`consts::ADOPTABLE_ANNOTATION`]; its resourceVersion.
+    Adoptable(String),
 }
 
 /// Check ownership plus `content` tests in one patch; when they fail (or `content` is `None`: a change is
@@ -229,9 +239,51 @@ async fn find(
         match check(cluster, &namespace, &name, ownership_tests(sync)).await? {
             Check::Holds(resource_version) => Found::Ours(resource_version),
             Check::Absent => Found::Absent,
-            Check::Fails => Found::Foreign,
+            Check::Fails => match check(cluster, &namespace, &name, vec![adoptable_test()]).await? {
+                Check::Holds(resource_version) => Found::Adoptable(resource_version),
+                Check::Absent => Found::Absent,
+                Check::Fails => Found::Foreign,
+            },
         },
     )
+}
+
+/// Holds on a Secret whose editor marked it adoptable.
+fn adoptable_test() -> PatchOperation {
+    test(
+        pointer(&["metadata", "annotations", consts::ADOPTABLE_ANNOTATION]),
+        serde_json::Value::String("true".into()),
+    )
+}
+
+/// Take over the Secret marked adoptable, exactly the one seen at `resource_version` (409 when it changed
+/// since): our label, our owner reference alone, the mark removed. Its content is then written as usual.
+/// The patch also states `secret`'s type, so a Secret of another type (immutable) is refused whole (422)
+/// and stays as it was: never adopted and then left unwritable.
+async fn adopt(
+    cluster: &dyn Cluster,
+    sync: &SecretSync,
+    secret: &Secret,
+    resource_version: &str,
+) -> Result<(), ClusterError> {
+    let patch = serde_json::json!({
+        "type": secret.type_.as_deref().unwrap_or("Opaque"),
+        "metadata": {
+            "resourceVersion": resource_version,
+            "labels": { consts::CONTROLLER_LABEL_KEY: consts::CONTROLLER_LABEL_VALUE },
+            "ownerReferences": [owner_reference(sync)],
+            "annotations": { consts::ADOPTABLE_ANNOTATION: null },
+        }
+    });
+    cluster
+        .patch_secret(
+            &sync.namespace().unwrap_or_default(),
+            &sync.name_any(),
+            &SecretPatch::Merge(patch),
+        )
+        .await?;
+    tracing::info!(secret = %sync.name_any(), "adopted a Secret marked {}", consts::ADOPTABLE_ANNOTATION);
+    Ok(())
 }
 
 /// Whether the Secret is still exactly the one at `resource_version` — nobody wrote it since we did or last
@@ -271,6 +323,12 @@ pub async fn write(
         Found::Foreign => return Err(foreign(sync)),
         Found::Absent => Written::Created,
         Found::Ours(_) => Written::Updated,
+        Found::Adoptable(resource_version) => {
+            adopt(cluster, sync, secret, &resource_version)
+                .await
+                .map_err(apply_err)?;
+            Written::Adopted
+        }
     };
     let resource_version = cluster.apply_secret(secret).await.map_err(apply_err)?;
     Ok((written, resource_version))
@@ -302,6 +360,13 @@ pub async fn write_partial(
             return Ok((Written::Created, resource_version));
         }
         Found::Ours(resource_version) => resource_version,
+        Found::Adoptable(resource_version) => {
+            adopt(cluster, sync, secret, &resource_version)
+                .await
+                .map_err(apply_err)?;
+            let resource_version = cluster.apply_secret(secret).await.map_err(apply_err)?;
+            return Ok((Written::Adopted, resource_version));
+        }
     };
     let values: serde_json::Map<String, serde_json::Value> = data()
         .map(|(key, value)| (key.clone(), serde_json::Value::String(b64(&value.0))))

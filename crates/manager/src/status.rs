@@ -79,6 +79,9 @@ impl Next {
 
 /// Success messages (the Arc texts, with the detail of what happened).
 pub const CREATED: &str = "Secret created successfully.";
+/// Message of a sync that took over an existing Secret marked `sse-rs.io/adoptable`.
+pub const ADOPTED: &str =
+    "The existing Secret was marked sse-rs.io/adoptable: SSE-rs adopted it and wrote the vault's values.";
 /// A value change or `forceSynchronization`.
 pub const VALUE_CHANGED: &str =
     "The secret was updated successfully: a value change or a force update was detected.";
@@ -127,7 +130,14 @@ pub fn next(current: &SecretSyncStatus, generation: Option<i64>, outcome: &Outco
     match outcome {
         Outcome::Synced { written, hash } => {
             let value_changed = current.sync_hash.as_deref() != Some(hash.as_str());
-            let (type_, reason, message) = if phase == CREATE {
+            let (type_, reason, message) = if *written == Written::Adopted {
+                let reason = if phase == CREATE {
+                    Reason::CreateSucceeded
+                } else {
+                    Reason::UpdateValueChangeOrForceUpdateSucceeded
+                };
+                (phase, reason, ADOPTED)
+            } else if phase == CREATE {
                 (CREATE, Reason::CreateSucceeded, CREATED)
             } else if value_changed {
                 (

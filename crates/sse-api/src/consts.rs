@@ -120,6 +120,12 @@ pub const REFRESH_INTERVAL_ANNOTATION: &str = "sse-rs.io/refresh-interval";
 /// record the value it handled in `status.forceSyncHandled`. No spec edit, no delete-and-recreate.
 pub const FORCE_SYNC_ANNOTATION: &str = "sse-rs.io/force-sync";
 
+/// Annotation on an existing **Secret**, set by whoever may edit it: with the value `"true"` the SecretSync
+/// of the same name may take that Secret over in place (adoption, for a migration without downtime). The
+/// manager then makes it its own (label, owner reference), drops this annotation and writes it as usual.
+/// Without it a Secret SSE-rs does not own is never touched.
+pub const ADOPTABLE_ANNOTATION: &str = "sse-rs.io/adoptable";
+
 /// Longest value of [`FORCE_SYNC_ANNOTATION`]: it is copied into the status.
 pub const FORCE_SYNC_MAX_LEN: usize = 63;
 

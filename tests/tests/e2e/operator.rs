@@ -154,3 +154,79 @@ pub async fn kubectl_sse_status_and_sync(w: &World, ns: &str) -> Result<()> {
     ensure!(err.contains("secretsync ghost not found in namespace"), "{err}");
     Ok(())
 }
+
+/// A Secret its editor marked `sse-rs.io/adoptable: "true"` is taken over in place by the SecretSync of the
+/// same name — through the real admission policies — and the mark is consumed; one without the mark, or
+/// marked anything but "true", stays untouched.
+pub async fn adoption_of_a_marked_secret(w: &World, ns: &str) -> Result<()> {
+    w.vault_class(ns, "adopted", "from-vault").await?;
+    for (name, mark) in [("adopted", "true"), ("not-adopted", "yes")] {
+        w.k.run(
+            &[
+                "create",
+                "secret",
+                "generic",
+                name,
+                "-n",
+                ns,
+                "--from-literal=key=from-before",
+            ],
+            None,
+        )
+        .await?;
+        w.k.run(
+            &[
+                "annotate",
+                "secret",
+                name,
+                "-n",
+                ns,
+                &format!("sse-rs.io/adoptable={mark}"),
+            ],
+            None,
+        )
+        .await?;
+    }
+    let kept = w.k.json(&["get", "secret", "not-adopted", "-n", ns]).await?;
+    w.k.apply(&w.spc(ns, "spc2", "azure", &["objectName: adopted\nobjectType: secret"]))
+        .await?;
+    for name in ["adopted", "not-adopted"] {
+        w.k.apply(&sync_yaml(ns, name, "spc2", "Opaque", &[("adopted", "key")], ""))
+            .await?;
+    }
+    let (_, message) = wait_reason(w, ns, "adopted", "Create", "CreateSucceeded").await?;
+    ensure!(message.contains("adopted"), "{message}");
+    let secret = w.k.json(&["get", "secret", "adopted", "-n", ns]).await?;
+    let data = secret_data(w, ns, "adopted").await?;
+    ensure!(data.get("key") == Some(&Value::from("from-vault")), "{data:?}");
+    let owners = secret["metadata"]["ownerReferences"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    ensure!(
+        owners.len() == 1 && owners[0]["kind"] == "SecretSync" && owners[0]["name"] == "adopted",
+        "{}",
+        secret["metadata"]
+    );
+    ensure!(
+        secret["metadata"]["labels"]["secrets-store.sync.x-k8s.io"] == "",
+        "{}",
+        secret["metadata"]
+    );
+    ensure!(
+        secret["metadata"]["annotations"]
+            .get("sse-rs.io/adoptable")
+            .is_none(),
+        "the mark is consumed: {}",
+        secret["metadata"]
+    );
+
+    let (_, message) = wait_reason(w, ns, "not-adopted", "Create", "InvalidClusterSecretLabelError").await?;
+    ensure!(message.contains("left untouched"), "{message}");
+    let after = w.k.json(&["get", "secret", "not-adopted", "-n", ns]).await?;
+    ensure!(
+        kept["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"],
+        "a Secret marked other than \"true\" changed"
+    );
+    Ok(())
+}
