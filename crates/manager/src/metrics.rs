@@ -2,6 +2,8 @@
 //! names, no error text.
 //!
 //! * `secretsync_syncs_total{reason}`, `secretsync_sync_duration_seconds`: what each sync found.
+//! * `secretsync_secretsyncs{reason}`: SecretSyncs by the reason of their last check (what the
+//!   `SecretSyncFailing` alert counts); `secretsync_check_lateness_seconds`: how late checks complete.
 //! * The controller-runtime names of the Go controller (SPEC §6.4), so its dashboards keep working:
 //!   `controller_runtime_reconcile_total{controller,result}`, `controller_runtime_reconcile_errors_total`,
 //!   `controller_runtime_reconcile_time_seconds`, `controller_runtime_max_concurrent_reconciles`.
@@ -20,8 +22,21 @@ use sse_api::Reason;
 const CONTROLLER: &str = "secretsync";
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabel {
+pub struct ReasonLabel {
     reason: &'static str,
+}
+
+/// SecretSyncs by the reason of their last check.
+pub type ReasonGauge = Family<ReasonLabel, Gauge>;
+
+/// One SecretSync's last reason went from `old` to `new` (`None`: not counted, or forgotten).
+pub fn move_reason(gauge: &ReasonGauge, old: Option<Reason>, new: Option<Reason>) {
+    if let Some(old) = old {
+        gauge.get_or_create(&ReasonLabel { reason: old.as_str() }).dec();
+    }
+    if let Some(new) = new {
+        gauge.get_or_create(&ReasonLabel { reason: new.as_str() }).inc();
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -50,6 +65,7 @@ pub struct Metrics {
     reconcile_time: Family<ControllerLabel, Histogram, fn() -> Histogram>,
     max_concurrent: Family<ControllerLabel, Gauge>,
     lateness: Histogram,
+    reasons: ReasonGauge,
 }
 
 impl Default for Metrics {
@@ -58,6 +74,7 @@ impl Default for Metrics {
         let syncs = Family::<ReasonLabel, Counter>::default();
         let duration = buckets();
         let lateness = Histogram::new([0.0, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0]);
+        let reasons = ReasonGauge::default();
         {
             let ours = registry.sub_registry_with_prefix("secretsync");
             ours.register("syncs", "SecretSync syncs by resulting reason", syncs.clone());
@@ -70,6 +87,11 @@ impl Default for Metrics {
                 "check_lateness_seconds",
                 "How long after its scheduled time a SecretSync's check completed (worker queue, provider pacing, Key Vault)",
                 lateness.clone(),
+            );
+            ours.register(
+                "secretsyncs",
+                "SecretSyncs by the reason of their last check (kept by the leader)",
+                reasons.clone(),
             );
         }
         let reconciles = Family::<ResultLabel, Counter>::default();
@@ -106,6 +128,7 @@ impl Default for Metrics {
             reconcile_time,
             max_concurrent,
             lateness,
+            reasons,
         }
     }
 }
@@ -156,6 +179,11 @@ impl Metrics {
                 controller: CONTROLLER,
             })
             .set(i64::from(workers));
+    }
+
+    /// The SecretSyncs-by-reason gauge, kept by the schedule.
+    pub fn reasons(&self) -> ReasonGauge {
+        self.reasons.clone()
     }
 
     /// The registry behind these families, for the `/metrics` route.

@@ -123,7 +123,7 @@ impl Context {
             cluster,
             providers,
             tokens: Tokens::default(),
-            schedule: Schedule::new(config.timing()),
+            schedule: Schedule::with_reasons(config.timing(), metrics.reasons()),
             baselines: crate::changes::Baselines::default(),
             config,
             metrics,

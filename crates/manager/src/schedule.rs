@@ -102,6 +102,8 @@ pub struct Schedule {
     memos: Mutex<HashMap<String, Memo>>,
     failures: Mutex<HashMap<String, u32>>,
     forced: Mutex<HashSet<String>>,
+    /// SecretSyncs by the reason of their last check, kept as the memos change (a metric).
+    reasons: crate::metrics::ReasonGauge,
 }
 
 /// A short digest of a force-sync token (what the memo keeps instead of the string).
@@ -119,12 +121,27 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl Schedule {
     /// An empty schedule.
     pub fn new(timing: Timing) -> Self {
+        Self::with_reasons(timing, crate::metrics::ReasonGauge::default())
+    }
+
+    /// An empty schedule that counts its SecretSyncs by the reason of their last check in `reasons`.
+    pub fn with_reasons(timing: Timing, reasons: crate::metrics::ReasonGauge) -> Self {
         Self {
             timing,
             started: SystemTime::now(),
             memos: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             forced: Mutex::new(HashSet::new()),
+            reasons,
+        }
+    }
+
+    /// Record `memo` for `key`, keeping the count by reason.
+    fn remember(&self, key: String, memo: Memo) {
+        let new = memo.last_reason;
+        let old = lock(&self.memos).insert(key, memo).and_then(|m| m.last_reason);
+        if old != new {
+            crate::metrics::move_reason(&self.reasons, old, new);
         }
     }
 
@@ -181,7 +198,7 @@ impl Schedule {
                 // nothing), so the next check is this SecretSync's next phase tick, not the stored time.
                 let next_check = now + self.phase_delay(sync, now);
                 // Remember what we deferred against, so a later SecretProviderClass change is noticed.
-                lock(&self.memos).insert(
+                self.remember(
                     key,
                     Memo {
                         generation: sync.metadata.generation,
@@ -255,7 +272,7 @@ impl Schedule {
         if reset_failures {
             lock(&self.failures).remove(&key);
         }
-        lock(&self.memos).insert(
+        self.remember(
             key,
             Memo {
                 generation: sync.metadata.generation,
@@ -354,7 +371,13 @@ impl Schedule {
 
     /// Forget SecretSyncs that no longer exist.
     pub fn retain(&self, exists: impl Fn(&str) -> bool) {
-        lock(&self.memos).retain(|k, _| exists(k));
+        lock(&self.memos).retain(|k, m| {
+            let keep = exists(k);
+            if !keep {
+                crate::metrics::move_reason(&self.reasons, m.last_reason, None);
+            }
+            keep
+        });
         lock(&self.failures).retain(|k, _| exists(k));
         lock(&self.forced).retain(|k| exists(k));
     }
@@ -616,5 +639,38 @@ mod tests {
             true,
         );
         assert_eq!(schedule.failures(&s), 0);
+    }
+
+    #[test]
+    fn secret_syncs_are_counted_by_the_reason_of_their_last_check() {
+        let metrics = crate::metrics::Metrics::default();
+        let schedule = Schedule::with_reasons(Timing::default(), metrics.reasons());
+        let (a, b) = (sync("uid-a"), sync("uid-b"));
+        let mut b = b;
+        b.metadata.name = Some("b".into());
+        let now = SystemTime::now();
+        let check =
+            |s: &SecretSync, reason| schedule.checked(s, None, now, Duration::from_secs(60), reason, true);
+        check(&a, Reason::ProviderError);
+        check(&b, Reason::ProviderError);
+        let gauge = |reason: &str| {
+            let text = metrics.encode();
+            let line = format!("secretsync_secretsyncs{{reason=\"{reason}\"}} ");
+            text.lines()
+                .find_map(|l| l.strip_prefix(&line).map(str::to_string))
+                .unwrap_or_else(|| panic!("{line} missing in\n{text}"))
+        };
+        assert_eq!(gauge("ProviderError"), "2");
+        check(&a, Reason::UpdateNoValueChangeSucceeded);
+        check(&a, Reason::UpdateNoValueChangeSucceeded);
+        assert_eq!(gauge("ProviderError"), "1");
+        assert_eq!(gauge("UpdateNoValueChangeSucceeded"), "1");
+        schedule.retain(|k| k != "ns/b");
+        assert_eq!(
+            gauge("ProviderError"),
+            "0",
+            "a deleted SecretSync is no longer counted"
+        );
+        assert_eq!(gauge("UpdateNoValueChangeSucceeded"), "1");
     }
 }
