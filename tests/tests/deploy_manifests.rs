@@ -229,6 +229,7 @@ fn installable_dirs_are_discovered() {
         "default",
         "overlays/no-cert-manager",
         "overlays/watch-owned-secrets",
+        "overlays/reload-workloads",
     ] {
         assert!(dirs.iter().any(|d| d == want), "{want} missing from {dirs:?}");
     }

@@ -1,6 +1,7 @@
 //! RBAC in every installable render of `deploy/` (issue 4): every binding's roleRef resolves, and the
 //! manager's grants are exactly SPEC §7.4 (Secrets: create/patch, plus list/watch only where the
-//! owned-Secret watch is switched on, which one overlay does). The harness: `sse_tests::deploy`.
+//! owned-Secret watch is switched on, which one overlay does; list/patch on Deployments, StatefulSets and
+//! DaemonSets only where reload on change is, which another overlay does). The harness: `sse_tests::deploy`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -57,7 +58,7 @@ fn grants_of(r: &Render, sa_ns: &str, sa_name: &str, p: &mut Problems) -> Grants
 }
 
 /// Every binding's roleRef resolves, and the manager's grants are exactly SPEC §7.4.
-fn check_rbac(r: &Render, dep: &Obj, pod: &Value, watch: bool, p: &mut Problems) -> String {
+fn check_rbac(r: &Render, dep: &Obj, pod: &Value, (watch, reload): (bool, bool), p: &mut Problems) -> String {
     for b in r.of_kind("ClusterRoleBinding").chain(r.of_kind("RoleBinding")) {
         p.check(
             b.str_at("/roleRef/apiGroup") == "rbac.authorization.k8s.io",
@@ -82,7 +83,7 @@ fn check_rbac(r: &Render, dep: &Obj, pod: &Value, watch: bool, p: &mut Problems)
     } else {
         &["create", "patch"]
     };
-    let expected: Grants = [
+    let mut expected: Grants = [
         (key("cluster", "", "secrets", ""), set(secrets)),
         (key("cluster", "", "serviceaccounts/token", ""), set(&["create"])),
         (
@@ -115,6 +116,12 @@ fn check_rbac(r: &Render, dep: &Obj, pod: &Value, watch: bool, p: &mut Problems)
     ]
     .into_iter()
     .collect();
+    if reload {
+        // Reload on change: find the workloads that opted in, restart them through their pod template.
+        for workloads in ["deployments", "statefulsets", "daemonsets"] {
+            expected.insert(key("cluster", "apps", workloads, ""), set(&["list", "patch"]));
+        }
+    }
 
     // The Secret verbs, stated on their own so a failure reads plainly.
     let secret_verbs: BTreeSet<String> = grants
@@ -144,34 +151,42 @@ fn check_rbac(r: &Render, dep: &Obj, pod: &Value, watch: bool, p: &mut Problems)
     )
 }
 
-/// Whether the manager watches owned Secrets, which decides the Secret verbs it must have. If its args
-/// do not parse (reported by deploy_flags.rs), the literal flag decides, so the RBAC report stays
-/// meaningful.
-fn watches_owned_secrets(o: &Overlay) -> bool {
+/// Whether the manager watches owned Secrets and reloads workloads, which decide the verbs it must have.
+/// If its args do not parse (reported by deploy_flags.rs), the literal flags decide, so the RBAC report
+/// stays meaningful.
+fn switches(o: &Overlay) -> (bool, bool) {
     let Some(c) = container(o.pod(), MANAGER) else {
-        return false;
+        return (false, false);
     };
     let mut reported_elsewhere = Problems::new("deploy_flags.rs");
     let (mut argv, env_flags) =
         manager_command_line(&o.render, o.dep().namespace(), c, &mut reported_elsewhere);
     argv.extend(env_flags);
     match manager::args::Cli::try_parse_from(&argv) {
-        Ok(cli) => cli.run.watch_owned_secrets,
-        Err(_) => strings(&c["args"])
-            .iter()
-            .any(|a| a == "--watch-owned-secrets=true"),
+        Ok(cli) => (cli.run.watch_owned_secrets, cli.run.reload_workloads),
+        Err(_) => {
+            let args = strings(&c["args"]);
+            (
+                args.iter().any(|a| a == "--watch-owned-secrets=true"),
+                args.iter().any(|a| a == "--reload-workloads=true"),
+            )
+        }
     }
 }
 
 #[test]
 fn the_managers_grants_are_exactly_spec_7_4() {
     let lines = check_every_overlay(|o, p| {
-        let watch = watches_owned_secrets(o);
-        let rbac = check_rbac(&o.render, o.dep(), o.pod(), watch, p);
-        format!("RBAC {rbac}, watch-owned-secrets={watch}")
+        let (watch, reload) = switches(o);
+        let rbac = check_rbac(&o.render, o.dep(), o.pod(), (watch, reload), p);
+        format!("RBAC {rbac}, watch-owned-secrets={watch}, reload-workloads={reload}")
     });
     assert!(
         lines.iter().any(|l| l.contains("watch-owned-secrets=true")),
         "no overlay switches the owned-Secret watch on"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("reload-workloads=true")),
+        "no overlay switches reload on change on"
     );
 }

@@ -54,6 +54,7 @@ scenarios! {
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;
     Exclusive lease_handover_on_sigterm;
+    Exclusive reload_on_change_restarts_a_deployment_once;
     Exclusive sigterm_with_syncs_in_flight_exits_within_the_bound;
 }
 #[path = "e2e/api.rs"]

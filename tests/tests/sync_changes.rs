@@ -417,3 +417,100 @@ async fn a_lost_status_write_is_not_hidden_by_a_quiet_check() {
         "UpdateValueChangeOrForceUpdateSucceeded"
     );
 }
+
+fn workload(name: &str, secrets: &[&str]) -> manager::reload::Workload {
+    manager::reload::Workload {
+        kind: manager::reload::Kind::Deployment,
+        namespace: NS.into(),
+        name: name.into(),
+        uid: format!("{name}-uid"),
+        secrets: secrets.iter().map(|s| (*s).to_string()).collect(),
+        restarted_at: None,
+    }
+}
+
+fn restarts(env: &Env) -> Vec<(String, String)> {
+    env.cluster
+        .calls()
+        .into_iter()
+        .filter_map(|c| match c {
+            manager::fake::Call::RestartWorkload(w, by) => Some((w, by)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_value_restarts_the_workloads_that_use_it_once_and_nothing_else_does() {
+    let env = Env::start_with(Config {
+        reload_min_interval: Some(std::time::Duration::from_secs(3)),
+        ..default_config()
+    })
+    .await;
+    env.cluster.put_workload(workload("web", &["db"]));
+    env.cluster.put_workload(workload("other", &["cache"]));
+    env.emulator.store().set_secret(VAULT, "pw", "one");
+    env.put_class("kv", "azure", &["objectName: pw\nobjectType: secret"]);
+    let mut sync = env.sync("db", "kv", "Opaque", &[("pw", "key")]);
+    env.reconcile(&mut sync).await;
+    env.poll(&mut sync).await;
+    assert_eq!(
+        restarts(&env),
+        [],
+        "neither the first create nor a quiet check restarts"
+    );
+
+    // The vault is down: nothing is written, nothing restarts.
+    env.emulator.faults().set_outage(true);
+    env.poll(&mut sync).await;
+    env.emulator.faults().set_outage(false);
+    assert_eq!(restarts(&env), []);
+
+    env.emulator.store().set_secret(VAULT, "pw", "two");
+    env.poll(&mut sync).await;
+    assert_eq!(env.secret_data("db")["key"], "two");
+    let web = format!("{NS}/Deployment/web");
+    assert_eq!(
+        restarts(&env),
+        [(web.clone(), "db".to_string())],
+        "only the workload using Secret db"
+    );
+    assert!(
+        env.cluster
+            .calls()
+            .contains(&manager::fake::Call::Event(web.clone(), "SecretChanged".into())),
+        "an Event on the workload"
+    );
+
+    // Two more changes inside the 3 s window: one restart, at its end.
+    for value in ["three", "four"] {
+        env.emulator.store().set_secret(VAULT, "pw", value);
+        env.poll(&mut sync).await;
+    }
+    assert_eq!(restarts(&env).len(), 1, "rate-limited: not at once");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while restarts(&env).len() < 2 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        restarts(&env).len(),
+        2,
+        "the deferred restart happened when the window ended"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(restarts(&env).len(), 2, "and only one");
+}
+
+#[tokio::test]
+async fn reload_is_off_unless_asked_for() {
+    let env = Env::start().await;
+    env.cluster.put_workload(workload("web", &["db"]));
+    env.emulator.store().set_secret(VAULT, "pw", "one");
+    env.put_class("kv", "azure", &["objectName: pw\nobjectType: secret"]);
+    let mut sync = env.sync("db", "kv", "Opaque", &[("pw", "key")]);
+    env.reconcile(&mut sync).await;
+    env.emulator.store().set_secret(VAULT, "pw", "two");
+    env.poll(&mut sync).await;
+    assert_eq!(env.secret_data("db")["key"], "two");
+    assert_eq!(restarts(&env), []);
+}

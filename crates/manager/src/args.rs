@@ -128,6 +128,17 @@ pub struct RunArgs {
     #[arg(long, env = "CHANGE_DETECTION", default_value_t = true, action = ArgAction::Set)]
     pub change_detection: bool,
 
+    /// Reload on change: give workloads annotated `sse-rs.io/reload` a rolling restart when a Secret they
+    /// use changes value; needs list and patch on Deployments, StatefulSets and DaemonSets
+    /// (deploy/overlays/reload-workloads).
+    #[arg(long, env = "RELOAD_WORKLOADS", default_value_t = false, action = ArgAction::Set)]
+    pub reload_workloads: bool,
+
+    /// With `--reload-workloads`: at most one restart per workload per this interval (a change inside it
+    /// restarts the workload once, when it ends).
+    #[arg(long, env = "RELOAD_MIN_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    pub reload_min_interval: Duration,
+
     /// Also watch owned Secrets (metadata only) to repair drift at once; needs list/watch on Secrets.
     #[arg(long, env = "WATCH_OWNED_SECRETS", default_value_t = false, action = ArgAction::Set)]
     pub watch_owned_secrets: bool,

@@ -8,15 +8,17 @@ use std::fmt;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
 use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
+use k8s_openapi::api::core::v1::{ObjectReference, PodTemplateSpec, Secret, ServiceAccount};
 use k8s_openapi::api::events::v1 as events;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::{Client, Resource, ResourceExt};
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
 
 use crate::classes::Classes;
+use crate::reload::{Kind, Workload};
 
 /// An API-server answer that was not success: code, reason and message as the server sent them.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -196,6 +198,20 @@ pub trait Cluster: Send + Sync + 'static {
 
     /// Publish an Event about the SecretSync (best effort).
     async fn event(&self, sync: &SecretSync, warning: bool, reason: &str, message: &str);
+
+    /// The Deployments, StatefulSets and DaemonSets of `namespace` that opted in to reloads
+    /// ([`crate::reload`]).
+    async fn reloadable_workloads(&self, namespace: &str) -> Result<Vec<Workload>, ClusterError>;
+
+    /// A rolling restart of `workload`: these annotations merged into its pod template.
+    async fn restart_workload(
+        &self,
+        workload: &Workload,
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ClusterError>;
+
+    /// Publish a Normal Event about `workload` (best effort).
+    async fn workload_event(&self, workload: &Workload, reason: &str, message: &str);
 }
 
 /// Longest one API request of a reconcile may take (the client's own read timeout is 295 s, sized for
@@ -333,11 +349,107 @@ impl Cluster for KubeCluster {
         // (a few KiB per SecretSync, tens of MiB after a burst of creates), and the manager only publishes
         // on a change of outcome, so repeats are rare and need no series.
         let namespace = sync.namespace().unwrap_or_default();
+        self.publish(
+            &namespace,
+            &sync.name_any(),
+            sync.object_ref(&()),
+            warning,
+            reason,
+            message,
+        )
+        .await;
+    }
+
+    async fn reloadable_workloads(&self, namespace: &str) -> Result<Vec<Workload>, ClusterError> {
+        let mut all = self
+            .opted_in::<Deployment>(namespace, Kind::Deployment, |d| {
+                d.spec.as_ref().map(|s| &s.template)
+            })
+            .await?;
+        all.extend(
+            self.opted_in::<StatefulSet>(namespace, Kind::StatefulSet, |d| {
+                d.spec.as_ref().map(|s| &s.template)
+            })
+            .await?,
+        );
+        all.extend(
+            self.opted_in::<DaemonSet>(namespace, Kind::DaemonSet, |d| {
+                d.spec.as_ref().map(|s| &s.template)
+            })
+            .await?,
+        );
+        Ok(all)
+    }
+
+    async fn restart_workload(
+        &self,
+        workload: &Workload,
+        annotations: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), ClusterError> {
+        let patch = Patch::Merge(serde_json::json!({
+            "spec": { "template": { "metadata": { "annotations": annotations } } }
+        }));
+        let params = PatchParams {
+            field_manager: Some(consts::FIELD_MANAGER.into()),
+            ..PatchParams::default()
+        };
+        let (ns, name) = (workload.namespace.as_str(), workload.name.as_str());
+        match workload.kind {
+            Kind::Deployment => {
+                bounded(Api::<Deployment>::namespaced(self.client.clone(), ns).patch(name, &params, &patch))
+                    .await
+                    .map(drop)
+            }
+            Kind::StatefulSet => {
+                bounded(Api::<StatefulSet>::namespaced(self.client.clone(), ns).patch(name, &params, &patch))
+                    .await
+                    .map(drop)
+            }
+            Kind::DaemonSet => {
+                bounded(Api::<DaemonSet>::namespaced(self.client.clone(), ns).patch(name, &params, &patch))
+                    .await
+                    .map(drop)
+            }
+        }
+    }
+
+    async fn workload_event(&self, workload: &Workload, reason: &str, message: &str) {
+        let regarding = ObjectReference {
+            api_version: Some("apps/v1".into()),
+            kind: Some(workload.kind.as_str().into()),
+            name: Some(workload.name.clone()),
+            namespace: Some(workload.namespace.clone()),
+            uid: Some(workload.uid.clone()),
+            ..ObjectReference::default()
+        };
+        self.publish(
+            &workload.namespace,
+            &workload.name,
+            regarding,
+            false,
+            reason,
+            message,
+        )
+        .await;
+    }
+}
+
+impl KubeCluster {
+    /// One `events.k8s.io/v1` Event about `regarding`.
+    async fn publish(
+        &self,
+        namespace: &str,
+        name: &str,
+        regarding: ObjectReference,
+        warning: bool,
+        reason: &str,
+        message: &str,
+    ) {
         let now = k8s_openapi::jiff::Timestamp::now();
         let event = events::Event {
             metadata: ObjectMeta {
-                name: Some(format!("{}.{:x}", sync.name_any(), now.as_nanosecond())),
-                namespace: Some(namespace.clone()),
+                name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+                namespace: Some(namespace.to_string()),
                 ..ObjectMeta::default()
             },
             action: Some("Sync".into()),
@@ -345,15 +457,37 @@ impl Cluster for KubeCluster {
             note: Some(truncate(message, 1024)),
             type_: Some(if warning { "Warning" } else { "Normal" }.into()),
             event_time: Some(MicroTime(now)),
-            regarding: Some(sync.object_ref(&())),
+            regarding: Some(regarding),
             reporting_controller: Some(consts::FIELD_MANAGER.into()),
             reporting_instance: Some(self.instance.clone()),
             ..events::Event::default()
         };
-        let api: Api<events::Event> = Api::namespaced(self.client.clone(), &namespace);
+        let api: Api<events::Event> = Api::namespaced(self.client.clone(), namespace);
         if let Err(error) = bounded(api.create(&PostParams::default(), &event)).await {
             tracing::debug!(%error, "failed to publish event");
         }
+    }
+
+    /// The workloads of one kind in `namespace` that opted in.
+    async fn opted_in<K>(
+        &self,
+        namespace: &str,
+        kind: Kind,
+        template: impl Fn(&K) -> Option<&PodTemplateSpec>,
+    ) -> Result<Vec<Workload>, ClusterError>
+    where
+        K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + fmt::Debug,
+    {
+        let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
+        let list = bounded(api.list(&ListParams::default())).await?;
+        Ok(list
+            .items
+            .iter()
+            .filter_map(|w| template(w).and_then(|t| Workload::opted_in(kind, w.meta(), t)))
+            .collect())
     }
 }
 

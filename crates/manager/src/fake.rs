@@ -40,6 +40,8 @@ pub enum Request {
     ApplySecret,
     /// Status write.
     WriteStatus,
+    /// Listing workloads (reload).
+    ListWorkloads,
 }
 
 /// One API call the manager made.
@@ -55,6 +57,8 @@ pub enum Call {
     RequestToken(String),
     /// Event (reason).
     Event(String, String),
+    /// Rolling restart of a workload (`namespace/Kind/name`) and the SecretSync it named.
+    RestartWorkload(String, String),
 }
 
 #[derive(Default)]
@@ -65,6 +69,7 @@ struct State {
     applied_keys: HashMap<(String, String), BTreeSet<String>>,
     statuses: HashMap<(String, String), SecretSyncStatus>,
     calls: Vec<Call>,
+    workloads: Vec<crate::reload::Workload>,
     resource_version: u64,
     refused: HashMap<Request, ClusterError>,
     issuer: String,
@@ -206,6 +211,11 @@ impl FakeCluster {
     /// The last status written for a SecretSync.
     pub fn status(&self, namespace: &str, name: &str) -> Option<SecretSyncStatus> {
         self.state().statuses.get(&key(namespace, name)).cloned()
+    }
+
+    /// Add a workload that opted in to reloads.
+    pub fn put_workload(&self, workload: crate::reload::Workload) {
+        self.state().workloads.push(workload);
     }
 
     /// Every call so far.
@@ -367,6 +377,63 @@ impl Cluster for FakeCluster {
     async fn event(&self, sync: &SecretSync, _warning: bool, reason: &str, _message: &str) {
         self.state().calls.push(Call::Event(
             format!("{}/{}", sync.namespace().unwrap_or_default(), sync.name_any()),
+            reason.to_string(),
+        ));
+    }
+
+    async fn reloadable_workloads(
+        &self,
+        namespace: &str,
+    ) -> Result<Vec<crate::reload::Workload>, ClusterError> {
+        let state = self.state();
+        if let Some(error) = state.refused.get(&Request::ListWorkloads) {
+            return Err(error.clone());
+        }
+        Ok(state
+            .workloads
+            .iter()
+            .filter(|w| w.namespace == namespace)
+            .cloned()
+            .collect())
+    }
+
+    async fn restart_workload(
+        &self,
+        workload: &crate::reload::Workload,
+        annotations: &BTreeMap<String, String>,
+    ) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        let key = format!(
+            "{}/{}/{}",
+            workload.namespace,
+            workload.kind.as_str(),
+            workload.name
+        );
+        let caused_by = annotations
+            .get(crate::reload::RESTARTED_FOR_ANNOTATION)
+            .cloned()
+            .unwrap_or_default();
+        state.calls.push(Call::RestartWorkload(key, caused_by));
+        let at = annotations
+            .get(crate::reload::RESTARTED_AT_ANNOTATION)
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .and_then(|t| crate::schedule::from_time(&Time(t)));
+        for w in state.workloads.iter_mut().filter(|w| {
+            w.namespace == workload.namespace && w.kind == workload.kind && w.name == workload.name
+        }) {
+            w.restarted_at = at;
+        }
+        Ok(())
+    }
+
+    async fn workload_event(&self, workload: &crate::reload::Workload, reason: &str, _message: &str) {
+        self.state().calls.push(Call::Event(
+            format!(
+                "{}/{}/{}",
+                workload.namespace,
+                workload.kind.as_str(),
+                workload.name
+            ),
             reason.to_string(),
         ));
     }

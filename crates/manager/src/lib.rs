@@ -25,6 +25,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod provider;
 pub mod reconcile;
+pub mod reload;
 pub mod render;
 pub mod run;
 pub mod schedule;

@@ -49,6 +49,9 @@ pub struct Config {
     /// A quiet check (nothing changed) writes the status anyway, to show when the vault was last checked
     /// and will be next, when the status is this old; `None`: never.
     pub status_heartbeat: Option<Duration>,
+    /// Reload on change ([`crate::reload`]): restart opted-in workloads when their Secret's value changes,
+    /// each at most once per this interval; `None`: off.
+    pub reload_min_interval: Option<Duration>,
 }
 
 impl Default for Config {
@@ -69,6 +72,7 @@ impl Default for Config {
             min_interval: timing.min_interval,
             max_interval: timing.max_interval,
             status_heartbeat: Some(Duration::from_secs(300)),
+            reload_min_interval: None,
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct Context {
     pub schedule: Schedule,
     /// What each SecretSync's last full sync was made from (change detection).
     pub baselines: crate::changes::Baselines,
+    /// Reload on change, when on.
+    pub reloads: Option<crate::reload::Reloads>,
     /// Work slots, handed out first come, first served.
     slots: tokio::sync::Semaphore,
     /// The share of slots SecretSyncs in failure may take (half): a broken vault cannot starve the others.
@@ -119,12 +125,16 @@ impl Context {
         metrics: crate::metrics::Metrics,
     ) -> Self {
         let (slots, retry_slots) = (config.workers.max(1), (config.workers / 2).max(1));
+        let reloads = config
+            .reload_min_interval
+            .map(|every| crate::reload::Reloads::new(cluster.clone(), every));
         Self {
             cluster,
             providers,
             tokens: Tokens::default(),
             schedule: Schedule::with_reasons(config.timing(), metrics.reasons()),
             baselines: crate::changes::Baselines::default(),
+            reloads,
             config,
             metrics,
             slots: tokio::sync::Semaphore::new(slots),
@@ -337,6 +347,13 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     ctx.metrics
         .reconcile(!matches!(outcome, Outcome::Synced { .. }), started.elapsed());
 
+    // A new value in the Secret (not a first create, not a repair of the same value): reload its users.
+    if let (Some(reloads), Outcome::Synced { written, hash }) = (&ctx.reloads, &outcome)
+        && *written != crate::secret::Written::Unchanged
+        && current.sync_hash.as_deref().is_some_and(|before| before != hash)
+    {
+        reloads.secret_changed(sync).await;
+    }
     let written = if next.changed || heartbeat {
         Some(ctx.cluster.write_status(sync, &next.status).await)
     } else {

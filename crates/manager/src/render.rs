@@ -82,6 +82,21 @@ impl Cluster for RenderCluster {
     }
 
     async fn event(&self, _: &SecretSync, _: bool, _: &str, _: &str) {}
+
+    async fn reloadable_workloads(&self, _: &str) -> Result<Vec<crate::reload::Workload>, ClusterError> {
+        // A render creates the Secret: nothing that uses it changes value.
+        Ok(Vec::new())
+    }
+
+    async fn restart_workload(
+        &self,
+        _: &crate::reload::Workload,
+        _: &BTreeMap<String, String>,
+    ) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
+    async fn workload_event(&self, _: &crate::reload::Workload, _: &str, _: &str) {}
 }
 
 /// What `render` produced.

@@ -35,6 +35,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         max_refresh_interval,
         status_heartbeat,
         watch_owned_secrets,
+        reload_workloads,
+        reload_min_interval,
         reconcile_timeout,
         shutdown_timeout,
         metrics_bind_address,
@@ -146,6 +148,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             min_interval: min_refresh_interval,
             max_interval: max_refresh_interval,
             status_heartbeat: (!status_heartbeat.is_zero()).then_some(status_heartbeat),
+            reload_min_interval: reload_workloads.then_some(reload_min_interval),
             ..Config::default()
         },
         metrics,

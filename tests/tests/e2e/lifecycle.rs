@@ -69,7 +69,7 @@ async fn all_ready(w: &World, ns: &str, n: usize, limit: Duration) -> Result<Dur
 }
 
 /// Run `body` without the shared manager; it is started again afterwards, whatever happened.
-async fn without_shared_manager<'a, F, Fut>(w: &'a World, body: F) -> Result<()>
+pub(crate) async fn without_shared_manager<'a, F, Fut>(w: &'a World, body: F) -> Result<()>
 where
     F: FnOnce() -> Fut,
     Fut: std::future::Future<Output = Result<()>> + 'a,

@@ -1,0 +1,310 @@
+//! Reload on change (opt-in): a rolling restart of the workloads that use a Secret whose value changed.
+//!
+//! A Deployment, StatefulSet or DaemonSet opts in with the annotation `sse-rs.io/reload`: `"true"` for
+//! every Secret its pod template references (volumes, projected volumes, `env`, `envFrom`), or a
+//! comma-separated list of Secret names. When a sync writes a **new value** to a Secret (never on a quiet
+//! check, never while the vault fails: nothing is written then), each such workload gets a rolling restart
+//! the way `kubectl rollout restart` does it, by a pod-template annotation (`sse-rs.io/restarted-at`, plus
+//! `sse-rs.io/restarted-for` naming the SecretSync), and an Event saying which SecretSync caused it.
+//!
+//! At most one restart per workload per `--reload-min-interval`: a change inside the window restarts the
+//! workload once, when the window ends (the last restart's time is read from the workload itself, so the
+//! limit holds across manager restarts; a restart still waiting when the manager stops is not carried
+//! over). Off unless `--reload-workloads`; the RBAC it needs (list and patch on those three kinds) ships in
+//! `deploy/overlays/reload-workloads` only.
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use kube::ResourceExt;
+use sse_api::SecretSync;
+
+use crate::cluster::Cluster;
+
+/// Annotation on a workload opting in: `"true"` or Secret names.
+pub const RELOAD_ANNOTATION: &str = "sse-rs.io/reload";
+/// Pod-template annotation set by a restart: when (RFC 3339).
+pub const RESTARTED_AT_ANNOTATION: &str = "sse-rs.io/restarted-at";
+/// Pod-template annotation set by a restart: which SecretSync caused it.
+pub const RESTARTED_FOR_ANNOTATION: &str = "sse-rs.io/restarted-for";
+
+/// The kinds of workload that can be restarted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
+    /// apps/v1 Deployment.
+    Deployment,
+    /// apps/v1 StatefulSet.
+    StatefulSet,
+    /// apps/v1 DaemonSet.
+    DaemonSet,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 3] = [Kind::Deployment, Kind::StatefulSet, Kind::DaemonSet];
+
+    /// The kind's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Deployment => "Deployment",
+            Kind::StatefulSet => "StatefulSet",
+            Kind::DaemonSet => "DaemonSet",
+        }
+    }
+}
+
+/// A workload that opted in, as the reloader needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Workload {
+    /// Its kind.
+    pub kind: Kind,
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// UID (for its Events).
+    pub uid: String,
+    /// The Secrets whose change restarts it.
+    pub secrets: BTreeSet<String>,
+    /// When it was last restarted for a Secret change (its pod template's annotation).
+    pub restarted_at: Option<SystemTime>,
+}
+
+impl Workload {
+    /// The workload behind `meta` and `template`, if it opted in (`None` otherwise).
+    pub fn opted_in(
+        kind: Kind,
+        meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        template: &PodTemplateSpec,
+    ) -> Option<Self> {
+        let opt_in = meta.annotations.as_ref()?.get(RELOAD_ANNOTATION)?.trim();
+        let secrets = if opt_in.eq_ignore_ascii_case("true") {
+            referenced_secrets(template)
+        } else {
+            opt_in
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && !s.eq_ignore_ascii_case("false"))
+                .map(str::to_string)
+                .collect()
+        };
+        let restarted_at = template
+            .metadata
+            .as_ref()
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(RESTARTED_AT_ANNOTATION))
+            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
+            .and_then(|t| {
+                crate::schedule::from_time(&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t))
+            });
+        Some(Self {
+            kind,
+            namespace: meta.namespace.clone().unwrap_or_default(),
+            name: meta.name.clone().unwrap_or_default(),
+            uid: meta.uid.clone().unwrap_or_default(),
+            secrets,
+            restarted_at,
+        })
+    }
+
+    fn key(&self) -> String {
+        format!("{}/{}/{}", self.namespace, self.kind.as_str(), self.name)
+    }
+}
+
+/// The Secrets a pod template references: secret volumes, projected secrets, `env` and `envFrom` of every
+/// container and init container.
+pub fn referenced_secrets(template: &PodTemplateSpec) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    let Some(spec) = &template.spec else {
+        return names;
+    };
+    for volume in spec.volumes.iter().flatten() {
+        if let Some(name) = volume.secret.as_ref().and_then(|s| s.secret_name.clone()) {
+            names.insert(name);
+        }
+        for source in volume.projected.iter().flat_map(|p| p.sources.iter().flatten()) {
+            if let Some(secret) = &source.secret {
+                names.insert(secret.name.clone());
+            }
+        }
+    }
+    for container in spec
+        .containers
+        .iter()
+        .chain(spec.init_containers.iter().flatten())
+    {
+        for env in container.env.iter().flatten() {
+            if let Some(name) = env
+                .value_from
+                .as_ref()
+                .and_then(|v| v.secret_key_ref.as_ref())
+                .map(|r| r.name.clone())
+            {
+                names.insert(name);
+            }
+        }
+        for from in container.env_from.iter().flatten() {
+            if let Some(secret) = &from.secret_ref {
+                names.insert(secret.name.clone());
+            }
+        }
+    }
+    names.retain(|n| !n.is_empty());
+    names
+}
+
+/// The reloader: restarts, rate-limited per workload.
+pub struct Reloads {
+    cluster: Arc<dyn Cluster>,
+    min_interval: Duration,
+    /// Workloads with a restart waiting for the end of their window.
+    waiting: Arc<Mutex<HashSet<String>>>,
+}
+
+impl Reloads {
+    /// A reloader restarting each workload at most once per `min_interval`.
+    pub fn new(cluster: Arc<dyn Cluster>, min_interval: Duration) -> Self {
+        Self {
+            cluster,
+            min_interval,
+            waiting: Arc::default(),
+        }
+    }
+
+    /// The value of `sync`'s Secret changed: restart the workloads of its namespace that use it, now or at
+    /// the end of their window. Failures are logged and reported in an Event on the SecretSync; they never
+    /// fail the sync (the Secret is written).
+    pub async fn secret_changed(&self, sync: &SecretSync) {
+        let namespace = sync.namespace().unwrap_or_default();
+        let secret = sync.name_any();
+        let workloads = match self.cluster.reloadable_workloads(&namespace).await {
+            Ok(workloads) => workloads,
+            Err(error) => {
+                tracing::warn!(%error, "could not list the workloads to reload");
+                self.cluster
+                    .event(
+                        sync,
+                        true,
+                        "ReloadFailed",
+                        &format!("could not list the workloads that use Secret {secret}: {error}"),
+                    )
+                    .await;
+                return;
+            }
+        };
+        for workload in workloads.into_iter().filter(|w| w.secrets.contains(&secret)) {
+            let now = SystemTime::now();
+            let wait = workload
+                .restarted_at
+                .map(|at| (at + self.min_interval).duration_since(now).unwrap_or_default())
+                .unwrap_or_default();
+            if wait.is_zero() {
+                restart(&*self.cluster, &workload, sync).await;
+                continue;
+            }
+            if !lock(&self.waiting).insert(workload.key()) {
+                continue; // one restart is already waiting for this workload's window
+            }
+            tracing::info!(workload = %workload.key(), in_ = ?wait, "restart deferred to the end of the workload's window");
+            let (cluster, waiting, sync) = (self.cluster.clone(), self.waiting.clone(), sync.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                lock(&waiting).remove(&workload.key());
+                restart(&*cluster, &workload, &sync).await;
+            });
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// One rolling restart, and its Event on the workload.
+async fn restart(cluster: &dyn Cluster, workload: &Workload, sync: &SecretSync) {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let annotations = BTreeMap::from([
+        (RESTARTED_AT_ANNOTATION.to_string(), now.to_string()),
+        (RESTARTED_FOR_ANNOTATION.to_string(), sync.name_any()),
+    ]);
+    let secret = sync.name_any();
+    match cluster.restart_workload(workload, &annotations).await {
+        Ok(()) => {
+            tracing::info!(workload = %workload.key(), "rolling restart: the value of Secret {secret} changed");
+            let message = format!(
+                "Rolling restart: the value of Secret {secret} changed (SecretSync {}/{secret})",
+                workload.namespace
+            );
+            cluster.workload_event(workload, "SecretChanged", &message).await;
+        }
+        Err(error) => {
+            tracing::warn!(workload = %workload.key(), %error, "rolling restart failed");
+            let message = format!(
+                "Could not restart {} {}: {error}",
+                workload.kind.as_str().to_lowercase(),
+                workload.name
+            );
+            cluster.event(sync, true, "ReloadFailed", &message).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template(json: serde_json::Value) -> PodTemplateSpec {
+        serde_json::from_value(json).unwrap_or_default()
+    }
+
+    #[test]
+    fn every_way_a_pod_references_a_secret() {
+        let t = template(serde_json::json!({
+            "spec": {
+                "volumes": [
+                    {"name": "a", "secret": {"secretName": "vol"}},
+                    {"name": "b", "projected": {"sources": [{"secret": {"name": "projected"}}, {"configMap": {"name": "cm"}}]}},
+                    {"name": "c", "configMap": {"name": "not-a-secret"}}
+                ],
+                "initContainers": [{"name": "i", "envFrom": [{"secretRef": {"name": "init-env-from"}}]}],
+                "containers": [{"name": "c", "env": [
+                    {"name": "X", "valueFrom": {"secretKeyRef": {"name": "env", "key": "k"}}},
+                    {"name": "Y", "value": "plain"}
+                ], "envFrom": [{"configMapRef": {"name": "cm2"}}]}]
+            }
+        }));
+        let names: Vec<String> = referenced_secrets(&t).into_iter().collect();
+        assert_eq!(names, ["env", "init-env-from", "projected", "vol"]);
+    }
+
+    #[test]
+    fn opting_in_by_true_or_by_names() {
+        let meta = |value: Option<&str>| k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+            name: Some("web".into()),
+            namespace: Some("apps".into()),
+            annotations: value.map(|v| BTreeMap::from([(RELOAD_ANNOTATION.to_string(), v.to_string())])),
+            ..Default::default()
+        };
+        let t = template(serde_json::json!({
+            "metadata": {"annotations": {RESTARTED_AT_ANNOTATION: "2026-12-06T11:00:00Z"}},
+            "spec": {"containers": [{"name": "c", "envFrom": [{"secretRef": {"name": "db"}}]}]}
+        }));
+        assert_eq!(Workload::opted_in(Kind::Deployment, &meta(None), &t), None);
+        let auto = Workload::opted_in(Kind::Deployment, &meta(Some("true")), &t)
+            .unwrap_or_else(|| panic!("opted in"));
+        assert_eq!(auto.secrets, BTreeSet::from(["db".to_string()]));
+        assert!(auto.restarted_at.is_some());
+        let named = Workload::opted_in(Kind::StatefulSet, &meta(Some(" api , db2 ")), &t)
+            .unwrap_or_else(|| panic!("opted in"));
+        assert_eq!(
+            named.secrets,
+            BTreeSet::from(["api".to_string(), "db2".to_string()])
+        );
+        let off = Workload::opted_in(Kind::DaemonSet, &meta(Some("false")), &t)
+            .unwrap_or_else(|| panic!("annotated"));
+        assert!(off.secrets.is_empty(), "\"false\" names no Secret");
+    }
+}
