@@ -513,9 +513,27 @@ async fn install(k: &Kubectl, deploy: &Path) -> Result<()> {
 
 /// A kubeconfig authenticating as the manager's ServiceAccount (a TokenRequest, as in the pod).
 async fn manager_kubeconfig(k: &Kubectl, dir: &Path) -> Result<PathBuf> {
+    token_kubeconfig(k, &dir.join("manager.kubeconfig"), SYSTEM_NS, MANAGER_SA).await
+}
+
+/// A kubeconfig at `path` that authenticates as ServiceAccount `namespace/service_account` with a token
+/// (TokenRequest, two hours), for the admin kubeconfig's cluster.
+pub async fn token_kubeconfig(
+    k: &Kubectl,
+    path: &Path,
+    namespace: &str,
+    service_account: &str,
+) -> Result<PathBuf> {
     let token = k
         .run(
-            &["create", "token", MANAGER_SA, "-n", SYSTEM_NS, "--duration=7200s"],
+            &[
+                "create",
+                "token",
+                service_account,
+                "-n",
+                namespace,
+                "--duration=7200s",
+            ],
             None,
         )
         .await?;
@@ -531,15 +549,14 @@ async fn manager_kubeconfig(k: &Kubectl, dir: &Path) -> Result<PathBuf> {
             None => "insecure-skip-tls-verify: true".into(),
         },
     };
-    let path = dir.join("manager.kubeconfig");
     std::fs::write(
-        &path,
+        path,
         format!(
             "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server_url}\n    {ca_line}\nusers:\n- name: manager\n  user:\n    token: {}\ncontexts:\n- name: c\n  context: {{cluster: c, user: manager}}\ncurrent-context: c\n",
             token.trim()
         ),
     )?;
-    Ok(path)
+    Ok(path.to_path_buf())
 }
 
 fn record_pid(dir: &Path, child: &tokio::process::Child) {

@@ -224,8 +224,8 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             )
         },
     );
-    // Adoption: the two policies on the stored Secret let the manager update one marked adoptable.
-    for name in [POLICIES[2], POLICIES[3]] {
+    // Adoption: the policies on Secret updates let the manager update one whose stored object is marked.
+    for name in [POLICIES[0], POLICIES[2], POLICIES[3]] {
         p.check(
             text(name).contains(&format!("'{}'", consts::ADOPTABLE_ANNOTATION)),
             || {

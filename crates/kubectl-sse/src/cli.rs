@@ -25,6 +25,8 @@ pub enum Command {
     Status(crate::status::StatusArgs),
     /// Check the vault now (sets the sse-rs.io/force-sync annotation) and wait for the manager's answer.
     Sync(crate::sync::SyncArgs),
+    /// Hand a Secret marked sse-rs.io/adoptable=true over to the SecretSync of the same name, then check.
+    Adopt(crate::adopt::AdoptArgs),
 }
 
 /// kubectl's cluster and namespace flags.

@@ -5,6 +5,9 @@
 //!   changed, the next check, the reason, failing since.
 //! * `kubectl sse sync NAME|--all`: check the vault now (the `sse-rs.io/force-sync` annotation) and wait
 //!   until the manager has answered.
+//! * `kubectl sse adopt NAME`: hand a Secret marked `sse-rs.io/adoptable=true` over to the SecretSync of
+//!   the same name with your own rights (where the API server does not let the manager set owner
+//!   references), then check the vault.
 //!
 //! Exit codes follow kubectl: 0 done, 1 an error (the API server, a name not found, a timeout), and 2 when
 //! the command worked but a SecretSync it checked is not Ready.
@@ -14,6 +17,7 @@
     reason = "a command-line tool: its answer is its standard output"
 )]
 
+pub mod adopt;
 pub mod cli;
 pub mod status;
 pub mod sync;

@@ -13,6 +13,7 @@ async fn main() -> ExitCode {
         match &cli.command {
             Command::Status(args) => kubectl_sse::status::run(&target, args).await,
             Command::Sync(args) => kubectl_sse::sync::run(&target, args).await,
+            Command::Adopt(args) => kubectl_sse::adopt::run(&target, args).await,
         }
     }
     .await;

@@ -23,6 +23,7 @@
 //! `DelayedInit` over a `futures` oneshot, which keeps only the last waiter's waker, so of several
 //! concurrent waiters only the last is woken (kube-runtime 4.2; reproduced in this module's tests).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -93,10 +94,14 @@ pub async fn run(
     .default_backoff()
     .modify(slim)
     .reflect(sync_writer);
+    let users = Arc::new(Users::default());
     let syncs_listed = drive("SecretSync", syncs, shutdown.clone(), {
-        let triggers = triggers.clone();
+        let (triggers, users) = (triggers.clone(), users.clone());
         move |sync: &SecretSync, change| {
-            if change != Change::Deleted {
+            if change == Change::Deleted {
+                users.gone(sync);
+            } else {
+                users.seen(sync);
                 let _ = triggers.unbounded_send(trigger(sync));
             }
         }
@@ -115,10 +120,9 @@ pub async fn run(
         let (triggers, syncs) = (triggers.clone(), sync_store.clone());
         move |spc: &SecretProviderClass, change| {
             // During the first list nothing reconciles yet, and every SecretSync is triggered by its own
-            // first-list event: mapping each class to its users there would only cost a pass over every
-            // SecretSync per class.
+            // first-list event.
             if change != Change::Listed {
-                users_of(&syncs, spc, &triggers);
+                users.trigger(&syncs, spc, &triggers);
             }
         }
     });
@@ -265,11 +269,73 @@ fn trigger(sync: &SecretSync) -> ObjectRef<SecretSync> {
 }
 
 /// Trigger every SecretSync in `syncs` that names `spc` (same namespace).
-fn users_of(syncs: &Store<SecretSync>, spc: &SecretProviderClass, triggers: &Triggers) {
-    let (namespace, name) = (spc.namespace(), spc.name_any());
-    for sync in syncs.state() {
-        if sync.namespace() == namespace && sync.spec.secret_provider_class_name == name {
-            let _ = triggers.unbounded_send(trigger(&sync));
+/// Which SecretSyncs name each class (`namespace/class` → SecretSync names), so a class event triggers its
+/// users without a pass over every SecretSync. That pass made a burst quadratic: with 100,000 pairs
+/// created at once on a real API server, the manager kept a core busy scanning and its class triggers fell
+/// more than 20 minutes behind, so a quarter of the SecretSyncs, reconciled before their class reached the
+/// cache, waited an hour for their next check. Entries are added as SecretSyncs are seen and checked
+/// against the store when used: a SecretSync that moved to another class leaves the old list then.
+#[derive(Default)]
+struct Users(std::sync::Mutex<HashMap<Box<str>, Vec<Box<str>>>>);
+
+impl Users {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<str>, Vec<Box<str>>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn key(namespace: &str, class: &str) -> Box<str> {
+        format!("{namespace}/{class}").into()
+    }
+
+    /// `sync` exists (created, updated or listed) and names its class.
+    fn seen(&self, sync: &SecretSync) {
+        let key = Self::key(
+            &sync.namespace().unwrap_or_default(),
+            &sync.spec.secret_provider_class_name,
+        );
+        let name = sync.name_any();
+        let mut map = self.lock();
+        let users = map.entry(key).or_default();
+        if !users.iter().any(|u| **u == *name) {
+            users.push(name.into());
+        }
+    }
+
+    /// `sync` was deleted.
+    fn gone(&self, sync: &SecretSync) {
+        let key = Self::key(
+            &sync.namespace().unwrap_or_default(),
+            &sync.spec.secret_provider_class_name,
+        );
+        let mut map = self.lock();
+        if let Some(users) = map.get_mut(&key) {
+            users.retain(|u| **u != *sync.name_any());
+            if users.is_empty() {
+                map.remove(&key);
+            }
+        }
+    }
+
+    /// Trigger every SecretSync of `spc`'s namespace that names it (as the store has it now).
+    fn trigger(&self, syncs: &Store<SecretSync>, spc: &SecretProviderClass, triggers: &Triggers) {
+        let (namespace, class) = (spc.namespace().unwrap_or_default(), spc.name_any());
+        let key = Self::key(&namespace, &class);
+        let mut map = self.lock();
+        let Some(users) = map.get_mut(&key) else {
+            return;
+        };
+        users.retain(|name| {
+            let reference = ObjectRef::<SecretSync>::new(name).within(&namespace);
+            match syncs.get(&reference) {
+                Some(sync) if sync.spec.secret_provider_class_name == class => {
+                    let _ = triggers.unbounded_send(trigger(&sync));
+                    true
+                }
+                _ => false,
+            }
+        });
+        if users.is_empty() {
+            map.remove(&key);
         }
     }
 }
@@ -490,27 +556,44 @@ mod tests {
         );
     }
 
-    /// A class event triggers the SecretSyncs of its namespace that name it, and only those.
+    /// A class event triggers the SecretSyncs of its namespace that name it now, and only those.
     #[test]
     fn a_class_triggers_its_users() {
         let (store, mut writer) = reflector::store::<SecretSync>();
-        for (ns, name, class) in [
-            ("ns", "a", "spc"),
-            ("ns", "b", "other"),
-            ("elsewhere", "c", "spc"),
-        ] {
+        let users = Users::default();
+        let mut put = |ns: &str, name: &str, class: &str| {
             let mut s = SecretSync::new(name, sse_api::SecretSyncSpec::default());
             s.metadata.namespace = Some(ns.into());
             s.spec.secret_provider_class_name = class.into();
-            writer.apply_watcher_event(&Event::Apply(s));
-        }
-        let (tx, mut rx) = futures::channel::mpsc::unbounded();
-        users_of(&store, &spc("spc"), &tx);
-        drop(tx);
-        let mut got = Vec::new();
-        while let Ok(r) = rx.try_recv() {
-            got.push(format!("{}/{}", r.namespace.unwrap_or_default(), r.name));
-        }
-        assert_eq!(got, vec!["ns/a".to_string()]);
+            writer.apply_watcher_event(&Event::Apply(s.clone()));
+            users.seen(&s);
+            s
+        };
+        put("ns", "a", "spc");
+        put("ns", "b", "other");
+        put("elsewhere", "c", "spc");
+        put("ns", "moved", "spc");
+        put("ns", "moved", "other"); // edited to name another class
+        let deleted = put("ns", "deleted", "spc");
+        writer.apply_watcher_event(&Event::Delete(deleted.clone()));
+        users.gone(&deleted);
+        let fired = |class: &str| {
+            let (tx, mut rx) = futures::channel::mpsc::unbounded();
+            users.trigger(&store, &spc(class), &tx);
+            drop(tx);
+            let mut got = Vec::new();
+            while let Ok(r) = rx.try_recv() {
+                got.push(format!("{}/{}", r.namespace.unwrap_or_default(), r.name));
+            }
+            got.sort();
+            got
+        };
+        assert_eq!(fired("spc"), ["ns/a"]);
+        assert_eq!(fired("other"), ["ns/b", "ns/moved"]);
+        assert_eq!(fired("none"), Vec::<String>::new());
+        assert!(
+            users.lock().get("ns/spc").is_some_and(|u| u.len() == 1),
+            "the moved SecretSync left the list"
+        );
     }
 }

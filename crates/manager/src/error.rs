@@ -53,6 +53,21 @@ pub enum SyncError {
         /// Name.
         name: String,
     },
+    /// A Secret marked adoptable that the API server did not let SSE-rs take over: with the
+    /// OwnerReferencesPermissionEnforcement admission plugin, setting an owner reference on an existing
+    /// object needs `delete` on it, which the manager does not have (SPEC §7.4). The person who marked it
+    /// hands it over instead. The Secret is left as it was.
+    #[error(
+        "secret {namespace}/{name} is marked sse-rs.io/adoptable, but the API server refused to let SSE-rs set its owner reference ({message}); it was left as it was: hand it over with kubectl sse adopt {name} -n {namespace}"
+    )]
+    AdoptionRefused {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+        /// The server's answer.
+        message: String,
+    },
     /// Writing the Secret failed.
     #[error("failed to patch secret {name:?}: {source}")]
     Apply {
@@ -82,7 +97,9 @@ impl SyncError {
             }
             Self::Token(_) => Reason::ControllerSyncFailed,
             Self::Mapping(_) => Reason::UserInputValidationFailed,
-            Self::ForeignSecret { .. } => Reason::InvalidClusterSecretLabelError,
+            Self::ForeignSecret { .. } | Self::AdoptionRefused { .. } => {
+                Reason::InvalidClusterSecretLabelError
+            }
             Self::Apply { source, .. } if source.is_invalid() => Reason::UserInputValidationFailed,
             Self::Apply { source, .. } if source.is_transient() => Reason::ControllerSyncFailed,
             Self::Apply { .. } => Reason::UnknownError,
@@ -106,6 +123,9 @@ impl SyncError {
             // Usually a user's Secret; but also our own Secret of a deleted-and-recreated SecretSync that
             // garbage collection has not removed yet, which clears by itself: retry with backoff.
             Self::ForeignSecret { .. } => Class::Transient,
+            // Until someone hands it over (kubectl sse adopt), which changes the Secret and is then seen
+            // at the next check.
+            Self::AdoptionRefused { .. } => Class::Permanent,
             Self::Provider(e) if e.is_configuration() || e.is_rejected() => Class::Permanent,
             Self::Provider(_) | Self::Internal(_) | Self::TimedOut(_) => Class::Transient,
             Self::Token(e) | Self::Apply { source: e, .. } => {

@@ -55,8 +55,38 @@ pub async fn force_sync_annotation_checks_now(w: &World, ns: &str) -> Result<()>
 }
 
 /// `kubectl sse status` shows the three times and the reason; `kubectl sse sync` checks now, waits for the
-/// answer, and exits 0 when Ready, 2 when not, 1 for a SecretSync that does not exist.
+/// answer, and exits 0 when Ready, 2 when not, 1 for a SecretSync that does not exist. It runs as an
+/// ordinary editor of the namespace (the built-in `edit` role, which deploy/ extends to SecretSyncs),
+/// authenticated by a token. (Not as the suite's admin: that one's client certificate is X.509 v1, which
+/// rustls refuses; clusters' own client certificates are v3.)
 pub async fn kubectl_sse_status_and_sync(w: &World, ns: &str) -> Result<()> {
+    let operator = operator(w, ns).await?;
+    let result = sse_as(w, &operator, ns).await;
+    let _ = std::fs::remove_file(&operator.kubeconfig);
+    result
+}
+
+/// kubectl as an editor of `ns` (the built-in `edit` role), authenticated by a token.
+async fn operator(w: &World, ns: &str) -> Result<Kubectl> {
+    w.k.run(&["create", "serviceaccount", "operator", "-n", ns], None)
+        .await?;
+    w.k.run(
+        &[
+            "create",
+            "rolebinding",
+            "operator-edit",
+            "-n",
+            ns,
+            "--clusterrole=edit",
+            &format!("--serviceaccount={ns}:operator"),
+        ],
+        None,
+    )
+    .await?;
+    operator_again(w, ns).await
+}
+
+async fn sse_as(w: &World, operator: &Kubectl, ns: &str) -> Result<()> {
     w.vault_class(ns, "app", "before").await?;
     daily_sync(w, ns, "app", "spc").await?;
     daily_sync(w, ns, "broken", "no-such-class").await?;
@@ -67,7 +97,7 @@ pub async fn kubectl_sse_status_and_sync(w: &World, ns: &str) -> Result<()> {
     })
     .await?;
 
-    let (code, table, err) = w.k.output(&["sse", "status", "-n", ns], None).await?;
+    let (code, table, err) = operator.output(&["sse", "status", "-n", ns], None).await?;
     ensure!(code == Some(0), "kubectl sse status: {code:?} {err}");
     let header = table.lines().next().unwrap_or_default();
     for column in [
@@ -98,9 +128,9 @@ pub async fn kubectl_sse_status_and_sync(w: &World, ns: &str) -> Result<()> {
         "{table}"
     );
 
-    let (code, json, err) =
-        w.k.output(&["sse", "status", "app", "-n", ns, "-o", "json"], None)
-            .await?;
+    let (code, json, err) = operator
+        .output(&["sse", "status", "app", "-n", ns, "-o", "json"], None)
+        .await?;
     ensure!(code == Some(0), "{err}");
     let json: Value = serde_json::from_str(&json)?;
     let item = &json["items"][0];
@@ -116,9 +146,9 @@ pub async fn kubectl_sse_status_and_sync(w: &World, ns: &str) -> Result<()> {
     // Rotated: only a check now brings it in before tomorrow.
     w.emulator.store().set_secret(VAULT, "app", "after");
     let started = Instant::now();
-    let (code, out, err) =
-        w.k.output(&["sse", "sync", "app", "-n", ns, "--timeout", "60s"], None)
-            .await?;
+    let (code, out, err) = operator
+        .output(&["sse", "sync", "app", "-n", ns, "--timeout", "60s"], None)
+        .await?;
     ensure!(code == Some(0), "kubectl sse sync app: {code:?}\n{out}\n{err}");
     println!(
         "figure: kubectl sse sync of one SecretSync answered in {:.1} s",
@@ -134,30 +164,32 @@ pub async fn kubectl_sse_status_and_sync(w: &World, ns: &str) -> Result<()> {
         "synced when the command returned: {data:?}"
     );
 
-    let (code, out, err) =
-        w.k.output(&["sse", "sync", "broken", "-n", ns, "--timeout", "60s"], None)
-            .await?;
+    let (code, out, err) = operator
+        .output(&["sse", "sync", "broken", "-n", ns, "--timeout", "60s"], None)
+        .await?;
     ensure!(
         code == Some(2),
         "a SecretSync that stays broken exits 2: {code:?}\n{out}\n{err}"
     );
     ensure!(out.contains("broken") && out.contains("False"), "{out}");
 
-    let (code, out, err) =
-        w.k.output(&["sse", "sync", "--all", "-n", ns, "--timeout", "60s"], None)
-            .await?;
+    let (code, out, err) = operator
+        .output(&["sse", "sync", "--all", "-n", ns, "--timeout", "60s"], None)
+        .await?;
     ensure!(code == Some(2), "--all with one broken: {code:?}\n{out}\n{err}");
     ensure!(out.contains("app") && out.contains("broken"), "{out}");
 
-    let (code, _, err) = w.k.output(&["sse", "sync", "ghost", "-n", ns], None).await?;
+    let (code, _, err) = operator.output(&["sse", "sync", "ghost", "-n", ns], None).await?;
     ensure!(code == Some(1), "{code:?} {err}");
     ensure!(err.contains("secretsync ghost not found in namespace"), "{err}");
     Ok(())
 }
 
 /// A Secret its editor marked `sse-rs.io/adoptable: "true"` is taken over in place by the SecretSync of the
-/// same name — through the real admission policies — and the mark is consumed; one without the mark, or
-/// marked anything but "true", stays untouched.
+/// same name; one marked anything but "true" stays untouched. This API server runs the
+/// OwnerReferencesPermissionEnforcement admission plugin (as the seed walkthrough recommends), which lets
+/// nobody set an owner reference on an object they may not delete, the manager included: the SecretSync
+/// says so and names the way out, and `kubectl sse adopt`, run by the namespace's editor, hands it over.
 pub async fn adoption_of_a_marked_secret(w: &World, ns: &str) -> Result<()> {
     w.vault_class(ns, "adopted", "from-vault").await?;
     for (name, mark) in [("adopted", "true"), ("not-adopted", "yes")] {
@@ -188,14 +220,29 @@ pub async fn adoption_of_a_marked_secret(w: &World, ns: &str) -> Result<()> {
         .await?;
     }
     let kept = w.k.json(&["get", "secret", "not-adopted", "-n", ns]).await?;
+    let marked = w.k.json(&["get", "secret", "adopted", "-n", ns]).await?;
     w.k.apply(&w.spc(ns, "spc2", "azure", &["objectName: adopted\nobjectType: secret"]))
         .await?;
     for name in ["adopted", "not-adopted"] {
         w.k.apply(&sync_yaml(ns, name, "spc2", "Opaque", &[("adopted", "key")], ""))
             .await?;
     }
-    let (_, message) = wait_reason(w, ns, "adopted", "Create", "CreateSucceeded").await?;
-    ensure!(message.contains("adopted"), "{message}");
+    let (_, message) = wait_reason(w, ns, "adopted", "Create", "InvalidClusterSecretLabelError").await?;
+    ensure!(
+        message.contains("marked sse-rs.io/adoptable") && message.contains("kubectl sse adopt adopted"),
+        "{message}"
+    );
+    let after = w.k.json(&["get", "secret", "adopted", "-n", ns]).await?;
+    ensure!(
+        marked["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"],
+        "a refused adoption leaves the Secret as it was"
+    );
+
+    let operator = operator(w, ns).await?;
+    let (code, out, err) = operator
+        .output(&["sse", "adopt", "adopted", "-n", ns, "--timeout", "60s"], None)
+        .await?;
+    ensure!(code == Some(0), "kubectl sse adopt: {code:?}\n{out}\n{err}");
     let secret = w.k.json(&["get", "secret", "adopted", "-n", ns]).await?;
     let data = secret_data(w, ns, "adopted").await?;
     ensure!(data.get("key") == Some(&Value::from("from-vault")), "{data:?}");
@@ -220,6 +267,12 @@ pub async fn adoption_of_a_marked_secret(w: &World, ns: &str) -> Result<()> {
         "the mark is consumed: {}",
         secret["metadata"]
     );
+    let ss = w.k.json(&["get", "secretsync", "adopted", "-n", ns]).await?;
+    ensure!(
+        condition(&ss, "Ready").is_some_and(|(s, _, _)| s == "True"),
+        "{}",
+        ss["status"]
+    );
 
     let (_, message) = wait_reason(w, ns, "not-adopted", "Create", "InvalidClusterSecretLabelError").await?;
     ensure!(message.contains("left untouched"), "{message}");
@@ -228,7 +281,28 @@ pub async fn adoption_of_a_marked_secret(w: &World, ns: &str) -> Result<()> {
         kept["metadata"]["resourceVersion"] == after["metadata"]["resourceVersion"],
         "a Secret marked other than \"true\" changed"
     );
+    let (code, _, err) = operator
+        .output(&["sse", "adopt", "not-adopted", "-n", ns], None)
+        .await?;
+    let _ = std::fs::remove_file(&operator.kubeconfig);
+    ensure!(
+        code == Some(1) && err.contains("not marked for adoption"),
+        "{code:?} {err}"
+    );
     Ok(())
+}
+
+/// kubectl for the `operator` ServiceAccount of `ns` (its kubeconfig made again: a fresh token).
+async fn operator_again(w: &World, ns: &str) -> Result<Kubectl> {
+    Ok(Kubectl {
+        kubeconfig: token_kubeconfig(
+            &w.k,
+            &w.dir.join(format!("{ns}-operator.kubeconfig")),
+            ns,
+            "operator",
+        )
+        .await?,
+    })
 }
 
 /// Force a check of SecretSync `name` and wait until the manager has answered it (the status records the
