@@ -83,6 +83,10 @@ async fn a_secret_marked_adoptable_is_taken_over_in_place() {
         &[
             (sse_api::consts::ADOPTABLE_ANNOTATION, "true"),
             ("team", "payments"),
+            (
+                "kubectl.kubernetes.io/last-applied-configuration",
+                "{\"data\":{\"key\":\"ZnJvbS1lc28=\"}}",
+            ),
         ],
     ));
     let mut sync = env.sync("migrated", "kv", "Opaque", &[("s", "key")]);
@@ -111,6 +115,10 @@ async fn a_secret_marked_adoptable_is_taken_over_in_place() {
     assert!(
         !annotations.contains_key(sse_api::consts::ADOPTABLE_ANNOTATION),
         "the mark is consumed"
+    );
+    assert!(
+        !annotations.contains_key("kubectl.kubernetes.io/last-applied-configuration"),
+        "kubectl's copy of the old values is dropped"
     );
     assert_eq!(
         annotations.get("team").map(String::as_str),

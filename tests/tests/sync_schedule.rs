@@ -222,7 +222,7 @@ async fn a_forced_check_reads_the_vault_where_change_detection_would_answer_quie
 }
 
 #[tokio::test]
-async fn a_bad_force_sync_value_is_reported_once_and_writes_nothing() {
+async fn a_bad_force_sync_value_is_warned_about_once_and_still_checks() {
     let env = Env::start().await;
     env.emulator.store().set_secret(VAULT, "pw", "v");
     env.put_class("kv", "azure", &["objectName: pw\nobjectType: secret"]);
@@ -232,18 +232,61 @@ async fn a_bad_force_sync_value_is_reported_once_and_writes_nothing() {
 
     annotate(&mut sync, sse_api::consts::FORCE_SYNC_ANNOTATION, &"x".repeat(64));
     env.cluster.clear_calls();
-    assert!(env.reconcile(&mut sync).await.synced());
-    let (status, reason, message) = condition(&sync, READY);
-    assert_eq!(
-        (status.as_str(), reason.as_str()),
-        ("False", "UserInputValidationFailed")
-    );
     assert!(
-        message.contains("sse-rs.io/force-sync") && message.contains("64 characters"),
-        "{message}"
+        env.reconcile(&mut sync).await.synced(),
+        "the request is still a check"
     );
-    assert_eq!(env.secret_data("forced")["key"], "v", "nothing written");
-    assert_eq!(sync.status.as_ref().unwrap().force_sync_handled, None);
-    // Reported once: the status write's echo is not another check.
+    assert_eq!(env.secret_data("forced")["key"], "rotated");
+    assert_eq!(
+        condition(&sync, READY).0,
+        "True",
+        "a bad annotation does not stop syncing"
+    );
+    assert_eq!(
+        sync.status.as_ref().unwrap().force_sync_handled,
+        None,
+        "never copied into the status"
+    );
+    let warned = |env: &Env| {
+        env.cluster
+            .calls()
+            .iter()
+            .filter(|c| matches!(c, manager::fake::Call::Event(_, r) if r == "InvalidForceSync"))
+            .count()
+    };
+    assert_eq!(warned(&env), 1);
+    // Handled once: the status write's echo is not another check, nor another warning.
     assert!(!env.reconcile(&mut sync).await.synced());
+    assert_eq!(warned(&env), 1);
+}
+
+#[tokio::test]
+async fn a_force_sync_whose_status_write_failed_is_acknowledged_by_the_next_check() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "pw", "v");
+    env.put_class("kv", "azure", &["objectName: pw\nobjectType: secret"]);
+    let mut sync = env.sync("forced", "kv", "Opaque", &[("pw", "key")]);
+    env.reconcile(&mut sync).await;
+    annotate(&mut sync, sse_api::consts::FORCE_SYNC_ANNOTATION, "t1");
+    env.cluster.refuse(
+        manager::fake::Request::WriteStatus,
+        Some(manager::cluster::ClusterError::new(
+            500,
+            "InternalError",
+            "etcd timeout",
+        )),
+    );
+    assert!(env.reconcile(&mut sync).await.synced());
+    assert_eq!(
+        sync.status.as_ref().unwrap().force_sync_handled,
+        None,
+        "the write was refused"
+    );
+    env.cluster.refuse(manager::fake::Request::WriteStatus, None);
+    env.poll(&mut sync).await;
+    assert_eq!(
+        sync.status.as_ref().unwrap().force_sync_handled.as_deref(),
+        Some("t1"),
+        "kubectl sse sync sees its answer after all"
+    );
 }

@@ -78,7 +78,8 @@ pub async fn run(target: &Target, args: &AdoptArgs) -> Result<u8> {
                 "resourceVersion": meta.resource_version(),
                 "labels": { CONTROLLER_LABEL_KEY: CONTROLLER_LABEL_VALUE },
                 "ownerReferences": [owner],
-                "annotations": { ADOPTABLE_ANNOTATION: null },
+                // kubectl's copy of what was last applied may hold the old values in plain text.
+                "annotations": { ADOPTABLE_ANNOTATION: null, "kubectl.kubernetes.io/last-applied-configuration": null },
             }
         });
         secrets

@@ -117,12 +117,15 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     let n: u64 = number
         .parse()
         .map_err(|_| format!("not a duration: {value:?} (e.g. 30s, 2m, 1h)"))?;
-    let seconds = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+    let factor = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
         _ => return Err(format!("not a duration: {value:?} (e.g. 30s, 2m, 1h)")),
     };
+    let seconds = n
+        .checked_mul(factor)
+        .ok_or_else(|| format!("duration too long: {value:?}"))?;
     Ok(Duration::from_secs(seconds))
 }
 
@@ -169,5 +172,9 @@ mod tests {
         assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5d").is_err());
+        assert!(
+            parse_duration("99999999999999999h").is_err(),
+            "overflow is an error, not a panic"
+        );
     }
 }

@@ -9,8 +9,8 @@
 //!   the same name with your own rights (where the API server does not let the manager set owner
 //!   references), then check the vault.
 //!
-//! Exit codes follow kubectl: 0 done, 1 an error (the API server, a name not found, a timeout), and 2 when
-//! the command worked but a SecretSync it checked is not Ready.
+//! Exit codes follow kubectl: 0 done, 1 an error (the API server, a name not found, a timeout); `sync` and
+//! `adopt` exit 2 when they worked but a SecretSync they checked is not Ready (`status` reports, and exits 0).
 
 #![allow(
     clippy::print_stdout,

@@ -99,6 +99,9 @@ pub fn in_scope(target: &Target) -> String {
 
 /// The rows of one SecretSync or of the scope, sorted by namespace and name.
 pub async fn rows(target: &Target, name: Option<&str>) -> Result<Vec<Row>> {
+    if name.is_some() && target.namespace.is_none() {
+        anyhow::bail!("a SecretSync name needs a namespace: use -n, or no name with -A");
+    }
     let api: Api<SecretSync> = match &target.namespace {
         Some(ns) => Api::namespaced(target.client.clone(), ns),
         None => Api::all(target.client.clone()),

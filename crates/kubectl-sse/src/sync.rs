@@ -115,35 +115,88 @@ async fn ask(target: &Target, name: Option<&str>, token: &str) -> Result<Vec<Ask
                 .collect()
         }
     };
-    for a in &targets {
+    for (done, a) in targets.iter().enumerate() {
         let api: Api<SecretSync> = Api::namespaced(target.client.clone(), &a.namespace);
         api.patch(&a.name, &PatchParams::default(), &Patch::Merge(patch(token)))
             .await
-            .map_err(|e| match e {
-                kube::Error::Api(s) if s.code == 404 => {
-                    anyhow::anyhow!("secretsync {} not found in namespace {}", a.name, a.namespace)
+            .map_err(|e| {
+                let error = match e {
+                    kube::Error::Api(s) if s.code == 404 => {
+                        anyhow::anyhow!("secretsync {} not found in namespace {}", a.name, a.namespace)
+                    }
+                    other => anyhow::Error::new(other)
+                        .context(format!("annotate secretsync {}/{}", a.namespace, a.name)),
+                };
+                if done > 0 {
+                    error.context(format!(
+                        "{done} of {} SecretSyncs were already asked to check now",
+                        targets.len()
+                    ))
+                } else {
+                    error
                 }
-                other => anyhow::Error::new(other)
-                    .context(format!("annotate secretsync {}/{}", a.namespace, a.name)),
             })?;
     }
     Ok(targets)
 }
 
-/// Wait until the manager has handled `token` on every asked SecretSync; their rows then.
+/// Wait until the manager has handled `token` on every asked SecretSync; their rows then. One GET per poll
+/// for one SecretSync, one LIST of the scope for several; the whole wait is bounded by `timeout`.
 async fn wait(target: &Target, asked: &[Asked], token: &str, timeout: Duration) -> Result<Vec<Row>> {
+    let names = || {
+        asked
+            .iter()
+            .map(|a| format!("{}/{}", a.namespace, a.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    tokio::time::timeout(timeout, poll(target, asked, token, timeout))
+        .await
+        .unwrap_or_else(|_| {
+            bail!(
+                "no answer from the manager within {} for {} (is it running? kubectl -n azure-secret-store get deployment,lease)",
+                status::human(timeout),
+                names()
+            )
+        })
+}
+
+/// The current state of the asked SecretSyncs (`None`: deleted).
+async fn current(target: &Target, asked: &[Asked]) -> Result<Vec<Option<SecretSync>>> {
+    if let [a] = asked {
+        let api: Api<SecretSync> = Api::namespaced(target.client.clone(), &a.namespace);
+        let sync = api
+            .get_opt(&a.name)
+            .await
+            .with_context(|| format!("get secretsync {}/{}", a.namespace, a.name))?;
+        return Ok(vec![sync]);
+    }
+    let api: Api<SecretSync> = match &target.namespace {
+        Some(ns) => Api::namespaced(target.client.clone(), ns),
+        None => Api::all(target.client.clone()),
+    };
+    let mut by_name: std::collections::HashMap<(String, String), SecretSync> = api
+        .list(&ListParams::default())
+        .await
+        .context("list secretsyncs")?
+        .items
+        .into_iter()
+        .map(|s| ((s.namespace().unwrap_or_default(), s.name_any()), s))
+        .collect();
+    Ok(asked
+        .iter()
+        .map(|a| by_name.remove(&(a.namespace.clone(), a.name.clone())))
+        .collect())
+}
+
+async fn poll(target: &Target, asked: &[Asked], token: &str, timeout: Duration) -> Result<Vec<Row>> {
     let started = Instant::now();
     let progress = Progress::new();
     loop {
         let mut done = Vec::new();
         let mut pending = Vec::new();
-        for a in asked {
-            let api: Api<SecretSync> = Api::namespaced(target.client.clone(), &a.namespace);
-            match api
-                .get_opt(&a.name)
-                .await
-                .with_context(|| format!("get secretsync {}/{}", a.namespace, a.name))?
-            {
+        for (a, sync) in asked.iter().zip(current(target, asked).await?) {
+            match sync {
                 Some(sync) if handled(&sync, token) => done.push(Row::of(&sync)),
                 Some(_) => pending.push(a),
                 None => bail!("secretsync {}/{} was deleted while waiting", a.namespace, a.name),

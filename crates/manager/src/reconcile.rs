@@ -109,7 +109,7 @@ pub struct Context {
     /// What each SecretSync's last full sync was made from (change detection).
     pub baselines: crate::changes::Baselines,
     /// Reload on change, when on.
-    pub reloads: Option<crate::reload::Reloads>,
+    pub reloads: Option<Arc<crate::reload::Reloads>>,
     /// Work slots, handed out first come, first served.
     slots: tokio::sync::Semaphore,
     /// The share of slots SecretSyncs in failure may take (half): a broken vault cannot starve the others.
@@ -127,7 +127,7 @@ impl Context {
         let (slots, retry_slots) = (config.workers.max(1), (config.workers / 2).max(1));
         let reloads = config
             .reload_min_interval
-            .map(|every| crate::reload::Reloads::new(cluster.clone(), every));
+            .map(|every| Arc::new(crate::reload::Reloads::new(cluster.clone(), every)));
         Self {
             cluster,
             providers,
@@ -267,19 +267,39 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     } else {
         None
     };
-    // A valid force-sync request this check answers: the status will say so once it is done.
-    let force_sync = ctx
-        .schedule
-        .force_sync_pending(sync)
-        .filter(|_| {
-            sync.metadata
-                .annotations
-                .as_ref()
-                .is_some_and(|a| sse_api::validation::force_sync(a).is_ok())
-        })
-        .map(str::to_string);
-    if let Some(token) = &force_sync {
-        tracing::info!(force_sync = %token, "force-sync requested: checking the vault now");
+    // The force-sync request this check answers, when valid and not yet in the status: the status will
+    // say so once it is done (also when this process already handled it but could not write the status).
+    // An invalid value still gets its check, with a warning, and is never copied into the status.
+    let requested = sync
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(sse_api::consts::FORCE_SYNC_ANNOTATION));
+    let valid = sync
+        .metadata
+        .annotations
+        .as_ref()
+        .is_some_and(|a| sse_api::validation::force_sync(a).is_ok_and(|t| t.is_some()));
+    let recorded = sync.status.as_ref().and_then(|s| s.force_sync_handled.as_ref());
+    let force_sync = requested.filter(|t| valid && recorded != Some(*t)).cloned();
+    if let Some(token) = ctx.schedule.force_sync_pending(sync) {
+        if valid {
+            tracing::info!(force_sync = %token, "force-sync requested: checking the vault now");
+        } else if let Some(Err(error)) = sync
+            .metadata
+            .annotations
+            .as_ref()
+            .map(sse_api::validation::force_sync)
+        {
+            ctx.cluster
+                .event(
+                    sync,
+                    true,
+                    "InvalidForceSync",
+                    &format!("{error}; checking the vault now anyway"),
+                )
+                .await;
+        }
     }
     // A scheduled check (not one a change triggered early): how late it completes is measured below.
     let due = ctx.schedule.due_at(sync).filter(|due| *due <= now);
@@ -352,7 +372,9 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         && *written != crate::secret::Written::Unchanged
         && current.sync_hash.as_deref().is_some_and(|before| before != hash)
     {
-        reloads.secret_changed(sync).await;
+        // Off the work slot and the reconcile: every API call in it is bounded (30 s).
+        let (reloads, sync) = (reloads.clone(), sync.clone());
+        tokio::spawn(async move { reloads.secret_changed(&sync).await });
     }
     let written = if next.changed || heartbeat {
         Some(ctx.cluster.write_status(sync, &next.status).await)

@@ -13,7 +13,7 @@
 //! over). Off unless `--reload-workloads`; the RBAC it needs (list and patch on those three kinds) ships in
 //! `deploy/overlays/reload-workloads` only.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -160,8 +160,10 @@ pub fn referenced_secrets(template: &PodTemplateSpec) -> BTreeSet<String> {
 pub struct Reloads {
     cluster: Arc<dyn Cluster>,
     min_interval: Duration,
-    /// Workloads with a restart waiting for the end of their window.
-    waiting: Arc<Mutex<HashSet<String>>>,
+    /// Per workload: when this process last restarted it (or will, for one waiting for its window), and
+    /// whether a restart is waiting. The workload's own annotation covers restarts by an earlier process;
+    /// this covers two Secrets of one workload changing at once, whose lists both see the old annotation.
+    windows: Arc<Mutex<HashMap<String, (SystemTime, bool)>>>,
 }
 
 impl Reloads {
@@ -170,7 +172,7 @@ impl Reloads {
         Self {
             cluster,
             min_interval,
-            waiting: Arc::default(),
+            windows: Arc::default(),
         }
     }
 
@@ -197,22 +199,39 @@ impl Reloads {
         };
         for workload in workloads.into_iter().filter(|w| w.secrets.contains(&secret)) {
             let now = SystemTime::now();
-            let wait = workload
-                .restarted_at
-                .map(|at| (at + self.min_interval).duration_since(now).unwrap_or_default())
-                .unwrap_or_default();
+            let key = workload.key();
+            // When the next restart may happen, decided under the lock: the later of the workload's own
+            // last restart and this process's, and never more than one window from now (a clock ahead, or
+            // a hand-edited annotation, cannot put it off further).
+            let wait = {
+                let mut windows = lock(&self.windows);
+                let ours = windows.get(&key).copied();
+                if ours.is_some_and(|(_, waiting)| waiting) {
+                    continue; // one restart is already waiting for this workload's window
+                }
+                let last = workload
+                    .restarted_at
+                    .into_iter()
+                    .chain(ours.map(|(at, _)| at))
+                    .max();
+                let wait = last
+                    .map(|at| (at + self.min_interval).duration_since(now).unwrap_or_default())
+                    .unwrap_or_default()
+                    .min(self.min_interval);
+                windows.insert(key.clone(), (now + wait, !wait.is_zero()));
+                wait
+            };
             if wait.is_zero() {
                 restart(&*self.cluster, &workload, sync).await;
                 continue;
             }
-            if !lock(&self.waiting).insert(workload.key()) {
-                continue; // one restart is already waiting for this workload's window
-            }
-            tracing::info!(workload = %workload.key(), in_ = ?wait, "restart deferred to the end of the workload's window");
-            let (cluster, waiting, sync) = (self.cluster.clone(), self.waiting.clone(), sync.clone());
+            tracing::info!(workload = %key, in_ = ?wait, "restart deferred to the end of the workload's window");
+            let (cluster, windows, sync) = (self.cluster.clone(), self.windows.clone(), sync.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(wait).await;
-                lock(&waiting).remove(&workload.key());
+                if let Some(entry) = lock(&windows).get_mut(&key) {
+                    *entry = (SystemTime::now(), false);
+                }
                 restart(&*cluster, &workload, &sync).await;
             });
         }

@@ -251,6 +251,9 @@ async fn find(
     )
 }
 
+/// kubectl's `last-applied-configuration` annotation, dropped on adoption.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Holds on a Secret whose editor marked it adoptable.
 fn adoptable_test() -> PatchOperation {
     test(
@@ -275,7 +278,8 @@ async fn adopt(
             "resourceVersion": resource_version,
             "labels": { consts::CONTROLLER_LABEL_KEY: consts::CONTROLLER_LABEL_VALUE },
             "ownerReferences": [owner_reference(sync)],
-            "annotations": { consts::ADOPTABLE_ANNOTATION: null },
+            // kubectl's copy of what was last applied may hold the old values in plain text.
+            "annotations": { consts::ADOPTABLE_ANNOTATION: null, LAST_APPLIED: null },
         }
     });
     cluster

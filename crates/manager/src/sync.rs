@@ -41,7 +41,6 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     validation::validate_spec(&sync.spec)?;
     if let Some(annotations) = &sync.metadata.annotations {
         validation::refresh_interval(annotations)?;
-        validation::force_sync(annotations)?;
     }
     let class = class(sync, ctx).await?;
     let tokens = tokens(sync, ctx).await?;
