@@ -98,11 +98,7 @@ async fn a_secret_marked_adoptable_is_taken_over_in_place() {
     let secret = env.cluster.secret(NS, "migrated").unwrap();
     assert_eq!(env.secret_data("migrated")["key"], "from-vault");
     let owners = secret.metadata.owner_references.clone().unwrap();
-    assert_eq!(
-        owners,
-        vec![manager::secret::owner_reference(&sync)],
-        "ours alone"
-    );
+    assert_eq!(owners, vec![sync.secret_owner()], "ours alone");
     assert_eq!(
         secret
             .metadata

@@ -12,8 +12,8 @@
 
 use anyhow::{Context as _, Result, bail};
 use k8s_openapi::api::core::v1::Secret;
+use kube::ResourceExt as _;
 use kube::api::{Api, Patch, PatchParams};
-use kube::{Resource as _, ResourceExt as _};
 use sse_api::SecretSync;
 use sse_api::consts::{ADOPTABLE_ANNOTATION, CONTROLLER_LABEL_KEY, CONTROLLER_LABEL_VALUE};
 
@@ -52,15 +52,7 @@ pub async fn run(target: &Target, args: &AdoptArgs) -> Result<u8> {
         .await
         .with_context(|| format!("get secret {name}"))?
         .with_context(|| format!("no secret {name} in namespace {namespace}: nothing to adopt"))?;
-    let owner = sync
-        .controller_owner_ref(&())
-        .map(|mut owner| {
-            // Exactly the reference the manager writes (secret::owner_reference): not a controller.
-            owner.controller = None;
-            owner.block_owner_deletion = None;
-            owner
-        })
-        .context("the SecretSync has no uid")?;
+    let owner = sync.secret_owner();
     let already = meta
         .labels()
         .get(CONTROLLER_LABEL_KEY)
@@ -72,16 +64,8 @@ pub async fn run(target: &Target, args: &AdoptArgs) -> Result<u8> {
                 "secret {name} is not marked for adoption: its editor marks it first with kubectl annotate secret {name} -n {namespace} {ADOPTABLE_ANNOTATION}=true"
             );
         }
-        let patch = serde_json::json!({
-            "type": sync.spec.secret_object.type_,
-            "metadata": {
-                "resourceVersion": meta.resource_version(),
-                "labels": { CONTROLLER_LABEL_KEY: CONTROLLER_LABEL_VALUE },
-                "ownerReferences": [owner],
-                // kubectl's copy of what was last applied may hold the old values in plain text.
-                "annotations": { ADOPTABLE_ANNOTATION: null, "kubectl.kubernetes.io/last-applied-configuration": null },
-            }
-        });
+        let resource_version = meta.resource_version().unwrap_or_default();
+        let patch = sync.adoption_patch(&resource_version, &sync.spec.secret_object.type_);
         secrets
             .patch(name, &PatchParams::default(), &Patch::Merge(patch))
             .await

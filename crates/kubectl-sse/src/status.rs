@@ -156,7 +156,10 @@ fn table(rows: &[Row], wide: bool, all_namespaces: bool, now: SystemTime) -> Str
     let dash = || "-".to_string();
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(ToString::to_string).collect()];
     for row in rows {
-        let interval = row.refresh_interval.as_deref().and_then(go_duration);
+        let interval = row
+            .refresh_interval
+            .as_deref()
+            .and_then(sse_api::validation::parse_duration);
         let mut line = vec![
             row.name.clone(),
             row.ready.clone(),
@@ -244,27 +247,6 @@ fn next_check(value: Option<&str>, interval: Option<Duration>, now: SystemTime) 
             }
         }
     }
-}
-
-/// A Go duration of whole hours, minutes, seconds (`1h30m0s`), as the status writes it.
-fn go_duration(value: &str) -> Option<Duration> {
-    let mut total = 0u64;
-    let mut number = String::new();
-    for c in value.chars() {
-        if c.is_ascii_digit() {
-            number.push(c);
-            continue;
-        }
-        let n: u64 = number.parse().ok()?;
-        number.clear();
-        total += n * match c {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return None,
-        };
-    }
-    number.is_empty().then_some(Duration::from_secs(total))
 }
 
 /// A duration as kubectl's AGE column shows it: `45s`, `5m10s`, `47m`, `5h3m`, `30h`, `12d`.
@@ -396,8 +378,13 @@ mod tests {
             ],
             ["45s", "2m30s", "10m", "47m", "5h3m", "30h", "12d"]
         );
-        assert_eq!(go_duration("1h30m0s"), Some(Duration::from_secs(5400)));
-        assert_eq!(go_duration("45s"), Some(Duration::from_secs(45)));
-        assert_eq!(go_duration("1x"), None);
+        let go = sse_api::validation::parse_duration;
+        assert_eq!(
+            go("1h30m0s"),
+            Some(Duration::from_secs(5400)),
+            "as the status writes it"
+        );
+        assert_eq!(go("45s"), Some(Duration::from_secs(45)));
+        assert_eq!(go("1x"), None);
     }
 }

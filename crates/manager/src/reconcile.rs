@@ -274,31 +274,20 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         .metadata
         .annotations
         .as_ref()
-        .and_then(|a| a.get(sse_api::consts::FORCE_SYNC_ANNOTATION));
-    let valid = sync
-        .metadata
-        .annotations
-        .as_ref()
-        .is_some_and(|a| sse_api::validation::force_sync(a).is_ok_and(|t| t.is_some()));
-    let recorded = sync.status.as_ref().and_then(|s| s.force_sync_handled.as_ref());
-    let force_sync = requested.filter(|t| valid && recorded != Some(*t)).cloned();
+        .map(sse_api::validation::force_sync)
+        .unwrap_or(Ok(None));
+    let recorded = sync.status.as_ref().and_then(|s| s.force_sync_handled.as_deref());
+    let force_sync = match &requested {
+        Ok(Some(token)) if recorded != Some(*token) => Some((*token).to_string()),
+        _ => None,
+    };
     if let Some(token) = ctx.schedule.force_sync_pending(sync) {
-        if valid {
-            tracing::info!(force_sync = %token, "force-sync requested: checking the vault now");
-        } else if let Some(Err(error)) = sync
-            .metadata
-            .annotations
-            .as_ref()
-            .map(sse_api::validation::force_sync)
-        {
-            ctx.cluster
-                .event(
-                    sync,
-                    true,
-                    "InvalidForceSync",
-                    &format!("{error}; checking the vault now anyway"),
-                )
-                .await;
+        match &requested {
+            Err(error) => {
+                let message = format!("{error}; checking the vault now anyway");
+                ctx.cluster.event(sync, true, "InvalidForceSync", &message).await;
+            }
+            Ok(_) => tracing::info!(force_sync = %token, "force-sync requested: checking the vault now"),
         }
     }
     // A scheduled check (not one a change triggered early): how late it completes is measured below.

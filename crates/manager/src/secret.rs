@@ -33,7 +33,7 @@ use base64::Engine;
 use json_patch::{Patch, PatchOperation, TestOperation};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::ResourceExt;
 use sse_api::{SecretSync, consts};
 
@@ -54,20 +54,6 @@ pub enum Written {
     Adopted,
 }
 
-/// The owner reference every synced Secret carries: the SecretSync, exactly as the original controller
-/// writes it (SPEC §5.8: no `controller`, no `blockOwnerDeletion`), so Secrets created by the original are
-/// recognised as ours after a migration.
-pub fn owner_reference(sync: &SecretSync) -> OwnerReference {
-    OwnerReference {
-        api_version: consts::SECRET_SYNC_API_VERSION.into(),
-        kind: consts::SECRET_SYNC_KIND.into(),
-        name: sync.name_any(),
-        uid: sync.uid().unwrap_or_default(),
-        controller: None,
-        block_owner_deletion: None,
-    }
-}
-
 /// The Secret this SecretSync should produce with `data`.
 pub fn desired(sync: &SecretSync, data: &SecretData) -> Secret {
     let object = &sync.spec.secret_object;
@@ -83,7 +69,7 @@ pub fn desired(sync: &SecretSync, data: &SecretData) -> Secret {
             namespace: sync.namespace(),
             labels: Some(labels),
             annotations,
-            owner_references: Some(vec![owner_reference(sync)]),
+            owner_references: Some(vec![sync.secret_owner()]),
             ..ObjectMeta::default()
         },
         type_: Some(if object.type_.is_empty() {
@@ -126,7 +112,7 @@ pub fn ownership_tests(sync: &SecretSync) -> Vec<PatchOperation> {
         ),
         test(
             pointer(&["metadata", "ownerReferences"]),
-            serde_json::to_value(vec![owner_reference(sync)]).unwrap_or_default(),
+            serde_json::to_value(vec![sync.secret_owner()]).unwrap_or_default(),
         ),
     ]
 }
@@ -251,9 +237,6 @@ async fn find(
     )
 }
 
-/// kubectl's `last-applied-configuration` annotation, dropped on adoption.
-const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
-
 /// Holds on a Secret whose editor marked it adoptable.
 fn adoptable_test() -> PatchOperation {
     test(
@@ -272,16 +255,7 @@ async fn adopt(
     secret: &Secret,
     resource_version: &str,
 ) -> Result<(), ClusterError> {
-    let patch = serde_json::json!({
-        "type": secret.type_.as_deref().unwrap_or("Opaque"),
-        "metadata": {
-            "resourceVersion": resource_version,
-            "labels": { consts::CONTROLLER_LABEL_KEY: consts::CONTROLLER_LABEL_VALUE },
-            "ownerReferences": [owner_reference(sync)],
-            // kubectl's copy of what was last applied may hold the old values in plain text.
-            "annotations": { consts::ADOPTABLE_ANNOTATION: null, LAST_APPLIED: null },
-        }
-    });
+    let patch = sync.adoption_patch(resource_version, secret.type_.as_deref().unwrap_or("Opaque"));
     cluster
         .patch_secret(
             &sync.namespace().unwrap_or_default(),

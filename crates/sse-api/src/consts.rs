@@ -126,6 +126,9 @@ pub const FORCE_SYNC_ANNOTATION: &str = "sse-rs.io/force-sync";
 /// Without it a Secret SSE-rs does not own is never touched.
 pub const ADOPTABLE_ANNOTATION: &str = "sse-rs.io/adoptable";
 
+/// kubectl's copy of what was last applied to an object; dropped from a Secret on adoption.
+pub const LAST_APPLIED_ANNOTATION: &str = "kubectl.kubernetes.io/last-applied-configuration";
+
 /// Longest value of [`FORCE_SYNC_ANNOTATION`]: it is copied into the status.
 pub const FORCE_SYNC_MAX_LEN: usize = 63;
 

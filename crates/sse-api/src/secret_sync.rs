@@ -22,6 +22,43 @@ use crate::{
     },
 };
 
+impl SecretSync {
+    /// The owner reference every synced Secret carries: this SecretSync, exactly as the original controller
+    /// writes it (SPEC §5.8: no `controller`, no `blockOwnerDeletion`), so Secrets created by the original
+    /// are recognised as ours after a migration.
+    pub fn secret_owner(&self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+        use kube::ResourceExt as _;
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+            api_version: crate::consts::SECRET_SYNC_API_VERSION.into(),
+            kind: crate::consts::SECRET_SYNC_KIND.into(),
+            name: self.name_any(),
+            uid: self.uid().unwrap_or_default(),
+            controller: None,
+            block_owner_deletion: None,
+        }
+    }
+
+    /// The merge patch that adopts a Secret marked [`ADOPTABLE_ANNOTATION`](crate::consts::ADOPTABLE_ANNOTATION)
+    /// for this SecretSync, whoever sends it (the manager, or `kubectl sse adopt` with the user's rights):
+    /// pinned to the `resource_version` that was checked and to `secret_type` (immutable, so a Secret of
+    /// another type is refused whole); our label, this SecretSync as the only owner; the mark and kubectl's
+    /// last-applied copy (which may hold the old values in plain text) removed.
+    pub fn adoption_patch(&self, resource_version: &str, secret_type: &str) -> serde_json::Value {
+        use crate::consts::{
+            ADOPTABLE_ANNOTATION, CONTROLLER_LABEL_KEY, CONTROLLER_LABEL_VALUE, LAST_APPLIED_ANNOTATION,
+        };
+        serde_json::json!({
+            "type": secret_type,
+            "metadata": {
+                "resourceVersion": resource_version,
+                "labels": { CONTROLLER_LABEL_KEY: CONTROLLER_LABEL_VALUE },
+                "ownerReferences": [self.secret_owner()],
+                "annotations": { ADOPTABLE_ANNOTATION: null, LAST_APPLIED_ANNOTATION: null },
+            }
+        })
+    }
+}
+
 /// Maximum number of entries in `status.conditions`.
 pub const MAX_CONDITIONS: u32 = 16;
 

@@ -187,17 +187,22 @@ pub fn refresh_interval(
     let Some(value) = annotations.get(crate::consts::REFRESH_INTERVAL_ANNOTATION) else {
         return Ok(None);
     };
-    let invalid = || ValidationError::RefreshInterval { value: value.clone() };
+    parse_duration(value)
+        .map(Some)
+        .ok_or_else(|| ValidationError::RefreshInterval { value: value.clone() })
+}
+
+/// A Go duration of hours, minutes and seconds (`90s`, `5m`, `1h30m0s`, `1.5h`), positive and under
+/// 10⁹ s; surrounding spaces are ignored. `None` when it is not one.
+pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
     let mut rest = value.trim();
     if rest.is_empty() {
-        return Err(invalid());
+        return None;
     }
     let mut total = 0f64;
     while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .ok_or_else(invalid)?;
-        let number: f64 = rest[..number_end].parse().map_err(|_| invalid())?;
+        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let number: f64 = rest[..number_end].parse().ok()?;
         rest = &rest[number_end..];
         let unit_end = rest
             .find(|c: char| c.is_ascii_digit() || c == '.')
@@ -206,15 +211,14 @@ pub fn refresh_interval(
             "h" => 3600.0,
             "m" => 60.0,
             "s" => 1.0,
-            _ => return Err(invalid()),
+            _ => return None,
         };
         total += number * seconds;
         rest = &rest[unit_end..];
     }
-    if !(1.0..1e9).contains(&total) {
-        return Err(invalid());
-    }
-    Ok(Some(std::time::Duration::from_secs_f64(total)))
+    (1.0..1e9)
+        .contains(&total)
+        .then(|| std::time::Duration::from_secs_f64(total))
 }
 
 /// The SecretSync's force-sync request, its [`FORCE_SYNC_ANNOTATION`](crate::consts::FORCE_SYNC_ANNOTATION)
