@@ -416,8 +416,7 @@ impl Cluster for FakeCluster {
         state.calls.push(Call::RestartWorkload(key, caused_by));
         let at = annotations
             .get(crate::reload::RESTARTED_AT_ANNOTATION)
-            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
-            .and_then(|t| crate::schedule::from_time(&Time(t)));
+            .and_then(|t| crate::reload::restarted_at(t));
         for w in state.workloads.iter_mut().filter(|w| {
             w.namespace == workload.namespace && w.kind == workload.kind && w.name == workload.name
         }) {

@@ -30,6 +30,12 @@ pub const RESTARTED_AT_ANNOTATION: &str = "sse-rs.io/restarted-at";
 /// Pod-template annotation set by a restart: which SecretSync caused it.
 pub const RESTARTED_FOR_ANNOTATION: &str = "sse-rs.io/restarted-for";
 
+/// The time a [`RESTARTED_AT_ANNOTATION`] value says (RFC 3339, whole seconds).
+pub fn restarted_at(value: &str) -> Option<SystemTime> {
+    let t = value.parse::<k8s_openapi::jiff::Timestamp>().ok()?;
+    crate::schedule::from_time(&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t))
+}
+
 /// The kinds of workload that can be restarted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Kind {
@@ -95,10 +101,7 @@ impl Workload {
             .as_ref()
             .and_then(|m| m.annotations.as_ref())
             .and_then(|a| a.get(RESTARTED_AT_ANNOTATION))
-            .and_then(|t| t.parse::<k8s_openapi::jiff::Timestamp>().ok())
-            .and_then(|t| {
-                crate::schedule::from_time(&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(t))
-            });
+            .and_then(|t| restarted_at(t));
         Some(Self {
             kind,
             namespace: meta.namespace.clone().unwrap_or_default(),
