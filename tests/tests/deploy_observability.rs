@@ -161,6 +161,7 @@ fn metric_names(expr: &str) -> Vec<String> {
             "without",
             "le",
             "reason",
+            "validity",
             "container",
         ];
         if !word.is_empty()
@@ -183,6 +184,8 @@ fn prometheus_alerts_use_what_the_manager_exports_and_the_pod_has() {
     for wanted in [
         "SecretSyncFailing",
         "SecretSyncChecksLate",
+        "SecretSyncObjectExpiring",
+        "SecretSyncObjectExpired",
         "SecretSyncProviderDown",
         "SecretSyncManagerDown",
     ] {
@@ -237,6 +240,22 @@ fn prometheus_alerts_use_what_the_manager_exports_and_the_pod_has() {
     for reason in Reason::ALL {
         let success = reason.status() == "True";
         assert_eq!(failing.contains(reason.as_str()), success, "{reason:?}");
+    }
+
+    // The expiry alerts count standings the manager exports.
+    for (alert, standing) in [
+        ("SecretSyncObjectExpiring", "Expiring"),
+        ("SecretSyncObjectExpired", "Expired"),
+    ] {
+        let expr = rules.iter().find(|r| r["alert"] == alert).unwrap()["expr"]
+            .as_str()
+            .unwrap();
+        let series = format!("secretsync_objects{{validity=\"{standing}\"}}");
+        assert!(expr.contains(&series), "{alert}: {expr}");
+        assert!(
+            exposition.contains(&format!("{series} 0")),
+            "{series} not exported:\n{exposition}"
+        );
     }
 
     // The PodMonitor scrapes ports the pod has, on a pod it selects.

@@ -44,6 +44,11 @@ pub struct Row {
     pub refresh_interval: Option<String>,
     pub late_by: Option<String>,
     pub force_sync_handled: Option<String>,
+    /// The soonest Key Vault expiry among the synced objects (when the provider reports dates).
+    pub expires: Option<String>,
+    /// The synced objects' validity dates and standings (`status.validity`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub validity: Vec<sse_api::ObjectValidity>,
 }
 
 impl Row {
@@ -66,6 +71,13 @@ impl Row {
             refresh_interval: status.refresh_interval.clone(),
             late_by: status.late_by.clone(),
             force_sync_handled: status.force_sync_handled.clone(),
+            expires: status
+                .validity
+                .iter()
+                .filter_map(|v| v.expires_at.as_ref())
+                .min()
+                .map(|t| t.0.to_string()),
+            validity: status.validity.clone(),
         }
     }
 
@@ -151,7 +163,7 @@ fn table(rows: &[Row], wide: bool, all_namespaces: bool, now: SystemTime) -> Str
         header.insert(0, "NAMESPACE");
     }
     if wide {
-        header.extend(["INTERVAL", "LATE BY", "MESSAGE"]);
+        header.extend(["INTERVAL", "LATE BY", "EXPIRES", "MESSAGE"]);
     }
     let dash = || "-".to_string();
     let mut lines: Vec<Vec<String>> = vec![header.iter().map(ToString::to_string).collect()];
@@ -176,6 +188,7 @@ fn table(rows: &[Row], wide: bool, all_namespaces: bool, now: SystemTime) -> Str
             line.extend([
                 row.refresh_interval.clone().unwrap_or_else(dash),
                 row.late_by.clone().unwrap_or_else(dash),
+                relative(row.expires.as_deref(), now),
                 row.message.clone().unwrap_or_else(dash),
             ]);
         }
@@ -304,6 +317,8 @@ mod tests {
             "nextCheckTime": "2026-12-06T14:19:00Z",
             "failingSince": "2026-12-06T14:02:00Z",
             "refreshInterval": "5m0s",
+            "validity": [{"object": "secret/pw", "expiresAt": "2026-12-16T14:15:00Z", "state": "Expiring"},
+                         {"object": "cert/tls", "expiresAt": "2027-06-01T00:00:00Z", "state": "Valid"}],
             "conditions": [{"type": "Ready", "status": "False", "reason": "ProviderError",
                             "message": "Key Vault answered 403 Forbidden", "lastTransitionTime": "2026-12-06T14:02:00Z"}],
         }));
@@ -324,6 +339,10 @@ mod tests {
         assert!(
             wide.contains("5m0s") && wide.contains("Key Vault answered 403 Forbidden"),
             "{wide}"
+        );
+        assert!(
+            wide.contains("EXPIRES") && wide.contains("in 10d"),
+            "the soonest expiry: {wide}"
         );
 
         let json: serde_json::Value =

@@ -139,6 +139,11 @@ pub struct RunArgs {
     #[arg(long, env = "RELOAD_MIN_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
     pub reload_min_interval: Duration,
 
+    /// How long before a synced object's Key Vault expiry (`exp`) the SecretSync's `Expiring` condition
+    /// turns True and a Warning Event fires (dates come with change detection).
+    #[arg(long, env = "EXPIRY_WARNING_WINDOW", default_value = "720h", value_parser = humantime::parse_duration)]
+    pub expiry_warning_window: Duration,
+
     /// Also watch owned Secrets (metadata only) to repair drift at once; needs list/watch on Secrets.
     #[arg(long, env = "WATCH_OWNED_SECRETS", default_value_t = false, action = ArgAction::Set)]
     pub watch_owned_secrets: bool,

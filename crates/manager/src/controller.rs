@@ -409,6 +409,7 @@ fn spawn_sweeper(
             let keys: std::collections::HashSet<String> = live.iter().map(|s| key(s)).collect();
             ctx.schedule.retain(|k| keys.contains(k));
             ctx.baselines.retain(|k| keys.contains(k));
+            ctx.metrics.retain_expiry(|k| keys.contains(k));
             let overdue = ctx
                 .schedule
                 .overdue(keys.iter().map(String::as_str), SystemTime::now());

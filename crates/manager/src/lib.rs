@@ -17,6 +17,7 @@ pub mod classes;
 pub mod cluster;
 pub mod controller;
 pub mod error;
+pub mod expiry;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
 pub mod hash;

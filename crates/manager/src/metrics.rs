@@ -4,11 +4,16 @@
 //! * `secretsync_syncs_total{reason}`, `secretsync_sync_duration_seconds`: what each sync found.
 //! * `secretsync_secretsyncs{reason}`: SecretSyncs by the reason of their last check (what the
 //!   `SecretSyncFailing` alert counts); `secretsync_check_lateness_seconds`: how late checks complete.
+//! * `secretsync_objects{validity}`: synced objects with Key Vault validity dates by where they stand
+//!   (`Valid`, `NotYetValid`, `Expiring`, `Expired`; [`crate::expiry`]), and
+//!   `secretsync_earliest_expiry_timestamp_seconds`, the soonest `exp` among them (0: none). Which objects
+//!   they are is in each SecretSync's `status.validity` (`kubectl sse status -A -o wide`), not in labels.
 //! * The controller-runtime names of the Go controller (SPEC §6.4), so its dashboards keep working:
 //!   `controller_runtime_reconcile_total{controller,result}`, `controller_runtime_reconcile_errors_total`,
 //!   `controller_runtime_reconcile_time_seconds`, `controller_runtime_max_concurrent_reconciles`.
 
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -66,6 +71,69 @@ pub struct Metrics {
     max_concurrent: Family<ControllerLabel, Gauge>,
     lateness: Histogram,
     reasons: ReasonGauge,
+    expiry: Arc<ExpiryMetrics>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ValidityLabel {
+    validity: &'static str,
+}
+
+/// The validity standings, the closed set of the `validity` label.
+const STANDINGS: [&str; 4] = ["Valid", "NotYetValid", "Expiring", "Expired"];
+
+/// Objects by validity standing and the earliest expiry, kept per SecretSync as its checks report.
+#[derive(Default)]
+struct ExpiryMetrics {
+    objects: Family<ValidityLabel, Gauge>,
+    earliest: Gauge,
+    state: Mutex<ExpiryState>,
+}
+
+#[derive(Default)]
+struct ExpiryState {
+    /// `namespace/name` → its dated objects: (standing, `exp` in Unix seconds). Only SecretSyncs with some.
+    per_sync: HashMap<String, Vec<(&'static str, Option<i64>)>>,
+    /// Every recorded `exp`, counted (a multiset): its first key is the earliest.
+    expiries: BTreeMap<i64, usize>,
+}
+
+impl ExpiryMetrics {
+    /// Replace what `key` contributes (`None`: forget it).
+    fn set(&self, key: &str, now: Option<Vec<(&'static str, Option<i64>)>>) {
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let state = &mut *state;
+        let old = match now.clone().filter(|v| !v.is_empty()) {
+            Some(entries) => state.per_sync.insert(key.to_string(), entries),
+            None => state.per_sync.remove(key),
+        };
+        for (standing, exp) in old.unwrap_or_default() {
+            self.objects
+                .get_or_create(&ValidityLabel { validity: standing })
+                .dec();
+            if let Some(exp) = exp
+                && let Some(count) = state.expiries.get_mut(&exp)
+            {
+                *count -= 1;
+                if *count == 0 {
+                    state.expiries.remove(&exp);
+                }
+            }
+        }
+        for (standing, exp) in now.unwrap_or_default() {
+            self.objects
+                .get_or_create(&ValidityLabel { validity: standing })
+                .inc();
+            if let Some(exp) = exp {
+                *state.expiries.entry(exp).or_default() += 1;
+            }
+        }
+        self.earliest
+            .set(state.expiries.keys().next().copied().unwrap_or(0));
+    }
 }
 
 impl Default for Metrics {
@@ -75,6 +143,10 @@ impl Default for Metrics {
         let duration = buckets();
         let lateness = Histogram::new([0.0, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0]);
         let reasons = ReasonGauge::default();
+        let expiry = Arc::new(ExpiryMetrics::default());
+        for validity in STANDINGS {
+            expiry.objects.get_or_create(&ValidityLabel { validity }).set(0);
+        }
         {
             let ours = registry.sub_registry_with_prefix("secretsync");
             ours.register("syncs", "SecretSync syncs by resulting reason", syncs.clone());
@@ -92,6 +164,16 @@ impl Default for Metrics {
                 "secretsyncs",
                 "SecretSyncs by the reason of their last check (kept by the leader)",
                 reasons.clone(),
+            );
+            ours.register(
+                "objects",
+                "Synced objects with Key Vault validity dates, by where they stand at their last check",
+                expiry.objects.clone(),
+            );
+            ours.register(
+                "earliest_expiry_timestamp_seconds",
+                "The soonest Key Vault expiry (exp, Unix seconds) among synced objects; 0 when none has one",
+                expiry.earliest.clone(),
             );
         }
         let reconciles = Family::<ResultLabel, Counter>::default();
@@ -129,6 +211,7 @@ impl Default for Metrics {
             max_concurrent,
             lateness,
             reasons,
+            expiry,
         }
     }
 }
@@ -179,6 +262,36 @@ impl Metrics {
                 controller: CONTROLLER,
             })
             .set(i64::from(workers));
+    }
+
+    /// A check of `key` found its objects' validity `validity` (empty: none dated).
+    pub fn expiry(&self, key: &str, validity: &[sse_api::ObjectValidity]) {
+        let entries = validity
+            .iter()
+            .map(|v| {
+                let standing = STANDINGS.into_iter().find(|s| *s == v.state).unwrap_or("Valid");
+                let exp = v.expires_at.as_ref().map(|t| t.0.as_second());
+                (standing, exp)
+            })
+            .collect();
+        self.expiry.set(key, Some(entries));
+    }
+
+    /// Forget the validity of SecretSyncs that no longer exist.
+    pub fn retain_expiry(&self, exists: impl Fn(&str) -> bool) {
+        let gone: Vec<String> = self
+            .expiry
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .per_sync
+            .keys()
+            .filter(|k| !exists(k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.expiry.set(&key, None);
+        }
     }
 
     /// The SecretSyncs-by-reason gauge, kept by the schedule.

@@ -36,6 +36,8 @@ pub struct Fingerprint {
     pub digest: Option<[u8; 16]>,
     /// When the metadata behind it was read (provider clock).
     pub observed_at: std::time::SystemTime,
+    /// The objects' validity dates, from the same metadata (every object, dated or not).
+    pub validity: Vec<crate::expiry::Dates>,
 }
 
 /// Provider files: `path → contents`.
@@ -351,9 +353,24 @@ fn digest(response: &provider_proto::ssers::FingerprintsResponse) -> Fingerprint
     let full = hasher.finalize();
     let mut digest = [0u8; 16];
     digest.copy_from_slice(&full[..16]);
+    let date = |seconds: i64| {
+        u64::try_from(seconds)
+            .ok()
+            .filter(|s| *s > 0)
+            .map(|s| std::time::UNIX_EPOCH + Duration::from_secs(s))
+    };
     Fingerprint {
         digest: known.then_some(digest),
         observed_at: std::time::UNIX_EPOCH + Duration::from_millis(response.observed_at_unix_millis),
+        validity: response
+            .objects
+            .iter()
+            .map(|object| crate::expiry::Dates {
+                object: object.id.clone(),
+                not_before: date(object.not_before_unix_seconds),
+                expires: date(object.expires_unix_seconds),
+            })
+            .collect(),
     }
 }
 

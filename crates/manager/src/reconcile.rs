@@ -52,6 +52,8 @@ pub struct Config {
     /// Reload on change ([`crate::reload`]): restart opted-in workloads when their Secret's value changes,
     /// each at most once per this interval; `None`: off.
     pub reload_min_interval: Option<Duration>,
+    /// How long before an object's expiry the `Expiring` condition warns ([`crate::expiry`]).
+    pub expiry_window: Duration,
 }
 
 impl Default for Config {
@@ -73,6 +75,7 @@ impl Default for Config {
             max_interval: timing.max_interval,
             status_heartbeat: Some(Duration::from_secs(300)),
             reload_min_interval: None,
+            expiry_window: crate::expiry::DEFAULT_WINDOW,
         }
     }
 }
@@ -301,9 +304,9 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     let result = tokio::time::timeout(limit, crate::sync::sync_once(sync, ctx))
         .await
         .unwrap_or(Err(SyncError::TimedOut(limit)));
-    let (outcome, failure, observed_at) = match result {
-        Ok(done) => (done.outcome, None, done.observed_at),
-        Err(error) => (error.outcome(), Some(error), None),
+    let (outcome, failure, observed_at, validity) = match result {
+        Ok(done) => (done.outcome, None, done.observed_at, done.validity),
+        Err(error) => (error.outcome(), Some(error), None, None),
     };
     let transient = failure.as_ref().is_some_and(|e| e.class() == Class::Transient);
     // What the status shows as the next check is what `retry_after` will choose. A check that relied on
@@ -339,8 +342,11 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             interval: sse_api::validation::format_duration(ctx.schedule.interval(sync)),
             late_by: late_by.map(sse_api::validation::format_duration),
             force_sync,
+            validity,
+            expiry_window: ctx.config.expiry_window,
         },
     );
+    ctx.metrics.expiry(&key(sync), &next.status.validity);
     // A quiet check writes nothing, unless the status is old enough that its check times mislead.
     let heartbeat = ctx.config.status_heartbeat.is_some_and(|every| {
         current
@@ -374,6 +380,12 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         ctx.cluster
             .event(sync, notice.warning, notice.reason.as_str(), &notice.message)
             .await;
+    }
+    // Only once the status that remembers them is written: otherwise the next check fires them again.
+    if matches!(written, Some(Ok(()))) {
+        for event in &next.expiry_events {
+            ctx.cluster.event(sync, true, event.reason, &event.message).await;
+        }
     }
     let status_written = matches!(written, Some(Ok(())));
     if let Some(source) = failure {

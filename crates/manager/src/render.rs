@@ -149,6 +149,8 @@ pub async fn render(args: &RenderArgs) -> anyhow::Result<Rendered> {
             interval: sse_api::validation::format_duration(ctx.schedule.interval(&sync)),
             late_by: None,
             force_sync: None,
+            validity: None,
+            expiry_window: crate::expiry::DEFAULT_WINDOW,
         },
     );
     let secret = cluster

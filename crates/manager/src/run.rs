@@ -37,6 +37,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         watch_owned_secrets,
         reload_workloads,
         reload_min_interval,
+        expiry_warning_window,
         reconcile_timeout,
         shutdown_timeout,
         metrics_bind_address,
@@ -149,6 +150,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             max_interval: max_refresh_interval,
             status_heartbeat: (!status_heartbeat.is_zero()).then_some(status_heartbeat),
             reload_min_interval: reload_workloads.then_some(reload_min_interval),
+            expiry_window: expiry_warning_window,
             ..Config::default()
         },
         metrics,

@@ -60,6 +60,8 @@ pub struct Next {
     pub changed: bool,
     /// Event to publish, if the outcome is news.
     pub notice: Option<Notice>,
+    /// Events about objects whose validity standing is news.
+    pub expiry_events: Vec<crate::expiry::ExpiryEvent>,
 }
 
 impl Next {
@@ -104,6 +106,11 @@ pub struct Check {
     pub late_by: Option<String>,
     /// The force-sync request this check answered (a valid annotation value), if any.
     pub force_sync: Option<String>,
+    /// The objects' validity dates the provider reported for this check; `None`: not reported (the
+    /// status's recorded dates are assessed again).
+    pub validity: Option<Vec<crate::expiry::Dates>>,
+    /// How long before an object's expiry it stands `Expiring`.
+    pub expiry_window: std::time::Duration,
 }
 
 /// Compute the next status. Its check times are always this check's; `changed` ignores them.
@@ -211,6 +218,23 @@ pub fn next(current: &SecretSyncStatus, generation: Option<i64>, outcome: &Outco
         }
     }
 
+    // Validity: this check's dates, else the recorded ones, assessed at this check's time.
+    let dates = check
+        .validity
+        .clone()
+        .or_else(|| (!current.validity.is_empty()).then(|| crate::expiry::recorded(&current.validity)));
+    let mut expiry_events = Vec::new();
+    if let Some(dates) = dates
+        && let Some(at) = crate::schedule::from_time(now)
+    {
+        status.validity = crate::expiry::assess(&dates, at, check.expiry_window);
+        set_condition(
+            &mut status.conditions,
+            crate::expiry::condition(&status.validity, check.expiry_window, generation, now.clone()),
+        );
+        expiry_events = crate::expiry::events(&current.validity, &status.validity);
+    }
+
     let changed = status != *current;
     status.last_checked_time = Some(now.clone());
     status.next_check_time = Some(check.next.clone());
@@ -221,6 +245,7 @@ pub fn next(current: &SecretSyncStatus, generation: Option<i64>, outcome: &Outco
         status,
         changed,
         notice,
+        expiry_events,
     }
 }
 
@@ -240,6 +265,8 @@ mod tests {
             interval: "1h0m0s".into(),
             late_by: None,
             force_sync: None,
+            validity: None,
+            expiry_window: crate::expiry::DEFAULT_WINDOW,
         }
     }
 

@@ -34,6 +34,8 @@ pub struct Done {
     pub outcome: Outcome,
     /// When the provider read the metadata this check relied on.
     pub observed_at: Option<SystemTime>,
+    /// The objects' validity dates, when the provider reported them (with change detection).
+    pub validity: Option<Vec<crate::expiry::Dates>>,
 }
 
 /// The sync proper: what the provider returns, written to the Secret.
@@ -52,6 +54,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     );
     let detected = detect(sync, ctx, &key, &class, tokens.as_deref()).await;
     let observed_at = detected.as_ref().map(|f| f.observed_at);
+    let validity = detected.as_ref().map(|f| f.validity.clone());
     // A force-sync request reads the vault whatever change detection says (the fingerprint still
     // becomes the baseline of the checks that follow).
     let forced = ctx.schedule.force_sync_pending(sync).is_some();
@@ -59,7 +62,11 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
         && let Some(found) = &detected
         && let Some(outcome) = quiet(sync, ctx, &key, inputs, found).await?
     {
-        return Ok(Done { outcome, observed_at });
+        return Ok(Done {
+            outcome,
+            observed_at,
+            validity,
+        });
     }
     ctx.baselines.invalidate(&key);
     let mount = mount(sync, ctx, &class, tokens.as_deref()).await?;
@@ -85,6 +92,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
         return Ok(Done {
             outcome: Outcome::Synced { written, hash },
             observed_at,
+            validity,
         });
     }
     let (healthy, summary) = map_partial(sync, mount)?;
@@ -93,6 +101,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     Ok(Done {
         outcome: Outcome::Partial { written, summary },
         observed_at,
+        validity,
     })
 }
 

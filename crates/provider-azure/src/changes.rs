@@ -35,7 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use provider_proto::ssers::{FingerprintsRequest, FingerprintsResponse, ObjectFingerprint};
 
 use crate::auth::IdentityKey;
-use crate::keyvault::{KeyVault, KeyVaultError, VaultHandle};
+use crate::keyvault::{KeyVault, KeyVaultError, Validity, VaultHandle};
 use crate::mount::{MountError, label};
 use crate::params::{self, KeyVaultObject, ObjectType};
 
@@ -72,17 +72,24 @@ struct SourceKey {
     object_type: ObjectType,
 }
 
-/// A fingerprint and when the metadata behind it was read (Unix milliseconds).
+/// What the metadata says of one object: its fingerprint and its validity dates.
+#[derive(Clone, Debug, Default)]
+struct Meta {
+    fingerprint: String,
+    validity: Validity,
+}
+
+/// An object's metadata and when it was read (Unix milliseconds).
 #[derive(Clone, Debug)]
 struct Seen {
-    fingerprint: String,
+    meta: Meta,
     read_at: u64,
 }
 
 /// What is known about one source.
 struct SourceState {
-    /// The last listing: name → fingerprint, and when it started.
-    listing: Option<(u64, HashMap<String, String>)>,
+    /// The last listing: name → metadata, and when it started.
+    listing: Option<(u64, HashMap<String, Meta>)>,
     /// Pages the last listing took.
     pages: Option<usize>,
     /// Objects read one by one.
@@ -98,11 +105,11 @@ struct SourceState {
 impl SourceState {
     /// The fingerprint of `name` from metadata read after `not_before`, if there is such metadata.
     fn lookup(&self, name: &str, not_before: u64) -> Option<Seen> {
-        if let Some((read_at, fingerprints)) = &self.listing
+        if let Some((read_at, listed)) = &self.listing
             && *read_at > not_before
         {
             return Some(Seen {
-                fingerprint: fingerprints.get(name).cloned().unwrap_or_default(),
+                meta: listed.get(name).cloned().unwrap_or_default(),
                 read_at: *read_at,
             });
         }
@@ -200,9 +207,19 @@ impl ChangeDetector {
                 .objects
                 .iter()
                 .zip(answers)
-                .map(|(object, seen)| ObjectFingerprint {
-                    id: format!("{}/{}", object.object_type.as_str(), object.name),
-                    fingerprint: seen.fingerprint,
+                .map(|(object, seen)| {
+                    // The dates are the latest version's: not the mounted one's when a version is pinned.
+                    let validity = if object.version.is_empty() {
+                        seen.meta.validity
+                    } else {
+                        Validity::default()
+                    };
+                    ObjectFingerprint {
+                        id: format!("{}/{}", object.object_type.as_str(), object.name),
+                        fingerprint: seen.meta.fingerprint,
+                        expires_unix_seconds: validity.expires,
+                        not_before_unix_seconds: validity.not_before,
+                    }
                 })
                 .collect(),
             observed_at_unix_millis: observed,
@@ -295,18 +312,19 @@ impl ChangeDetector {
                 });
             }
         };
-        let fingerprints = listing
+        let listed = listing
             .objects
             .iter()
             .map(|item| {
-                (
-                    item.name.clone(),
-                    self.fingerprint_of(item.updated, item.enabled, started),
-                )
+                let meta = Meta {
+                    fingerprint: self.fingerprint_of(item.updated, item.enabled, started),
+                    validity: item.validity,
+                };
+                (item.name.clone(), meta)
             })
             .collect();
         let mut state = source.state();
-        state.listing = Some((started, fingerprints));
+        state.listing = Some((started, listed));
         state.pages = Some(listing.pages);
         tracing::debug!(
             vault = vault.url(),
@@ -316,7 +334,7 @@ impl ChangeDetector {
             "listed for change detection"
         );
         Ok(state.lookup(&name, not_before).unwrap_or(Seen {
-            fingerprint: String::new(),
+            meta: Meta::default(),
             read_at: started,
         }))
     }
@@ -334,16 +352,19 @@ impl ChangeDetector {
         name: String,
     ) -> Result<Seen, MountError> {
         let read_at = unix_millis();
-        let fingerprint = match self
+        let meta = match self
             .keyvault
             .get(vault, object.object_type, &object.name, "")
             .await
         {
-            Ok(fetched) => self.fingerprint_of(fetched.updated(), true, read_at),
+            Ok(fetched) => Meta {
+                fingerprint: self.fingerprint_of(fetched.updated(), true, read_at),
+                validity: fetched.validity(),
+            },
             // Absent, disabled or forbidden: no fingerprint, so the caller mounts and reports the cause.
             Err(KeyVaultError::Status {
                 status: 403 | 404, ..
-            }) => String::new(),
+            }) => Meta::default(),
             Err(error) => {
                 return Err(MountError::Get {
                     object: label(object, ""),
@@ -351,7 +372,7 @@ impl ChangeDetector {
                 });
             }
         };
-        let seen = Seen { fingerprint, read_at };
+        let seen = Seen { meta, read_at };
         source.state().singles.insert(name, seen.clone());
         Ok(seen)
     }
@@ -429,21 +450,28 @@ mod tests {
     #[test]
     fn only_metadata_read_after_not_before_answers() {
         let mut s = state(Some(1), 1);
-        s.listing = Some((1_000, HashMap::from([("a".to_string(), "u:1".to_string())])));
-        assert_eq!(s.lookup("a", 999).map(|s| s.fingerprint), Some("u:1".into()));
+        let meta = |fingerprint: &str| Meta {
+            fingerprint: fingerprint.into(),
+            validity: Validity::default(),
+        };
+        s.listing = Some((1_000, HashMap::from([("a".to_string(), meta("u:1"))])));
+        assert_eq!(s.lookup("a", 999).map(|s| s.meta.fingerprint), Some("u:1".into()));
         assert!(s.lookup("a", 1_000).is_none(), "not strictly after: read again");
         assert_eq!(
-            s.lookup("gone", 0).map(|s| s.fingerprint),
+            s.lookup("gone", 0).map(|s| s.meta.fingerprint),
             Some(String::new()),
             "not in a fresh listing: no fingerprint (absent)"
         );
         s.singles.insert(
             "b".into(),
             Seen {
-                fingerprint: "v:x".into(),
+                meta: meta("v:x"),
                 read_at: 5_000,
             },
         );
-        assert_eq!(s.lookup("b", 4_000).map(|s| s.fingerprint), Some("v:x".into()));
+        assert_eq!(
+            s.lookup("b", 4_000).map(|s| s.meta.fingerprint),
+            Some("v:x".into())
+        );
     }
 }

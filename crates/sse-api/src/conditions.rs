@@ -18,8 +18,25 @@ pub const UPDATE: &str = "Update";
 /// phase condition it summarises.
 pub const READY: &str = "Ready";
 
+/// Expiry warning: `True` when a synced object has expired, expires within the manager's
+/// `--expiry-warning-window`, or is not valid yet (Key Vault `exp`/`nbf`); written only when the provider
+/// reports validity dates. It does not affect `Ready`: Key Vault still serves such a secret.
+pub const EXPIRING: &str = "Expiring";
+
 /// All condition types SSE-rs writes, in the order they are kept in the status.
-pub const CONDITION_TYPES: [&str; 3] = [CREATE, UPDATE, READY];
+pub const CONDITION_TYPES: [&str; 4] = [CREATE, UPDATE, READY, EXPIRING];
+
+/// Reasons of the [`EXPIRING`] condition (and of the Events it fires), worst first.
+pub mod expiry_reasons {
+    /// An object's `exp` has passed.
+    pub const EXPIRED: &str = "ObjectExpired";
+    /// An object expires within the warning window.
+    pub const EXPIRING: &str = "ObjectExpiring";
+    /// An object's `nbf` is still ahead.
+    pub const NOT_YET_VALID: &str = "ObjectNotYetValid";
+    /// Nothing expires within the warning window (`False`).
+    pub const NONE: &str = "NoObjectExpiring";
+}
 
 /// Condition `status` value `True`.
 pub const STATUS_TRUE: &str = "True";

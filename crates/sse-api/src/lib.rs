@@ -24,7 +24,9 @@ use kube::core::crd::{CustomResourceExt, MergeError};
 pub use secret_provider_class::{
     SecretProviderClass, SecretProviderClassSpec, SpcSecretObject, SpcSecretObjectData,
 };
-pub use secret_sync::{SecretObject, SecretObjectData, SecretSync, SecretSyncSpec, SecretSyncStatus};
+pub use secret_sync::{
+    ObjectValidity, SecretObject, SecretObjectData, SecretSync, SecretSyncSpec, SecretSyncStatus,
+};
 pub use validation::{ValidationError, validate_secret_object};
 
 /// A CRD as installed, and the file it is written to under `deploy/crds/`.

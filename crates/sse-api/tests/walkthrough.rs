@@ -222,6 +222,12 @@ fn status_round_trips() {
         force_sync_handled: Some("2023-11-14T22:14:00Z".into()),
         failing_since: None,
         observed_generation: Some(3),
+        validity: vec![sse_api::ObjectValidity {
+            object: "secret/db".into(),
+            not_before: None,
+            expires_at: Some(t(1_702_000_000)),
+            state: "Expiring".into(),
+        }],
         conditions: vec![new_condition(
             READY,
             Reason::UpdateNoValueChangeSucceeded,
@@ -242,6 +248,7 @@ fn status_round_trips() {
             "lateBy": "5m0s",
             "forceSyncHandled": "2023-11-14T22:14:00Z",
             "observedGeneration": 3,
+            "validity": [{"object": "secret/db", "expiresAt": "2023-12-08T01:46:40Z", "state": "Expiring"}],
             "conditions": [{
                 "type": "Ready",
                 "status": "True",

@@ -389,3 +389,75 @@ pub async fn reload_on_change_restarts_a_deployment_once(w: &World, ns: &str) ->
     let _ = w.k.run(&["delete", "-f", &rbac], None).await;
     outcome
 }
+
+/// A vault object that expires in ten days: its date reaches `status.validity` (the real API server checks
+/// the schema: date-time format, the standing's pattern), the `Expiring` condition warns, one Warning Event
+/// `ObjectExpiring` is recorded, and `kubectl sse status -o wide` shows it. The Secret still syncs.
+pub async fn expiry_dates_reach_the_status(w: &World, ns: &str) -> Result<()> {
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs()
+        + 10 * 86_400;
+    w.emulator.store().set_secret_with(
+        VAULT,
+        "expiring",
+        keyvault_emulator::SecretInput {
+            value: "soon-stale".into(),
+            expires: Some(i64::try_from(expires)?),
+            ..keyvault_emulator::SecretInput::default()
+        },
+    );
+    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: expiring\nobjectType: secret"]))
+        .await?;
+    w.k.apply(&sync_yaml(
+        ns,
+        "expiring",
+        "spc",
+        "Opaque",
+        &[("expiring", "key")],
+        "",
+    ))
+    .await?;
+    wait_reason(w, ns, "expiring", "Ready", "CreateSucceeded").await?;
+    let ss = w.k.json(&["get", "secretsync", "expiring", "-n", ns]).await?;
+    let validity = &ss["status"]["validity"];
+    ensure!(
+        validity[0]["object"] == "secret/expiring" && validity[0]["state"] == "Expiring",
+        "{}",
+        ss["status"]
+    );
+    ensure!(
+        condition(&ss, "Expiring").is_some_and(|(s, r, _)| s == "True" && r == "ObjectExpiring"),
+        "{}",
+        ss["status"]
+    );
+    let events = eventually(Duration::from_secs(30), || async {
+        let list =
+            w.k.json(&[
+                "get",
+                "events",
+                "-n",
+                ns,
+                "--field-selector",
+                "reason=ObjectExpiring",
+            ])
+            .await?;
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        Ok((!items.is_empty()).then_some(items))
+    })
+    .await
+    .context("no ObjectExpiring Event")?;
+    ensure!(
+        events.len() == 1 && events[0]["type"] == "Warning",
+        "one Warning Event: {events:?}"
+    );
+    // As a namespace editor with a token (see kubectl_sse_status_and_sync).
+    let operator = operator(w, ns).await?;
+    let table = operator
+        .run(&["sse", "status", "expiring", "-n", ns, "-o", "wide"], None)
+        .await;
+    let _ = std::fs::remove_file(&operator.kubeconfig);
+    let table = table?;
+    ensure!(table.contains("EXPIRES") && table.contains("in 9d"), "{table}");
+    Ok(())
+}

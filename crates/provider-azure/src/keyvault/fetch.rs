@@ -17,6 +17,25 @@ impl fmt::Debug for SecretValue {
     }
 }
 
+/// An object version's validity dates, Key Vault `attributes.nbf` and `attributes.exp` (Unix seconds; 0 when
+/// absent). Informational for secrets: Key Vault serves a value outside them (KEYVAULT.md A6).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Validity {
+    /// `attributes.nbf`.
+    pub not_before: i64,
+    /// `attributes.exp`.
+    pub expires: i64,
+}
+
+impl Validity {
+    fn of(nbf: Option<time::OffsetDateTime>, exp: Option<time::OffsetDateTime>) -> Self {
+        Self {
+            not_before: unix(nbf),
+            expires: unix(exp),
+        }
+    }
+}
+
 /// One object version as fetched.
 #[derive(Clone, Debug)]
 pub enum Fetched {
@@ -32,6 +51,8 @@ pub enum Fetched {
         version: String,
         /// `attributes.updated`, Unix seconds (0 when absent).
         updated: i64,
+        /// `attributes.nbf` and `attributes.exp`.
+        validity: Validity,
     },
     /// `GET /keys/{name}/{version}` (public members only).
     Key {
@@ -51,6 +72,8 @@ pub enum Fetched {
         version: String,
         /// `attributes.updated`, Unix seconds (0 when absent).
         updated: i64,
+        /// `attributes.nbf` and `attributes.exp`.
+        validity: Validity,
     },
     /// `GET /certificates/{name}/{version}`.
     Certificate {
@@ -60,6 +83,8 @@ pub enum Fetched {
         version: String,
         /// `attributes.updated`, Unix seconds (0 when absent).
         updated: i64,
+        /// `attributes.nbf` and `attributes.exp`.
+        validity: Validity,
     },
 }
 
@@ -79,6 +104,15 @@ impl Fetched {
             Self::Secret { updated, .. } | Self::Key { updated, .. } | Self::Certificate { updated, .. } => {
                 *updated
             }
+        }
+    }
+
+    /// The validity dates of the version fetched.
+    pub fn validity(&self) -> Validity {
+        match self {
+            Self::Secret { validity, .. }
+            | Self::Key { validity, .. }
+            | Self::Certificate { validity, .. } => *validity,
         }
     }
 }
@@ -101,6 +135,8 @@ pub struct Listed {
     pub updated: i64,
     /// `attributes.enabled` of the latest version (absent counts as enabled).
     pub enabled: bool,
+    /// The latest version's validity dates.
+    pub validity: Validity,
 }
 
 /// A whole collection listed.
@@ -116,13 +152,16 @@ pub(super) async fn list_latest(
     clients: &VaultClients,
     object_type: ObjectType,
 ) -> azure_core::Result<Listing> {
-    type Attributes = Option<(Option<bool>, Option<time::OffsetDateTime>)>;
+    type Time = Option<time::OffsetDateTime>;
+    /// `enabled`, `updated`, `nbf`, `exp`.
+    type Attributes = Option<(Option<bool>, Time, Time, Time)>;
     fn item(id: Option<&str>, attributes: Attributes) -> Listed {
-        let (enabled, updated) = attributes.unwrap_or_default();
+        let (enabled, updated, nbf, exp) = attributes.unwrap_or_default();
         Listed {
             name: last_segment(id).to_ascii_lowercase(),
             updated: unix(updated),
             enabled: enabled != Some(false),
+            validity: Validity::of(nbf, exp),
         }
     }
     match object_type {
@@ -131,7 +170,13 @@ pub(super) async fn list_latest(
             all_pages(
                 pages,
                 |page| page.value,
-                |p| item(p.id.as_deref(), p.attributes.map(|a| (a.enabled, a.updated))),
+                |p| {
+                    item(
+                        p.id.as_deref(),
+                        p.attributes
+                            .map(|a| (a.enabled, a.updated, a.not_before, a.expires)),
+                    )
+                },
             )
             .await
         }
@@ -140,7 +185,13 @@ pub(super) async fn list_latest(
             all_pages(
                 pages,
                 |page| page.value,
-                |p| item(p.kid.as_deref(), p.attributes.map(|a| (a.enabled, a.updated))),
+                |p| {
+                    item(
+                        p.kid.as_deref(),
+                        p.attributes
+                            .map(|a| (a.enabled, a.updated, a.not_before, a.expires)),
+                    )
+                },
             )
             .await
         }
@@ -152,7 +203,13 @@ pub(super) async fn list_latest(
             all_pages(
                 pages,
                 |page| page.value,
-                |p| item(p.id.as_deref(), p.attributes.map(|a| (a.enabled, a.updated))),
+                |p| {
+                    item(
+                        p.id.as_deref(),
+                        p.attributes
+                            .map(|a| (a.enabled, a.updated, a.not_before, a.expires)),
+                    )
+                },
             )
             .await
         }
@@ -200,6 +257,11 @@ pub(super) async fn get_object(
             let id = secret.id.as_deref().ok_or_else(|| nil("secret id is nil"))?;
             Ok(Fetched::Secret {
                 updated: unix(secret.attributes.as_ref().and_then(|a| a.updated)),
+                validity: secret
+                    .attributes
+                    .as_ref()
+                    .map(|a| Validity::of(a.not_before, a.expires))
+                    .unwrap_or_default(),
                 version: last_segment(Some(id)),
                 value: SecretValue(value),
                 content_type: secret.content_type,
@@ -216,6 +278,11 @@ pub(super) async fn get_object(
             let kid = jwk.kid.as_deref().ok_or_else(|| nil("key id is nil"))?;
             Ok(Fetched::Key {
                 updated: unix(key.attributes.as_ref().and_then(|a| a.updated)),
+                validity: key
+                    .attributes
+                    .as_ref()
+                    .map(|a| Validity::of(a.not_before, a.expires))
+                    .unwrap_or_default(),
                 version: last_segment(Some(kid)),
                 kty: jwk.kty.map(|k| k.to_string()).unwrap_or_default(),
                 crv: jwk.crv.map(|c| c.to_string()),
@@ -240,6 +307,11 @@ pub(super) async fn get_object(
             let id = cert.id.as_deref().ok_or_else(|| nil("certificate id is nil"))?;
             Ok(Fetched::Certificate {
                 updated: unix(cert.attributes.as_ref().and_then(|a| a.updated)),
+                validity: cert
+                    .attributes
+                    .as_ref()
+                    .map(|a| Validity::of(a.not_before, a.expires))
+                    .unwrap_or_default(),
                 der,
                 version: last_segment(Some(id)),
             })

@@ -35,6 +35,14 @@ pub struct ObjectFingerprint {
     /// changed. Empty means "unknown": the caller must Mount.
     #[prost(string, tag = "2")]
     pub fingerprint: ::prost::alloc::string::String,
+    /// The vault's validity dates of the object's latest version (Key Vault `attributes.exp` and
+    /// `attributes.nbf`, Unix seconds; for a certificate, its notAfter and notBefore), from the same metadata as
+    /// the fingerprint; 0 when the object has none, when the metadata is unknown, or when the request pins an
+    /// older version (the latest version's dates would not be the mounted one's).
+    #[prost(int64, tag = "3")]
+    pub expires_unix_seconds: i64,
+    #[prost(int64, tag = "4")]
+    pub not_before_unix_seconds: i64,
 }
 /// Generated client implementations.
 pub mod change_detection_client {
