@@ -31,6 +31,8 @@ struct Inner {
     fail_status: AtomicU16,
     outage: watch::Sender<bool>,
     throttle: Mutex<ThrottleState>,
+    /// Vaults whose data plane refuses every authenticated request as an RBAC vault does without a role.
+    denied: Mutex<std::collections::HashSet<String>>,
 }
 
 /// Fault injection handle. Cheap to clone (shared state).
@@ -63,6 +65,7 @@ impl Faults {
                 fail_remaining: AtomicU32::new(0),
                 fail_status: AtomicU16::new(503),
                 outage,
+                denied: Mutex::new(std::collections::HashSet::new()),
                 throttle: Mutex::new(ThrottleState {
                     config: throttle,
                     windows: HashMap::new(),
@@ -95,6 +98,29 @@ impl Faults {
     /// immediately after accept.
     pub fn set_outage(&self, on: bool) {
         self.inner.outage.send_replace(on);
+    }
+
+    /// Deny (or allow again) every authenticated data-plane request to `vault` with 403 `Forbidden` /
+    /// `ForbiddenByRbac`, as an Azure RBAC vault answers a caller without a role assignment.
+    pub fn deny_by_rbac(&self, vault: &str, denied: bool) {
+        let mut set = self
+            .inner
+            .denied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if denied {
+            set.insert(vault.to_ascii_lowercase());
+        } else {
+            set.remove(&vault.to_ascii_lowercase());
+        }
+    }
+
+    pub(crate) fn denied(&self, vault: &str) -> bool {
+        self.inner
+            .denied
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&vault.to_ascii_lowercase())
     }
 
     /// Replace the throttling configuration (and forget the requests counted so far).

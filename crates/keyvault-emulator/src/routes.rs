@@ -194,6 +194,11 @@ async fn dispatch(app: &App, req: Request) -> (&'static str, Response) {
         return (op, throttled(retry_after));
     }
 
+    if app.faults.denied(&vault) {
+        app.counters.incr("forbidden");
+        return (op, responses::forbidden_by_rbac(&vault, op));
+    }
+
     let Some(route) = route else {
         let msg = format!(
             "The operation {} {path} is not supported by the emulator.",

@@ -110,6 +110,33 @@ pub(super) fn not_found(kind: ObjectKind, name: &str, version: Option<&str>) -> 
     )
 }
 
+/// 403 `ForbiddenByRbac`: an RBAC vault and a caller without a role assignment (the message shape of
+/// KEYVAULT.md's error table, from real responses). `op` is the emulator's operation name, e.g. `secrets.get`.
+pub(crate) fn forbidden_by_rbac(vault: &str, op: &str) -> Response {
+    let (collection, verb) = op.split_once('.').unwrap_or(("secrets", "get"));
+    let action = match (collection, verb) {
+        ("secrets", "get") => "secrets/getSecret/action",
+        ("keys", "get") => "keys/read",
+        ("certificates", "get") => "certificates/read",
+        (_, "list" | "list_versions") => "secrets/readMetadata/action",
+        _ => "secrets/setSecret/action",
+    };
+    kv_error(
+        StatusCode::FORBIDDEN,
+        "Forbidden",
+        &format!(
+            "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role \
+             definitions were changed recently, please observe propagation time.\r\nCaller: \
+             appid=00000000-0000-0000-0000-00000000e0e0;oid=00000000-0000-0000-0000-00000000e0e1;\
+             iss=https://sts.windows.net/00000000-0000-0000-0000-000000000001/\r\nAction: \
+             'Microsoft.KeyVault/vaults/{action}'\r\nResource: '/subscriptions/00000000-0000-0000-0000-000000000000/\
+             resourcegroups/emulator/providers/microsoft.keyvault/vaults/{vault}'\r\nAssignment: (not found)\r\n\
+             DenyAssignmentId: null\r\nDecisionReason: 'DeniedWithNoValidRBAC' \r\nVault: {vault};location=local\r\n"
+        ),
+        Some("ForbiddenByRbac"),
+    )
+}
+
 /// 403 for a disabled version (`innererror.code` `SecretDisabled`, `KeyDisabled`).
 pub(super) fn disabled(kind: ObjectKind) -> Response {
     let (code_prefix, kind) = names(kind);

@@ -40,6 +40,34 @@ pub enum KeyVaultError {
 #[error("failed to build the HTTP client: {0}")]
 pub struct HttpClientError(pub(super) reqwest::Error);
 
+/// ` CODE (INNER): MESSAGE` of a Key Vault error body `{"error": {"code", "message", "innererror": {"code"}}}`.
+///
+/// Parsed here rather than taken from the SDK: azure_core 1.1 reads the body's `message` as a borrowed
+/// `&str`, which fails on any JSON escape, so Key Vault's RBAC denial (its message has `\r\n` line breaks)
+/// came out as `403: {the raw body}` with the status as its code. The inner code tells a missing role
+/// (`ForbiddenByRbac`), a missing access policy (`AccessDenied`), a firewall (`ForbiddenByFirewall`) and a
+/// disabled object (`SecretDisabled`) apart, which all share `Forbidden` (KEYVAULT.md A5).
+fn service_error(body: &[u8]) -> Option<String> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let error = value.get("error")?;
+    let code = error.get("code")?.as_str()?;
+    let mut text = format!(" {code}");
+    if let Some(inner) = error
+        .get("innererror")
+        .and_then(|i| i.get("code"))
+        .and_then(serde_json::Value::as_str)
+    {
+        text.push_str(&format!(" ({inner})"));
+    }
+    if let Some(message) = error.get("message").and_then(serde_json::Value::as_str) {
+        // One line: the service's line breaks become spaces.
+        let flat: Vec<&str> = message.split_whitespace().collect();
+        text.push_str(": ");
+        text.push_str(&flat.join(" "));
+    }
+    Some(text)
+}
+
 pub(super) fn status_label<T>(result: &azure_core::Result<T>) -> &'static str {
     match result {
         Ok(_) => "200",
@@ -65,24 +93,15 @@ pub(super) fn render(error: &azure_core::Error, operation: &str, url: &str) -> K
     use std::error::Error as _;
     let mut message = String::new();
     if let ErrorKind::HttpResponse {
-        status, error_code, ..
+        status, raw_response, ..
     } = error.kind()
     {
-        message.push_str(&format!(
-            "{operation} {url}: HTTP {} {}",
-            u16::from(*status),
-            error_code.as_deref().unwrap_or("(no error code)")
-        ));
+        message.push_str(&format!("{operation} {url}: HTTP {}", u16::from(*status)));
         // Only a structured Key Vault error (JSON body with an error code) is quoted: a non-JSON body (a
         // proxy's page) could echo request headers, the bearer token among them.
-        let text = if error_code.is_some() {
-            error.to_string()
-        } else {
-            String::new()
-        };
-        if !text.is_empty() && !text.starts_with("HttpResponse(") {
-            message.push_str(": ");
-            message.push_str(&text);
+        match raw_response.as_deref().and_then(|r| service_error(r.body())) {
+            Some(service) => message.push_str(&service),
+            None => message.push_str(" (no error code)"),
         }
         return KeyVaultError::Status {
             status: u16::from(*status),
@@ -106,5 +125,29 @@ pub(super) fn render(error: &azure_core::Error, operation: &str, url: &str) -> K
         ErrorKind::Credential => KeyVaultError::Credential { message },
         ErrorKind::Connection | ErrorKind::Io => KeyVaultError::Unreachable { message },
         _ => KeyVaultError::Other { message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::service_error;
+
+    #[test]
+    fn key_vault_error_bodies_keep_their_codes_and_one_line_message() {
+        let rbac = br#"{"error":{"code":"Forbidden","message":"Caller is not authorized to perform action on resource.\r\nIf role assignments ... \r\nAction: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'\r\n","innererror":{"code":"ForbiddenByRbac"}}}"#;
+        assert_eq!(
+            service_error(rbac).as_deref(),
+            Some(
+                " Forbidden (ForbiddenByRbac): Caller is not authorized to perform action on resource. If role \
+                 assignments ... Action: 'Microsoft.KeyVault/vaults/secrets/getSecret/action'"
+            )
+        );
+        assert_eq!(
+            service_error(br#"{"error":{"code":"SecretNotFound","message":"A secret with (name/id) db was not found."}}"#)
+                .as_deref(),
+            Some(" SecretNotFound: A secret with (name/id) db was not found.")
+        );
+        assert_eq!(service_error(b"<html>proxy error</html>"), None, "not quoted");
+        assert_eq!(service_error(br#"{"message":"no error member"}"#), None);
     }
 }
