@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
-/// `kubectl sse`: SecretSync status and on-demand checks for SSE-rs.
+/// `kubectl sse`: SecretSync status, on-demand checks and migration to SSE-rs.
 #[derive(clap::Parser, Debug)]
 #[command(name = "kubectl-sse", bin_name = "kubectl sse", version)]
 pub struct Cli {
@@ -27,6 +27,16 @@ pub enum Command {
     Sync(crate::sync::SyncArgs),
     /// Hand a Secret marked sse-rs.io/adoptable=true over to the SecretSync of the same name, then check.
     Adopt(crate::adopt::AdoptArgs),
+    /// Run the troubleshooting checklist on one SecretSync: each check's verdict and the command that fixes it.
+    Doctor(crate::doctor::DoctorArgs),
+    /// Print the SecretProviderClass + SecretSync equivalent to ESO ExternalSecrets (azurekv) or CSI
+    /// secretObjects, and what cannot be carried over.
+    ///
+    /// Reads the cluster (ExternalSecrets with their SecretStores and ClusterSecretStores, SecretProviderClasses
+    /// with spec.secretObjects) or -f files; never a Secret. Each source's manifests are preceded by comments
+    /// saying what was not carried over and why. Exit code 0: everything carried over; 2: something was not;
+    /// 1: an error.
+    Migrate(crate::migrate::MigrateArgs),
 }
 
 /// kubectl's cluster and namespace flags.

@@ -8,9 +8,15 @@
 //! * `kubectl sse adopt NAME`: hand a Secret marked `sse-rs.io/adoptable=true` over to the SecretSync of
 //!   the same name with your own rights (where the API server does not let the manager set owner
 //!   references), then check the vault.
+//! * `kubectl sse doctor NAME`: the troubleshooting table and runbook as checks, each with a verdict and the
+//!   exact command that fixes it (exit 2 when a check failed).
+//! * `kubectl sse migrate [NAME] [-f FILE]`: the SecretProviderClass + SecretSync manifests equivalent to
+//!   ESO `ExternalSecret`s (provider `azurekv`) or to CSI `SecretProviderClass.spec.secretObjects`, with
+//!   what cannot be carried over and why (no Secret is read).
 //!
 //! Exit codes follow kubectl: 0 done, 1 an error (the API server, a name not found, a timeout); `sync` and
-//! `adopt` exit 2 when they worked but a SecretSync they checked is not Ready (`status` reports, and exits 0).
+//! `adopt` exit 2 when they worked but a SecretSync they checked is not Ready (`status` reports, and exits 0);
+//! `migrate` exits 2 when something could not be carried over.
 
 #![allow(
     clippy::print_stdout,
@@ -19,8 +25,14 @@
 
 pub mod adopt;
 pub mod cli;
+pub mod doctor;
+pub mod migrate;
 pub mod status;
 pub mod sync;
 
 /// Exit code: the command worked but a SecretSync is not Ready.
 pub const EXIT_NOT_READY: u8 = 2;
+
+/// Exit code of `migrate`: the manifests were printed, but something could not be carried over (the notes
+/// say what and why).
+pub const EXIT_PARTIAL: u8 = 2;

@@ -9,11 +9,13 @@ use kubectl_sse::cli::{Cli, Command};
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = async {
-        let target = cli.target.connect().await?;
         match &cli.command {
-            Command::Status(args) => kubectl_sse::status::run(&target, args).await,
-            Command::Sync(args) => kubectl_sse::sync::run(&target, args).await,
-            Command::Adopt(args) => kubectl_sse::adopt::run(&target, args).await,
+            // Connects only when it reads the cluster (not with -f).
+            Command::Migrate(args) => kubectl_sse::migrate::run(&cli.target, args).await,
+            Command::Status(args) => kubectl_sse::status::run(&cli.target.connect().await?, args).await,
+            Command::Sync(args) => kubectl_sse::sync::run(&cli.target.connect().await?, args).await,
+            Command::Adopt(args) => kubectl_sse::adopt::run(&cli.target.connect().await?, args).await,
+            Command::Doctor(args) => kubectl_sse::doctor::run(&cli.target.connect().await?, args).await,
         }
     }
     .await;

@@ -416,32 +416,51 @@ pub fn service_accounts_to_read(inputs: &Inputs, options: &Options) -> BTreeSet<
         .filter_map(|es| {
             let store = inputs.store_of(es)?;
             let azurekv = store.object?.pointer("/spec/provider/azurekv")?;
-            let (namespace, name) = workload_identity_account(es, &store, azurekv)?;
-            Some((namespace?, name))
+            let account = workload_identity_account(es, &store, azurekv, options)?;
+            Some((account.namespace?, account.name))
         })
         .collect()
 }
 
-/// The ServiceAccount (namespace, name) a workload-identity store authenticates as for `es`: for a
-/// SecretStore in the store's (= the ExternalSecret's) namespace, for a ClusterSecretStore in
-/// `serviceAccountRef.namespace`, else the ExternalSecret's. `None` for other auth types or without
-/// `serviceAccountRef`.
+/// The ServiceAccount a workload-identity store authenticates as for an ExternalSecret.
+struct Account {
+    namespace: Option<String>,
+    name: String,
+    /// Named by the store's `serviceAccountRef` (else `--service-account`: ESO used its own pod's).
+    named: bool,
+}
+
+/// The ServiceAccount a workload-identity store authenticates as for `es`: for a SecretStore in the store's
+/// (= the ExternalSecret's) namespace, for a ClusterSecretStore in `serviceAccountRef.namespace`, else the
+/// ExternalSecret's; without `serviceAccountRef`, `--service-account` in the ExternalSecret's namespace.
+/// `None` for the other auth types.
 fn workload_identity_account(
     es: &Value,
     store: &StoreRef<'_>,
     azurekv: &Value,
-) -> Option<(Option<String>, String)> {
+    options: &Options,
+) -> Option<Account> {
     if str_at(azurekv, "/authType") != Some("WorkloadIdentity") {
         return None;
     }
-    let name = str_at(azurekv, "/serviceAccountRef/name")?;
+    let Some(name) = str_at(azurekv, "/serviceAccountRef/name") else {
+        return Some(Account {
+            namespace: namespace_of(es),
+            name: options.service_account.clone(),
+            named: false,
+        });
+    };
     let namespace = match store.kind {
         StoreKind::Cluster => str_at(azurekv, "/serviceAccountRef/namespace")
             .map(str::to_string)
             .or_else(|| namespace_of(es)),
         StoreKind::Namespaced => namespace_of(es),
     };
-    Some((namespace, name.to_string()))
+    Some(Account {
+        namespace,
+        name: name.to_string(),
+        named: true,
+    })
 }
 
 /// What translating one ExternalSecret needs at hand.
@@ -465,7 +484,10 @@ impl EsSource<'_> {
 fn migrate_external_secret(inputs: &Inputs, es: &Value, options: &Options) -> Migration {
     let namespace = namespace_of(es);
     let es_name = str_at(es, "/metadata/name").unwrap_or_default();
-    let mut notes = Notes::new(format!("ExternalSecret {}", qualified(namespace.as_deref(), es_name)));
+    let mut notes = Notes::new(format!(
+        "ExternalSecret {}",
+        qualified(namespace.as_deref(), es_name)
+    ));
 
     let Some(store) = inputs.store_of(es) else {
         notes.add(
@@ -513,7 +535,7 @@ fn migrate_external_secret(inputs: &Inputs, es: &Value, options: &Options) -> Mi
     data_from_notes(es, &mut notes);
     let target = target_of(es, es_name, &mut notes);
     if target.templated {
-        template_note(&target, &mut wanted, &mut notes);
+        wanted = template_note(&target, wanted, &mut notes);
     }
     let annotations = refresh_annotations(es, &mut notes);
 
@@ -631,50 +653,21 @@ struct Identity {
 }
 
 fn identity_of(src: &EsSource<'_>, options: &Options, notes: &mut Notes) -> Identity {
-    let auth_type = str_at(src.azurekv, "/authType").unwrap_or("ServicePrincipal");
+    let Some(account) = workload_identity_account(src.es, &src.store, src.azurekv, options) else {
+        return other_identity(src, options, notes);
+    };
     let es_namespace = src.namespace.as_deref();
-    if auth_type != "WorkloadIdentity" {
-        let service_account = options.service_account.clone();
-        let subject = subject(es_namespace, &service_account);
-        let identity_id = str_at(src.azurekv, "/identityId").filter(|_| auth_type == "ManagedIdentity");
-        let (client_id, how) = match identity_id {
-            Some(id) => (
-                id.to_string(),
-                format!("clientID is the store's identityId {id}: give that identity a federated credential"),
-            ),
-            None => (
-                format!("<client-id of ServiceAccount {service_account}>"),
-                "set clientID to an identity with Key Vault access and give it a federated credential".to_string(),
-            ),
-        };
+    let service_account = account.name;
+    let account_namespace = account.namespace;
+    if !account.named {
         notes.add(
-            src.store_field("authType"),
+            src.store_field("serviceAccountRef"),
             format!(
-                "ESO authenticated with {auth_type}; SSE-rs authenticates each SecretSync with workload identity federation: {how} for {subject} (--service-account)"
+                "none: ESO used its own pod's ServiceAccount; a SecretSync names one of its namespace: {service_account} (--service-account) is used, give the identity a federated credential for {}",
+                subject(es_namespace, &service_account)
             ),
         );
-        return Identity {
-            tenant_id: tenant_of(src, None, notes),
-            service_account,
-            client_id,
-        };
     }
-
-    let (account_namespace, service_account) =
-        match workload_identity_account(src.es, &src.store, src.azurekv) {
-            Some(account) => account,
-            None => {
-                let service_account = options.service_account.clone();
-                notes.add(
-                    src.store_field("serviceAccountRef"),
-                    format!(
-                        "none: ESO used its own pod's ServiceAccount; a SecretSync names one of its namespace: {service_account} (--service-account) is used, give the identity a federated credential for {}",
-                        subject(es_namespace, &service_account)
-                    ),
-                );
-                (src.namespace.clone(), service_account)
-            }
-        };
     if account_namespace != src.namespace {
         notes.add(
             src.store_field("serviceAccountRef.namespace"),
@@ -733,6 +726,37 @@ fn identity_of(src: &EsSource<'_>, options: &Options, notes: &mut Notes) -> Iden
     };
     Identity {
         tenant_id: tenant_of(src, account, notes),
+        service_account,
+        client_id,
+    }
+}
+
+/// A store on ServicePrincipal (ESO's default) or ManagedIdentity: SSE-rs authenticates with workload
+/// identity federation, as `--service-account`.
+fn other_identity(src: &EsSource<'_>, options: &Options, notes: &mut Notes) -> Identity {
+    let auth_type = str_at(src.azurekv, "/authType").unwrap_or("ServicePrincipal");
+    let service_account = options.service_account.clone();
+    let subject = subject(src.namespace.as_deref(), &service_account);
+    let identity_id = str_at(src.azurekv, "/identityId").filter(|_| auth_type == "ManagedIdentity");
+    let (client_id, how) = match identity_id {
+        Some(id) => (
+            id.to_string(),
+            format!("clientID is the store's identityId {id}: give that identity a federated credential"),
+        ),
+        None => (
+            format!("<client-id of ServiceAccount {service_account}>"),
+            "set clientID to an identity with Key Vault access and give it a federated credential"
+                .to_string(),
+        ),
+    };
+    notes.add(
+        src.store_field("authType"),
+        format!(
+            "ESO authenticated with {auth_type}; SSE-rs authenticates each SecretSync with workload identity federation: {how} for {subject} (--service-account)"
+        ),
+    );
+    Identity {
+        tenant_id: tenant_of(src, None, notes),
         service_account,
         client_id,
     }
@@ -954,9 +978,7 @@ fn target_of(es: &Value, es_name: &str, notes: &mut Notes) -> TargetSecret {
         );
     }
     TargetSecret {
-        name: str_at(es, "/spec/target/name")
-            .unwrap_or(es_name)
-            .to_string(),
+        name: str_at(es, "/spec/target/name").unwrap_or(es_name).to_string(),
         type_: str_at(es, "/spec/target/template/type")
             .unwrap_or(DEFAULT_SECRET_TYPE)
             .to_string(),
@@ -967,12 +989,18 @@ fn target_of(es: &Value, es_name: &str, notes: &mut Notes) -> TargetSecret {
     }
 }
 
-/// The note for a template. A `kubernetes.io/tls` template over one certificate-backed secret becomes the
-/// manager's own split: that object mapped to `tls.crt` and `tls.key`.
-fn template_note(target: &TargetSecret, wanted: &mut Vec<(String, KvObject)>, notes: &mut Notes) {
-    let single = wanted.first().map(|(_, object)| object.clone()).filter(|first| {
-        first.object_type == "secret" && wanted.iter().all(|(_, object)| object == first)
-    });
+/// The note for a template, and the (Secret key, object) pairs to map instead. A `kubernetes.io/tls`
+/// template over one certificate-backed secret becomes the manager's own split: that object mapped to
+/// `tls.crt` and `tls.key`. Any other template keeps `wanted`.
+fn template_note(
+    target: &TargetSecret,
+    wanted: Vec<(String, KvObject)>,
+    notes: &mut Notes,
+) -> Vec<(String, KvObject)> {
+    let single = wanted
+        .first()
+        .map(|(_, object)| object.clone())
+        .filter(|first| first.object_type == "secret" && wanted.iter().all(|(_, object)| object == first));
     match single {
         Some(object) if target.type_ == TLS_SECRET_TYPE => {
             notes.add(
@@ -982,12 +1010,18 @@ fn template_note(target: &TargetSecret, wanted: &mut Vec<(String, KvObject)>, no
                     object.name
                 ),
             );
-            *wanted = vec![("tls.crt".to_string(), object.clone()), ("tls.key".to_string(), object)];
+            vec![
+                ("tls.crt".to_string(), object.clone()),
+                ("tls.key".to_string(), object),
+            ]
         }
-        _ => notes.add(
-            "spec.target.template",
-            "SSE-rs has no templating: each key holds one vault object as fetched (the keys are spec.data[].secretKey, not the template's)",
-        ),
+        _ => {
+            notes.add(
+                "spec.target.template",
+                "SSE-rs has no templating: each key holds one vault object as fetched (the keys are spec.data[].secretKey, not the template's)",
+            );
+            wanted
+        }
     }
 }
 
@@ -1034,10 +1068,10 @@ fn plan_objects(wanted: &[(String, KvObject)]) -> (Vec<String>, Vec<SecretObject
             file.clone()
         } else {
             let taken = |file: &str| files.iter().any(|(_, known)| known == file);
-            let file = if taken(&object.name) {
+            let file = if taken(object.name.as_str()) {
                 (2..)
                     .map(|n| format!("{}-{n}", object.name))
-                    .find(|alias| !names.contains(alias.as_str()) && !taken(alias))
+                    .find(|alias| !names.contains(alias.as_str()) && !taken(alias.as_str()))
                     .unwrap_or_else(|| object.name.clone())
             } else {
                 object.name.clone()
@@ -1109,7 +1143,10 @@ fn migrate_csi_class(object: &Value, options: &Options) -> Migration {
     let class: SecretProviderClass = match serde_json::from_value(object.clone()) {
         Ok(class) => class,
         Err(error) => {
-            notes.add("spec", format!("not a SecretProviderClass migrate can read: {error}"));
+            notes.add(
+                "spec",
+                format!("not a SecretProviderClass migrate can read: {error}"),
+            );
             return notes.finish(Vec::new());
         }
     };
@@ -1175,6 +1212,7 @@ fn csi_identity_notes(
             );
         }
     } else {
+        let provider = if provider.is_empty() { "none" } else { provider };
         notes.add(
             "spec.provider",
             format!("{provider}: SSE-rs ships the Azure provider; another provider needs its own container beside the manager"),
@@ -1209,7 +1247,10 @@ fn csi_secret_sync(
     };
     let mut data = Vec::new();
     for (i, item) in secret_object.data.iter().flatten().enumerate() {
-        match (non_empty(item.object_name.as_deref()), non_empty(item.key.as_deref())) {
+        match (
+            non_empty(item.object_name.as_deref()),
+            non_empty(item.key.as_deref()),
+        ) {
             (Some(object_name), Some(key)) => data.push(SecretObjectData {
                 source_path: object_name.to_string(),
                 target_key: key.to_string(),
@@ -1457,7 +1498,9 @@ pub async fn run(target: &TargetArgs, args: &MigrateArgs) -> Result<u8> {
     let migrations = migrate(&inputs, &options);
     if migrations.is_empty() {
         if let Some(name) = &args.name {
-            bail!("no ExternalSecret, and no SecretProviderClass with spec.secretObjects, named {name}{scope}");
+            bail!(
+                "no ExternalSecret, and no SecretProviderClass with spec.secretObjects, named {name}{scope}"
+            );
         }
         if args.output == Format::Yaml {
             eprintln!(
@@ -1498,20 +1541,26 @@ fn read_files(paths: &[PathBuf], default_namespace: Option<&str>) -> Result<Inpu
 /// and the ServiceAccounts the workload-identity stores name (metadata only).
 async fn read_cluster(target: &Target, options: &Options) -> Result<Inputs> {
     let client = &target.client;
-    let namespace = target.namespace.as_deref();
     let mut inputs = Inputs::new(Origin::Cluster);
     for version in ESO_VERSIONS {
-        let Some(external_secrets) =
-            list(scoped(target, &eso_resource(version, "ExternalSecret")), "externalsecrets").await?
+        let Some(external_secrets) = list(
+            scoped(target, &eso_resource(version, "ExternalSecret")),
+            "externalsecrets",
+        )
+        .await?
         else {
             continue;
         };
         inputs.external_secrets = external_secrets;
         if !inputs.external_secrets.is_empty() {
-            inputs.secret_stores = list(scoped(target, &eso_resource(version, "SecretStore")), "secretstores")
-                .await?
-                .unwrap_or_default();
-            let cluster_stores = Api::all_with(client.clone(), &eso_resource(version, "ClusterSecretStore"));
+            inputs.secret_stores = list(
+                scoped(target, &eso_resource(version, "SecretStore")),
+                "secretstores",
+            )
+            .await?
+            .unwrap_or_default();
+            let cluster_stores: Api<DynamicObject> =
+                Api::all_with(client.clone(), &eso_resource(version, "ClusterSecretStore"));
             inputs.cluster_secret_stores = list(cluster_stores, "clustersecretstores")
                 .await?
                 .unwrap_or_default();
@@ -1529,11 +1578,8 @@ async fn read_cluster(target: &Target, options: &Options) -> Result<Inputs> {
             .await
             .with_context(|| format!("get serviceaccount {account_namespace}/{name}"))?;
         if let Some(meta) = meta {
-            inputs.service_accounts.push(serde_json::to_value(&meta)?);
+            inputs.service_accounts.push(serde_json::to_value(meta)?);
         }
-    }
-    if namespace.is_some() {
-        // Listed in one namespace only: nothing else to do. (With -A every namespace was listed.)
     }
     Ok(inputs)
 }
@@ -1657,5 +1703,1056 @@ fn is_set(value: Option<&Value>) -> bool {
         Some(Value::Array(list)) => !list.is_empty(),
         Some(Value::String(s)) => !s.trim().is_empty(),
         Some(_) => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options() -> Options {
+        Options {
+            name: None,
+            service_account: "default".to_string(),
+        }
+    }
+
+    fn inputs(yaml: &str) -> Inputs {
+        let mut inputs = Inputs::new(Origin::Files);
+        for document in parse_documents(yaml).unwrap_or_else(|e| panic!("{e}")) {
+            inputs.add(document, None);
+        }
+        inputs
+    }
+
+    fn run_on(yaml: &str) -> Vec<Migration> {
+        migrate(&inputs(yaml), &options())
+    }
+
+    fn only(migrations: &[Migration]) -> &Migration {
+        match migrations {
+            [migration] => migration,
+            other => panic!("expected one migration, got {other:#?}"),
+        }
+    }
+
+    fn class(migration: &Migration) -> &SecretProviderClass {
+        migration
+            .resources
+            .iter()
+            .find_map(|r| match r {
+                Resource::SecretProviderClass(class) => Some(&**class),
+                Resource::SecretSync(_) => None,
+            })
+            .unwrap_or_else(|| panic!("no SecretProviderClass in {migration:#?}"))
+    }
+
+    fn syncs(migration: &Migration) -> Vec<&SecretSync> {
+        migration
+            .resources
+            .iter()
+            .filter_map(|r| match r {
+                Resource::SecretSync(sync) => Some(&**sync),
+                Resource::SecretProviderClass(_) => None,
+            })
+            .collect()
+    }
+
+    fn the_sync(migration: &Migration) -> &SecretSync {
+        match syncs(migration).as_slice() {
+            [sync] => sync,
+            _ => panic!("one SecretSync expected: {migration:#?}"),
+        }
+    }
+
+    fn parameters(migration: &Migration) -> &BTreeMap<String, String> {
+        class(migration)
+            .spec
+            .parameters
+            .as_ref()
+            .unwrap_or_else(|| panic!("no parameters in {migration:#?}"))
+    }
+
+    /// The `objects` parameter, each entry as its fields.
+    fn objects(migration: &Migration) -> Vec<BTreeMap<String, String>> {
+        let objects = Objects::parse(&parameters(migration)[OBJECTS]).unwrap_or_else(|e| panic!("{e}"));
+        objects
+            .array
+            .iter()
+            .map(|entry| serde_yaml_ng::from_str(entry).unwrap_or_else(|e| panic!("{entry}: {e}")))
+            .collect()
+    }
+
+    fn object(fields: &[(&str, &str)]) -> BTreeMap<String, String> {
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect()
+    }
+
+    fn data(sync: &SecretSync) -> Vec<(&str, &str)> {
+        sync.spec
+            .secret_object
+            .data
+            .iter()
+            .map(|d| (d.source_path.as_str(), d.target_key.as_str()))
+            .collect()
+    }
+
+    fn fields(migration: &Migration) -> Vec<&str> {
+        migration.notes.iter().map(|n| n.field.as_str()).collect()
+    }
+
+    fn reason<'a>(migration: &'a Migration, field: &str) -> &'a str {
+        migration
+            .notes
+            .iter()
+            .find(|n| n.field == field)
+            .map(|n| n.reason.as_str())
+            .unwrap_or_else(|| panic!("no note on {field} in {:#?}", migration.notes))
+    }
+
+    const STORE_WI: &str = r"
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: eso-reader
+  namespace: payments
+  annotations:
+    azure.workload.identity/client-id: 11111111-2222-3333-4444-555555555555
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: kv, namespace: payments}
+spec:
+  provider:
+    azurekv:
+      authType: WorkloadIdentity
+      vaultUrl: https://payments-kv.vault.azure.net/
+      tenantId: aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee
+      serviceAccountRef: {name: eso-reader}
+";
+
+    #[test]
+    fn external_secret_with_a_workload_identity_store() {
+        let yaml = format!(
+            "{STORE_WI}---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: db, namespace: payments}}
+spec:
+  refreshInterval: 15m
+  secretStoreRef: {{name: kv, kind: SecretStore}}
+  target:
+    name: db-credentials
+    creationPolicy: Owner
+    template:
+      metadata:
+        labels: {{app: billing}}
+  data:
+    - secretKey: username
+      remoteRef: {{key: db-user}}
+    - secretKey: password
+      remoteRef: {{key: secret/db-password}}
+    - secretKey: password-previous
+      remoteRef: {{key: db-password, version: 0123abcd}}
+    - secretKey: PASSWORD
+      remoteRef: {{key: db-password}}
+    - secretKey: blob
+      remoteRef: {{key: blob, decodingStrategy: Base64}}
+"
+        );
+        let migrations = run_on(&yaml);
+        let migration = only(&migrations);
+        assert_eq!(migration.source, "ExternalSecret payments/db");
+        assert_eq!(migration.notes, Vec::<Note>::new(), "everything carries over");
+
+        let class = class(migration);
+        assert_eq!(class.metadata.name.as_deref(), Some("db-credentials"));
+        assert_eq!(class.metadata.namespace.as_deref(), Some("payments"));
+        assert_eq!(class.spec.provider.as_deref(), Some("azure"));
+        assert_eq!(class.spec.secret_objects, None);
+        let parameters = parameters(migration);
+        assert_eq!(
+            parameters.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["clientID", "keyvaultName", "objects", "tenantID"],
+            "no cloudName in the public cloud"
+        );
+        assert_eq!(parameters["keyvaultName"], "payments-kv");
+        assert_eq!(parameters["tenantID"], "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee");
+        assert_eq!(parameters["clientID"], "11111111-2222-3333-4444-555555555555");
+        assert_eq!(
+            objects(migration),
+            [
+                object(&[("objectName", "db-user"), ("objectType", "secret")]),
+                object(&[("objectName", "db-password"), ("objectType", "secret")]),
+                object(&[
+                    ("objectName", "db-password"),
+                    ("objectType", "secret"),
+                    ("objectAlias", "db-password-2"),
+                    ("objectVersion", "0123abcd"),
+                ]),
+                object(&[
+                    ("objectName", "blob"),
+                    ("objectType", "secret"),
+                    ("objectEncoding", "base64"),
+                ]),
+            ]
+        );
+
+        let sync = the_sync(migration);
+        assert_eq!(sync.metadata.name.as_deref(), Some("db-credentials"));
+        assert_eq!(sync.metadata.namespace.as_deref(), Some("payments"));
+        assert_eq!(
+            sync.metadata.annotations,
+            Some(BTreeMap::from([(
+                REFRESH_INTERVAL_ANNOTATION.to_string(),
+                "15m".to_string()
+            )]))
+        );
+        assert_eq!(sync.spec.secret_provider_class_name, "db-credentials");
+        assert_eq!(sync.spec.service_account_name, "eso-reader");
+        assert_eq!(sync.spec.secret_object.type_, "Opaque");
+        assert_eq!(
+            sync.spec.secret_object.labels,
+            Some(BTreeMap::from([("app".to_string(), "billing".to_string())]))
+        );
+        assert_eq!(
+            data(sync),
+            [
+                ("db-user", "username"),
+                ("db-password", "password"),
+                ("db-password-2", "password-previous"),
+                ("db-password", "PASSWORD"),
+                ("blob", "blob"),
+            ]
+        );
+    }
+
+    #[test]
+    fn cluster_secret_store_in_a_sovereign_cloud_with_the_account_elsewhere() {
+        let migrations = run_on(
+            r"
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: shared}
+spec:
+  provider:
+    azurekv:
+      authType: WorkloadIdentity
+      vaultUrl: https://shared-kv.vault.azure.cn
+      serviceAccountRef: {name: eso, namespace: external-secrets}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: api, namespace: web}
+spec:
+  secretStoreRef: {name: shared, kind: ClusterSecretStore}
+  data:
+    - secretKey: token
+      remoteRef: {key: api-token}
+",
+        );
+        let migration = only(&migrations);
+        assert_eq!(
+            fields(migration),
+            [
+                "ClusterSecretStore shared: spec.provider.azurekv.serviceAccountRef.namespace",
+                "ClusterSecretStore shared: spec.provider.azurekv.serviceAccountRef",
+                "ClusterSecretStore shared: spec.provider.azurekv.tenantId",
+            ]
+        );
+        let moved = reason(
+            migration,
+            "ClusterSecretStore shared: spec.provider.azurekv.serviceAccountRef.namespace",
+        );
+        assert!(
+            moved.contains("external-secrets/eso") && moved.contains("system:serviceaccount:web:eso"),
+            "{moved}"
+        );
+        assert!(
+            reason(
+                migration,
+                "ClusterSecretStore shared: spec.provider.azurekv.serviceAccountRef"
+            )
+            .contains("ServiceAccount external-secrets/eso is not among the files given"),
+        );
+        let parameters = parameters(migration);
+        assert_eq!(parameters["keyvaultName"], "shared-kv");
+        assert_eq!(parameters["cloudName"], "AzureChinaCloud");
+        assert_eq!(parameters["clientID"], "<client-id of ServiceAccount eso>");
+        assert_eq!(parameters["tenantID"], "<tenant-id>");
+        let sync = the_sync(migration);
+        assert_eq!(
+            sync.metadata.name.as_deref(),
+            Some("api"),
+            "the ExternalSecret's name without target.name"
+        );
+        assert_eq!(sync.spec.service_account_name, "eso");
+        assert_eq!(
+            sync.metadata.annotations, None,
+            "no refreshInterval: the manager's interval"
+        );
+        assert_eq!(data(sync), [("api-token", "token")]);
+    }
+
+    #[test]
+    fn the_client_id_comes_from_the_service_account_annotation_when_the_cluster_has_it() {
+        let mut inputs = inputs(
+            r"
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: shared}
+spec:
+  provider:
+    azurekv:
+      authType: WorkloadIdentity
+      vaultUrl: https://shared-kv.vault.azure.net
+      serviceAccountRef: {name: reader}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: api, namespace: web}
+spec:
+  secretStoreRef: {name: shared, kind: ClusterSecretStore}
+  data:
+    - {secretKey: token, remoteRef: {key: api-token}}
+",
+        );
+        inputs.origin = Origin::Cluster;
+        assert_eq!(
+            service_accounts_to_read(&inputs, &options()),
+            BTreeSet::from([("web".to_string(), "reader".to_string())]),
+            "a ClusterSecretStore's account without a namespace is the ExternalSecret's"
+        );
+        let missing = migrate(&inputs, &options());
+        assert!(
+            reason(
+                only(&missing),
+                "ClusterSecretStore shared: spec.provider.azurekv.serviceAccountRef"
+            )
+            .contains("ServiceAccount web/reader is not in the cluster")
+        );
+        inputs.service_accounts.push(serde_json::json!({
+            "metadata": {"name": "reader", "namespace": "web", "annotations": {
+                "azure.workload.identity/client-id": "cid", "azure.workload.identity/tenant-id": "tid"}}
+        }));
+        let migrations = migrate(&inputs, &options());
+        let migration = only(&migrations);
+        assert_eq!(migration.notes, Vec::<Note>::new());
+        assert_eq!(parameters(migration)["clientID"], "cid");
+        assert_eq!(parameters(migration)["tenantID"], "tid");
+    }
+
+    #[test]
+    fn data_from_and_properties_are_noted_and_left_out() {
+        let yaml = format!(
+            "{STORE_WI}---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: config, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  data:
+    - secretKey: host
+      remoteRef: {{key: db-config, property: host}}
+    - secretKey: user
+      remoteRef: {{key: db-user}}
+    - secretKey: owner
+      remoteRef: {{key: db-user, metadataPolicy: Fetch, property: owner}}
+  dataFrom:
+    - find: {{name: {{regexp: '^db-'}}}}
+    - extract: {{key: db-json}}
+"
+        );
+        let migrations = run_on(&yaml);
+        let migration = only(&migrations);
+        assert_eq!(
+            fields(migration),
+            [
+                "spec.data[0].remoteRef.property",
+                "spec.data[2].remoteRef.metadataPolicy",
+                "spec.dataFrom[0].find",
+                "spec.dataFrom[1].extract",
+            ]
+        );
+        assert_eq!(reason(migration, "spec.dataFrom[0].find"), FIND_REASON);
+        assert!(
+            reason(migration, "spec.data[0].remoteRef.property")
+                .starts_with("host: ESO extracts one JSON property")
+        );
+        assert_eq!(
+            objects(migration),
+            [object(&[("objectName", "db-user"), ("objectType", "secret")])]
+        );
+        let sync = the_sync(migration);
+        assert_eq!(data(sync), [("db-user", "user")]);
+    }
+
+    #[test]
+    fn a_store_of_another_provider_generates_nothing() {
+        let migrations = run_on(
+            r"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: vault, namespace: apps}
+spec:
+  provider:
+    vault: {server: 'https://vault.example.com'}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: a, namespace: apps}
+spec:
+  secretStoreRef: {name: vault}
+  data: [{secretKey: k, remoteRef: {key: x}}]
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: b, namespace: apps}
+spec:
+  secretStoreRef: {name: gone}
+  data: [{secretKey: k, remoteRef: {key: x}}]
+",
+        );
+        assert_eq!(migrations.len(), 2);
+        for migration in &migrations {
+            assert!(migration.resources.is_empty(), "{migration:#?}");
+            assert_eq!(fields(migration), ["spec.secretStoreRef"]);
+        }
+        assert_eq!(
+            migrations[0].notes[0].reason,
+            "SecretStore apps/vault uses provider vault: SSE-rs syncs from Azure Key Vault (provider azurekv) only"
+        );
+        assert_eq!(migrations[1].notes[0].source, "ExternalSecret apps/b");
+        assert!(
+            migrations[1].notes[0]
+                .reason
+                .starts_with("SecretStore apps/gone is not among the files given"),
+            "{:?}",
+            migrations[1].notes
+        );
+    }
+
+    #[test]
+    fn cert_and_key_prefixes() {
+        let yaml = format!(
+            "{STORE_WI}---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: pki, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  data:
+    - secretKey: ca.crt
+      remoteRef: {{key: cert/root-ca}}
+    - secretKey: signing.pem
+      remoteRef: {{key: key/signing}}
+    - secretKey: plain
+      remoteRef: {{key: secret/root-ca/ignored}}
+    - secretKey: odd
+      remoteRef: {{key: blob/x}}
+"
+        );
+        let migrations = run_on(&yaml);
+        let migration = only(&migrations);
+        assert_eq!(
+            fields(migration),
+            [
+                "spec.data[0].remoteRef.key",
+                "spec.data[1].remoteRef.key",
+                "spec.data[3].remoteRef.key",
+            ]
+        );
+        assert!(reason(migration, "spec.data[3].remoteRef.key").starts_with("blob/x: not secret/NAME"));
+        assert_eq!(
+            objects(migration),
+            [
+                object(&[("objectName", "root-ca"), ("objectType", "cert")]),
+                object(&[("objectName", "signing"), ("objectType", "key")]),
+                object(&[
+                    ("objectName", "root-ca"),
+                    ("objectType", "secret"),
+                    ("objectAlias", "root-ca-2"),
+                ]),
+            ],
+            "the certificate and the secret of one name are two files"
+        );
+        let sync = the_sync(migration);
+        assert_eq!(
+            data(sync),
+            [
+                ("root-ca", "ca.crt"),
+                ("signing", "signing.pem"),
+                ("root-ca-2", "plain")
+            ]
+        );
+    }
+
+    #[test]
+    fn csi_secret_objects_become_one_secret_sync_each() {
+        let migrations = run_on(
+            r#"
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata:
+  name: app-kv
+  namespace: shop
+  resourceVersion: "42"
+  uid: 0c0ffee0-0000-0000-0000-000000000000
+  annotations:
+    kubectl.kubernetes.io/last-applied-configuration: "{}"
+    team: payments
+spec:
+  provider: azure
+  parameters:
+    keyvaultName: shop-kv
+    clientID: 99999999-8888-7777-6666-555555555555
+    tenantId: tenant
+    objects: |
+      array:
+        - |
+          objectName: db-password
+          objectType: secret
+        - |
+          objectName: web-cert
+          objectType: secret
+  secretObjects:
+    - secretName: db
+      type: Opaque
+      labels: {app: shop}
+      data:
+        - {objectName: db-password, key: password}
+    - secretName: web-tls
+      type: kubernetes.io/tls
+      data:
+        - {objectName: web-cert, key: tls.crt}
+        - {objectName: web-cert, key: tls.key}
+---
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata: {name: mount-only, namespace: shop}
+spec: {provider: azure, parameters: {keyvaultName: shop-kv}}
+"#,
+        );
+        let migration = only(&migrations);
+        assert_eq!(migration.source, "SecretProviderClass shop/app-kv");
+        assert_eq!(fields(migration), ["serviceAccountName"]);
+        let why = reason(migration, "serviceAccountName");
+        assert!(
+            why.contains("default (--service-account)")
+                && why.contains("identity 99999999-8888-7777-6666-555555555555 needs a federated credential for system:serviceaccount:shop:default"),
+            "{why}"
+        );
+
+        let class = class(migration);
+        assert_eq!(class.metadata.name.as_deref(), Some("app-kv"));
+        assert_eq!(class.metadata.resource_version, None);
+        assert_eq!(class.metadata.uid, None);
+        assert_eq!(
+            class.metadata.annotations,
+            Some(BTreeMap::from([("team".to_string(), "payments".to_string())]))
+        );
+        assert_eq!(class.spec.secret_objects, None);
+        assert_eq!(
+            class.spec.parameters.as_ref().map(BTreeMap::len),
+            Some(4),
+            "unchanged"
+        );
+
+        let syncs = syncs(migration);
+        assert_eq!(syncs.len(), 2);
+        let (db, tls) = (syncs[0], syncs[1]);
+        assert_eq!(db.metadata.name.as_deref(), Some("db"));
+        assert_eq!(db.metadata.namespace.as_deref(), Some("shop"));
+        assert_eq!(db.spec.secret_provider_class_name, "app-kv");
+        assert_eq!(db.spec.service_account_name, "default");
+        assert_eq!(db.spec.secret_object.type_, "Opaque");
+        assert_eq!(
+            db.spec.secret_object.labels,
+            Some(BTreeMap::from([("app".to_string(), "shop".to_string())]))
+        );
+        assert_eq!(data(db), [("db-password", "password")]);
+        assert_eq!(tls.metadata.name.as_deref(), Some("web-tls"));
+        assert_eq!(tls.spec.secret_object.type_, "kubernetes.io/tls");
+        assert_eq!(data(tls), [("web-cert", "tls.crt"), ("web-cert", "tls.key")]);
+    }
+
+    #[test]
+    fn csi_identities_a_secret_sync_cannot_use_are_noted() {
+        let migrations = migrate(
+            &inputs(
+                r"
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata: {name: legacy, namespace: shop}
+spec:
+  provider: azure
+  parameters: {keyvaultName: shop-kv, usePodIdentity: 'true', objects: 'array: []'}
+  secretObjects:
+    - secretName: legacy
+      data: [{objectName: a, key: a}]
+",
+            ),
+            &Options {
+                name: Some("legacy".to_string()),
+                service_account: "app".to_string(),
+            },
+        );
+        let migration = only(&migrations);
+        assert_eq!(
+            fields(migration),
+            ["spec.parameters.usePodIdentity", "serviceAccountName"]
+        );
+        assert!(reason(migration, "serviceAccountName").contains("app (--service-account)"));
+        let sync = the_sync(migration);
+        assert_eq!(sync.spec.service_account_name, "app");
+        assert_eq!(sync.spec.secret_object.type_, "Opaque", "the default type");
+    }
+
+    #[test]
+    fn documents_lists_and_namespaces_from_files() {
+        let text = r#"
+# a comment before the first document
+---
+{"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "metadata": {"name": "a"}}
+---
+---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: external-secrets.io/v1
+    kind: SecretStore
+    metadata: {name: s, namespace: other}
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: ignored}
+---
+apiVersion: external-secrets.io/v1beta1
+kind: ExternalSecretList
+items:
+  - metadata: {name: b}
+---
+apiVersion: external-secrets.io/v1
+kind: ClusterSecretStore
+metadata: {name: c}
+---
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata: {name: p}
+spec: {provider: azure}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {generateName: nameless-}
+"#;
+        let documents = parse_documents(text).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(documents.len(), 6, "empty documents are left out: {documents:#?}");
+        let mut inputs = Inputs::new(Origin::Files);
+        for document in documents {
+            inputs.add(document, Some("apps"));
+        }
+        fn names(list: &[Value]) -> Vec<String> {
+            list.iter()
+                .map(|o| {
+                    format!(
+                        "{}/{}",
+                        str_at(o, "/metadata/namespace").unwrap_or("-"),
+                        str_at(o, "/metadata/name").unwrap_or("-")
+                    )
+                })
+                .collect()
+        }
+        assert_eq!(names(&inputs.external_secrets), ["apps/a", "apps/b"]);
+        assert_eq!(
+            inputs.external_secrets[1]["kind"], "ExternalSecret",
+            "items of a <Kind>List get their kind"
+        );
+        assert_eq!(
+            names(&inputs.secret_stores),
+            ["other/s"],
+            "a namespace given is kept"
+        );
+        assert_eq!(
+            names(&inputs.cluster_secret_stores),
+            ["-/c"],
+            "cluster-scoped: no namespace"
+        );
+        assert_eq!(names(&inputs.secret_provider_classes), ["apps/p"]);
+        assert!(
+            inputs.service_accounts.is_empty(),
+            "an object without a name is ignored"
+        );
+        assert!(parse_documents("a: [").is_err());
+    }
+
+    #[test]
+    fn a_secret_sync_failing_validation_is_noted_and_not_printed() {
+        let migrations = run_on(
+            r"
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata: {name: p, namespace: shop}
+spec:
+  provider: azure
+  parameters: {keyvaultName: kv, clientID: c, objects: 'array: []'}
+  secretObjects:
+    - secretName: reserved
+      labels: {secrets-store.sync.x-k8s.io/owner: me}
+      data: [{objectName: a, key: a}]
+    - secretName: empty
+      data: [{objectName: a}]
+",
+        );
+        let migration = only(&migrations);
+        assert!(
+            migration.resources.is_empty(),
+            "no SecretSync left, no class: {migration:#?}"
+        );
+        assert_eq!(
+            fields(migration),
+            [
+                "serviceAccountName",
+                "spec.secretObjects[0].labels",
+                "spec.secretObjects[1].data[0]",
+                "spec.secretObjects[1].data",
+            ]
+        );
+        assert_eq!(
+            reason(migration, "spec.secretObjects[0].labels"),
+            "SSE-rs would refuse the SecretSync (label secrets-store.sync.x-k8s.io/owner is reserved for use by the Secrets Store Sync Controller): it is not printed"
+        );
+        assert!(
+            reason(migration, "spec.secretObjects[1].data").contains("secretObject.data is empty"),
+            "{:#?}",
+            migration.notes
+        );
+    }
+
+    #[test]
+    fn an_external_secret_with_nothing_left_to_map_is_not_printed() {
+        let yaml = format!(
+            "{STORE_WI}---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: all, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  dataFrom: [{{find: {{tags: {{team: a}}}}}}]
+"
+        );
+        let migrations = run_on(&yaml);
+        let migration = only(&migrations);
+        assert!(migration.resources.is_empty());
+        assert_eq!(fields(migration), ["spec.dataFrom[0].find", "spec.data"]);
+    }
+
+    #[test]
+    fn secret_types_the_admission_policy_refuses() {
+        let external_secret = |name: &str, secret_type: &str| {
+            format!(
+                "---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: {name}, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  target: {{template: {{type: {secret_type}}}}}
+  data: [{{secretKey: token, remoteRef: {{key: token}}}}]
+"
+            )
+        };
+        let yaml = format!(
+            "{STORE_WI}{}{}",
+            external_secret("sa", "kubernetes.io/service-account-token"),
+            external_secret("custom", "example.com/api-credentials")
+        );
+        let migrations = run_on(&yaml);
+        assert_eq!(migrations.len(), 2);
+        assert!(migrations[0].resources.is_empty());
+        assert_eq!(fields(&migrations[0]), ["spec.target.template.type"]);
+        assert_eq!(
+            migrations[1].resources.len(),
+            2,
+            "printed: an administrator may allow the type"
+        );
+        assert_eq!(fields(&migrations[1]), ["spec.target.template.type"]);
+        assert!(
+            migrations[1].notes[0]
+                .reason
+                .contains("not in the admission policy's allowed Secret types")
+        );
+    }
+
+    #[test]
+    fn a_tls_template_over_one_certificate_becomes_the_managers_split() {
+        let yaml = format!(
+            "{STORE_WI}---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: web, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  target:
+    name: web-tls
+    template:
+      type: kubernetes.io/tls
+      data:
+        tls.crt: '{{{{ .cert | pkcs12cert }}}}'
+        tls.key: '{{{{ .cert | pkcs12key }}}}'
+  data:
+    - secretKey: cert
+      remoteRef: {{key: secret/web-cert}}
+"
+        );
+        let migrations = run_on(&yaml);
+        let migration = only(&migrations);
+        assert_eq!(fields(migration), ["spec.target.template"]);
+        assert!(reason(migration, "spec.target.template").contains("tls.crt and tls.key"));
+        let sync = the_sync(migration);
+        assert_eq!(sync.spec.secret_object.type_, "kubernetes.io/tls");
+        assert_eq!(data(sync), [("web-cert", "tls.crt"), ("web-cert", "tls.key")]);
+        assert_eq!(
+            objects(migration),
+            [object(&[("objectName", "web-cert"), ("objectType", "secret")])]
+        );
+    }
+
+    #[test]
+    fn other_auth_types_become_workload_identity_with_a_note() {
+        let migrations = run_on(
+            r"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: mi, namespace: ops}
+spec:
+  provider:
+    azurekv:
+      authType: ManagedIdentity
+      identityId: 12345678-0000-0000-0000-000000000000
+      vaultUrl: https://ops-kv.vault.usgovcloudapi.net/
+      tenantId: t
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: a, namespace: ops}
+spec:
+  secretStoreRef: {name: mi}
+  refreshInterval: '0'
+  target: {creationPolicy: Merge, deletionPolicy: Delete}
+  data: [{secretKey: k, remoteRef: {key: x}}]
+",
+        );
+        let migration = only(&migrations);
+        assert_eq!(
+            fields(migration),
+            [
+                "SecretStore ops/mi: spec.provider.azurekv.authType",
+                "spec.target.creationPolicy",
+                "spec.target.deletionPolicy",
+                "spec.refreshInterval",
+            ]
+        );
+        assert!(
+            reason(migration, "SecretStore ops/mi: spec.provider.azurekv.authType")
+                .contains("system:serviceaccount:ops:default"),
+        );
+        assert!(reason(migration, "spec.refreshInterval").contains("ESO fetches once"));
+        let parameters = parameters(migration);
+        assert_eq!(parameters["clientID"], "12345678-0000-0000-0000-000000000000");
+        assert_eq!(parameters["cloudName"], "AzureUSGovernmentCloud");
+        let sync = the_sync(migration);
+        assert_eq!(sync.spec.service_account_name, "default");
+        assert_eq!(sync.metadata.annotations, None);
+    }
+
+    #[test]
+    fn vault_urls() {
+        assert_eq!(
+            parse_vault_url("https://my-kv.vault.azure.net/"),
+            Some(("my-kv", None))
+        );
+        assert_eq!(
+            parse_vault_url("https://my-kv.vault.azure.net"),
+            Some(("my-kv", None))
+        );
+        assert_eq!(
+            parse_vault_url("https://my-kv.Vault.Azure.Net:443/"),
+            Some(("my-kv", None))
+        );
+        assert_eq!(
+            parse_vault_url("https://gov.vault.usgovcloudapi.net/"),
+            Some(("gov", Some("AzureUSGovernmentCloud")))
+        );
+        assert_eq!(
+            parse_vault_url("https://cn.vault.azure.cn"),
+            Some(("cn", Some("AzureChinaCloud")))
+        );
+        for bad in [
+            "http://my-kv.vault.azure.net/",
+            "https://my-kv.managedhsm.azure.net/",
+            "https://vault.azure.net/",
+            "https://my-kv.vault.azure.net/secrets/x",
+            "https://my-kv.vault.azure.net:8443/",
+            "my-kv",
+        ] {
+            assert_eq!(parse_vault_url(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn refresh_intervals() {
+        let annotate = |interval: &str| {
+            let mut notes = Notes::new("ExternalSecret x".to_string());
+            let es = serde_json::json!({"spec": {"refreshInterval": interval}});
+            let annotations = refresh_annotations(&es, &mut notes);
+            (
+                annotations.get(REFRESH_INTERVAL_ANNOTATION).cloned(),
+                notes.list.len(),
+            )
+        };
+        assert_eq!(annotate("1h0m0s"), (Some("1h0m0s".to_string()), 0));
+        assert_eq!(annotate("90s"), (Some("90s".to_string()), 0));
+        assert_eq!(annotate("0"), (None, 1));
+        assert_eq!(annotate("0s"), (None, 1));
+        assert_eq!(annotate("500ms"), (None, 1));
+    }
+
+    #[test]
+    fn two_sources_of_one_secret_sync() {
+        let yaml = format!(
+            "{STORE_WI}---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: first, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  target: {{name: shared}}
+  data: [{{secretKey: a, remoteRef: {{key: a}}}}]
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: second, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  target: {{name: shared, creationPolicy: Merge}}
+  data: [{{secretKey: b, remoteRef: {{key: b}}}}]
+"
+        );
+        let migrations = run_on(&yaml);
+        assert_eq!(migrations.len(), 2);
+        assert_eq!(migrations[0].resources.len(), 2);
+        assert!(migrations[1].resources.is_empty());
+        assert_eq!(
+            reason(&migrations[1], "metadata.name"),
+            "ExternalSecret payments/first already gives SecretProviderClass payments/shared: one Secret has one SecretSync, merge the two by hand"
+        );
+    }
+
+    #[test]
+    fn yaml_and_json_output() {
+        let yaml = format!(
+            "{STORE_WI}---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: db, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  data: [{{secretKey: user, remoteRef: {{key: db-user}}}}]
+  dataFrom: [{{find: {{name: {{regexp: x}}}}}}]
+"
+        );
+        let migrations = run_on(&yaml);
+        let text = render_yaml(&migrations).unwrap_or_else(|e| panic!("{e}"));
+        assert!(text.starts_with(YAML_HEADER), "{text}");
+        assert!(
+            text.contains(&format!(
+                "---\n# from ExternalSecret payments/db\n# not carried over: spec.dataFrom[0].find ({FIND_REASON})\napiVersion: secrets-store.csi.x-k8s.io/v1\n"
+            )),
+            "{text}"
+        );
+        let documents = parse_documents(&text).unwrap_or_else(|e| panic!("{e}"));
+        let kinds: Vec<&str> = documents.iter().filter_map(|d| str_at(d, "/kind")).collect();
+        assert_eq!(kinds, ["SecretProviderClass", "SecretSync"]);
+        assert_eq!(
+            documents[1].pointer("/apiVersion").and_then(Value::as_str),
+            Some("secret-sync.x-k8s.io/v1alpha1")
+        );
+        assert_eq!(documents[1].get("status"), None);
+
+        let json: Value = serde_json::from_str(&render_json(&migrations).unwrap_or_else(|e| panic!("{e}")))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(json["resources"].as_array().map(Vec::len), Some(2));
+        assert_eq!(json["resources"][1]["spec"]["serviceAccountName"], "eso-reader");
+        assert_eq!(
+            json["notes"],
+            serde_json::json!([{
+                "source": "ExternalSecret payments/db",
+                "field": "spec.dataFrom[0].find",
+                "reason": FIND_REASON,
+            }])
+        );
+        assert_eq!(comment("a\nb"), "# a b\n", "a line break cannot end a comment");
+    }
+
+    #[test]
+    fn yaml_scalars_read_back_as_strings() {
+        for value in [
+            "db-password",
+            "0123abcd",
+            "12345",
+            "true",
+            "No",
+            "a b",
+            "x:y",
+            "",
+            "é",
+        ] {
+            let entry = format!("objectVersion: {}", yaml_scalar(value));
+            let parsed: BTreeMap<String, String> =
+                serde_yaml_ng::from_str(&entry).unwrap_or_else(|e| panic!("{entry}: {e}"));
+            assert_eq!(parsed["objectVersion"], value, "{entry}");
+        }
+        assert_eq!(yaml_scalar("db-password"), "db-password");
+        assert_eq!(yaml_scalar("0123abcd"), "\"0123abcd\"");
+    }
+
+    #[test]
+    fn the_command_line() {
+        use clap::Parser as _;
+        let cli = crate::cli::Cli::try_parse_from([
+            "kubectl-sse",
+            "migrate",
+            "-f",
+            "eso.yaml",
+            "--filename",
+            "-",
+            "-o",
+            "json",
+            "--service-account",
+            "app",
+            "-n",
+            "shop",
+            "db",
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(cli.target.namespace.as_deref(), Some("shop"));
+        let crate::cli::Command::Migrate(args) = cli.command else {
+            panic!("migrate")
+        };
+        assert_eq!(args.filenames, [PathBuf::from("eso.yaml"), PathBuf::from("-")]);
+        assert_eq!(args.output, Format::Json);
+        assert_eq!(args.service_account, "app");
+        assert_eq!(args.name.as_deref(), Some("db"));
+        let cli = crate::cli::Cli::try_parse_from(["kubectl-sse", "migrate", "-A"])
+            .unwrap_or_else(|e| panic!("{e}"));
+        let crate::cli::Command::Migrate(args) = cli.command else {
+            panic!("migrate")
+        };
+        assert_eq!(
+            (args.output, args.service_account.as_str()),
+            (Format::Yaml, "default")
+        );
+        assert!(args.filenames.is_empty());
     }
 }

@@ -173,6 +173,24 @@ impl FakeCluster {
         self.state().service_accounts.insert(key(namespace, name));
     }
 
+    /// The SecretProviderClass, if it exists.
+    pub fn class(&self, namespace: &str, name: &str) -> Option<SecretProviderClass> {
+        self.state()
+            .classes
+            .get(&key(namespace, name))
+            .map(|c| (**c).clone())
+    }
+
+    /// Whether the ServiceAccount exists.
+    pub fn has_service_account(&self, namespace: &str, name: &str) -> bool {
+        self.state().service_accounts.contains(&key(namespace, name))
+    }
+
+    /// The service-account token issuer (what `/.well-known/openid-configuration` names).
+    pub fn issuer(&self) -> String {
+        self.state().issuer.clone()
+    }
+
     /// The Secret, if it exists.
     pub fn secret(&self, namespace: &str, name: &str) -> Option<Secret> {
         self.state().secrets.get(&key(namespace, name)).cloned()
