@@ -568,6 +568,15 @@ struct ClassFactsChecked {
 }
 
 impl ClassFactsChecked {
+    /// Why an Azure-only check is skipped.
+    fn not_azure(&self) -> &'static str {
+        if self.facts.provider.is_empty() && self.check.verdict != Verdict::Ok {
+            "the SecretProviderClass could not be read"
+        } else {
+            "not an Azure SecretProviderClass"
+        }
+    }
+
     fn failed(check: Check) -> Self {
         Self {
             facts: ClassFacts::default(),
@@ -604,12 +613,7 @@ fn federation_check(
     failure: Option<(Option<Reason>, &str)>,
 ) -> Check {
     if class.facts.provider != "azure" {
-        return check(
-            "federation",
-            Verdict::Skip,
-            "not an Azure SecretProviderClass",
-            None,
-        );
+        return check("federation", Verdict::Skip, class.not_azure(), None);
     }
     let subject = format!(
         "system:serviceaccount:{}:{}",
@@ -699,12 +703,7 @@ fn aadsts_code(message: &str) -> Option<String> {
 
 fn audience_check(facts: &Facts, class: &ClassFactsChecked) -> Check {
     if class.facts.provider != "azure" {
-        return check(
-            "token-audience",
-            Verdict::Skip,
-            "not an Azure SecretProviderClass",
-            None,
-        );
+        return check("token-audience", Verdict::Skip, class.not_azure(), None);
     }
     match &facts.allowed_audiences {
         Lookup::Found(audiences) if audiences.iter().any(|a| a == AZURE_AUDIENCE) => check(

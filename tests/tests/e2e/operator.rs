@@ -182,6 +182,106 @@ async fn sse_as(w: &World, operator: &Kubectl, ns: &str) -> Result<()> {
     let (code, _, err) = operator.output(&["sse", "sync", "ghost", "-n", ns], None).await?;
     ensure!(code == Some(1), "{code:?} {err}");
     ensure!(err.contains("secretsync ghost not found in namespace"), "{err}");
+    doctor_as(w, operator, ns).await
+}
+
+/// `kubectl sse doctor`, as the namespace's editor, on the real API server: a healthy SecretSync passes
+/// (the federated credential it needs names the issuer the server's discovery document gives), a broken
+/// one names its missing class and its Warning Events, and a foreign Secret of the same name is named with
+/// who wrote it, never what it holds. What an editor may not read (the install namespace) is a skip.
+async fn doctor_as(w: &World, operator: &Kubectl, ns: &str) -> Result<()> {
+    let doctor = |name: &str| {
+        let name = name.to_string();
+        async move {
+            let (code, out, err) = operator
+                .output(&["sse", "doctor", &name, "-n", ns, "-o", "json"], None)
+                .await?;
+            let json: Value = serde_json::from_str(&out).with_context(|| format!("{out}\n{err}"))?;
+            let verdicts: std::collections::BTreeMap<String, (String, String, String)> = json["checks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|c| {
+                    let text = |k: &str| c[k].as_str().unwrap_or_default().to_string();
+                    (text("check"), (text("verdict"), text("summary"), text("fix")))
+                })
+                .collect();
+            anyhow::Ok((code, verdicts))
+        }
+    };
+    let (code, app) = doctor("app").await?;
+    ensure!(code == Some(0), "a healthy SecretSync: {code:?} {app:#?}");
+    for check in [
+        "secretsync",
+        "secretproviderclass",
+        "serviceaccount",
+        "federation",
+        "keyvault",
+        "secret",
+    ] {
+        ensure!(app[check].0 == "ok", "{check}: {app:#?}");
+    }
+    let discovery: Value = serde_json::from_str(
+        &w.k.run(&["get", "--raw", "/.well-known/openid-configuration"], None)
+            .await?,
+    )?;
+    let issuer = discovery["issuer"].as_str().unwrap_or_default().to_string();
+    ensure!(
+        app["federation"].2.contains(&format!(
+            "--issuer {issuer} --subject system:serviceaccount:{ns}:{SA}"
+        )),
+        "{app:#?}"
+    );
+    ensure!(
+        app["token-audience"].0 == "skip" && app["provider"].0 == "skip",
+        "an editor cannot read the install namespace, and tier 3 runs no pod: {app:#?}"
+    );
+
+    let (code, broken) = doctor("broken").await?;
+    ensure!(code == Some(2), "{code:?} {broken:#?}");
+    ensure!(
+        broken["secretproviderclass"].0 == "fail"
+            && broken["secretproviderclass"]
+                .1
+                .contains("no SecretProviderClass no-such-class"),
+        "{broken:#?}"
+    );
+    ensure!(broken["events"].0 == "warn", "its Warning Events: {broken:#?}");
+
+    w.k.run(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "handmade",
+            "-n",
+            ns,
+            "--from-literal=key=theirs",
+        ],
+        None,
+    )
+    .await?;
+    daily_sync(w, ns, "handmade", "spc").await?;
+    eventually(Duration::from_secs(60), || async {
+        let ss = w.k.json(&["get", "secretsync", "handmade", "-n", ns]).await?;
+        Ok(condition(&ss, "Ready").filter(|(s, _, _)| s == "False"))
+    })
+    .await?;
+    let (code, handmade) = doctor("handmade").await?;
+    ensure!(code == Some(2), "{code:?} {handmade:#?}");
+    let (verdict, summary, fix) = &handmade["secret"];
+    ensure!(
+        verdict == "fail" && summary.contains("no owner, written by kubectl") && !summary.contains("theirs"),
+        "{handmade:#?}"
+    );
+    ensure!(fix.contains("sse-rs.io/adoptable=true"), "{fix}");
+    let (code, table, _) = operator
+        .output(&["sse", "doctor", "handmade", "-n", ns], None)
+        .await?;
+    ensure!(
+        code == Some(2) && table.contains("[FAIL] secret") && table.contains("check(s) failed."),
+        "the checklist: {table}"
+    );
     Ok(())
 }
 
