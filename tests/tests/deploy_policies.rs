@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use serde::Deserialize as _;
 use serde_json::Value;
 use sse_api::consts;
 use sse_tests::deploy::cel::{check_cel, parse_cel};
@@ -290,4 +291,21 @@ fn admission_policies_are_bound_scoped_to_the_manager_and_their_cel_checks() {
             o.render.of_kind("ValidatingAdmissionPolicy").count()
         )
     });
+}
+
+/// `kubectl sse migrate` warns about a Secret type the create/update policy would deny: its list is the
+/// policy's `allowedSecretTypes`, exactly.
+#[test]
+fn migrate_knows_the_secret_types_the_policy_allows() {
+    let text =
+        std::fs::read_to_string(sse_tests::deploy::deploy_dir().join("policies/create-update.yaml")).unwrap();
+    let expression = serde_yaml_ng::Deserializer::from_str(&text)
+        .filter_map(|doc| Value::deserialize(doc).ok())
+        .flat_map(|doc| doc["spec"]["variables"].as_array().cloned().unwrap_or_default())
+        .find(|v| v["name"] == "allowedSecretTypes")
+        .and_then(|v| v["expression"].as_str().map(str::to_string))
+        .unwrap();
+    let listed: BTreeSet<&str> = expression.as_str().split('\'').skip(1).step_by(2).collect();
+    let known: BTreeSet<&str> = kubectl_sse::migrate::ALLOWED_SECRET_TYPES.into_iter().collect();
+    assert_eq!(listed, known, "{expression}");
 }

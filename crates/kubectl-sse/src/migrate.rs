@@ -87,7 +87,7 @@ const VAULT_SUFFIXES: [(&str, Option<&str>); 4] = [
 ];
 /// Secret types the admission policy lets the manager write (deploy/policies/create-update.yaml, the
 /// upstream chart's default list, SPEC §7.2).
-const ALLOWED_SECRET_TYPES: [&str; 7] = [
+pub const ALLOWED_SECRET_TYPES: [&str; 7] = [
     "Opaque",
     "kubernetes.io/basic-auth",
     "bootstrap.kubernetes.io/token",
