@@ -194,7 +194,7 @@ async fn bad_input_gets_its_reason_and_nothing_is_written() {
             "fetching secrets from the provider failed: file matching sourcePath other not found in the pod".into(),
         ),
         (
-            env.sync("tls-third-key", "kv", "kubernetes.io/tls", &[("s", "ca.crt")]),
+            env.sync("tls-third-key", "kv", "kubernetes.io/tls", &[("s", "ca.pem")]),
             "UserInputValidationFailed",
             String::new(),
         ),

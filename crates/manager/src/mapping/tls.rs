@@ -1,5 +1,6 @@
 //! `kubernetes.io/tls` post-processing (SPEC §5.5 step 4): the private key (`tls.key`) and the certificates
-//! (`tls.crt`) out of PEM or PKCS#12 (PFX) provider content.
+//! (`tls.crt`) out of PEM or PKCS#12 (PFX) provider content, and, beyond upstream (which refuses every other
+//! key), the issuing chain (`ca.crt`, the key cert-manager and ingress controllers read for the CA).
 //!
 //! Errors never carry key or certificate bytes; at most a PEM block label (sanitised) is named.
 
@@ -27,8 +28,9 @@ const SECP521R1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35")
 /// `failed to get cert data for <key>: <err>`; none contains secret material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CertError {
-    /// A TLS-typed SecretSync maps a key other than `tls.key` / `tls.crt` (upstream text).
-    #[error("key '{key}' is not supported. Only 'tls.key' and 'tls.crt' are supported")]
+    /// A TLS-typed SecretSync maps a key other than `tls.key` / `tls.crt` / `ca.crt` (upstream's text, with
+    /// `ca.crt` added).
+    #[error("key '{key}' is not supported. Only 'tls.key', 'tls.crt' and 'ca.crt' are supported")]
     UnsupportedKey {
         /// The target key.
         key: String,
@@ -56,6 +58,11 @@ pub enum CertError {
     /// No `CERTIFICATE` PEM block, and the rest is not PKCS#12 or holds no certificate.
     #[error("no certificate found in PEM or PKCS#12 data")]
     NoCertificate,
+    /// `ca.crt` asked for, but the data holds the leaf certificate alone and it is not self-signed.
+    #[error(
+        "no issuing chain in the certificate data (only the leaf certificate): ca.crt needs the chain in Key Vault"
+    )]
+    NoIssuingChain,
     /// The content looks like PKCS#12 but cannot be read with the empty password.
     #[error("{0}")]
     Pkcs12(Pkcs12Problem),
@@ -99,6 +106,7 @@ pub(crate) fn cert_part(data: &[u8], key: &str) -> Result<Vec<u8>, CertError> {
     match key {
         "tls.key" => private_key(data),
         "tls.crt" => certificates(data),
+        "ca.crt" => issuing_chain(data),
         _ => Err(CertError::UnsupportedKey { key: key.to_owned() }),
     }
 }
@@ -147,6 +155,34 @@ fn certificates(data: &[u8]) -> Result<Vec<u8>, CertError> {
         out.extend_from_slice(&gopem::encode(CERTIFICATE, der));
     }
     Ok(out)
+}
+
+/// `ca.crt`: the certificates of `tls.crt` but the first, the leaf (PEM in Key Vault's order, key then leaf
+/// then chain; PKCS#12 leaf first). A self-signed leaf alone is its own CA and is written as such, as
+/// cert-manager does; a leaf alone that some CA issued is an error rather than a `ca.crt` that cannot verify it.
+fn issuing_chain(data: &[u8]) -> Result<Vec<u8>, CertError> {
+    let pem = certificates(data)?;
+    let (blocks, _) = gopem::decode_all(&pem);
+    let mut certs = blocks.iter().filter(|b| b.label == CERTIFICATE);
+    let leaf = certs.next().ok_or(CertError::NoCertificate)?;
+    let mut out = Vec::new();
+    for block in certs {
+        out.extend_from_slice(&gopem::encode_with_headers(
+            block.label,
+            &block.headers,
+            &block.bytes,
+        ));
+    }
+    if !out.is_empty() {
+        return Ok(out);
+    }
+    let self_signed =
+        p12_keystore::Certificate::from_der(&leaf.bytes).is_ok_and(|c| c.subject() == c.issuer());
+    if self_signed {
+        Ok(gopem::encode_with_headers(leaf.label, &leaf.headers, &leaf.bytes))
+    } else {
+        Err(CertError::NoIssuingChain)
+    }
 }
 
 /// `Ok(None)` when `data` does not look like PKCS#12 at all (so the caller reports "nothing found"),

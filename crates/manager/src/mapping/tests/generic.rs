@@ -67,7 +67,7 @@ fn map_items_reports_every_item_in_spec_order() {
         &[
             ("cert", "tls.crt"),
             ("missing", "tls.key"),
-            ("cert", "ca.crt"),
+            ("cert", "ca.pem"),
             ("", "x"),
             ("key", "tls.key"),
         ],
@@ -99,8 +99,8 @@ fn map_items_reports_every_item_in_spec_order() {
             ),
             (
                 "cert",
-                "ca.crt",
-                Err("failed to get cert data for ca.crt: key 'ca.crt' is not supported. Only 'tls.key' and 'tls.crt' are supported".to_owned())
+                "ca.pem",
+                Err("failed to get cert data for ca.pem: key 'ca.pem' is not supported. Only 'tls.key', 'tls.crt' and 'ca.crt' are supported".to_owned())
             ),
             ("", "x", Err("source path in secretObject.data is empty".to_owned())),
             ("key", "tls.key", Ok(())),
@@ -144,26 +144,26 @@ fn debug_never_shows_values() {
 
 #[test]
 fn unsupported_key_under_tls_type() {
-    let object = object(TLS_SECRET_TYPE, &[("obj", " ca.crt ")]);
+    let object = object(TLS_SECRET_TYPE, &[("obj", " ca.pem ")]);
     let err = build_secret_data(&object, &files(&[("obj", b"x")])).unwrap_err();
     assert_eq!(
         err,
         MappingError::CertData {
-            key: "ca.crt".to_owned(),
+            key: "ca.pem".to_owned(),
             reason: CertError::UnsupportedKey {
-                key: "ca.crt".to_owned()
+                key: "ca.pem".to_owned()
             }
         }
     );
     assert_eq!(
         err.to_string(),
-        "failed to get cert data for ca.crt: key 'ca.crt' is not supported. Only 'tls.key' and 'tls.crt' are supported"
+        "failed to get cert data for ca.pem: key 'ca.pem' is not supported. Only 'tls.key', 'tls.crt' and 'ca.crt' are supported"
     );
     assert_eq!(
         CertError::UnsupportedKey {
-            key: "ca.crt".to_owned()
+            key: "ca.pem".to_owned()
         }
         .to_string(),
-        "key 'ca.crt' is not supported. Only 'tls.key' and 'tls.crt' are supported"
+        "key 'ca.pem' is not supported. Only 'tls.key', 'tls.crt' and 'ca.crt' are supported"
     );
 }

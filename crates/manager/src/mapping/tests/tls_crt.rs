@@ -36,3 +36,39 @@ fn certificates_keep_input_order_and_headers_and_are_normalised() {
     assert!(!crt.contains('\r'));
     assert!(crt.lines().all(|l| l.len() <= 64));
 }
+
+#[test]
+fn ca_crt_is_the_issuing_chain_without_the_leaf() {
+    let c = chain();
+    // Key Vault's PEM: key, leaf, then the chain.
+    let input = [
+        pem_str("PRIVATE KEY", &c.leaf_key),
+        pem_str(CERT, &c.leaf),
+        pem_str(CERT, &c.intermediate),
+        pem_str(CERT, &c.root),
+    ]
+    .concat();
+    let ca = String::from_utf8(tls("ca.crt", input.as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        ca,
+        [pem_str(CERT, &c.intermediate), pem_str(CERT, &c.root)].concat()
+    );
+    // tls.crt keeps the whole chain, as upstream.
+    let crt = String::from_utf8(tls("tls.crt", input.as_bytes()).unwrap()).unwrap();
+    assert!(crt.starts_with(&pem_str(CERT, &c.leaf)) && crt.ends_with(&pem_str(CERT, &c.root)));
+}
+
+#[test]
+fn ca_crt_of_a_lone_leaf_is_itself_when_self_signed_and_an_error_otherwise() {
+    let c = chain();
+    // The root is self-signed: its own CA.
+    let root = pem_str(CERT, &c.root);
+    assert_eq!(tls("ca.crt", root.as_bytes()).unwrap(), root.as_bytes());
+    // A leaf some CA issued, alone: no ca.crt that could verify it.
+    let leaf = pem_str(CERT, &c.leaf);
+    assert_eq!(
+        tls_err("ca.crt", leaf.as_bytes()),
+        "failed to get cert data for ca.crt: no issuing chain in the certificate data (only the leaf \
+         certificate): ca.crt needs the chain in Key Vault"
+    );
+}
