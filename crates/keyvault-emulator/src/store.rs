@@ -354,6 +354,24 @@ impl Vault {
         }
     }
 
+    /// Replace the tags of secret `name`'s latest version, as `PATCH /secrets/{name}/{version}` does (no
+    /// new version; `updated` moves). Returns whether the secret existed.
+    pub(crate) fn set_secret_tags(&mut self, name: &str, tags: BTreeMap<String, String>) -> bool {
+        let now = unix_now();
+        let Some(v) = self
+            .secrets
+            .get_mut(&name.to_ascii_lowercase())
+            .and_then(|o| o.find_mut(None))
+        else {
+            return false;
+        };
+        v.tags = tags;
+        // Strictly after the last write, as versions' `created` are (see `next_created`): change detection
+        // without settling then sees every write.
+        v.attrs.updated = now.max(v.attrs.updated + 1);
+        true
+    }
+
     fn version_ids(&self, kind: ObjectKind, name: &str) -> Vec<String> {
         let lower = name.to_ascii_lowercase();
         fn ids<T>(map: &BTreeMap<String, Object<T>>, name: &str) -> Vec<String> {
@@ -419,6 +437,14 @@ impl Store {
         let found = self.with_vault(vault, |v| v.set_enabled(kind, name, version, enabled));
         if !found {
             tracing::warn!(vault, ?kind, name, version, "set_enabled: no such object version");
+        }
+    }
+
+    /// Replace the tags of secret `name`'s latest version (no new version), as `az keyvault secret
+    /// set-attributes --tags` does. Unknown secrets are ignored.
+    pub fn set_secret_tags(&self, vault: &str, name: &str, tags: BTreeMap<String, String>) {
+        if !self.with_vault(vault, |v| v.set_secret_tags(name, tags)) {
+            tracing::warn!(vault, name, "set_secret_tags: no such secret");
         }
     }
 

@@ -87,14 +87,20 @@ impl Baselines {
     }
 }
 
-/// The digest of what a sync is made from besides the vault: the SecretSync's generation and its
-/// SecretProviderClass (uid, generation).
-pub fn inputs(generation: Option<i64>, class_uid: &str, class_generation: Option<i64>) -> u64 {
+/// The digest of what a sync is made from besides the vault: the SecretSync's generation, its
+/// SecretProviderClass (uid, generation) and its tag mappings ([`crate::schedule::tag_config`]).
+pub fn inputs(
+    generation: Option<i64>,
+    class_uid: &str,
+    class_generation: Option<i64>,
+    tag_config: u64,
+) -> u64 {
     use sha2::{Digest, Sha256};
     let mut hasher = Sha256::new();
     hasher.update(generation.unwrap_or(-1).to_be_bytes());
     hasher.update(class_uid.as_bytes());
     hasher.update(class_generation.unwrap_or(-1).to_be_bytes());
+    hasher.update(tag_config.to_be_bytes());
     let digest = hasher.finalize();
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
@@ -109,7 +115,7 @@ mod tests {
     fn a_baseline_lasts_until_invalidated_or_forgotten() {
         let b = Baselines::default();
         let baseline = Baseline {
-            inputs: inputs(Some(1), "uid", Some(1)),
+            inputs: inputs(Some(1), "uid", Some(1), 0),
             digest: [1; 16],
             secret_version: "7".into(),
             hash: "v2:x".into(),
@@ -126,9 +132,9 @@ mod tests {
 
     #[test]
     fn inputs_change_with_each_part() {
-        let base = inputs(Some(1), "uid", Some(1));
-        assert_ne!(base, inputs(Some(2), "uid", Some(1)));
-        assert_ne!(base, inputs(Some(1), "other", Some(1)));
-        assert_ne!(base, inputs(Some(1), "uid", Some(2)));
+        let base = inputs(Some(1), "uid", Some(1), 0);
+        assert_ne!(base, inputs(Some(2), "uid", Some(1), 0));
+        assert_ne!(base, inputs(Some(1), "other", Some(1), 0));
+        assert_ne!(base, inputs(Some(1), "uid", Some(2), 0));
     }
 }

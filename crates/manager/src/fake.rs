@@ -1,6 +1,7 @@
 //! An in-memory [`Cluster`] for tier-2 tests: SecretProviderClasses, ServiceAccounts, Secrets with a
 //! resourceVersion that moves only on real change, JSON and merge patches evaluated by the `json-patch`
-//! crate (as the API server does), a server-side apply that owns the keys it applied, and a log of every
+//! crate (as the API server does), a server-side apply that owns the data keys, labels and annotations it
+//! applied (one it applies no more is removed, as a field manager's omitted field is), and a log of every
 //! write.
 //!
 //! It stands in for the API server's semantics only as far as the manager relies on them, and every error it
@@ -67,6 +68,8 @@ struct State {
     service_accounts: HashSet<(String, String)>,
     secrets: HashMap<(String, String), Secret>,
     applied_keys: HashMap<(String, String), BTreeSet<String>>,
+    /// Label and annotation keys the last apply set: (labels, annotations).
+    applied_meta: HashMap<(String, String), (BTreeSet<String>, BTreeSet<String>)>,
     statuses: HashMap<(String, String), SecretSyncStatus>,
     calls: Vec<Call>,
     workloads: Vec<crate::reload::Workload>,
@@ -349,14 +352,18 @@ impl Cluster for FakeCluster {
                 for (k2, v) in secret.data.iter().flatten() {
                     data.insert(k2.clone(), v.clone());
                 }
+                let (old_labels, old_annotations) = state.applied_meta.get(&k).cloned().unwrap_or_default();
                 let labels = merged.metadata.labels.get_or_insert_with(BTreeMap::new);
-                labels.extend(secret.metadata.labels.clone().unwrap_or_default());
-                if let Some(a) = &secret.metadata.annotations {
-                    merged
-                        .metadata
-                        .annotations
-                        .get_or_insert_with(BTreeMap::new)
-                        .extend(a.clone());
+                let new_labels = secret.metadata.labels.clone().unwrap_or_default();
+                labels.retain(|key, _| !old_labels.contains(key) || new_labels.contains_key(key));
+                labels.extend(new_labels);
+                let annotations = merged.metadata.annotations.get_or_insert_with(BTreeMap::new);
+                let new_annotations = secret.metadata.annotations.clone().unwrap_or_default();
+                annotations
+                    .retain(|key, _| !old_annotations.contains(key) || new_annotations.contains_key(key));
+                annotations.extend(new_annotations);
+                if annotations.is_empty() {
+                    merged.metadata.annotations = None;
                 }
                 merged.metadata.owner_references = secret.metadata.owner_references.clone();
                 merged
@@ -377,6 +384,12 @@ impl Cluster for FakeCluster {
             .get(&k)
             .and_then(|s| s.metadata.resource_version.clone())
             .unwrap_or_default();
+        let meta =
+            |m: &Option<BTreeMap<String, String>>| m.iter().flatten().map(|(k, _)| k.clone()).collect();
+        state.applied_meta.insert(
+            k.clone(),
+            (meta(&secret.metadata.labels), meta(&secret.metadata.annotations)),
+        );
         state.applied_keys.insert(k, applied);
         Ok(version)
     }

@@ -33,4 +33,5 @@ pub mod schedule;
 pub mod secret;
 pub mod status;
 pub mod sync;
+pub mod tags;
 pub mod tokens;

@@ -38,6 +38,8 @@ pub struct Fingerprint {
     pub observed_at: std::time::SystemTime,
     /// The objects' validity dates, from the same metadata (every object, dated or not).
     pub validity: Vec<crate::expiry::Dates>,
+    /// The objects' Key Vault tags, from the same metadata, in the request's order.
+    pub tags: crate::tags::ObjectTags,
 }
 
 /// Provider files: `path → contents`.
@@ -369,6 +371,16 @@ fn digest(response: &provider_proto::ssers::FingerprintsResponse) -> Fingerprint
                 object: object.id.clone(),
                 not_before: date(object.not_before_unix_seconds),
                 expires: date(object.expires_unix_seconds),
+            })
+            .collect(),
+        tags: response
+            .objects
+            .iter()
+            .map(|object| {
+                (
+                    object.id.clone(),
+                    object.tags.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                )
             })
             .collect(),
     }

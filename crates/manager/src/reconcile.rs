@@ -304,9 +304,9 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     let result = tokio::time::timeout(limit, crate::sync::sync_once(sync, ctx))
         .await
         .unwrap_or(Err(SyncError::TimedOut(limit)));
-    let (outcome, failure, observed_at, validity) = match result {
-        Ok(done) => (done.outcome, None, done.observed_at, done.validity),
-        Err(error) => (error.outcome(), Some(error), None, None),
+    let (outcome, failure, observed_at, validity, warnings) = match result {
+        Ok(done) => (done.outcome, None, done.observed_at, done.validity, done.warnings),
+        Err(error) => (error.outcome(), Some(error), None, None, Vec::new()),
     };
     let transient = failure.as_ref().is_some_and(|e| e.class() == Class::Transient);
     // What the status shows as the next check is what `retry_after` will choose. A check that relied on
@@ -380,6 +380,9 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         ctx.cluster
             .event(sync, notice.warning, notice.reason.as_str(), &notice.message)
             .await;
+    }
+    for (reason, message) in &warnings {
+        ctx.cluster.event(sync, true, reason, message).await;
     }
     // Only once the status that remembers them is written: otherwise the next check fires them again.
     if matches!(written, Some(Ok(()))) {

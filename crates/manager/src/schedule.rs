@@ -79,6 +79,21 @@ struct Memo {
     last_reason: Option<Reason>,
     /// Digest of the force-sync annotation this process last handled (until the status shows it).
     force_handled: Option<u64>,
+    /// [`tag_config`] when last checked: an edit of the tag mappings is applied by a check at once.
+    tag_config: u64,
+}
+
+/// A digest of the SecretSync's tag-mapping annotations (0 without them).
+pub fn tag_config(sync: &SecretSync) -> u64 {
+    let annotations = sync.metadata.annotations.as_ref();
+    let value = |key: &str| annotations.and_then(|a| a.get(key)).map(String::as_str);
+    match (
+        value(sse_api::consts::TAG_LABELS_ANNOTATION),
+        value(sse_api::consts::TAG_ANNOTATIONS_ANNOTATION),
+    ) {
+        (None, None) => 0,
+        (labels, annotations) => digest(&format!("{labels:?}|{annotations:?}")),
+    }
 }
 
 /// One line of the schedule report: when a SecretSync was last checked, with what result, and when next.
@@ -180,6 +195,7 @@ impl Schedule {
                 if m.generation != sync.metadata.generation
                     || &m.class_version != class_version
                     || m.interval != self.interval(sync)
+                    || m.tag_config != tag_config(sync)
                 {
                     return None;
                 }
@@ -209,6 +225,7 @@ impl Schedule {
                         last_reason: conditions::find_condition(&status.conditions, conditions::READY)
                             .and_then(|c| c.reason.parse().ok()),
                         force_handled: None,
+                        tag_config: tag_config(sync),
                     },
                 );
                 next_check
@@ -288,6 +305,7 @@ impl Schedule {
                     .as_ref()
                     .and_then(|a| a.get(sse_api::consts::FORCE_SYNC_ANNOTATION))
                     .map(|token| digest(token)),
+                tag_config: tag_config(sync),
             },
         );
     }

@@ -36,14 +36,20 @@ pub struct Done {
     pub observed_at: Option<SystemTime>,
     /// The objects' validity dates, when the provider reported them (with change detection).
     pub validity: Option<Vec<crate::expiry::Dates>>,
+    /// Warning Events worth publishing once the Secret was written: (reason, message).
+    pub warnings: Vec<(&'static str, String)>,
 }
 
 /// The sync proper: what the provider returns, written to the Secret.
 pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncError> {
     validation::validate_spec(&sync.spec)?;
-    if let Some(annotations) = &sync.metadata.annotations {
-        validation::refresh_interval(annotations)?;
-    }
+    let (tag_labels, tag_annotations) = match &sync.metadata.annotations {
+        Some(annotations) => {
+            validation::refresh_interval(annotations)?;
+            validation::tag_mappings(annotations)?
+        }
+        None => Default::default(),
+    };
     let class = class(sync, ctx).await?;
     let tokens = tokens(sync, ctx).await?;
     let key = crate::schedule::key(sync);
@@ -51,10 +57,30 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
         sync.metadata.generation,
         &class.uid().unwrap_or_default(),
         class.metadata.generation,
+        crate::schedule::tag_config(sync),
     );
     let detected = detect(sync, ctx, &key, &class, tokens.as_deref()).await;
     let observed_at = detected.as_ref().map(|f| f.observed_at);
     let validity = detected.as_ref().map(|f| f.validity.clone());
+    // Tags onto the Secret when asked for and known (they come with change detection).
+    let tagged = (!tag_labels.is_empty() || !tag_annotations.is_empty())
+        .then(|| {
+            detected
+                .as_ref()
+                .map(|f| crate::tags::resolve(&tag_labels, &tag_annotations, &f.tags))
+        })
+        .flatten();
+    let warnings: Vec<(&'static str, String)> = tagged
+        .iter()
+        .flat_map(|t| t.skipped.iter().map(|why| ("TagNotCopied", why.clone())))
+        .collect();
+    let desired_of = |data: &crate::mapping::SecretData| {
+        let mut desired = secret::desired(sync, data);
+        if let Some(tagged) = &tagged {
+            crate::tags::apply(&mut desired, tagged);
+        }
+        desired
+    };
     // A force-sync request reads the vault whatever change detection says (the fingerprint still
     // becomes the baseline of the checks that follow).
     let forced = ctx.schedule.force_sync_pending(sync).is_some();
@@ -66,6 +92,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
             outcome,
             observed_at,
             validity,
+            warnings: Vec::new(),
         });
     }
     ctx.baselines.invalidate(&key);
@@ -74,7 +101,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
         let data = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?;
         let hash = hash(sync, &class, &mount.mounted);
         let previous = sync.status.as_ref().and_then(|s| s.sync_hash.as_deref());
-        let desired = secret::desired(sync, &data);
+        let desired = desired_of(&data);
         let (written, secret_version) =
             secret::write(&*ctx.cluster, sync, &desired, previous != Some(hash.as_str())).await?;
         if let Some(digest) = detected.and_then(|f| f.digest) {
@@ -89,19 +116,26 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
                 },
             );
         }
+        let warnings = if written == secret::Written::Unchanged {
+            Vec::new()
+        } else {
+            warnings
+        };
         return Ok(Done {
             outcome: Outcome::Synced { written, hash },
             observed_at,
             validity,
+            warnings,
         });
     }
     let (healthy, summary) = map_partial(sync, mount)?;
-    let desired = secret::desired(sync, &healthy);
+    let desired = desired_of(&healthy);
     let (written, _) = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
     Ok(Done {
         outcome: Outcome::Partial { written, summary },
         observed_at,
         validity,
+        warnings,
     })
 }
 
@@ -315,8 +349,19 @@ fn hash(sync: &SecretSync, class: &SecretProviderClass, mounted: &Mounted) -> St
         .versions
         .iter()
         .map(|(id, version)| (format!("version:{id}"), version.as_bytes().to_vec()));
+    // The tag mappings are configuration, like the spec: present only when set, so a SecretSync without
+    // them keeps its hash.
+    let tag_config = [
+        sse_api::consts::TAG_LABELS_ANNOTATION,
+        sse_api::consts::TAG_ANNOTATIONS_ANNOTATION,
+    ]
+    .into_iter()
+    .filter_map(|key| {
+        let value = sync.metadata.annotations.as_ref()?.get(key)?;
+        Some((format!("config:{key}"), value.as_bytes().to_vec()))
+    });
     sync_hash(&HashInputs {
-        data: &mapping.chain(versions).collect(),
+        data: &mapping.chain(versions).chain(tag_config).collect(),
         spc_uid: &class.uid().unwrap_or_default(),
         spc_generation: class.metadata.generation.unwrap_or_default(),
         ss_uid: &sync.uid().unwrap_or_default(),

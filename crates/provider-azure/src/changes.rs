@@ -35,7 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use provider_proto::ssers::{FingerprintsRequest, FingerprintsResponse, ObjectFingerprint};
 
 use crate::auth::IdentityKey;
-use crate::keyvault::{KeyVault, KeyVaultError, Validity, VaultHandle};
+use crate::keyvault::{KeyVault, KeyVaultError, Tags, Validity, VaultHandle};
 use crate::mount::{MountError, label};
 use crate::params::{self, KeyVaultObject, ObjectType};
 
@@ -72,11 +72,12 @@ struct SourceKey {
     object_type: ObjectType,
 }
 
-/// What the metadata says of one object: its fingerprint and its validity dates.
+/// What the metadata says of one object: its fingerprint, validity dates and tags.
 #[derive(Clone, Debug, Default)]
 struct Meta {
     fingerprint: String,
     validity: Validity,
+    tags: Tags,
 }
 
 /// An object's metadata and when it was read (Unix milliseconds).
@@ -208,17 +209,18 @@ impl ChangeDetector {
                 .iter()
                 .zip(answers)
                 .map(|(object, seen)| {
-                    // The dates are the latest version's: not the mounted one's when a version is pinned.
-                    let validity = if object.version.is_empty() {
-                        seen.meta.validity
+                    // Dates and tags are the latest version's: not the mounted one's when a version is pinned.
+                    let (validity, tags) = if object.version.is_empty() {
+                        (seen.meta.validity, seen.meta.tags)
                     } else {
-                        Validity::default()
+                        (Validity::default(), Tags::default())
                     };
                     ObjectFingerprint {
                         id: format!("{}/{}", object.object_type.as_str(), object.name),
                         fingerprint: seen.meta.fingerprint,
                         expires_unix_seconds: validity.expires,
                         not_before_unix_seconds: validity.not_before,
+                        tags: tags.into_iter().collect(),
                     }
                 })
                 .collect(),
@@ -319,6 +321,7 @@ impl ChangeDetector {
                 let meta = Meta {
                     fingerprint: self.fingerprint_of(item.updated, item.enabled, started),
                     validity: item.validity,
+                    tags: item.tags.clone(),
                 };
                 (item.name.clone(), meta)
             })
@@ -360,6 +363,7 @@ impl ChangeDetector {
             Ok(fetched) => Meta {
                 fingerprint: self.fingerprint_of(fetched.updated(), true, read_at),
                 validity: fetched.validity(),
+                tags: fetched.tags().clone(),
             },
             // Absent, disabled or forbidden: no fingerprint, so the caller mounts and reports the cause.
             Err(KeyVaultError::Status {
@@ -452,7 +456,7 @@ mod tests {
         let mut s = state(Some(1), 1);
         let meta = |fingerprint: &str| Meta {
             fingerprint: fingerprint.into(),
-            validity: Validity::default(),
+            ..Meta::default()
         };
         s.listing = Some((1_000, HashMap::from([("a".to_string(), meta("u:1"))])));
         assert_eq!(s.lookup("a", 999).map(|s| s.meta.fingerprint), Some("u:1".into()));

@@ -45,7 +45,7 @@ use crate::params::{Identity, ObjectType};
 pub use self::breaker::{BreakerConfig, Breakers};
 pub use self::coalesce::Coalescer;
 pub use self::errors::{HttpClientError, KeyVaultError};
-pub use self::fetch::{Fetched, Listed, Listing, SecretValue, Validity, VersionItem};
+pub use self::fetch::{Fetched, Listed, Listing, SecretValue, Tags, Validity, VersionItem};
 pub use self::pacer::{Budget, Pacer};
 
 use self::errors::{render, status_label};

@@ -120,6 +120,18 @@ pub const REFRESH_INTERVAL_ANNOTATION: &str = "sse-rs.io/refresh-interval";
 /// record the value it handled in `status.forceSyncHandled`. No spec edit, no delete-and-recreate.
 pub const FORCE_SYNC_ANNOTATION: &str = "sse-rs.io/force-sync";
 
+/// SecretSync annotation: the Key Vault tags to copy onto the Secret as labels, comma-separated, each
+/// `TAG` (label key = tag name) or `TAG=LABEL_KEY` (issue 11). Opt-in; tags not listed are never copied.
+pub const TAG_LABELS_ANNOTATION: &str = "sse-rs.io/tag-labels";
+
+/// SecretSync annotation: the Key Vault tags to copy onto the Secret as annotations, like
+/// [`TAG_LABELS_ANNOTATION`].
+pub const TAG_ANNOTATIONS_ANNOTATION: &str = "sse-rs.io/tag-annotations";
+
+/// Secret annotation the manager writes beside tag-derived labels and annotations: which keys came from
+/// tags, so a tag removed in the vault is noticed and its label removed.
+pub const TAG_KEYS_ANNOTATION: &str = "sse-rs.io/tag-keys";
+
 /// Annotation on an existing **Secret**, set by whoever may edit it: with the value `"true"` the SecretSync
 /// of the same name may take that Secret over in place (adoption, for a migration without downtime). The
 /// manager then makes it its own (label, owner reference), drops this annotation and writes it as usual.

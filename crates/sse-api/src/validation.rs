@@ -107,6 +107,14 @@ pub enum ValidationError {
         /// The length of the annotation's value (the value itself may be anything: it is not echoed).
         len: usize,
     },
+    /// A tag-mapping annotation's entry is not `TAG` or `TAG=KEY` with a valid, unreserved key.
+    #[error("annotation {annotation}: {problem}")]
+    TagMapping {
+        /// The annotation.
+        annotation: &'static str,
+        /// What is wrong with which entry.
+        problem: String,
+    },
 }
 
 impl ValidationError {
@@ -120,7 +128,8 @@ impl ValidationError {
             | ValidationError::EmptyTargetKey { .. }
             | ValidationError::DuplicateTargetKey { .. }
             | ValidationError::RefreshInterval { .. }
-            | ValidationError::ForceSync { .. } => Reason::UserInputValidationFailed,
+            | ValidationError::ForceSync { .. }
+            | ValidationError::TagMapping { .. } => Reason::UserInputValidationFailed,
         }
     }
 }
@@ -235,6 +244,97 @@ pub fn force_sync(annotations: &BTreeMap<String, String>) -> Result<Option<&str>
         });
     }
     Ok(Some(value))
+}
+
+/// One Key Vault tag to copy onto the Secret: its name, and the label or annotation key it becomes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagMapping {
+    /// The tag's name in Key Vault.
+    pub tag: String,
+    /// The label or annotation key on the Secret.
+    pub key: String,
+}
+
+/// The SecretSync's tag mappings, labels then annotations, from [`TAG_LABELS_ANNOTATION`] and
+/// [`TAG_ANNOTATIONS_ANNOTATION`] (empty without them): comma-separated `TAG` or `TAG=KEY` entries, spaces
+/// ignored. A key must be a valid Kubernetes qualified name (optional DNS-subdomain prefix and `/`, then
+/// at most 63 of `[A-Za-z0-9._-]` starting and ending alphanumeric) and must not be reserved for the
+/// controller (`secrets-store.sync.x-k8s.io…`) or SSE-rs (`sse-rs.io/…`).
+///
+/// [`TAG_LABELS_ANNOTATION`]: crate::consts::TAG_LABELS_ANNOTATION
+/// [`TAG_ANNOTATIONS_ANNOTATION`]: crate::consts::TAG_ANNOTATIONS_ANNOTATION
+pub fn tag_mappings(
+    annotations: &BTreeMap<String, String>,
+) -> Result<(Vec<TagMapping>, Vec<TagMapping>), ValidationError> {
+    let parse = |annotation: &'static str| -> Result<Vec<TagMapping>, ValidationError> {
+        let Some(value) = annotations.get(annotation) else {
+            return Ok(Vec::new());
+        };
+        let fail = |problem: String| ValidationError::TagMapping { annotation, problem };
+        let mut out: Vec<TagMapping> = Vec::new();
+        for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let (tag, key) = match entry.split_once('=') {
+                Some((tag, key)) => (tag.trim(), key.trim()),
+                None => (entry, entry),
+            };
+            if tag.is_empty() {
+                return Err(fail(format!("entry {entry:?} names no tag")));
+            }
+            if !is_qualified_name(key) {
+                return Err(fail(format!(
+                    "{key:?} is not a valid key (an optional DNS-subdomain prefix and '/', then at most 63 \
+                     characters [A-Za-z0-9._-] starting and ending alphanumeric)"
+                )));
+            }
+            if is_reserved_key(key) || key.starts_with(crate::consts::ANNOTATION_PREFIX) {
+                return Err(fail(format!("{key:?} is reserved for SSE-rs")));
+            }
+            if out.iter().any(|m| m.key == key) {
+                return Err(fail(format!("key {key:?} is given twice")));
+            }
+            out.push(TagMapping {
+                tag: tag.to_string(),
+                key: key.to_string(),
+            });
+        }
+        Ok(out)
+    };
+    Ok((
+        parse(crate::consts::TAG_LABELS_ANNOTATION)?,
+        parse(crate::consts::TAG_ANNOTATIONS_ANNOTATION)?,
+    ))
+}
+
+/// A Kubernetes qualified name (label and annotation keys): `[prefix/]name`.
+pub fn is_qualified_name(key: &str) -> bool {
+    let (prefix, name) = match key.rsplit_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        p.len() <= 253
+            && p.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-')
+            })
+    });
+    prefix_ok && is_label_value(name) && !name.is_empty()
+}
+
+/// A valid label value: at most 63 of `[A-Za-z0-9._-]`, starting and ending alphanumeric (or empty).
+pub fn is_label_value(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    value.len() <= 63
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && bytes.first().is_none_or(u8::is_ascii_alphanumeric)
+        && bytes.last().is_none_or(u8::is_ascii_alphanumeric)
 }
 
 /// A duration as Go prints it, to whole seconds: `1h30m0s`, `5m0s`, `45s`.
@@ -439,6 +539,48 @@ mod tests {
 
     #[test]
     fn cel_rules_name_the_reserved_prefix() {
+        let mappings = |labels: &str| {
+            tag_mappings(&BTreeMap::from([(
+                crate::consts::TAG_LABELS_ANNOTATION.to_string(),
+                labels.to_string(),
+            )]))
+        };
+        let (labels, annotations) =
+            mappings(" team, env = app.kubernetes.io/environment ,").unwrap_or_default();
+        assert_eq!(
+            labels,
+            [
+                TagMapping {
+                    tag: "team".into(),
+                    key: "team".into()
+                },
+                TagMapping {
+                    tag: "env".into(),
+                    key: "app.kubernetes.io/environment".into()
+                },
+            ]
+        );
+        assert!(annotations.is_empty());
+        for bad in [
+            "a b",
+            "=x",
+            "x=secrets-store.sync.x-k8s.io",
+            "x=sse-rs.io/y",
+            "a,b=a",
+            "x=Bad_Prefix/y",
+            "x=-y",
+        ] {
+            assert!(
+                matches!(mappings(bad), Err(ValidationError::TagMapping { .. })),
+                "{bad}"
+            );
+        }
+        assert!(
+            is_label_value("")
+                && is_label_value("a.b-c_d")
+                && !is_label_value("-a")
+                && !is_label_value(&"a".repeat(64))
+        );
         for rule in [LABELS_RESERVED_RULE, ANNOTATIONS_RESERVED_RULE] {
             assert!(rule.contains(&format!("x.startsWith('{RESERVED_KEY_PREFIX}')")));
         }

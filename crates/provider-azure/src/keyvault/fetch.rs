@@ -36,6 +36,13 @@ impl Validity {
     }
 }
 
+/// Key Vault tags of an object version (metadata: never a secret value).
+pub type Tags = std::collections::BTreeMap<String, String>;
+
+fn tags_of(tags: Option<std::collections::HashMap<String, String>>) -> Tags {
+    tags.unwrap_or_default().into_iter().collect()
+}
+
 /// One object version as fetched.
 #[derive(Clone, Debug)]
 pub enum Fetched {
@@ -53,6 +60,8 @@ pub enum Fetched {
         updated: i64,
         /// `attributes.nbf` and `attributes.exp`.
         validity: Validity,
+        /// The version's Key Vault tags.
+        tags: Tags,
     },
     /// `GET /keys/{name}/{version}` (public members only).
     Key {
@@ -74,6 +83,8 @@ pub enum Fetched {
         updated: i64,
         /// `attributes.nbf` and `attributes.exp`.
         validity: Validity,
+        /// The version's Key Vault tags.
+        tags: Tags,
     },
     /// `GET /certificates/{name}/{version}`.
     Certificate {
@@ -85,6 +96,8 @@ pub enum Fetched {
         updated: i64,
         /// `attributes.nbf` and `attributes.exp`.
         validity: Validity,
+        /// The version's Key Vault tags.
+        tags: Tags,
     },
 }
 
@@ -115,6 +128,13 @@ impl Fetched {
             | Self::Certificate { validity, .. } => *validity,
         }
     }
+
+    /// The tags of the version fetched.
+    pub fn tags(&self) -> &Tags {
+        match self {
+            Self::Secret { tags, .. } | Self::Key { tags, .. } | Self::Certificate { tags, .. } => tags,
+        }
+    }
 }
 
 /// An enabled version from a versions listing.
@@ -137,6 +157,8 @@ pub struct Listed {
     pub enabled: bool,
     /// The latest version's validity dates.
     pub validity: Validity,
+    /// The latest version's tags.
+    pub tags: Tags,
 }
 
 /// A whole collection listed.
@@ -155,13 +177,18 @@ pub(super) async fn list_latest(
     type Time = Option<time::OffsetDateTime>;
     /// `enabled`, `updated`, `nbf`, `exp`.
     type Attributes = Option<(Option<bool>, Time, Time, Time)>;
-    fn item(id: Option<&str>, attributes: Attributes) -> Listed {
+    fn item(
+        id: Option<&str>,
+        attributes: Attributes,
+        tags: Option<std::collections::HashMap<String, String>>,
+    ) -> Listed {
         let (enabled, updated, nbf, exp) = attributes.unwrap_or_default();
         Listed {
             name: last_segment(id).to_ascii_lowercase(),
             updated: unix(updated),
             enabled: enabled != Some(false),
             validity: Validity::of(nbf, exp),
+            tags: tags_of(tags),
         }
     }
     match object_type {
@@ -175,6 +202,7 @@ pub(super) async fn list_latest(
                         p.id.as_deref(),
                         p.attributes
                             .map(|a| (a.enabled, a.updated, a.not_before, a.expires)),
+                        p.tags,
                     )
                 },
             )
@@ -190,6 +218,7 @@ pub(super) async fn list_latest(
                         p.kid.as_deref(),
                         p.attributes
                             .map(|a| (a.enabled, a.updated, a.not_before, a.expires)),
+                        p.tags,
                     )
                 },
             )
@@ -208,6 +237,7 @@ pub(super) async fn list_latest(
                         p.id.as_deref(),
                         p.attributes
                             .map(|a| (a.enabled, a.updated, a.not_before, a.expires)),
+                        p.tags,
                     )
                 },
             )
@@ -265,6 +295,7 @@ pub(super) async fn get_object(
                 version: last_segment(Some(id)),
                 value: SecretValue(value),
                 content_type: secret.content_type,
+                tags: tags_of(secret.tags),
                 certificate_backed: secret.kid.is_some(),
             })
         }
@@ -284,6 +315,7 @@ pub(super) async fn get_object(
                     .map(|a| Validity::of(a.not_before, a.expires))
                     .unwrap_or_default(),
                 version: last_segment(Some(kid)),
+                tags: tags_of(key.tags),
                 kty: jwk.kty.map(|k| k.to_string()).unwrap_or_default(),
                 crv: jwk.crv.map(|c| c.to_string()),
                 n: jwk.n,
@@ -312,6 +344,7 @@ pub(super) async fn get_object(
                     .as_ref()
                     .map(|a| Validity::of(a.not_before, a.expires))
                     .unwrap_or_default(),
+                tags: tags_of(cert.tags),
                 der,
                 version: last_segment(Some(id)),
             })

@@ -26,7 +26,7 @@ pub struct FingerprintsResponse {
     #[prost(uint64, tag = "2")]
     pub observed_at_unix_millis: u64,
 }
-#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+#[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ObjectFingerprint {
     /// Which object: `<objectType>/<objectName>` as in the SecretProviderClass, e.g. `secret/db-password`.
     #[prost(string, tag = "1")]
@@ -43,6 +43,13 @@ pub struct ObjectFingerprint {
     pub expires_unix_seconds: i64,
     #[prost(int64, tag = "4")]
     pub not_before_unix_seconds: i64,
+    /// The Key Vault tags of the object's latest version, from the same metadata (tags are metadata, never a
+    /// value); empty under the same conditions as the dates.
+    #[prost(map = "string, string", tag = "5")]
+    pub tags: ::std::collections::HashMap<
+        ::prost::alloc::string::String,
+        ::prost::alloc::string::String,
+    >,
 }
 /// Generated client implementations.
 pub mod change_detection_client {
