@@ -1,5 +1,5 @@
 //! Tier 2: `kubectl sse doctor`'s checks (issue 10) on what the manager really records. Each case makes the
-//! emulator fail the way Key Vault or Entra does (DNS failure, connection refused, Entra 401, RBAC 403,
+//! emulator fail the way Key Vault or Entra does (DNS failure, connection refused, Entra refusals, RBAC 403,
 //! not found, disabled, expired) or the API double lack something (ServiceAccount, class entry, a foreign
 //! Secret), lets the manager reconcile, then runs the doctor's diagnosis on the resulting SecretSync and
 //! the double's objects, and asserts the verdict and the fix it prints.

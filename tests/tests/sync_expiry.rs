@@ -111,11 +111,26 @@ async fn an_object_expiring_inside_the_window_warns_once_and_clears_when_rotated
         (now + 10 * DAY).to_string()
     );
 
-    // Quiet checks, and a manager restart (the status remembers the warning): no second Event. (The
-    // first check after a restart is answered from the last interval's metadata; the next one reads anew.)
-    env.poll(&mut sync).await;
+    // A quiet check writes nothing, Expiring condition and all.
+    let quiet = env.poll(&mut sync).await;
+    assert!(quiet.synced() && !quiet.status_written, "{quiet:?}");
+    // A reconcile that sees the status from before the manager's own write (the informer lags) fires
+    // nothing again.
+    let mut stale = sync.clone();
+    stale.status = None;
+    env.ctx.force(&format!("{NS}/app"));
+    env.reconcile(&mut stale).await;
+    assert_eq!(events(&env, "app", "ObjectExpiring"), 1, "announced already");
+    env.reconcile(&mut sync).await;
+
+    // A manager restart (the status remembers the warning): no second Event, and the metrics count the
+    // status's standings before the first check. (The first check after a restart is answered from the
+    // last interval's metadata; the next one reads anew.)
     let mut env = env;
     env.restart();
+    let idle = env.reconcile(&mut sync).await;
+    assert!(!idle.synced(), "a fresh process trusts a recent healthy status");
+    assert_eq!(metric(&env, "secretsync_objects{validity=\"Expiring\"}"), "1");
     env.poll(&mut sync).await;
     env.poll(&mut sync).await;
     assert_eq!(

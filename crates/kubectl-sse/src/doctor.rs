@@ -744,15 +744,23 @@ fn audience_check(facts: &Facts, class: &ClassFactsChecked) -> Check {
 }
 
 /// The provider: its container, and whether the manager could reach it.
+/// The last failure's message when it says the manager could not use the provider itself (no socket, no
+/// connection, mTLS refused), as opposed to an error the provider answered with.
+fn provider_unreachable(failure: Option<(Option<Reason>, &str)>) -> Option<&str> {
+    let (_, message) = failure?;
+    // The provider's own answers carry "failed to mount objects"; anything else on the way is transport.
+    let answered = message.contains("failed to mount objects");
+    let transport = message.contains("provider not found")
+        || message.contains("failed to connect")
+        || message.contains("handshake")
+        || message.contains("invalid peer certificate")
+        || message.contains("certificate verify")
+        || (message.contains("code = Unavailable") && !answered);
+    (transport && !answered).then_some(message)
+}
+
 fn provider_check(facts: &Facts, failure: Option<(Option<Reason>, &str)>) -> Check {
-    let unreachable = failure.and_then(|(reason, message)| {
-        let transport = message.contains("provider not found")
-            || message.contains("failed to connect")
-            || message.contains("handshake")
-            || message.contains("certificate")
-            || (message.contains("code = Unavailable") && !message.contains("failed to mount objects"));
-        (reason == Some(Reason::ControllerSpcError) || transport).then_some(message)
-    });
+    let unreachable = provider_unreachable(failure);
     let container = match &facts.containers {
         Lookup::Found(containers) => containers.iter().find(|c| c.name == PROVIDER_CONTAINER).cloned(),
         _ => None,
@@ -820,6 +828,14 @@ fn keyvault_check(
             _ => check("keyvault", Verdict::Skip, "no Key Vault error recorded", None),
         };
     };
+    if provider_unreachable(failure).is_some() {
+        return check(
+            "keyvault",
+            Verdict::Skip,
+            "the provider could not be used, so Key Vault was not asked (see the provider check)",
+            None,
+        );
+    }
     let object = failed_object(message);
     let (object_type, object_name) = object
         .clone()
@@ -836,11 +852,24 @@ fn keyvault_check(
     };
     let scope = format!("$(az keyvault show --name {vault} --query id -o tsv)");
     let has = |needle: &str| message.contains(needle);
-    let (summary, fix) = if has("dns error")
+    let dns = has("dns error")
         || has("failed to lookup address")
         || has("no such host")
-        || has("Name or service not known")
-    {
+        || has("Name or service not known");
+    let network = dns || has("Connection refused") || has("timed out") || has("connection reset");
+    // Entra first: its failures carry the network error of their own request, which is not the vault's.
+    let entra = has("AADSTS") || has("ClientAssertionCredential");
+    let (summary, fix) = if entra && network && !has("AADSTS") {
+        (
+            "Entra ID (login.microsoftonline.com) cannot be reached from the provider: DNS, firewall or egress proxy".to_string(),
+            "kubectl run entracheck -it --rm --restart=Never --image=busybox -- nslookup login.microsoftonline.com   # allow egress to login.microsoftonline.com:443 (HTTPS_PROXY: README \"Outbound proxy\")".to_string(),
+        )
+    } else if entra {
+        (
+            "Entra refused to exchange the ServiceAccount token (see the federation check)".to_string(),
+            "see the federation check's fix".to_string(),
+        )
+    } else if dns {
         (
             format!(
                 "{vault}'s host name does not resolve from the provider (DNS): a wrong keyvaultName, or a private endpoint whose private DNS zone is not linked to the cluster's network"
@@ -849,21 +878,12 @@ fn keyvault_check(
                 "kubectl run dnscheck -it --rm --restart=Never --image=busybox -- nslookup {vault}.vault.azure.net   # a private endpoint needs zone privatelink.vaultcore.azure.net linked to the VNet"
             ),
         )
-    } else if has("ForbiddenByFirewall")
-        || has("Connection refused")
-        || has("timed out")
-        || has("connection reset")
-    {
+    } else if has("ForbiddenByFirewall") || network {
         (
             format!("{vault} cannot be reached or refuses the cluster's address (firewall, private link)"),
             format!(
                 "az keyvault show --name {vault} --query properties.networkAcls   # then: az keyvault network-rule add --name {vault} --ip-address <cluster egress IP>"
             ),
-        )
-    } else if has("AADSTS") || has("ClientAssertionCredential") {
-        (
-            "Entra refused to exchange the ServiceAccount token (see the federation check)".to_string(),
-            "see the federation check's fix".to_string(),
         )
     } else if has("ForbiddenByRbac") {
         let role = match cli {
@@ -948,7 +968,10 @@ fn expiry_check(sync: &SecretSync, class: &ClassFactsChecked) -> Check {
     } else {
         &class.facts.vault
     };
-    let concerned: Vec<&sse_api::ObjectValidity> = validity.iter().filter(|v| v.state != "Valid").collect();
+    let concerned: Vec<&sse_api::ObjectValidity> = validity
+        .iter()
+        .filter(|v| v.state != sse_api::ObjectValidity::VALID)
+        .collect();
     if validity.is_empty() {
         return check(
             "expiry",
@@ -959,7 +982,7 @@ fn expiry_check(sync: &SecretSync, class: &ClassFactsChecked) -> Check {
     }
     let Some(worst) = concerned
         .iter()
-        .find(|v| v.state == "Expired")
+        .find(|v| v.state == sse_api::ObjectValidity::EXPIRED)
         .or_else(|| concerned.first())
     else {
         return check(
@@ -972,36 +995,30 @@ fn expiry_check(sync: &SecretSync, class: &ClassFactsChecked) -> Check {
             None,
         );
     };
-    let describe = |v: &sse_api::ObjectValidity| {
-        let when = |t: &Option<sse_api::Time>| t.as_ref().map(|t| t.0.to_string()).unwrap_or_default();
-        match v.state.as_str() {
-            "Expired" => format!("{} expired at {}", v.object, when(&v.expires_at)),
-            "Expiring" => format!("{} expires at {}", v.object, when(&v.expires_at)),
-            _ => format!("{} is not valid before {}", v.object, when(&v.not_before)),
-        }
-    };
     let (kind, name) = worst
         .object
         .split_once('/')
         .unwrap_or(("secret", worst.object.as_str()));
-    let fix = match kind {
+    // A rotation for what has expired or expires soon; an object not valid yet only needs waiting.
+    let fix = (worst.state != sse_api::ObjectValidity::NOT_YET_VALID).then(|| match kind {
+        // Renewed under its own policy (its issuer, subject, lifetime), never the CLI's self-signed default.
         "cert" => format!(
-            "az keyvault certificate create --vault-name {vault} --name {name} --policy \"$(az keyvault certificate get-default-policy)\"   # or import the renewed certificate"
+            "az keyvault certificate create --vault-name {vault} --name {name} --policy \"$(az keyvault certificate show --vault-name {vault} --name {name} --query policy -o json)\"   # or import the renewed certificate"
         ),
         "key" => format!("az keyvault key rotate --vault-name {vault} --name {name}"),
         _ => format!(
             "az keyvault secret set --vault-name {vault} --name {name} --file <new value> --expires <new date>"
         ),
-    };
+    });
     check(
         "expiry",
         Verdict::Warn,
         concerned
             .iter()
-            .map(|v| describe(v))
+            .map(|v| v.describe())
             .collect::<Vec<_>>()
             .join("; "),
-        Some(fix),
+        fix,
     )
 }
 
@@ -1192,5 +1209,109 @@ pub fn render(facts: &Facts, checks: &[Check], output: Output) -> Result<String>
             );
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A SecretSync whose last check failed with `reason` and `message`, and the facts around it.
+    fn failing(reason: &str, message: &str) -> Facts {
+        let sync: SecretSync = serde_json::from_value(serde_json::json!({
+            "apiVersion": "secret-sync.x-k8s.io/v1alpha1",
+            "kind": "SecretSync",
+            "metadata": {"name": "db", "namespace": "apps", "uid": "u1"},
+            "spec": {"serviceAccountName": "sa", "secretProviderClassName": "kv",
+                     "secretObject": {"type": "Opaque", "data": [{"sourcePath": "db", "targetKey": "pw"}]}},
+            "status": {"conditions": [{"type": "Ready", "status": "False", "reason": reason, "message": message,
+                                       "lastTransitionTime": "2026-12-06T14:02:00Z"}]},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        let class: SecretProviderClass = serde_json::from_value(serde_json::json!({
+            "apiVersion": "secrets-store.csi.x-k8s.io/v1",
+            "kind": "SecretProviderClass",
+            "metadata": {"name": "kv", "namespace": "apps"},
+            "spec": {"provider": "azure", "parameters": {
+                "keyvaultName": "contoso-kv", "tenantId": "t", "clientID": "c",
+                "objects": "array:\n  - |\n    objectName: db\n    objectType: secret\n"}},
+        }))
+        .unwrap_or_else(|e| panic!("{e}"));
+        Facts {
+            namespace: "apps".into(),
+            name: "db".into(),
+            sync: Lookup::Found(sync),
+            class: Lookup::Found(class),
+            service_account: Lookup::Found(()),
+            issuer: Lookup::Found("https://issuer.example".into()),
+            allowed_audiences: Lookup::Found(vec![AZURE_AUDIENCE.into()]),
+            secret: Lookup::Missing,
+            containers: Lookup::Unreadable("forbidden".into()),
+            events: Lookup::Missing,
+        }
+    }
+
+    fn verdict(checks: &[Check], name: &str) -> (Verdict, String) {
+        checks
+            .iter()
+            .find(|c| c.check == name)
+            .map(|c| (c.verdict, c.summary.clone()))
+            .unwrap_or_else(|| panic!("no {name}"))
+    }
+
+    #[test]
+    fn an_unreachable_entra_is_not_blamed_on_the_vault() {
+        let checks = diagnose(&failing(
+            "ProviderError",
+            "fetching secrets from the provider failed: rpc error: code = Unauthenticated desc = failed to mount objects, \
+             error: failed to get objectType:secret, objectName:db, objectVersion:: GET https://contoso-kv.vault.azure.net/secrets/db/: \
+             ClientAssertionCredential authentication failed: error sending request: dns error: failed to lookup address information",
+        ));
+        let (v, summary) = verdict(&checks, "keyvault");
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            summary.starts_with("Entra ID (login.microsoftonline.com) cannot be reached"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_dead_provider_socket_is_the_provider_not_a_vault_firewall() {
+        let checks = diagnose(&failing(
+            "ProviderError",
+            "fetching secrets from the provider failed: rpc error: code = Unavailable desc = failed to connect: \
+             transport error: Connection refused (os error 111)",
+        ));
+        assert_eq!(verdict(&checks, "provider").0, Verdict::Fail);
+        assert_eq!(verdict(&checks, "keyvault").0, Verdict::Skip);
+    }
+
+    #[test]
+    fn a_missing_certificate_is_a_vault_answer_not_a_provider_outage() {
+        let checks = diagnose(&failing(
+            "ProviderError",
+            "fetching secrets from the provider failed: rpc error: code = NotFound desc = failed to mount objects, error: \
+             failed to get objectType:cert, objectName:web, objectVersion:: GET https://contoso-kv.vault.azure.net/certificates/web/: \
+             HTTP 404 CertificateNotFound: A certificate with (name/id) web was not found in this key vault.",
+        ));
+        assert_ne!(verdict(&checks, "provider").0, Verdict::Fail);
+        let (v, summary) = verdict(&checks, "keyvault");
+        assert_eq!(v, Verdict::Fail);
+        assert!(
+            summary.starts_with("cert web does not exist in contoso-kv (404)"),
+            "{summary}"
+        );
+    }
+
+    #[test]
+    fn a_missing_class_is_not_a_provider_failure() {
+        let mut facts = failing(
+            "ControllerSpcError",
+            "failed to get SecretProviderClass \"kv\": secretproviderclasses.secrets-store.csi.x-k8s.io \"kv\" not found",
+        );
+        facts.class = Lookup::Missing;
+        let checks = diagnose(&facts);
+        assert_eq!(verdict(&checks, "secretproviderclass").0, Verdict::Fail);
+        assert_ne!(verdict(&checks, "provider").0, Verdict::Fail);
     }
 }

@@ -145,6 +145,8 @@ pub struct Inputs {
     pub secret_provider_classes: Vec<Value>,
     /// ServiceAccounts (only their metadata is used: the workload identity annotations).
     pub service_accounts: Vec<Value>,
+    /// Listing ClusterSecretStores was forbidden (403) to the caller.
+    pub cluster_stores_unreadable: bool,
 }
 
 impl Inputs {
@@ -157,6 +159,7 @@ impl Inputs {
             cluster_secret_stores: Vec::new(),
             secret_provider_classes: Vec::new(),
             service_accounts: Vec::new(),
+            cluster_stores_unreadable: false,
         }
     }
 
@@ -279,7 +282,7 @@ impl StoreRef<'_> {
 // Results
 // ---------------------------------------------------------------------------------------------------------------
 
-/// Something that could not be carried over.
+/// Something that could not be carried over, or (`check`) a choice migrate made that needs a look.
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct Note {
     /// The source object: `ExternalSecret ns/name` or `SecretProviderClass ns/name`.
@@ -288,6 +291,9 @@ pub struct Note {
     pub field: String,
     /// Why it is not carried over, and what to do instead.
     pub reason: String,
+    /// Carried over, with a choice to check (does not make the exit code 2).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
 }
 
 /// A generated object.
@@ -345,6 +351,17 @@ impl Notes {
             source: self.source.clone(),
             field: field.into(),
             reason: reason.into(),
+            check: false,
+        });
+    }
+
+    /// A choice made while carrying `field` over, for the reader to check.
+    fn check(&mut self, field: impl Into<String>, reason: impl Into<String>) {
+        self.list.push(Note {
+            source: self.source.clone(),
+            field: field.into(),
+            reason: reason.into(),
+            check: true,
         });
     }
 
@@ -498,12 +515,14 @@ fn migrate_external_secret(inputs: &Inputs, es: &Value, options: &Options) -> Mi
     };
     let store_label = store.label(namespace.as_deref());
     let Some(store_object) = store.object else {
+        let place = if inputs.cluster_stores_unreadable && store.kind == StoreKind::Cluster {
+            "readable with your rights (listing ClusterSecretStores is forbidden: pass its YAML with -f)"
+        } else {
+            inputs.origin.place()
+        };
         notes.add(
             "spec.secretStoreRef",
-            format!(
-                "{store_label} is not {}: migrate needs it to know the vault and the identity",
-                inputs.origin.place()
-            ),
+            format!("{store_label} is not {place}: migrate needs it to know the vault and the identity"),
         );
         return notes.finish(Vec::new());
     };
@@ -540,8 +559,9 @@ fn migrate_external_secret(inputs: &Inputs, es: &Value, options: &Options) -> Mi
     let annotations = refresh_annotations(es, &mut notes);
 
     let (entries, data) = plan_objects(&wanted);
+    let class_name = free_class_name(inputs, src.namespace.as_deref(), &target.name, &mut notes);
     let spec = SecretSyncSpec {
-        secret_provider_class_name: target.name.clone(),
+        secret_provider_class_name: class_name.clone(),
         service_account_name: identity.service_account,
         secret_object: SecretObject {
             type_: target.type_,
@@ -571,7 +591,7 @@ fn migrate_external_secret(inputs: &Inputs, es: &Value, options: &Options) -> Mi
     }
     let class = SecretProviderClass {
         metadata: ObjectMeta {
-            name: Some(target.name.clone()),
+            name: Some(class_name),
             namespace: src.namespace.clone(),
             ..ObjectMeta::default()
         },
@@ -586,6 +606,30 @@ fn migrate_external_secret(inputs: &Inputs, es: &Value, options: &Options) -> Mi
         Resource::SecretProviderClass(Box::new(class)),
         Resource::SecretSync(Box::new(sync)),
     ])
+}
+
+/// A name for the generated SecretProviderClass: `wanted` unless a SecretProviderClass of that name already
+/// exists in the namespace (applying the output would replace it under the CSI volumes that mount it), then
+/// `wanted-sse`, `wanted-sse-2`, …, with a note.
+fn free_class_name(inputs: &Inputs, namespace: Option<&str>, wanted: &str, notes: &mut Notes) -> String {
+    let taken = |name: &str| {
+        inputs
+            .secret_provider_classes
+            .iter()
+            .any(|c| str_at(c, "/metadata/name") == Some(name) && namespace_of(c).as_deref() == namespace)
+    };
+    if !taken(wanted) {
+        return wanted.to_string();
+    }
+    let name = std::iter::once(format!("{wanted}-sse"))
+        .chain((2..).map(|n| format!("{wanted}-sse-{n}")))
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| format!("{wanted}-sse"));
+    notes.check(
+        "metadata.name",
+        format!("a SecretProviderClass {wanted} exists already: the generated one is {name}, so applying this replaces nothing"),
+    );
+    name
 }
 
 /// The vault of a SecretProviderClass: `keyvaultName` and, outside the public cloud, `cloudName`.
@@ -766,6 +810,15 @@ fn other_identity(src: &EsSource<'_>, options: &Options, notes: &mut Notes) -> I
 /// annotation, else a placeholder.
 fn tenant_of(src: &EsSource<'_>, account: Option<&Value>, notes: &mut Notes) -> String {
     if let Some(tenant) = str_at(src.azurekv, "/tenantId") {
+        if let Some(secret) = src.azurekv.pointer("/authSecretRef/tenantId") {
+            notes.check(
+                src.store_field("authSecretRef.tenantId"),
+                format!(
+                    "ESO prefers the tenant ID in {} over tenantId {tenant}; tenantID here is {tenant}: check they match",
+                    secret_key_ref(secret)
+                ),
+            );
+        }
         return tenant.to_string();
     }
     if let Some(secret) = src.azurekv.pointer("/authSecretRef/tenantId") {
@@ -1224,7 +1277,7 @@ fn csi_identity_notes(
         Some(id) => format!("identity {id} needs a federated credential for {subject}"),
         None => format!("with workload identity, the identity needs a federated credential for {subject}"),
     };
-    notes.add(
+    notes.check(
         "serviceAccountName",
         format!("a SecretSync names the ServiceAccount whose token the provider uses, where under the CSI driver each pod used its own: {service_account} (--service-account) is used, so {needs}"),
     );
@@ -1412,6 +1465,7 @@ fn drop_duplicates(migrations: &mut [Migration]) {
         if let Some(((kind, namespace, name), first)) = clash {
             migration.resources.clear();
             migration.notes.push(Note {
+                check: false,
                 source: migration.source.clone(),
                 field: "metadata.name".to_string(),
                 reason: format!(
@@ -1439,10 +1493,8 @@ pub fn render_yaml(migrations: &[Migration]) -> Result<String, serde_yaml_ng::Er
         out.push_str("---\n");
         out.push_str(&comment(&format!("from {}", migration.source)));
         for note in &migration.notes {
-            out.push_str(&comment(&format!(
-                "not carried over: {} ({})",
-                note.field, note.reason
-            )));
+            let what = if note.check { "check" } else { "not carried over" };
+            out.push_str(&comment(&format!("{what}: {} ({})", note.field, note.reason)));
         }
         for (i, resource) in migration.resources.iter().enumerate() {
             if i > 0 {
@@ -1514,11 +1566,16 @@ pub async fn run(target: &TargetArgs, args: &MigrateArgs) -> Result<u8> {
         Format::Json => render_json(&migrations)?,
     };
     print!("{text}");
-    Ok(if migrations.iter().any(|m| !m.notes.is_empty()) {
+    Ok(exit_code(&migrations))
+}
+
+/// 0 when everything was carried over (notes to check aside), [`crate::EXIT_PARTIAL`] otherwise.
+pub fn exit_code(migrations: &[Migration]) -> u8 {
+    if migrations.iter().flat_map(|m| &m.notes).any(|n| !n.check) {
         crate::EXIT_PARTIAL
     } else {
         0
-    })
+    }
 }
 
 fn read_files(paths: &[PathBuf], default_namespace: Option<&str>) -> Result<Inputs> {
@@ -1561,9 +1618,20 @@ async fn read_cluster(target: &Target, options: &Options) -> Result<Inputs> {
             .unwrap_or_default();
             let cluster_stores: Api<DynamicObject> =
                 Api::all_with(client.clone(), &eso_resource(version, "ClusterSecretStore"));
-            inputs.cluster_secret_stores = list(cluster_stores, "clustersecretstores")
-                .await?
-                .unwrap_or_default();
+            // A namespace user may not list cluster-scoped stores: only the ExternalSecrets that use one
+            // are affected, and their note says so.
+            inputs.cluster_secret_stores = match list(cluster_stores, "clustersecretstores").await {
+                Ok(stores) => stores.unwrap_or_default(),
+                Err(error)
+                    if error
+                        .downcast_ref::<kube::Error>()
+                        .is_some_and(|e| matches!(e, kube::Error::Api(s) if s.code == 403)) =>
+                {
+                    inputs.cluster_stores_unreadable = true;
+                    Vec::new()
+                }
+                Err(error) => return Err(error),
+            };
         }
         break;
     }
@@ -2754,5 +2822,57 @@ spec:
             (Format::Yaml, "default")
         );
         assert!(args.filenames.is_empty());
+    }
+
+    #[test]
+    fn an_existing_class_of_the_same_name_is_not_replaced_and_checks_do_not_fail_the_run() {
+        let yaml = r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: kv, namespace: apps}
+spec:
+  provider:
+    azurekv:
+      authType: WorkloadIdentity
+      vaultUrl: https://contoso-kv.vault.azure.net
+      tenantId: t-1
+      serviceAccountRef: {name: reader}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: reader, namespace: apps, annotations: {azure.workload.identity/client-id: c-1}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: db, namespace: apps}
+spec:
+  secretStoreRef: {name: kv, kind: SecretStore}
+  data:
+    - {secretKey: password, remoteRef: {key: db-password}}
+---
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata: {name: db, namespace: apps}
+spec: {provider: azure, parameters: {keyvaultName: other}}
+"#;
+        let migrations = run_on(yaml);
+        let migration = migrations
+            .iter()
+            .find(|m| m.source == "ExternalSecret apps/db")
+            .unwrap_or_else(|| panic!("{migrations:#?}"));
+        assert_eq!(class(migration).metadata.name.as_deref(), Some("db-sse"));
+        assert_eq!(the_sync(migration).spec.secret_provider_class_name, "db-sse");
+        assert_eq!(the_sync(migration).metadata.name.as_deref(), Some("db"));
+        assert!(
+            migration.notes.iter().all(|n| n.check),
+            "only a note to check: {:#?}",
+            migration.notes
+        );
+        assert_eq!(exit_code(std::slice::from_ref(migration)), 0);
+        let yaml_out = render_yaml(std::slice::from_ref(migration)).unwrap_or_default();
+        assert!(
+            yaml_out.contains("# check: metadata.name (a SecretProviderClass db exists already"),
+            "{yaml_out}"
+        );
     }
 }

@@ -410,6 +410,7 @@ fn spawn_sweeper(
             ctx.schedule.retain(|k| keys.contains(k));
             ctx.baselines.retain(|k| keys.contains(k));
             ctx.metrics.retain_expiry(|k| keys.contains(k));
+            ctx.announced.retain(|k| keys.contains(k));
             let overdue = ctx
                 .schedule
                 .overdue(keys.iter().map(String::as_str), SystemTime::now());

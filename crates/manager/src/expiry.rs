@@ -36,11 +36,13 @@ pub struct Dates {
     pub expires: Option<SystemTime>,
 }
 
-/// Standings, worst first (the order of the condition's reason).
-const EXPIRED: &str = "Expired";
-const EXPIRING_SOON: &str = "Expiring";
-const NOT_YET_VALID: &str = "NotYetValid";
-const VALID: &str = "Valid";
+const EXPIRED: &str = ObjectValidity::EXPIRED;
+const EXPIRING_SOON: &str = ObjectValidity::EXPIRING;
+const NOT_YET_VALID: &str = ObjectValidity::NOT_YET_VALID;
+const VALID: &str = ObjectValidity::VALID;
+
+/// Most objects the `Expiring` condition's message names (the condition message is limited to 32 KiB).
+const MAX_NAMED: usize = 20;
 
 /// An Event to publish about one object's standing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,11 +53,55 @@ pub struct ExpiryEvent {
     pub message: String,
 }
 
+/// What this process already announced per SecretSync (`namespace/name` → the described standings), so an
+/// Event is not fired twice when a reconcile sees a status older than its own last write (the informer's
+/// copy lags) or an object's dates go missing for a check and come back.
+#[derive(Default)]
+pub struct Announced(std::sync::Mutex<std::collections::HashMap<String, std::collections::HashSet<String>>>);
+
+impl Announced {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<String, std::collections::HashSet<String>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Drop from `events` what was already announced for `key`.
+    pub fn unannounced(&self, key: &str, mut events: Vec<ExpiryEvent>) -> Vec<ExpiryEvent> {
+        if let Some(done) = self.lock().get(key) {
+            events.retain(|e| !done.contains(&e.message));
+        }
+        events
+    }
+
+    /// `key`'s standings as now announced (its status shows them).
+    pub fn announced(&self, key: &str, validity: &[ObjectValidity]) {
+        let described: std::collections::HashSet<String> = validity
+            .iter()
+            .filter(|v| v.state != VALID)
+            .map(ObjectValidity::describe)
+            .collect();
+        let mut map = self.lock();
+        if described.is_empty() {
+            map.remove(key);
+        } else {
+            map.insert(key.to_string(), described);
+        }
+    }
+
+    /// Forget SecretSyncs that no longer exist.
+    pub fn retain(&self, exists: impl Fn(&str) -> bool) {
+        self.lock().retain(|k, _| exists(k));
+    }
+}
+
 /// Where each dated object stands at `now`; objects without dates are left out.
 pub fn assess(dates: &[Dates], now: SystemTime, window: Duration) -> Vec<ObjectValidity> {
     dates
         .iter()
         .filter(|d| d.not_before.is_some() || d.expires.is_some())
+        // The status's limit (far above what one SecretProviderClass names).
+        .take(sse_api::secret_sync::MAX_VALIDITY_ENTRIES as usize)
         .map(|d| {
             let state = match (d.not_before, d.expires) {
                 (_, Some(exp)) if exp <= now => EXPIRED,
@@ -97,16 +143,26 @@ pub fn condition(
         .into_iter()
         .find(|state| validity.iter().any(|v| v.state == *state));
     let (status, reason, message) = match worst {
-        Some(state) => (
-            STATUS_TRUE,
-            reason_of(state),
-            validity
+        Some(state) => (STATUS_TRUE, reason_of(state), {
+            let concerned: Vec<String> = validity
                 .iter()
                 .filter(|v| v.state != VALID)
-                .map(describe)
+                .map(ObjectValidity::describe)
+                .collect();
+            let mut message = concerned
+                .iter()
+                .take(MAX_NAMED)
+                .cloned()
                 .collect::<Vec<_>>()
-                .join("; "),
-        ),
+                .join("; ");
+            if concerned.len() > MAX_NAMED {
+                message.push_str(&format!(
+                    "; and {} more (status.validity)",
+                    concerned.len() - MAX_NAMED
+                ));
+            }
+            message
+        }),
         None if validity.is_empty() => (
             STATUS_FALSE,
             expiry_reasons::NONE,
@@ -139,7 +195,7 @@ pub fn events(previous: &[ObjectValidity], current: &[ObjectValidity]) -> Vec<Ex
         .filter(|v| v.state != VALID && !previous.contains(v))
         .map(|v| ExpiryEvent {
             reason: reason_of(&v.state),
-            message: describe(v),
+            message: v.describe(),
         })
         .collect()
 }
@@ -149,17 +205,6 @@ fn reason_of(state: &str) -> &'static str {
         EXPIRED => expiry_reasons::EXPIRED,
         EXPIRING_SOON => expiry_reasons::EXPIRING,
         _ => expiry_reasons::NOT_YET_VALID,
-    }
-}
-
-/// One object's standing in words, with absolute times only.
-fn describe(v: &ObjectValidity) -> String {
-    let at = |t: &Option<Time>| t.as_ref().map_or_else(String::new, |t| t.0.to_string());
-    match v.state.as_str() {
-        EXPIRED => format!("{} expired at {}", v.object, at(&v.expires_at)),
-        EXPIRING_SOON => format!("{} expires at {}", v.object, at(&v.expires_at)),
-        NOT_YET_VALID => format!("{} is not valid before {}", v.object, at(&v.not_before)),
-        _ => format!("{} is valid", v.object),
     }
 }
 

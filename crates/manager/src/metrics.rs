@@ -80,7 +80,7 @@ struct ValidityLabel {
 }
 
 /// The validity standings, the closed set of the `validity` label.
-const STANDINGS: [&str; 4] = ["Valid", "NotYetValid", "Expiring", "Expired"];
+const STANDINGS: [&str; 4] = sse_api::ObjectValidity::STANDINGS;
 
 /// Objects by validity standing and the earliest expiry, kept per SecretSync as its checks report.
 #[derive(Default)]
@@ -275,6 +275,21 @@ impl Metrics {
             })
             .collect();
         self.expiry.set(key, Some(entries));
+    }
+
+    /// Record `validity()` for `key` unless it is counted already (a fresh process, before the SecretSync's
+    /// first check: from its status; a SecretSync whose check found no dates has none in its status either).
+    pub fn expiry_if_unknown(&self, key: &str, validity: impl FnOnce() -> Vec<sse_api::ObjectValidity>) {
+        let known = self
+            .expiry
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .per_sync
+            .contains_key(key);
+        if !known {
+            self.expiry(key, &validity());
+        }
     }
 
     /// Forget the validity of SecretSyncs that no longer exist.

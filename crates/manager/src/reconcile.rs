@@ -111,6 +111,8 @@ pub struct Context {
     pub schedule: Schedule,
     /// What each SecretSync's last full sync was made from (change detection).
     pub baselines: crate::changes::Baselines,
+    /// The expiry standings this process announced in Events.
+    pub announced: crate::expiry::Announced,
     /// Reload on change, when on.
     pub reloads: Option<Arc<crate::reload::Reloads>>,
     /// Work slots, handed out first come, first served.
@@ -137,6 +139,7 @@ impl Context {
             tokens: Tokens::default(),
             schedule: Schedule::with_reasons(config.timing(), metrics.reasons()),
             baselines: crate::changes::Baselines::default(),
+            announced: crate::expiry::Announced::default(),
             reloads,
             config,
             metrics,
@@ -255,6 +258,16 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         })
     };
     if let Some(until) = ctx.schedule.not_due(sync, &class_version, now) {
+        // A fresh process counts the validity its statuses show until their first check here.
+        if let Some(status) = sync.status.as_ref().filter(|s| !s.validity.is_empty()) {
+            ctx.metrics.expiry_if_unknown(&key(sync), || {
+                crate::expiry::assess(
+                    &crate::expiry::recorded(&status.validity),
+                    now,
+                    ctx.config.expiry_window,
+                )
+            });
+        }
         ctx.metrics.reconcile(false, Duration::ZERO);
         return idle(until);
     }
@@ -386,9 +399,11 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     }
     // Only once the status that remembers them is written: otherwise the next check fires them again.
     if matches!(written, Some(Ok(()))) {
-        for event in &next.expiry_events {
+        let sync_key = key(sync);
+        for event in ctx.announced.unannounced(&sync_key, next.expiry_events.clone()) {
             ctx.cluster.event(sync, true, event.reason, &event.message).await;
         }
+        ctx.announced.announced(&sync_key, &next.status.validity);
     }
     let status_written = matches!(written, Some(Ok(())));
     if let Some(source) = failure {

@@ -548,8 +548,11 @@ pub async fn expiry_dates_reach_the_status(w: &World, ns: &str) -> Result<()> {
     .await
     .context("no ObjectExpiring Event")?;
     ensure!(
-        events.len() == 1 && events[0]["type"] == "Warning",
-        "one Warning Event: {events:?}"
+        events.len() == 1
+            && events[0]["type"] == "Warning"
+            && events[0]["count"].as_i64().unwrap_or(1) == 1
+            && events[0]["series"].is_null(),
+        "one Warning Event, fired once: {events:?}"
     );
     // As a namespace editor with a token (see kubectl_sse_status_and_sync).
     let operator = operator(w, ns).await?;

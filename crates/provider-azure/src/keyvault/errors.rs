@@ -93,15 +93,23 @@ pub(super) fn render(error: &azure_core::Error, operation: &str, url: &str) -> K
     use std::error::Error as _;
     let mut message = String::new();
     if let ErrorKind::HttpResponse {
-        status, raw_response, ..
+        status,
+        raw_response,
+        error_code,
     } = error.kind()
     {
         message.push_str(&format!("{operation} {url}: HTTP {}", u16::from(*status)));
         // Only a structured Key Vault error (JSON body with an error code) is quoted: a non-JSON body (a
-        // proxy's page) could echo request headers, the bearer token among them.
-        match raw_response.as_deref().and_then(|r| service_error(r.body())) {
-            Some(service) => message.push_str(&service),
-            None => message.push_str(" (no error code)"),
+        // proxy's page) could echo request headers, the bearer token among them. Without one, the
+        // `x-ms-error-code` header's code, when the SDK found one (not the numeric status it falls back to).
+        let header_code = error_code.as_deref().filter(|code| code.parse::<u16>().is_err());
+        match (
+            raw_response.as_deref().and_then(|r| service_error(r.body())),
+            header_code,
+        ) {
+            (Some(service), _) => message.push_str(&service),
+            (None, Some(code)) => message.push_str(&format!(" {code}")),
+            (None, None) => message.push_str(" (no error code)"),
         }
         return KeyVaultError::Status {
             status: u16::from(*status),
