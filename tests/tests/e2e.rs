@@ -51,6 +51,7 @@ scenarios! {
     Shared kubectl_sse_status_and_sync;
     Shared adoption_of_a_marked_secret;
     Shared expiry_dates_reach_the_status;
+    Shared key_vault_tags_become_labels;
     Exclusive offline_keeps_secret_and_recovers;
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;

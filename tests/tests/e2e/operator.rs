@@ -564,3 +564,70 @@ pub async fn expiry_dates_reach_the_status(w: &World, ns: &str) -> Result<()> {
     ensure!(table.contains("EXPIRES") && table.contains("in 9d"), "{table}");
     Ok(())
 }
+
+/// Key Vault tags named in `sse-rs.io/tag-labels` / `sse-rs.io/tag-annotations` reach the Secret on the real
+/// API server (its admission policies allow the extra metadata), follow a tag change in the vault with no
+/// new version, and lose a removed tag's label.
+pub async fn key_vault_tags_become_labels(w: &World, ns: &str) -> Result<()> {
+    let store = w.emulator.store();
+    store.set_secret_with(
+        VAULT,
+        "tagged",
+        keyvault_emulator::SecretInput {
+            value: "v".into(),
+            tags: [("team", "payments"), ("env", "prod")]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..keyvault_emulator::SecretInput::default()
+        },
+    );
+    w.k.apply(&w.spc(ns, "spc", "azure", &["objectName: tagged\nobjectType: secret"]))
+        .await?;
+    let yaml = sync_yaml(ns, "tagged", "spc", "Opaque", &[("tagged", "key")], "").replace(
+        "metadata: {",
+        "metadata: {annotations: {sse-rs.io/tag-labels: \"team, env=example.com/env\", sse-rs.io/tag-annotations: \"team=example.com/team\"}, ",
+    );
+    w.k.apply(&yaml).await?;
+    wait_reason(w, ns, "tagged", "Ready", "CreateSucceeded").await?;
+    let secret = w.k.json(&["get", "secret", "tagged", "-n", ns]).await?;
+    let labels = &secret["metadata"]["labels"];
+    ensure!(
+        labels["team"] == "payments" && labels["example.com/env"] == "prod",
+        "{}",
+        secret["metadata"]
+    );
+    ensure!(
+        secret["metadata"]["annotations"]["example.com/team"] == "payments",
+        "{}",
+        secret["metadata"]
+    );
+    // A tag edited and one removed in the vault (no new version): a check now brings both.
+    store.set_secret_tags(
+        VAULT,
+        "tagged",
+        [("team".to_string(), "platform".to_string())]
+            .into_iter()
+            .collect(),
+    );
+    w.k.run(
+        &[
+            "annotate",
+            "secretsync",
+            "tagged",
+            "-n",
+            ns,
+            "sse-rs.io/force-sync=tags",
+        ],
+        None,
+    )
+    .await?;
+    eventually(Duration::from_secs(30), || async {
+        let secret = w.k.json(&["get", "secret", "tagged", "-n", ns]).await?;
+        let labels = &secret["metadata"]["labels"];
+        Ok((labels["team"] == "platform" && labels["example.com/env"].is_null()).then_some(()))
+    })
+    .await
+    .context("the labels did not follow the tags")?;
+    Ok(())
+}
