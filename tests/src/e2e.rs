@@ -262,6 +262,9 @@ impl World {
             .arg(format!("--tls-key-file={}", server.key.display()))
             .arg(format!("--tls-client-ca-file={}", server.ca.display()))
             .arg(format!("--keyvault-ca-file={}", dir.join("kv-ca.pem").display()))
+            // The emulator is the default cloud: what an AKVSync generates names no cloud.
+            .arg("--cloud-name=AzureStackCloud")
+            .arg(format!("--cloud-env-file={}", env_file.display()))
             .args(["--health-addr=0", "--metrics-addr=0"])
             .stderr(std::fs::File::create(dir.join("provider.log"))?)
             .kill_on_drop(true)

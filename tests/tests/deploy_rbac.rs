@@ -93,11 +93,20 @@ fn check_rbac(r: &Render, dep: &Obj, pod: &Value, (watch, reload): (bool, bool),
                 "secretproviderclasses",
                 "",
             ),
-            set(&["get", "list", "watch"]),
+            // create/patch/delete: what AKVSyncs generate.
+            set(&["create", "delete", "get", "list", "patch", "watch"]),
         ),
         (
             key("cluster", "secret-sync.x-k8s.io", "secretsyncs", ""),
+            set(&["create", "delete", "get", "list", "patch", "watch"]),
+        ),
+        (
+            key("cluster", "secret-sync.x-k8s.io", "akvsyncs", ""),
             set(&["get", "list", "watch"]),
+        ),
+        (
+            key("cluster", "secret-sync.x-k8s.io", "akvsyncs/status", ""),
+            set(&["get", "patch", "update"]),
         ),
         (
             key("cluster", "secret-sync.x-k8s.io", "secretsyncs/status", ""),

@@ -52,6 +52,7 @@ scenarios! {
     Shared adoption_of_a_marked_secret;
     Shared expiry_dates_reach_the_status;
     Shared key_vault_tags_become_labels;
+    Shared akvsync_generates_and_keeps_its_secret_syncs;
     Exclusive offline_keeps_secret_and_recovers;
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;

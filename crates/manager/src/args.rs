@@ -144,6 +144,11 @@ pub struct RunArgs {
     #[arg(long, env = "EXPIRY_WARNING_WINDOW", default_value = "720h", value_parser = humantime::parse_duration)]
     pub expiry_warning_window: Duration,
 
+    /// Translate AKVSync resources into the SecretProviderClass and SecretSyncs they stand for, and keep
+    /// those as generated (needs write access to both, which deploy/ grants).
+    #[arg(long, env = "AKVSYNC", default_value_t = true, action = ArgAction::Set)]
+    pub akvsync: bool,
+
     /// Also watch owned Secrets (metadata only) to repair drift at once; needs list/watch on Secrets.
     #[arg(long, env = "WATCH_OWNED_SECRETS", default_value_t = false, action = ArgAction::Set)]
     pub watch_owned_secrets: bool,

@@ -11,6 +11,7 @@
 //! [`fake`] for tests); [`render`] runs one sync without a cluster.
 
 pub mod admin;
+pub mod akvsync;
 pub mod args;
 pub mod changes;
 pub mod classes;

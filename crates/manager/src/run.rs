@@ -38,6 +38,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         reload_workloads,
         reload_min_interval,
         expiry_warning_window,
+        akvsync,
         reconcile_timeout,
         shutdown_timeout,
         metrics_bind_address,
@@ -156,6 +157,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics,
     ));
     let _ = reconciler.set(ctx.clone());
+    let akvsyncs = akvsync.then(|| tokio::spawn(crate::akvsync::run(client.clone(), stop.clone())));
     crate::controller::run(
         client.clone(),
         ctx,
@@ -171,6 +173,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     )
     .await;
     shutdown.cancel();
+    if let Some(akvsyncs) = akvsyncs {
+        // In-flight AKVSync reconciles are a few API calls, each bounded by the client's timeouts.
+        let _ = tokio::time::timeout(shutdown_timeout, akvsyncs).await;
+    }
     let lost = leadership.as_ref().is_some_and(|held| held.lost.is_cancelled());
     if let Some(held) = leadership {
         held.release().await;

@@ -61,6 +61,11 @@ pub struct Args {
     #[arg(long, env = "PROVIDER_CLOUD_NAME", default_value = "AzurePublicCloud")]
     pub cloud_name: String,
 
+    /// The environment file (Go autorest JSON) of `AzureStackCloud` for SecretProviderClasses that name no
+    /// `cloudEnvFileName` (such as those AKVSyncs generate): an Azure Stack Hub's, or the emulator's.
+    #[arg(long, env = "PROVIDER_CLOUD_ENV_FILE")]
+    pub cloud_env_file: Option<PathBuf>,
+
     /// Extra trusted root CAs (PEM) for Entra ID and Key Vault: an Azure Stack Hub CA, or the emulator's.
     #[arg(long, env = "PROVIDER_KEYVAULT_CA_FILE")]
     pub keyvault_ca_file: Option<PathBuf>,

@@ -51,7 +51,7 @@ pub struct ChangeConfig {
     /// A source nobody asked about for this long is forgotten.
     pub idle: Duration,
     /// Default `cloudName` (`--cloud-name`).
-    pub default_cloud: String,
+    pub default_cloud: params::DefaultCloud,
 }
 
 impl Default for ChangeConfig {

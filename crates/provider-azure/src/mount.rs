@@ -74,7 +74,7 @@ impl From<ParamError> for MountError {
 #[derive(Clone, Debug)]
 pub struct MountConfig {
     /// Default `cloudName` (`--cloud-name`).
-    pub default_cloud: String,
+    pub default_cloud: crate::params::DefaultCloud,
     /// Reorder PEM chains leaf → root (`--construct-pem-chain`).
     pub construct_pem_chain: bool,
     /// Also write `<file>.crt` and `<file>.key` for certificate-backed secrets.

@@ -61,12 +61,31 @@ impl MountParams {
     }
 }
 
-/// Parse a request. `default_cloud` is the `--cloud-name` of the process.
+/// The cloud of a SecretProviderClass that names none: the process's `--cloud-name`, and for
+/// `AzureStackCloud` its `--cloud-env-file` when the class names no `cloudEnvFileName` either.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DefaultCloud {
+    /// `--cloud-name`.
+    pub name: String,
+    /// `--cloud-env-file` (empty: none).
+    pub env_file: String,
+}
+
+impl From<&str> for DefaultCloud {
+    fn from(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            env_file: String::new(),
+        }
+    }
+}
+
+/// Parse a request. `default_cloud` is the process's `--cloud-name` and `--cloud-env-file`.
 pub fn parse(
     attributes: &str,
     secrets: &str,
     permission: &str,
-    default_cloud: &str,
+    default_cloud: &DefaultCloud,
 ) -> Result<MountParams, MountError> {
     let unmarshal = |field: &'static str| {
         move |e| MountError::Unmarshal {
@@ -88,7 +107,7 @@ fn parse_attributes(
     attrs: &HashMap<String, String>,
     secrets: &HashMap<String, String>,
     permission: u32,
-    default_cloud: &str,
+    default_cloud: &DefaultCloud,
 ) -> Result<MountParams, ParamError> {
     let pod_name = get(attrs, keys::POD_NAME);
     let pod_namespace = get(attrs, keys::POD_NAMESPACE);
@@ -111,10 +130,14 @@ fn parse_attributes(
         return Err(ParamError::Missing("tenantId"));
     }
     let cloud_name = match get(attrs, "cloudName") {
-        "" => default_cloud,
+        "" => default_cloud.name.as_str(),
         c => c,
     };
-    let cloud = Cloud::resolve(cloud_name, get(attrs, "cloudEnvFileName"))?;
+    let env_file = match get(attrs, "cloudEnvFileName") {
+        "" => default_cloud.env_file.as_str(),
+        f => f,
+    };
+    let cloud = Cloud::resolve(cloud_name, env_file)?;
 
     let identity = identity::resolve(mode, attrs, secrets)?;
 

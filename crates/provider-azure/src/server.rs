@@ -178,6 +178,7 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         construct_pem_chain,
         write_cert_and_key_in_separate_files,
         cloud_name,
+        cloud_env_file,
         keyvault_ca_file,
         fetch_concurrency,
         max_keyvault_requests,
@@ -201,7 +202,17 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
             "refusing to serve plaintext gRPC on {addr}: Mount would be reachable without authentication; use a loopback address or mutual TLS"
         );
     }
-    crate::cloud::Cloud::resolve(&cloud_name, "").map_err(|e| anyhow::anyhow!("--cloud-name: {e}"))?;
+    let default_cloud = crate::params::DefaultCloud {
+        name: cloud_name,
+        env_file: cloud_env_file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    };
+    if !default_cloud.name.eq_ignore_ascii_case("AzureStackCloud") || !default_cloud.env_file.is_empty() {
+        crate::cloud::Cloud::resolve(&default_cloud.name, &default_cloud.env_file)
+            .map_err(|e| anyhow::anyhow!("--cloud-name: {e}"))?;
+    }
     let tls = match (tls_cert_file, tls_key_file, tls_client_ca_file, plaintext) {
         (Some(cert), Some(key), Some(ca), false) => {
             Some(ServerTls::load(&TlsFiles { cert, key, ca }).context("load TLS files")?)
@@ -240,7 +251,7 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
             Arc::new(ChangeDetector::new(
                 ChangeConfig {
                     settle: change_settle,
-                    default_cloud: cloud_name.clone(),
+                    default_cloud: default_cloud.clone(),
                     ..ChangeConfig::default()
                 },
                 keyvault.clone(),
@@ -250,7 +261,7 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
     });
     let mounter = Arc::new(Mounter::new(
         MountConfig {
-            default_cloud: cloud_name,
+            default_cloud,
             construct_pem_chain,
             separate_cert_and_key: write_cert_and_key_in_separate_files,
             fetch_concurrency,

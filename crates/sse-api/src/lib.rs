@@ -3,6 +3,7 @@
 //!
 //! * [`secret_sync`]: `SecretSync` (`secret-sync.x-k8s.io/v1alpha1`) with its CRD schema, CEL rules, status and
 //!   printer columns.
+//! * [`akv_sync`]: `AKVSync` (`secret-sync.x-k8s.io/v1alpha1`), Arc SSE's simplified resource.
 //! * [`secret_provider_class`]: `SecretProviderClass` (`secrets-store.csi.x-k8s.io/v1`, plus the deprecated
 //!   `v1alpha1` in the generated CRD).
 //! * [`conditions`]: condition types `Create`/`Update`/`Ready`, [`Reason`], and the `SetStatusCondition` merge.
@@ -11,12 +12,14 @@
 //! * [`generated_crds`]: the CRDs as installed, with their file names under `deploy/crds/` (used by
 //!   `cargo xtask crdgen`).
 
+pub mod akv_sync;
 pub mod conditions;
 pub mod consts;
 pub mod secret_provider_class;
 pub mod secret_sync;
 pub mod validation;
 
+pub use akv_sync::{AKVSync, AkvSyncObject, AkvSyncPart, AkvSyncSpec, AkvSyncStatus, GeneratedSync};
 pub use conditions::Reason;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -54,5 +57,6 @@ pub fn generated_crds() -> Result<Vec<GeneratedCrd>, MergeError> {
     Ok(vec![
         GeneratedCrd::new(SecretSync::crd()),
         GeneratedCrd::new(secret_provider_class::crd()?),
+        GeneratedCrd::new(AKVSync::crd()),
     ])
 }

@@ -28,14 +28,14 @@ fn attrs(extra: &[(&str, &str)]) -> String {
 }
 
 fn mount_err(extra: &[(&str, &str)]) -> String {
-    parse(&attrs(extra), "{}", "420", "AzurePublicCloud")
+    parse(&attrs(extra), "{}", "420", &"AzurePublicCloud".into())
         .unwrap_err()
         .to_string()
 }
 
 #[test]
 fn parses_the_walkthrough_parameters() {
-    let p = parse(&attrs(&[]), "{}", "420", "AzurePublicCloud").unwrap();
+    let p = parse(&attrs(&[]), "{}", "420", &"AzurePublicCloud".into()).unwrap();
     assert_eq!(p.vault_name, "contoso-kv");
     assert_eq!(p.vault_url().unwrap(), "https://contoso-kv.vault.azure.net");
     assert_eq!(
@@ -53,19 +53,19 @@ fn parses_the_walkthrough_parameters() {
 #[test]
 fn unmarshal_errors_are_not_wrapped() {
     assert!(
-        parse("nope", "{}", "420", "AzurePublicCloud")
+        parse("nope", "{}", "420", &"AzurePublicCloud".into())
             .unwrap_err()
             .to_string()
             .starts_with("failed to unmarshal attributes, error: ")
     );
     assert!(
-        parse("{}", "[", "420", "AzurePublicCloud")
+        parse("{}", "[", "420", &"AzurePublicCloud".into())
             .unwrap_err()
             .to_string()
             .starts_with("failed to unmarshal secrets, error: ")
     );
     assert!(
-        parse("{}", "{}", "\"x\"", "AzurePublicCloud")
+        parse("{}", "{}", "\"x\"", &"AzurePublicCloud".into())
             .unwrap_err()
             .to_string()
             .starts_with("failed to unmarshal file permission, error: ")
@@ -111,7 +111,7 @@ fn legacy_tenant_id_is_accepted() {
         &attrs(&[("tenantID", ""), ("tenantId", " legacy ")]),
         "{}",
         "420",
-        "AzurePublicCloud",
+        &"AzurePublicCloud".into(),
     )
     .unwrap();
     assert_eq!(p.tenant_id, "legacy");
@@ -149,7 +149,7 @@ fn json_errors_never_quote_the_input() {
         r#"{"a": 1}"#,
         r#"{"clientsecret": 42}"#,
         "420",
-        "AzurePublicCloud",
+        &"AzurePublicCloud".into(),
     )
     .unwrap_err()
     .to_string();
@@ -169,7 +169,7 @@ fn service_principal_needs_secrets() {
         &attrs(&[("clientID", "")]),
         r#"{"ClientID":"id","clientsecret":"s"}"#,
         "420",
-        "AzurePublicCloud",
+        &"AzurePublicCloud".into(),
     )
     .unwrap();
     assert!(matches!(p.identity, Identity::ServicePrincipal { ref client_id, .. } if client_id == "id"));
@@ -185,7 +185,7 @@ fn vm_managed_identity() {
         ]),
         "{}",
         "420",
-        "AzurePublicCloud",
+        &"AzurePublicCloud".into(),
     )
     .unwrap();
     assert_eq!(
@@ -205,7 +205,7 @@ fn debug_output_redacts_tokens() {
         )]),
         "{}",
         "420",
-        "AzurePublicCloud",
+        &"AzurePublicCloud".into(),
     )
     .unwrap();
     assert!(!format!("{p:?}").contains("TOPSECRETJWT"));
@@ -213,7 +213,7 @@ fn debug_output_redacts_tokens() {
 
 #[test]
 fn vault_name_validation() {
-    let mut p = parse(&attrs(&[]), "{}", "420", "AzurePublicCloud").unwrap();
+    let mut p = parse(&attrs(&[]), "{}", "420", &"AzurePublicCloud".into()).unwrap();
     p.vault_name = "ab".into();
     assert_eq!(
         p.vault_url().unwrap_err().to_string(),
@@ -314,7 +314,7 @@ fn malformed_objects_yaml() {
 proptest::proptest! {
     #[test]
     fn arbitrary_attributes_never_panic(s in ".*") {
-        let _ = parse(&s, "{}", "420", "AzurePublicCloud");
+        let _ = parse(&s, "{}", "420", &"AzurePublicCloud".into());
     }
 
     #[test]
