@@ -67,6 +67,16 @@ impl Env {
 
     /// Like [`Env::start_with`], with extra `provider-azure` flags.
     pub async fn start_with_provider_args(config: Config, provider_args: &[&str]) -> Self {
+        Self::start_full(config, provider_args, "").await
+    }
+
+    /// Like [`Env::start`], with `extra_roots_pem` added to the provider's `--keyvault-ca-file` bundle (a
+    /// TLS-inspecting proxy's CA).
+    pub async fn start_trusting(extra_roots_pem: &str, provider_args: &[&str]) -> Self {
+        Self::start_full(default_config(), provider_args, extra_roots_pem).await
+    }
+
+    async fn start_full(config: Config, provider_args: &[&str], extra_roots_pem: &str) -> Self {
         sse_tls::install_crypto_provider();
         let emulator = Emulator::start(keyvault_emulator::Config::default())
             .await
@@ -89,7 +99,7 @@ impl Env {
             .write_leaf(&dir.path().join("client"), &["manager"], Usage::Client)
             .unwrap();
         let kv_ca = dir.path().join("kv-ca.pem");
-        std::fs::write(&kv_ca, emulator.ca_pem()).unwrap();
+        std::fs::write(&kv_ca, format!("{}{extra_roots_pem}", emulator.ca_pem())).unwrap();
         let env_file = dir.path().join("cloud.json");
         std::fs::write(&env_file, emulator.cloud_env_json()).unwrap();
         let providers_dir = dir.path().join("providers");

@@ -9,8 +9,8 @@ use clap::Parser;
 use serde_json::Value;
 use sse_api::consts;
 use sse_tests::deploy::{
-    MANAGER, Overlay, PROVIDER, Problems, check_every_overlay, container, items, manager_command_line,
-    strings, volume_mounted_at,
+    MANAGER, Overlay, PROVIDER, Problems, Render, check_every_overlay, container, items,
+    manager_command_line, strings, volume_mounted_at,
 };
 
 /// Port of an HTTP probe (numeric, or a named container port).
@@ -136,13 +136,49 @@ fn check_manager_args(o: &Overlay, p: &mut Problems) -> Option<manager::args::Cl
     Some(cli)
 }
 
-fn check_provider_args(pod: &Value, manager: Option<&manager::args::Cli>, p: &mut Problems) {
+/// The environment variables the provider's flags read (clap `env`).
+fn provider_flag_envs() -> Vec<String> {
+    use clap::CommandFactory as _;
+    provider_azure::Args::command()
+        .get_arguments()
+        .filter_map(|a| a.get_env().and_then(|e| e.to_str()).map(str::to_string))
+        .collect()
+}
+
+fn check_provider_args(r: &Render, pod: &Value, manager: Option<&manager::args::Cli>, p: &mut Problems) {
     let Some(c) = container(pod, PROVIDER) else {
         return;
     };
-    p.check(c.get("env").is_none() && c.get("envFrom").is_none(), || {
-        "provider: configured by args only".to_string()
-    });
+    // Flags, plus (the outbound-proxy component) environment variables that provider flags read: each
+    // `env` entry names one, with a file path inside a mounted volume; each `envFrom` ConfigMap exists in
+    // the render and holds only such variables.
+    let envs = provider_flag_envs();
+    for e in items(&c["env"]) {
+        let name = e["name"].as_str().unwrap_or_default();
+        p.check(envs.iter().any(|known| known == name), || {
+            format!("provider: env {name} is no flag's variable")
+        });
+        if name.ends_with("_FILE") {
+            let value = e["value"].as_str().unwrap_or_default();
+            let dir = Path::new(value).parent().and_then(Path::to_str).unwrap_or("");
+            p.check(volume_mounted_at(pod, PROVIDER, dir).is_some(), || {
+                format!("provider: {name}={value} is not inside a mounted volume")
+            });
+        }
+    }
+    for from in items(&c["envFrom"]) {
+        let name = from["configMapRef"]["name"].as_str().unwrap_or_default();
+        match r.of_kind("ConfigMap").find(|m| m.name() == name) {
+            Some(map) => {
+                for key in map.json["data"].as_object().into_iter().flatten().map(|(k, _)| k) {
+                    p.check(envs.iter().any(|known| known == key), || {
+                        format!("provider: ConfigMap {name} key {key} is no flag's variable")
+                    });
+                }
+            }
+            None => p.add(format!("provider: envFrom ConfigMap {name} is not installed")),
+        }
+    }
     p.check(c.get("command").is_none(), || {
         "provider: keep the image's entrypoint (no command)".to_string()
     });
@@ -213,7 +249,7 @@ fn check_provider_args(pod: &Value, manager: Option<&manager::args::Cli>, p: &mu
 fn container_args_and_env_parse_with_the_binaries_flags() {
     check_every_overlay(|o, p| {
         let cli = check_manager_args(o, p);
-        check_provider_args(o.pod(), cli.as_ref(), p);
+        check_provider_args(&o.render, o.pod(), cli.as_ref(), p);
         match cli {
             Some(cli) => format!(
                 "manager and provider args parse, watch-owned-secrets={}",

@@ -328,6 +328,10 @@ fn check_tls_chain(r: &Render, dep: &Obj, p: &mut Problems) -> String {
     for v in volumes(pod) {
         if let Some(cm) = v.get("configMap") {
             let name = cm["name"].as_str().unwrap_or("");
+            // A ConfigMap installed as it is (the outbound proxy's inspection CA) is not trust-manager's.
+            if r.of_kind("ConfigMap").any(|m| m.name() == name) {
+                continue;
+            }
             let bundle = r.find("Bundle", None, name);
             p.check(bundle.is_some(), || {
                 format!("ConfigMap volume {name} is not a Bundle target")

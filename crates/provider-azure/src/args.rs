@@ -66,6 +66,15 @@ pub struct Args {
     #[arg(long, env = "PROVIDER_CLOUD_ENV_FILE")]
     pub cloud_env_file: Option<PathBuf>,
 
+    /// Outbound proxy for Entra ID and Key Vault (`http://HOST:PORT`); a TLS-inspecting proxy's CA goes in
+    /// `--keyvault-ca-file`. Without it, no proxy.
+    #[arg(long, env = "HTTPS_PROXY")]
+    pub https_proxy: Option<String>,
+
+    /// Hosts that bypass `--https-proxy`, comma-separated (`.example.com`, `10.0.0.0/8`, `localhost`).
+    #[arg(long, env = "NO_PROXY")]
+    pub no_proxy: Option<String>,
+
     /// Extra trusted root CAs (PEM) for Entra ID and Key Vault: an Azure Stack Hub CA, or the emulator's.
     #[arg(long, env = "PROVIDER_KEYVAULT_CA_FILE")]
     pub keyvault_ca_file: Option<PathBuf>,

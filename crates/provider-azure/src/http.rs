@@ -1,7 +1,8 @@
 //! The HTTPS client used for Entra ID and Key Vault.
 //!
-//! rustls with the platform's trust store, plus optional extra roots (an Azure Stack Hub enterprise CA, or
-//! the emulator's CA in tests and the demo). Names under `localhost` resolve to the loopback address as
+//! rustls with the platform's trust store, plus optional extra roots (an Azure Stack Hub enterprise CA, a
+//! TLS-inspecting proxy's CA, or the emulator's CA in tests and the demo), through an optional outbound
+//! proxy (`--https-proxy`/`HTTPS_PROXY`, `--no-proxy`/`NO_PROXY`; without them, none). Names under `localhost` resolve to the loopback address as
 //! RFC 6761 §6.3 allows, so a private cloud or the emulator can be addressed as `<vault>.vault.localhost`
 //! without touching `/etc/hosts`.
 
@@ -9,8 +10,20 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+/// An outbound proxy for every Entra and Key Vault request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutboundProxy {
+    /// `http://HOST:PORT` (credentials as `http://USER:PASSWORD@HOST:PORT`).
+    pub url: String,
+    /// Hosts that bypass it, comma-separated as `NO_PROXY` (`.example.com`, `10.0.0.0/8`, `*`).
+    pub no_proxy: String,
+}
+
 /// Build the client. `extra_roots_pem` may hold several certificates.
-pub fn client(extra_roots_pem: Option<&[u8]>) -> Result<reqwest::Client, reqwest::Error> {
+pub fn client(
+    extra_roots_pem: Option<&[u8]>,
+    proxy: Option<&OutboundProxy>,
+) -> Result<reqwest::Client, reqwest::Error> {
     let mut builder = reqwest::Client::builder()
         .dns_resolver(LocalhostResolver)
         .user_agent(concat!("sse-rs-provider-azure/", env!("CARGO_PKG_VERSION")))
@@ -18,6 +31,12 @@ pub fn client(extra_roots_pem: Option<&[u8]>) -> Result<reqwest::Client, reqwest
     if let Some(pem) = extra_roots_pem {
         builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?);
     }
+    builder = match proxy {
+        Some(proxy) => builder
+            .proxy(reqwest::Proxy::all(&proxy.url)?.no_proxy(reqwest::NoProxy::from_string(&proxy.no_proxy))),
+        // Only what the flags (or HTTPS_PROXY/NO_PROXY, which they read) say: no other system setting.
+        None => builder.no_proxy(),
+    };
     builder.build()
 }
 
@@ -39,5 +58,32 @@ impl Resolve for LocalhostResolver {
             let addrs: Addrs = Box::new(resolved.collect::<Vec<_>>().into_iter());
             Ok(addrs)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_extra_bundle_and_a_proxy_build_a_client() {
+        sse_tls::install_crypto_provider();
+        // deploy/components/outbound-proxy ships an empty inspection CA for proxies that do not inspect.
+        let proxy = OutboundProxy {
+            url: "http://proxy.example.internal:3128".into(),
+            no_proxy: ".svc,.cluster.local".into(),
+        };
+        assert!(client(Some(b""), Some(&proxy)).is_ok());
+        assert!(
+            client(
+                None,
+                Some(&OutboundProxy {
+                    url: "not a url".into(),
+                    no_proxy: String::new()
+                })
+            )
+            .is_err(),
+            "a bad proxy URL is an error at start-up, not at the first request"
+        );
     }
 }

@@ -64,8 +64,11 @@ pub struct KeyVaultConfig {
     pub max_retry_delay: Duration,
     /// Identities (credentials) and vault clients kept.
     pub max_cached_identities: usize,
-    /// Extra trusted root CAs (PEM) for Key Vault and Entra: Azure Stack Hub private CAs, the emulator.
+    /// Extra trusted root CAs (PEM) for Key Vault and Entra: Azure Stack Hub private CAs, a TLS-inspecting
+    /// proxy's CA, the emulator.
     pub extra_roots_pem: Option<Vec<u8>>,
+    /// The outbound proxy, if any.
+    pub proxy: Option<crate::http::OutboundProxy>,
     /// When to fail fast against a vault that is down.
     pub breaker: BreakerConfig,
     /// Requests per vault over time (see [`pacer`]).
@@ -81,6 +84,7 @@ impl Default for KeyVaultConfig {
             max_retry_delay: Duration::from_secs(8),
             max_cached_identities: 1024,
             extra_roots_pem: None,
+            proxy: None,
             breaker: BreakerConfig::default(),
             budget: Budget::default(),
         }
@@ -156,7 +160,8 @@ pub struct KeyVault {
 impl KeyVault {
     /// Build the HTTP transport and caches.
     pub fn new(config: &KeyVaultConfig, metrics: Metrics) -> Result<Self, HttpClientError> {
-        let http = crate::http::client(config.extra_roots_pem.as_deref()).map_err(HttpClientError)?;
+        let http = crate::http::client(config.extra_roots_pem.as_deref(), config.proxy.as_ref())
+            .map_err(HttpClientError)?;
         let client_options = ClientOptions {
             transport: Some(Transport::new(Arc::new(http))),
             retry: RetryOptions::exponential(ExponentialRetryOptions {
