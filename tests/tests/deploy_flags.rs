@@ -167,16 +167,33 @@ fn check_provider_args(r: &Render, pod: &Value, manager: Option<&manager::args::
         }
     }
     for from in items(&c["envFrom"]) {
-        let name = from["configMapRef"]["name"].as_str().unwrap_or_default();
-        match r.of_kind("ConfigMap").find(|m| m.name() == name) {
-            Some(map) => {
-                for key in map.json["data"].as_object().into_iter().flatten().map(|(k, _)| k) {
-                    p.check(envs.iter().any(|known| known == key), || {
-                        format!("provider: ConfigMap {name} key {key} is no flag's variable")
+        let (kind, name) = match (
+            from["configMapRef"]["name"].as_str(),
+            from["secretRef"]["name"].as_str(),
+        ) {
+            (Some(name), _) => ("ConfigMap", name),
+            (None, Some(name)) => ("Secret", name),
+            (None, None) => {
+                p.add("provider: envFrom names neither a ConfigMap nor a Secret");
+                continue;
+            }
+        };
+        match r.of_kind(kind).find(|m| m.name() == name) {
+            Some(source) => {
+                let keys = ["data", "stringData"].into_iter().flat_map(|field| {
+                    source.json[field]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(k, _)| k.clone())
+                });
+                for key in keys.collect::<Vec<_>>() {
+                    p.check(envs.contains(&key), || {
+                        format!("provider: {kind} {name} key {key} is no flag's variable")
                     });
                 }
             }
-            None => p.add(format!("provider: envFrom ConfigMap {name} is not installed")),
+            None => p.add(format!("provider: envFrom {kind} {name} is not installed")),
         }
     }
     p.check(c.get("command").is_none(), || {

@@ -11,7 +11,7 @@ use k8s_openapi::api::admissionregistration::v1::{
     ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
 };
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::Serialize;
@@ -93,6 +93,8 @@ fn check_objects(r: &Render, p: &mut Problems) {
             ("v1", "Namespace") => validate::<Namespace>(o, p),
             ("v1", "ServiceAccount") => validate::<ServiceAccount>(o, p),
             ("v1", "ConfigMap") => validate::<ConfigMap>(o, p),
+            // The outbound proxy's settings (deploy/components/outbound-proxy): a URL may carry credentials.
+            ("v1", "Secret") => validate::<Secret>(o, p),
             ("apps/v1", "Deployment") => validate::<Deployment>(o, p),
             ("rbac.authorization.k8s.io/v1", "ClusterRole") => validate::<ClusterRole>(o, p),
             ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => validate::<ClusterRoleBinding>(o, p),

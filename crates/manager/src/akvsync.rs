@@ -70,6 +70,19 @@ pub enum TranslateError {
     /// An entry is neither single nor compound (the CRD's rules forbid it).
     #[error("entry {0} names neither secretInAKV nor objects")]
     Empty(usize),
+    /// The AKVSync's name cannot be a label value (the generated objects carry it).
+    #[error(
+        "the AKVSync's name is longer than 63 characters, the limit of the sse-rs.io/akvsync label it is written in"
+    )]
+    NameTooLong,
+    /// A generated SecretSync would be refused.
+    #[error("Secret {secret}: {reason}")]
+    Invalid {
+        /// The Secret (and SecretSync).
+        secret: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// The controlling owner reference of a generated object.
@@ -97,6 +110,9 @@ fn meta(akv: &AKVSync, name: &str) -> ObjectMeta {
 /// The SecretProviderClass and SecretSyncs `akv` stands for.
 pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
     let spec = &akv.spec;
+    if akv.name_any().len() > 63 {
+        return Err(TranslateError::NameTooLong);
+    }
     // (vault secret, history) → its objectAlias, in first-use order.
     let mut aliases: Vec<((String, i32), String)> = Vec::new();
     let mut alias_of = |secret: &str, history: i32| -> String {
@@ -104,11 +120,11 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
             return alias.clone();
         }
         let taken = |a: &str| aliases.iter().any(|(_, b)| b == a);
-        let alias = if taken(secret) {
-            format!("{secret}-h{history}")
-        } else {
-            secret.to_string()
-        };
+        let alias = std::iter::once(secret.to_string())
+            .chain(std::iter::once(format!("{secret}-h{history}")))
+            .chain((2..).map(|n| format!("{secret}-h{history}-{n}")))
+            .find(|a| !taken(a))
+            .unwrap_or_else(|| secret.to_string());
         aliases.push(((secret.to_string(), history), alias.clone()));
         alias
     };
@@ -155,6 +171,13 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
         if syncs.iter().any(|s| s.name_any() == name) {
             return Err(TranslateError::DuplicateSecret(name));
         }
+        if !is_dns1123_subdomain(&name) {
+            return Err(TranslateError::Invalid {
+                secret: name,
+                reason: "not a valid Secret name (lower-case letters, digits, '-' and '.'): set kubernetesSecretName"
+                    .into(),
+            });
+        }
         let mut sync = SecretSync::new(
             &name,
             SecretSyncSpec {
@@ -175,6 +198,10 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
                 ..SecretSyncSpec::default()
             },
         );
+        sse_api::validation::validate_spec(&sync.spec).map_err(|e| TranslateError::Invalid {
+            secret: name.clone(),
+            reason: e.to_string(),
+        })?;
         sync.metadata = meta(akv, &name);
         syncs.push(sync);
     }
@@ -201,6 +228,19 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
     );
     class.metadata = meta(akv, &akv.name_any());
     Ok(Generated { class, syncs })
+}
+
+/// A DNS-1123 subdomain: what a Secret's name must be.
+fn is_dns1123_subdomain(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// Whether `object` is controlled by `akv`.
@@ -231,13 +271,15 @@ fn kube_error(what: &str) -> impl Fn(kube::Error) -> ReconcileError + '_ {
 pub async fn run(client: Client, shutdown: CancellationToken) {
     let generated = watcher::Config::default().labels(LABEL);
     Controller::new(Api::<AKVSync>::all(client.clone()), watcher::Config::default())
+        // The generated SecretSyncs' status writes trigger it: gather a burst into one reconcile.
+        .with_config(kube::runtime::controller::Config::default().debounce(Duration::from_secs(2)))
         .owns(Api::<SecretSync>::all(client.clone()), generated.clone())
         .owns(Api::<SecretProviderClass>::all(client.clone()), generated)
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile, error_policy, Arc::new(Ctx { client }))
         .for_each(|result| async move {
             if let Err(error) = result {
-                tracing::debug!(%error, "akvsync reconcile");
+                tracing::warn!(%error, "akvsync controller");
             }
         })
         .await;
@@ -253,8 +295,6 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
     let namespace = akv.namespace().unwrap_or_default();
     let classes: Api<SecretProviderClass> = Api::namespaced(ctx.client.clone(), &namespace);
     let syncs: Api<SecretSync> = Api::namespaced(ctx.client.clone(), &namespace);
-    let apply = PatchParams::apply(FIELD_MANAGER).force();
-    let mut problems: Vec<String> = Vec::new();
     let generated = match translate(&akv) {
         Ok(generated) => generated,
         Err(error) => {
@@ -262,52 +302,29 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
             return Ok(Action::await_change());
         }
     };
-
-    let class_name = akv.name_any();
-    let class_ok = match classes
-        .get_metadata_opt(&class_name)
-        .await
-        .map_err(kube_error("get secretproviderclass"))?
-    {
-        Some(existing) if !ours(&existing.metadata, &akv) => {
-            problems.push(format!(
-                "SecretProviderClass {class_name} exists and is not this AKVSync's: it is left untouched"
-            ));
-            false
-        }
-        _ => true,
-    };
+    // Each problem is recorded and the rest goes on: one object the API server refuses does not hold up
+    // the others, the deletions, or the status.
+    let mut conflicts: Vec<String> = Vec::new();
+    let mut failures: Vec<String> = Vec::new();
     let mut wanted: Vec<String> = Vec::new();
-    if class_ok {
-        let live = classes
-            .patch(&class_name, &apply, &Patch::Apply(&generated.class))
-            .await
-            .map_err(kube_error("apply secretproviderclass"))?;
-        if live.spec != generated.class.spec {
-            replace_spec(&classes, &class_name, &generated.class.spec).await?;
-        }
-        for sync in &generated.syncs {
-            let name = sync.name_any();
-            match syncs
-                .get_metadata_opt(&name)
-                .await
-                .map_err(kube_error("get secretsync"))?
-            {
-                Some(existing) if !ours(&existing.metadata, &akv) => problems.push(format!(
-                    "SecretSync {name} exists and is not this AKVSync's: it is left untouched"
-                )),
-                _ => {
-                    let live = syncs
-                        .patch(&name, &apply, &Patch::Apply(sync))
-                        .await
-                        .map_err(kube_error("apply secretsync"))?;
-                    if live.spec != sync.spec {
-                        replace_spec(&syncs, &name, &sync.spec).await?;
-                    }
-                    wanted.push(name);
+    match put(&classes, &generated.class, &akv).await {
+        Ok(Put::Done) => {
+            for sync in &generated.syncs {
+                match put(&syncs, sync, &akv).await {
+                    Ok(Put::Done) => wanted.push(sync.name_any()),
+                    Ok(Put::Foreign) => conflicts.push(format!(
+                        "SecretSync {} exists and is not this AKVSync's: it is left untouched",
+                        sync.name_any()
+                    )),
+                    Err(error) => failures.push(format!("SecretSync {}: {error}", sync.name_any())),
                 }
             }
         }
+        Ok(Put::Foreign) => conflicts.push(format!(
+            "SecretProviderClass {} exists and is not this AKVSync's: it is left untouched",
+            akv.name_any()
+        )),
+        Err(error) => failures.push(format!("SecretProviderClass {}: {error}", akv.name_any())),
     }
     // Generated SecretSyncs no entry asks for any more.
     let labelled = syncs
@@ -320,12 +337,19 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
         if !ours(&sync.metadata, &akv) {
             continue;
         }
-        if !wanted.contains(&name) && generated.syncs.iter().all(|s| s.name_any() != name) {
-            syncs
-                .delete(&name, &DeleteParams::background())
-                .await
-                .map_err(kube_error("delete secretsync"))?;
-            tracing::info!(secretsync = %name, "deleted: no entry asks for it any more");
+        if generated.syncs.iter().all(|s| s.name_any() != name) {
+            // Exactly the one looked at: not a same-named one created since.
+            let delete = DeleteParams {
+                preconditions: Some(kube::api::Preconditions {
+                    uid: sync.uid(),
+                    resource_version: sync.resource_version(),
+                }),
+                ..DeleteParams::background()
+            };
+            match syncs.delete(&name, &delete).await {
+                Ok(_) => tracing::info!(secretsync = %name, "deleted: no entry asks for it any more"),
+                Err(error) => failures.push(format!("SecretSync {name}: delete: {error}")),
+            }
             continue;
         }
         let ready = sync
@@ -349,34 +373,92 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
         }
     }
     statuses.sort_by(|a, b| a.name.cmp(&b.name));
-    let reason = if problems.is_empty() { "" } else { "NameConflict" };
+    let (problems, reason) = if !failures.is_empty() {
+        (
+            failures.into_iter().chain(conflicts).collect::<Vec<_>>(),
+            "ApplyFailed",
+        )
+    } else {
+        (conflicts, "NameConflict")
+    };
     write_status(&ctx, &akv, &statuses, &problems, reason).await?;
-    Ok(Action::requeue(RESYNC))
+    Ok(Action::requeue(if problems.is_empty() { RESYNC } else { RETRY }))
 }
 
-/// Put `spec` back whole: server-side apply restores the fields SSE-rs set, but keeps what another writer
-/// added (a renamed list entry, an extra field); a generated object must stay exactly as generated.
-async fn replace_spec<K>(api: &Api<K>, name: &str, spec: &impl serde::Serialize) -> Result<(), ReconcileError>
+/// What [`put`] found.
+enum Put {
+    /// The object is as generated.
+    Done,
+    /// A same-named object this AKVSync does not control: left untouched.
+    Foreign,
+}
+
+/// Make `desired` exist as generated. Absent: created (a same-named object created meanwhile makes the
+/// create fail, never a takeover). Ours but different: its spec, labels and owner are put back, pinned to
+/// the resourceVersion looked at. As generated already: no write at all.
+async fn put<K>(api: &Api<K>, desired: &K, akv: &AKVSync) -> Result<Put, String>
 where
-    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let value = serde_json::to_value(spec).map_err(|e| ReconcileError(e.to_string()))?;
-    let patch = json_patch::Patch(vec![json_patch::PatchOperation::Replace(
-        json_patch::ReplaceOperation {
-            path: json_patch::jsonptr::PointerBuf::parse("/spec")
-                .map_err(|e| ReconcileError(e.to_string()))?,
+    let name = desired.meta().name.clone().unwrap_or_default();
+    let existing = api.get_opt(&name).await.map_err(|e| format!("get: {e}"))?;
+    let Some(existing) = existing else {
+        let create = kube::api::PostParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..kube::api::PostParams::default()
+        };
+        api.create(&create, desired)
+            .await
+            .map_err(|e| format!("create: {e}"))?;
+        return Ok(Put::Done);
+    };
+    if !ours(existing.meta(), akv) {
+        return Ok(Put::Foreign);
+    }
+    let spec = |object: &K| serde_json::to_value(object).ok().map(|v| v["spec"].clone());
+    let labelled = existing
+        .meta()
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.get(LABEL) == desired.meta().labels.as_ref().and_then(|d| d.get(LABEL)));
+    if spec(&existing) == spec(desired) && labelled {
+        return Ok(Put::Done);
+    }
+    // The whole spec back (server-side apply alone would keep what another writer added, such as a renamed
+    // list entry), with the label and owner reference, only if nobody wrote in between.
+    let resource_version = existing.meta().resource_version.clone().unwrap_or_default();
+    // `add` replaces a member that exists and creates one that does not.
+    let replace = |path: &str, value: serde_json::Value| -> Result<json_patch::PatchOperation, String> {
+        Ok(json_patch::PatchOperation::Add(json_patch::AddOperation {
+            path: json_patch::jsonptr::PointerBuf::parse(path).map_err(|e| e.to_string())?,
             value,
-        },
-    )]);
+        }))
+    };
+    let patch = json_patch::Patch(vec![
+        json_patch::PatchOperation::Test(json_patch::TestOperation {
+            path: json_patch::jsonptr::PointerBuf::parse("/metadata/resourceVersion")
+                .map_err(|e| e.to_string())?,
+            value: serde_json::Value::String(resource_version),
+        }),
+        replace("/spec", spec(desired).unwrap_or_default())?,
+        replace(
+            "/metadata/labels",
+            serde_json::to_value(&desired.meta().labels).map_err(|e| e.to_string())?,
+        )?,
+        replace(
+            "/metadata/ownerReferences",
+            serde_json::to_value(&desired.meta().owner_references).map_err(|e| e.to_string())?,
+        )?,
+    ]);
     api.patch(
-        name,
+        &name,
         &PatchParams::apply(FIELD_MANAGER),
         &Patch::<()>::Json(patch),
     )
     .await
-    .map_err(kube_error("restore the generated spec"))?;
-    tracing::info!(name, "restored the generated spec (it had been edited)");
-    Ok(())
+    .map_err(|e| format!("restore: {e}"))?;
+    tracing::info!(name, "restored as generated (it had been edited)");
+    Ok(Put::Done)
 }
 
 /// The status: the summary, each generated SecretSync, and `Ready` (with `problems` first when any).
@@ -446,7 +528,13 @@ async fn write_status(
     api.patch_status(
         &akv.name_any(),
         &PatchParams::default(),
-        &Patch::Merge(serde_json::json!({ "status": next })),
+        // secretSyncs written even when empty: a merge patch that omits it would leave the old list.
+        &Patch::Merge(serde_json::json!({ "status": {
+            "summary": next.summary,
+            "secretSyncs": next.secret_syncs,
+            "observedGeneration": next.observed_generation,
+            "conditions": next.conditions,
+        } })),
     )
     .await
     .map_err(kube_error("write akvsync status"))?;
@@ -531,6 +619,21 @@ mod tests {
         ])))
         .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(data(&generated.syncs[1])[2], ("s-h3/2", "v2"));
+        // `s-h3` is the name of another vault secret here: the history alias steps aside.
+        let generated = translate(&akv(serde_json::json!([
+            {"secretInAKV": "s-h3"},
+            {"secretInAKV": "s"},
+            {"secretInAKV": "s", "kubernetesSecretName": "s-history", "versionHistory": 3},
+        ])))
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(data(&generated.syncs[2])[0], ("s-h3-2/0", "v0"));
+        assert!(matches!(
+            translate(&akv(serde_json::json!([{"secretInAKV": "Bad-"}]))),
+            Err(TranslateError::Invalid { .. })
+        ));
+        let mut long = akv(serde_json::json!([{"secretInAKV": "a"}]));
+        long.metadata.name = Some("n".repeat(64));
+        assert_eq!(translate(&long), Err(TranslateError::NameTooLong));
         assert_eq!(
             translate(&akv(
                 serde_json::json!([{"secretInAKV": "a"}, {"secretInAKV": "A"}])

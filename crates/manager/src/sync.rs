@@ -131,6 +131,11 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     let (healthy, summary) = map_partial(sync, mount)?;
     let desired = desired_of(&healthy);
     let (written, _) = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
+    let warnings = if written == secret::Written::Unchanged {
+        Vec::new()
+    } else {
+        warnings
+    };
     Ok(Done {
         outcome: Outcome::Partial { written, summary },
         observed_at,

@@ -211,6 +211,12 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
             .map(|p| p.display().to_string())
             .unwrap_or_default(),
     };
+    if !default_cloud.env_file.is_empty() && !default_cloud.name.eq_ignore_ascii_case("AzureStackCloud") {
+        tracing::warn!(
+            cloud = %default_cloud.name,
+            "--cloud-env-file applies to AzureStackCloud only: ignored with this --cloud-name"
+        );
+    }
     if !default_cloud.name.eq_ignore_ascii_case("AzureStackCloud") || !default_cloud.env_file.is_empty() {
         crate::cloud::Cloud::resolve(&default_cloud.name, &default_cloud.env_file)
             .map_err(|e| anyhow::anyhow!("--cloud-name: {e}"))?;

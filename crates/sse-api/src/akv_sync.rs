@@ -13,14 +13,13 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::validation::{DNS1123_SUBDOMAIN_PATTERN, MAX_NAME_LENGTH};
+use crate::validation::{DNS1123_SUBDOMAIN_PATTERN, MAX_NAME_LENGTH, TARGET_KEY_PATTERN};
 
-/// Key Vault object names: 1–127 of `[0-9a-zA-Z-]`.
-pub const VAULT_OBJECT_PATTERN: &str = "^[0-9a-zA-Z-]{1,127}$";
+/// Key Vault object names (1–127 of `[0-9a-zA-Z-]`) that can also name a Secret and a file: no `-` at
+/// either end.
+pub const VAULT_OBJECT_PATTERN: &str = "^[0-9a-zA-Z]([0-9a-zA-Z-]{0,125}[0-9a-zA-Z])?$";
 /// Key Vault names: 3–24 of `[0-9a-zA-Z-]`, starting with a letter.
 pub const VAULT_NAME_PATTERN: &str = "^[a-zA-Z][0-9a-zA-Z-]{2,23}$";
-/// A Secret data key.
-pub const DATA_KEY_PATTERN: &str = r"^[-._a-zA-Z0-9]+$";
 /// Most entries of `objects`, and of a compound entry's parts.
 pub const MAX_OBJECTS: u32 = 256;
 /// Longest version history.
@@ -111,8 +110,8 @@ pub struct AkvSyncPart {
     #[serde(rename = "secretInAKV")]
     #[schemars(regex(pattern = VAULT_OBJECT_PATTERN))]
     pub secret_in_akv: String,
-    /// Its data key in the Secret.
-    #[schemars(length(min = 1, max = MAX_NAME_LENGTH), regex(pattern = DATA_KEY_PATTERN))]
+    /// Its data key in the Secret (the pattern of a SecretSync's `targetKey`).
+    #[schemars(length(min = 1, max = MAX_NAME_LENGTH), regex(pattern = TARGET_KEY_PATTERN))]
     pub data_key: String,
 }
 

@@ -4,7 +4,7 @@
 
 use kube::CustomResourceExt;
 use serde_json::{Value, json};
-use sse_api::{SecretSync, generated_crds, secret_provider_class};
+use sse_api::{AKVSync, SecretSync, generated_crds, secret_provider_class};
 
 const DNS1123: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 const PATH_OR_KEY: &str = r"^[A-Za-z0-9.]([-A-Za-z0-9]+([-._a-zA-Z0-9]?[A-Za-z0-9])*)?(\/([0-9]+))*$";
@@ -372,7 +372,8 @@ fn generated_crd_files() {
         names,
         [
             "secretsyncs.secret-sync.x-k8s.io.yaml",
-            "secretproviderclasses.secrets-store.csi.x-k8s.io.yaml"
+            "secretproviderclasses.secrets-store.csi.x-k8s.io.yaml",
+            "akvsyncs.secret-sync.x-k8s.io.yaml"
         ]
     );
     assert_eq!(
@@ -394,4 +395,57 @@ fn crds_survive_a_yaml_round_trip() {
             generated.file_name
         );
     }
+}
+
+#[test]
+fn akvsync_schema_columns_and_rules() {
+    let crd = serde_json::to_value(AKVSync::crd()).expect("json");
+    assert_eq!(crd["spec"]["names"]["kind"], "AKVSync");
+    assert_eq!(crd["spec"]["names"]["plural"], "akvsyncs");
+    assert_eq!(crd["spec"]["scope"], "Namespaced");
+    let version = &crd["spec"]["versions"][0];
+    assert_eq!(version["name"], "v1alpha1");
+    assert_eq!(version["subresources"]["status"], json!({}));
+    let columns: Vec<&str> = version["additionalPrinterColumns"]
+        .as_array()
+        .expect("columns")
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    assert_eq!(columns, ["Ready", "Secrets", "Reason", "Age"]);
+    let spec = spec_schema(&crd);
+    assert_eq!(
+        required(spec),
+        [
+            "clientID",
+            "keyvaultName",
+            "objects",
+            "serviceAccountName",
+            "tenantID"
+        ]
+    );
+    let entry = prop(spec, "objects.[]");
+    let rules: Vec<&str> = entry["x-kubernetes-validations"]
+        .as_array()
+        .expect("entry rules")
+        .iter()
+        .filter_map(|r| r["rule"].as_str())
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            "has(self.secretInAKV) != has(self.objects)",
+            "!has(self.objects) || has(self.kubernetesSecretName)",
+            "!has(self.objects) || !has(self.versionHistory)"
+        ]
+    );
+    assert_eq!(
+        prop(entry, "objects.[].dataKey")["pattern"],
+        sse_api::validation::TARGET_KEY_PATTERN,
+        "a data key the generated SecretSync's targetKey accepts"
+    );
+    assert_eq!(
+        prop(entry, "secretInAKV")["pattern"],
+        sse_api::akv_sync::VAULT_OBJECT_PATTERN
+    );
 }

@@ -729,5 +729,36 @@ pub async fn akvsync_generates_and_keeps_its_secret_syncs(w: &World, ns: &str) -
     })
     .await
     .context("the SecretSync of a removed entry was not deleted")?;
+
+    // A same-named SecretSync of the user's is never taken over: the AKVSync says so.
+    w.vault_class(ns, "akv-user", "v").await?;
+    w.k.apply(&sync_yaml(
+        ns,
+        "taken",
+        "spc",
+        "Opaque",
+        &[("akv-user", "mine")],
+        "",
+    ))
+    .await?;
+    w.k.apply(&akv(
+        "  - secretInAKV: akv-db-password\n  - {secretInAKV: akv-db-user, kubernetesSecretName: taken}\n",
+    ))
+    .await?;
+    eventually(Duration::from_secs(30), || async {
+        let a = w.k.json(&["get", "akvsync", "app", "-n", ns]).await?;
+        Ok(condition(&a, "Ready")
+            .filter(|(s, r, m)| s == "False" && r == "NameConflict" && m.contains("SecretSync taken")))
+    })
+    .await
+    .context("no NameConflict")?;
+    let mine = w.k.json(&["get", "secretsync", "taken", "-n", ns]).await?;
+    ensure!(
+        mine["spec"]["secretObject"]["data"][0]["targetKey"] == "mine"
+            && mine["metadata"]["ownerReferences"].is_null()
+            && mine["metadata"]["labels"]["sse-rs.io/akvsync"].is_null(),
+        "the user's SecretSync was touched: {}",
+        mine["metadata"]
+    );
     Ok(())
 }
