@@ -14,13 +14,14 @@ use sse_tests::deploy::{
     MANAGER, Obj, Problems, Render, check_every_overlay, container, items, non_empty_str, strings,
 };
 
-/// SPEC §7.5 (staging): every policy SSE-rs ships.
-const POLICIES: [&str; 5] = [
+/// SPEC §7.5 (staging): every policy SSE-rs ships, plus the fence around what AKVSyncs make it write.
+const POLICIES: [&str; 6] = [
     "secrets-store-sync-controller-create-update-policy",
     "secrets-store-sync-controller-delete-policy",
     "secrets-store-sync-controller-update-check-oldobject-policy",
     "secrets-store-sync-controller-update-label-policy",
     "secrets-store-sync-controller-validate-token-policy",
+    "secrets-store-sync-controller-generated-objects-policy",
 ];
 
 /// The manager ServiceAccount named in a matchCondition: `(namespace, name)`.
@@ -106,10 +107,15 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
         let resources: BTreeSet<String> = items(&spec["matchConstraints"]["resourceRules"])
             .flat_map(|rule| strings(&rule["resources"]))
             .collect();
-        if resources
-            .iter()
-            .any(|r| r == "secrets" || r == "serviceaccounts/token")
-        {
+        if resources.iter().any(|r| {
+            [
+                "secrets",
+                "serviceaccounts/token",
+                "secretproviderclasses",
+                "secretsyncs",
+            ]
+            .contains(&r.as_str())
+        }) {
             let conds: Vec<&Value> = items(&spec["matchConditions"]).collect();
             let users: Vec<Option<(String, String)>> = conds
                 .iter()
@@ -222,6 +228,22 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             format!(
                 "update-label policy must check label {}",
                 consts::CONTROLLER_LABEL_KEY
+            )
+        },
+    );
+    // The fence around AKVSync's writes: the label and owner the manager's AKVSync controller sets, and no
+    // node or pod identity in a class it writes.
+    let generated = text(POLICIES[5]);
+    p.check(
+        generated.contains(&format!("'{}'", manager::akvsync::LABEL))
+            && generated.contains("o.kind == 'AKVSync'")
+            && generated.contains(&format!("'{}/'", consts::SECRET_SYNC_GROUP))
+            && generated.contains("'useVMManagedIdentity'")
+            && generated.contains("'usePodIdentity'"),
+        || {
+            format!(
+                "{} must check the AKVSync label and owner and refuse node/pod identity",
+                POLICIES[5]
             )
         },
     );

@@ -93,8 +93,8 @@ fn check_rbac(r: &Render, dep: &Obj, pod: &Value, (watch, reload): (bool, bool),
                 "secretproviderclasses",
                 "",
             ),
-            // create/patch/delete: what AKVSyncs generate.
-            set(&["create", "delete", "get", "list", "patch", "watch"]),
+            // create/patch: what AKVSyncs generate.
+            set(&["create", "get", "list", "patch", "watch"]),
         ),
         (
             key("cluster", "secret-sync.x-k8s.io", "secretsyncs", ""),

@@ -760,5 +760,41 @@ pub async fn akvsync_generates_and_keeps_its_secret_syncs(w: &World, ns: &str) -
         "the user's SecretSync was touched: {}",
         mine["metadata"]
     );
+
+    // The admission fence around the manager's new rights: as the manager, a class no AKVSync controls,
+    // and a controlled one asking for the node's identity, are refused.
+    let denied = |yaml: String, what: &'static str| async move {
+        let err = w
+            .as_manager
+            .run(&["create", "-f", "-"], Some(&yaml))
+            .await
+            .err()
+            .with_context(|| format!("the manager could create {what}"))?;
+        ensure!(
+            format!("{err:#}").contains("secrets-store-sync-controller-generated-objects-policy"),
+            "{what}: {err:#}"
+        );
+        anyhow::Ok(())
+    };
+    denied(
+        w.spc(
+            ns,
+            "not-generated",
+            "azure",
+            &["objectName: x\nobjectType: secret"],
+        ),
+        "an unowned class",
+    )
+    .await?;
+    let uid = w.k.json(&["get", "akvsync", "app", "-n", ns]).await?["metadata"]["uid"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let node_identity = format!(
+        "apiVersion: secrets-store.csi.x-k8s.io/v1\nkind: SecretProviderClass\nmetadata:\n  name: node-identity\n  namespace: {ns}\n\
+         \x20 labels: {{sse-rs.io/akvsync: app}}\n  ownerReferences:\n  - {{apiVersion: secret-sync.x-k8s.io/v1alpha1, kind: AKVSync, name: app, uid: {uid}, controller: true}}\n\
+         spec:\n  provider: azure\n  parameters: {{keyvaultName: {VAULT}, tenantId: {TENANT}, useVMManagedIdentity: \"true\"}}\n"
+    );
+    denied(node_identity, "a class with the node's identity").await?;
     Ok(())
 }
