@@ -701,6 +701,7 @@ fn identity_of(src: &EsSource<'_>, options: &Options, notes: &mut Notes) -> Iden
         return other_identity(src, options, notes);
     };
     let es_namespace = src.namespace.as_deref();
+    let named = account.named;
     let service_account = account.name;
     let account_namespace = account.namespace;
     if !account.named {
@@ -744,7 +745,10 @@ fn identity_of(src: &EsSource<'_>, options: &Options, notes: &mut Notes) -> Iden
     let account = src
         .inputs
         .service_account(account_namespace.as_deref(), &service_account);
-    let client_id = if let Some(secret) = src.azurekv.pointer("/authSecretRef/clientId") {
+    // With workload identity and no serviceAccountRef, ESO takes the identity from its own environment and
+    // ignores authSecretRef.
+    let auth_secret_client = src.azurekv.pointer("/authSecretRef/clientId").filter(|_| named);
+    let client_id = if let Some(secret) = auth_secret_client {
         let described = secret_key_ref(secret);
         notes.add(
             src.store_field("authSecretRef.clientId"),
@@ -2873,6 +2877,46 @@ spec: {provider: azure, parameters: {keyvaultName: other}}
         assert!(
             yaml_out.contains("# check: metadata.name (a SecretProviderClass db exists already"),
             "{yaml_out}"
+        );
+    }
+
+    #[test]
+    fn workload_identity_without_a_service_account_ignores_auth_secret_ref_as_eso_does() {
+        let yaml = r#"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: kv, namespace: apps}
+spec:
+  provider:
+    azurekv:
+      authType: WorkloadIdentity
+      vaultUrl: https://contoso-kv.vault.azure.net
+      tenantId: t-1
+      authSecretRef:
+        clientId: {name: creds, key: client-id}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: db, namespace: apps}
+spec:
+  secretStoreRef: {name: kv, kind: SecretStore}
+  data:
+    - {secretKey: password, remoteRef: {key: db-password}}
+"#;
+        let migrations = run_on(yaml);
+        let migration = only(&migrations);
+        assert_eq!(
+            parameters(migration)["clientID"],
+            "<client-id of ServiceAccount default>",
+            "not the authSecretRef's: ESO ignores it here"
+        );
+        assert!(
+            migration
+                .notes
+                .iter()
+                .all(|n| !n.field.contains("authSecretRef.clientId")),
+            "{:#?}",
+            migration.notes
         );
     }
 }
