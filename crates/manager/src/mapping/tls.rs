@@ -157,29 +157,58 @@ fn certificates(data: &[u8]) -> Result<Vec<u8>, CertError> {
     Ok(out)
 }
 
-/// `ca.crt`: the certificates of `tls.crt` but the first, the leaf (PEM in Key Vault's order, key then leaf
-/// then chain; PKCS#12 leaf first). A self-signed leaf alone is its own CA and is written as such, as
-/// cert-manager does; a leaf alone that some CA issued is an error rather than a `ca.crt` that cannot verify it.
+/// `ca.crt`: the certificates of `tls.crt` but the leaf. The leaf is the one certificate that issued none of
+/// the others (so a PEM with its chain first still gives the right set); when that is not a single one,
+/// the first, as Key Vault orders PEM (key, leaf, chain) and PKCS#12 is read leaf first. A self-signed leaf
+/// alone is its own CA and is written as such, as cert-manager does; a leaf alone that some CA issued is an
+/// error rather than a `ca.crt` that cannot verify it.
 fn issuing_chain(data: &[u8]) -> Result<Vec<u8>, CertError> {
     let pem = certificates(data)?;
     let (blocks, _) = gopem::decode_all(&pem);
-    let mut certs = blocks.iter().filter(|b| b.label == CERTIFICATE);
-    let leaf = certs.next().ok_or(CertError::NoCertificate)?;
+    let certs: Vec<_> = blocks.iter().filter(|b| b.label == CERTIFICATE).collect();
+    let parsed: Vec<Option<p12_keystore::Certificate>> = certs
+        .iter()
+        .map(|b| p12_keystore::Certificate::from_der(&b.bytes).ok())
+        .collect();
+    let issues_another = |i: usize| {
+        let Some(candidate) = &parsed[i] else {
+            return false;
+        };
+        parsed.iter().enumerate().any(|(j, other)| {
+            j != i
+                && other
+                    .as_ref()
+                    .is_some_and(|o| o.issuer() == candidate.subject() && o.subject() != o.issuer())
+        })
+    };
+    let mut leaves = (0..certs.len()).filter(|&i| !issues_another(i));
+    let leaf = match (leaves.next(), leaves.next()) {
+        (Some(only), None) => only,
+        _ => 0,
+    };
+    let Some(leaf_block) = certs.get(leaf) else {
+        return Err(CertError::NoCertificate);
+    };
     let mut out = Vec::new();
-    for block in certs {
-        out.extend_from_slice(&gopem::encode_with_headers(
-            block.label,
-            &block.headers,
-            &block.bytes,
-        ));
+    for (i, block) in certs.iter().enumerate() {
+        if i != leaf {
+            out.extend_from_slice(&gopem::encode_with_headers(
+                block.label,
+                &block.headers,
+                &block.bytes,
+            ));
+        }
     }
     if !out.is_empty() {
         return Ok(out);
     }
-    let self_signed =
-        p12_keystore::Certificate::from_der(&leaf.bytes).is_ok_and(|c| c.subject() == c.issuer());
+    let self_signed = parsed[leaf].as_ref().is_some_and(|c| c.subject() == c.issuer());
     if self_signed {
-        Ok(gopem::encode_with_headers(leaf.label, &leaf.headers, &leaf.bytes))
+        Ok(gopem::encode_with_headers(
+            leaf_block.label,
+            &leaf_block.headers,
+            &leaf_block.bytes,
+        ))
     } else {
         Err(CertError::NoIssuingChain)
     }

@@ -53,6 +53,19 @@ fn ca_crt_is_the_issuing_chain_without_the_leaf() {
         ca,
         [pem_str(CERT, &c.intermediate), pem_str(CERT, &c.root)].concat()
     );
+    // The chain first: the leaf is still the certificate that issued no other.
+    let chain_first = [
+        pem_str(CERT, &c.root),
+        pem_str(CERT, &c.intermediate),
+        pem_str(CERT, &c.leaf),
+        pem_str("PRIVATE KEY", &c.leaf_key),
+    ]
+    .concat();
+    let ca = String::from_utf8(tls("ca.crt", chain_first.as_bytes()).unwrap()).unwrap();
+    assert_eq!(
+        ca,
+        [pem_str(CERT, &c.root), pem_str(CERT, &c.intermediate)].concat()
+    );
     // tls.crt keeps the whole chain, as upstream.
     let crt = String::from_utf8(tls("tls.crt", input.as_bytes()).unwrap()).unwrap();
     assert!(crt.starts_with(&pem_str(CERT, &c.leaf)) && crt.ends_with(&pem_str(CERT, &c.root)));
