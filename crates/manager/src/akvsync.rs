@@ -307,10 +307,16 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
     let mut conflicts: Vec<String> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     let mut wanted: Vec<String> = Vec::new();
-    match put(&classes, &generated.class, &akv).await {
+    // One LIST of what this AKVSync generated serves every SecretSync below (no GET each).
+    let labelled = syncs
+        .list(&ListParams::default().labels(&format!("{LABEL}={}", akv.name_any())))
+        .await
+        .map_err(kube_error("list secretsyncs"))?;
+    match put(&classes, &generated.class, None, &akv).await {
         Ok(Put::Done) => {
             for sync in &generated.syncs {
-                match put(&syncs, sync, &akv).await {
+                let listed = labelled.items.iter().find(|s| s.name_any() == sync.name_any());
+                match put(&syncs, sync, Some(listed), &akv).await {
                     Ok(Put::Done) => wanted.push(sync.name_any()),
                     Ok(Put::Foreign) => conflicts.push(format!(
                         "SecretSync {} exists and is not this AKVSync's: it is left untouched",
@@ -327,10 +333,6 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
         Err(error) => failures.push(format!("SecretProviderClass {}: {error}", akv.name_any())),
     }
     // Generated SecretSyncs no entry asks for any more.
-    let labelled = syncs
-        .list(&ListParams::default().labels(&format!("{LABEL}={}", akv.name_any())))
-        .await
-        .map_err(kube_error("list secretsyncs"))?;
     let mut statuses: Vec<GeneratedSync> = Vec::new();
     for sync in labelled.items {
         let name = sync.name_any();
@@ -395,22 +397,37 @@ enum Put {
 
 /// Make `desired` exist as generated. Absent: created (a same-named object created meanwhile makes the
 /// create fail, never a takeover). Ours but different: its spec, labels and owner are put back, pinned to
-/// the resourceVersion looked at. As generated already: no write at all.
-async fn put<K>(api: &Api<K>, desired: &K, akv: &AKVSync) -> Result<Put, String>
+/// the resourceVersion looked at. As generated already: no write at all. `listed`: `Some` when the caller
+/// listed the generated objects already (`Some(None)`: not among them, so it is created, and looked at
+/// only if that fails); `None`: look it up.
+async fn put<K>(api: &Api<K>, desired: &K, listed: Option<Option<&K>>, akv: &AKVSync) -> Result<Put, String>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let name = desired.meta().name.clone().unwrap_or_default();
-    let existing = api.get_opt(&name).await.map_err(|e| format!("get: {e}"))?;
-    let Some(existing) = existing else {
-        let create = kube::api::PostParams {
-            field_manager: Some(FIELD_MANAGER.to_string()),
-            ..kube::api::PostParams::default()
-        };
-        api.create(&create, desired)
-            .await
-            .map_err(|e| format!("create: {e}"))?;
-        return Ok(Put::Done);
+    let existing = match listed {
+        Some(Some(object)) => Some(object.clone()),
+        Some(None) => None,
+        None => api.get_opt(&name).await.map_err(|e| format!("get: {e}"))?,
+    };
+    let existing = match existing {
+        Some(existing) => existing,
+        None => {
+            let create = kube::api::PostParams {
+                field_manager: Some(FIELD_MANAGER.to_string()),
+                ..kube::api::PostParams::default()
+            };
+            match api.create(&create, desired).await {
+                Ok(_) => return Ok(Put::Done),
+                // Not listed as ours, yet there: someone else's (or ours, unlabelled by an edit).
+                Err(kube::Error::Api(status)) if status.code == 409 => api
+                    .get_opt(&name)
+                    .await
+                    .map_err(|e| format!("get: {e}"))?
+                    .ok_or_else(|| "created and deleted meanwhile: retried".to_string())?,
+                Err(error) => return Err(format!("create: {error}")),
+            }
+        }
     };
     if !ours(existing.meta(), akv) {
         return Ok(Put::Foreign);
