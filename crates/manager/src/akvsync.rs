@@ -474,7 +474,7 @@ where
     )
     .await
     .map_err(|e| format!("restore: {e}"))?;
-    tracing::info!(name, "restored as generated (it had been edited)");
+    tracing::info!(name, "rewritten as its AKVSync generates it (the AKVSync or the object had changed)");
     Ok(Put::Done)
 }
 
