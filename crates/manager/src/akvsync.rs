@@ -474,7 +474,10 @@ where
     )
     .await
     .map_err(|e| format!("restore: {e}"))?;
-    tracing::info!(name, "rewritten as its AKVSync generates it (the AKVSync or the object had changed)");
+    tracing::info!(
+        name,
+        "rewritten as its AKVSync generates it (the AKVSync or the object had changed)"
+    );
     Ok(Put::Done)
 }
 
