@@ -171,7 +171,7 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
         if syncs.iter().any(|s| s.name_any() == name) {
             return Err(TranslateError::DuplicateSecret(name));
         }
-        if !is_dns1123_subdomain(&name) {
+        if !sse_api::validation::is_dns1123_subdomain(&name) {
             return Err(TranslateError::Invalid {
                 secret: name,
                 reason: "not a valid Secret name (lower-case letters, digits, '-' and '.'): set kubernetesSecretName"
@@ -228,19 +228,6 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
     );
     class.metadata = meta(akv, &akv.name_any());
     Ok(Generated { class, syncs })
-}
-
-/// A DNS-1123 subdomain: what a Secret's name must be.
-fn is_dns1123_subdomain(name: &str) -> bool {
-    name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-        })
 }
 
 /// Whether `object` is controlled by `akv`.
@@ -548,13 +535,7 @@ async fn write_status(
     api.patch_status(
         &akv.name_any(),
         &PatchParams::default(),
-        // secretSyncs written even when empty: a merge patch that omits it would leave the old list.
-        &Patch::Merge(serde_json::json!({ "status": {
-            "summary": next.summary,
-            "secretSyncs": next.secret_syncs,
-            "observedGeneration": next.observed_generation,
-            "conditions": next.conditions,
-        } })),
+        &Patch::Merge(serde_json::json!({ "status": next })),
     )
     .await
     .map_err(kube_error("write akvsync status"))?;

@@ -394,8 +394,16 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             .event(sync, notice.warning, notice.reason.as_str(), &notice.message)
             .await;
     }
-    for (reason, message) in &warnings {
-        ctx.cluster.event(sync, true, reason, message).await;
+    let secret_written = match &outcome {
+        Outcome::Synced { written, .. } | Outcome::Partial { written, .. } => {
+            *written != crate::secret::Written::Unchanged
+        }
+        Outcome::Failed { .. } => false,
+    };
+    if secret_written {
+        for (reason, message) in &warnings {
+            ctx.cluster.event(sync, true, reason, message).await;
+        }
     }
     // Only once the status that remembers them is written: otherwise the next check fires them again.
     if matches!(written, Some(Ok(()))) {

@@ -36,7 +36,7 @@ pub struct Done {
     pub observed_at: Option<SystemTime>,
     /// The objects' validity dates, when the provider reported them (with change detection).
     pub validity: Option<Vec<crate::expiry::Dates>>,
-    /// Warning Events worth publishing once the Secret was written: (reason, message).
+    /// Warning Events about what was written: (reason, message). Published only when the Secret was.
     pub warnings: Vec<(&'static str, String)>,
 }
 
@@ -116,11 +116,6 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
                 },
             );
         }
-        let warnings = if written == secret::Written::Unchanged {
-            Vec::new()
-        } else {
-            warnings
-        };
         return Ok(Done {
             outcome: Outcome::Synced { written, hash },
             observed_at,
@@ -131,11 +126,6 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     let (healthy, summary) = map_partial(sync, mount)?;
     let desired = desired_of(&healthy);
     let (written, _) = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
-    let warnings = if written == secret::Written::Unchanged {
-        Vec::new()
-    } else {
-        warnings
-    };
     Ok(Done {
         outcome: Outcome::Partial { written, summary },
         observed_at,

@@ -122,8 +122,9 @@ pub struct AkvSyncStatus {
     /// `READY/TOTAL` generated SecretSyncs (the `Secrets` column).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
-    /// Each generated SecretSync (its Secret has the same name) and its `Ready` condition.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Each generated SecretSync (its Secret has the same name) and its `Ready` condition. Written even
+    /// when empty, so a merge patch of the status replaces an earlier list.
+    #[serde(default)]
     #[schemars(length(max = MAX_OBJECTS))]
     pub secret_syncs: Vec<GeneratedSync>,
     /// The `metadata.generation` this status was computed for.

@@ -311,19 +311,23 @@ pub fn is_qualified_name(key: &str) -> bool {
         Some((prefix, name)) => (Some(prefix), name),
         None => (None, key),
     };
-    let prefix_ok = prefix.is_none_or(|p| {
-        p.len() <= 253
-            && p.split('.').all(|label| {
-                !label.is_empty()
-                    && label.len() <= 63
-                    && label
-                        .bytes()
-                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                    && !label.starts_with('-')
-                    && !label.ends_with('-')
-            })
-    });
+    let prefix_ok =
+        prefix.is_none_or(|p| is_dns1123_subdomain(p) && p.split('.').all(|label| label.len() <= 63));
     prefix_ok && is_label_value(name) && !name.is_empty()
+}
+
+/// A DNS-1123 subdomain ([`DNS1123_SUBDOMAIN_PATTERN`], at most 253 characters): what an object's name, such
+/// as a Secret's, must be.
+pub fn is_dns1123_subdomain(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
 }
 
 /// A valid label value: at most 63 of `[A-Za-z0-9._-]`, starting and ending alphanumeric (or empty).

@@ -170,22 +170,11 @@ fn issuing_chain(data: &[u8]) -> Result<Vec<u8>, CertError> {
         .iter()
         .map(|b| p12_keystore::Certificate::from_der(&b.bytes).ok())
         .collect();
-    let issues_another = |i: usize| {
-        let Some(candidate) = &parsed[i] else {
-            return false;
-        };
-        parsed.iter().enumerate().any(|(j, other)| {
-            j != i
-                && other
-                    .as_ref()
-                    .is_some_and(|o| o.issuer() == candidate.subject() && o.subject() != o.issuer())
-        })
-    };
-    let mut leaves = (0..certs.len()).filter(|&i| !issues_another(i));
-    let leaf = match (leaves.next(), leaves.next()) {
-        (Some(only), None) => only,
-        _ => 0,
-    };
+    let names: Vec<Option<(&str, &str)>> = parsed
+        .iter()
+        .map(|c| c.as_ref().map(|c| (c.subject(), c.issuer())))
+        .collect();
+    let leaf = sole_leaf(&names).unwrap_or(0);
     let Some(leaf_block) = certs.get(leaf) else {
         return Err(CertError::NoCertificate);
     };
@@ -257,18 +246,11 @@ fn pkcs12_certificates_leaf_first(archive: &Pkcs12Archive) -> Vec<&[u8]> {
         .map(|id| id.as_ref());
     let by_key_id = key_id.and_then(|id| certs.iter().position(|c| c.local_key_id.as_deref() == Some(id)));
     let leaf = by_key_id.or_else(|| {
-        let issues_another = |i: usize| {
-            certs.iter().enumerate().any(|(j, other)| {
-                j != i
-                    && other.cert.issuer() == certs[i].cert.subject()
-                    && other.cert.subject() != other.cert.issuer()
-            })
-        };
-        let mut candidates = (0..certs.len()).filter(|&i| !issues_another(i));
-        match (candidates.next(), candidates.next()) {
-            (Some(only), None) => Some(only),
-            _ => None,
-        }
+        let names: Vec<Option<(&str, &str)>> = certs
+            .iter()
+            .map(|c| Some((c.cert.subject(), c.cert.issuer())))
+            .collect();
+        sole_leaf(&names)
     });
     let Some(leaf) = leaf else {
         return certs.iter().map(|c| c.cert.as_der()).collect();
@@ -291,6 +273,27 @@ fn pkcs12_certificates_leaf_first(archive: &Pkcs12Archive) -> Vec<&[u8]> {
     }
     order.extend((0..certs.len()).filter(|&j| !used[j]));
     order.into_iter().map(|i| certs[i].cert.as_der()).collect()
+}
+
+/// The one certificate, of `(subject, issuer)` names (`None`: unparseable), that issued none of the others
+/// (self-signed ones issue nothing here); `None` when that is not exactly one.
+fn sole_leaf(names: &[Option<(&str, &str)>]) -> Option<usize> {
+    let issues_another = |i: usize| {
+        let Some((subject, _)) = names[i] else {
+            return false;
+        };
+        names.iter().enumerate().any(|(j, other)| {
+            j != i
+                && other.is_some_and(|(other_subject, other_issuer)| {
+                    other_issuer == subject && other_subject != other_issuer
+                })
+        })
+    };
+    let mut leaves = (0..names.len()).filter(|&i| !issues_another(i));
+    match (leaves.next(), leaves.next()) {
+        (Some(only), None) => Some(only),
+        _ => None,
+    }
 }
 
 /// A re-encoded private key: its PEM label and DER.
