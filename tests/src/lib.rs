@@ -284,6 +284,35 @@ impl Env {
         sync.metadata.generation = Some(sync.metadata.generation.unwrap_or(0) + 1);
     }
 
+    /// Import certificate `name` into the emulator's vault: a leaf for `app.example` that a fresh test CA
+    /// issues for `validity`, whose secret is PEM as Key Vault keeps it (key, leaf, then the CA when
+    /// `with_chain`). Returns the CA and the leaf.
+    pub fn import_issued_certificate(
+        &self,
+        name: &str,
+        validity: Duration,
+        with_chain: bool,
+    ) -> (TestCa, sse_tls::pki::Leaf) {
+        let ca = TestCa::new("Issuing CA").unwrap();
+        let leaf = ca.issue(&["app.example"], Usage::Server, validity).unwrap();
+        let (blocks, _) = sse_tls::gopem::decode_all(leaf.cert_pem.as_bytes());
+        let chain = if with_chain { ca.cert_pem() } else { "" };
+        self.emulator.store().import_certificate(
+            VAULT,
+            name,
+            keyvault_emulator::CertificateInput {
+                leaf_der: blocks[0].bytes.clone(),
+                secret_value: format!("{}{}{chain}", leaf.key_pem, leaf.cert_pem),
+                content_type: "application/x-pem-file".into(),
+                public_key: keyvault_emulator::PublicJwk::Rsa {
+                    n: vec![0xc3; 256],
+                    e: vec![1, 0, 1],
+                },
+            },
+        );
+        (ca, leaf)
+    }
+
     /// `key → value` of the Secret's data.
     pub fn secret_data(&self, name: &str) -> BTreeMap<String, String> {
         self.cluster

@@ -212,33 +212,7 @@ async fn drift_is_repaired_at_the_next_poll() {
 #[tokio::test]
 async fn a_tls_secret_can_carry_its_issuing_chain_in_ca_crt() {
     let env = Env::start().await;
-    let ca = sse_tls::pki::TestCa::new("Issuing CA").unwrap();
-    let leaf = ca
-        .issue(
-            &["app.example"],
-            sse_tls::pki::Usage::Server,
-            std::time::Duration::from_secs(86_400),
-        )
-        .unwrap();
-    use base64::Engine as _;
-    let body: String = leaf
-        .cert_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    env.emulator.store().import_certificate(
-        VAULT,
-        "web",
-        keyvault_emulator::CertificateInput {
-            leaf_der: base64::engine::general_purpose::STANDARD.decode(body).unwrap(),
-            secret_value: format!("{}{}{}", leaf.key_pem, leaf.cert_pem, ca.cert_pem()),
-            content_type: "application/x-pem-file".into(),
-            public_key: keyvault_emulator::PublicJwk::Rsa {
-                n: vec![0xc3; 256],
-                e: vec![1, 0, 1],
-            },
-        },
-    );
+    let (ca, leaf) = env.import_issued_certificate("web", std::time::Duration::from_secs(86_400), true);
     env.put_class("kv", "azure", &["objectName: web\nobjectType: secret"]);
     let mut sync = env.sync(
         "web-tls",

@@ -7,7 +7,6 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
 use keyvault_emulator::SecretInput;
 use manager::fake::Call;
 use sse_api::conditions::{EXPIRING, READY};
@@ -220,34 +219,7 @@ async fn expired_and_not_yet_valid_objects_are_named_and_still_synced() {
 #[tokio::test]
 async fn a_certificate_reports_its_not_after_and_a_pinned_version_reports_nothing() {
     let env = Env::start().await;
-    let ca = sse_tls::pki::TestCa::new("Leaf issuer").unwrap();
-    let leaf = ca
-        .issue(
-            &["app.example"],
-            sse_tls::pki::Usage::Server,
-            Duration::from_secs(7 * 86_400),
-        )
-        .unwrap();
-    let body: String = leaf
-        .cert_pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
-    let jwk = keyvault_emulator::PublicJwk::Rsa {
-        n: vec![0xc3; 256],
-        e: vec![1, 0, 1],
-    };
-    env.emulator.store().import_certificate(
-        VAULT,
-        "web",
-        keyvault_emulator::CertificateInput {
-            leaf_der: der,
-            secret_value: format!("{}{}", leaf.key_pem, leaf.cert_pem),
-            content_type: "application/x-pem-file".into(),
-            public_key: jwk,
-        },
-    );
+    env.import_issued_certificate("web", Duration::from_secs(7 * 86_400), false);
     let version =
         env.emulator
             .store()
