@@ -317,6 +317,7 @@ impl World {
             "--leader-elect=true".into(),
             "--health-probe-bind-address=0".into(),
             "--metrics-bind-address=0".into(),
+            "--debug-bind-address=0".into(),
             format!("--pod-namespace={SYSTEM_NS}"),
         ];
         // A flag given in `extra` replaces the default (clap refuses a flag given twice).

@@ -15,13 +15,14 @@ use sse_tests::deploy::{
 };
 
 /// SPEC §7.5 (staging): every policy SSE-rs ships, plus the fence around what AKVSyncs make it write.
-const POLICIES: [&str; 6] = [
+const POLICIES: [&str; 7] = [
     "secrets-store-sync-controller-create-update-policy",
     "secrets-store-sync-controller-delete-policy",
     "secrets-store-sync-controller-update-check-oldobject-policy",
     "secrets-store-sync-controller-update-label-policy",
     "secrets-store-sync-controller-validate-token-policy",
     "secrets-store-sync-controller-generated-objects-policy",
+    "secrets-store-sync-controller-reload-workloads-policy",
 ];
 
 /// The manager ServiceAccount named in a matchCondition: `(namespace, name)`.
@@ -113,6 +114,9 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
                 "serviceaccounts/token",
                 "secretproviderclasses",
                 "secretsyncs",
+                "deployments",
+                "statefulsets",
+                "daemonsets",
             ]
             .contains(&r.as_str())
         }) {

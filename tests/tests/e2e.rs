@@ -29,6 +29,8 @@ scenarios! {
     Shared missing_source_path;
     Shared type_not_allowed_by_policy;
     Shared service_account_token_type_denied;
+    Shared bootstrap_token_type_denied;
+    Shared owner_uid_is_kept_on_update;
     Shared invalid_annotation_key;
     Shared invalid_label_key;
     Shared crd_validation_patterns;
@@ -66,6 +68,8 @@ mod api;
 mod lifecycle;
 #[path = "e2e/operator.rs"]
 mod operator;
+#[path = "e2e/reload.rs"]
+mod reload;
 #[path = "e2e/sync.rs"]
 mod sync;
 
@@ -74,5 +78,6 @@ mod scenario {
     pub use super::api::*;
     pub use super::lifecycle::*;
     pub use super::operator::*;
+    pub use super::reload::*;
     pub use super::sync::*;
 }

@@ -135,3 +135,49 @@ async fn without_partial_sync_a_failure_changes_nothing() {
     assert_eq!(env.secret_data("all-or-nothing")["ka"], "a1", "nothing written");
     assert_eq!(condition(&sync, UPDATE).1, "ProviderError");
 }
+
+/// 500 failing objects: the summary would be far over the CRD's 32,768-character cap on a condition
+/// message, which would make the API server refuse the whole status write. It is cut to fit instead,
+/// still JSON, failures first, with the count of what was left out.
+#[tokio::test]
+async fn the_status_of_500_failing_objects_fits_the_crd() {
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "present", "v");
+    let missing: Vec<String> = (0..500)
+        .map(|i| format!("missing-object-with-a-long-name-{i:03}"))
+        .collect();
+    let mut objects = vec!["objectName: present\nobjectType: secret".to_string()];
+    objects.extend(
+        missing
+            .iter()
+            .map(|m| format!("objectName: {m}\nobjectType: secret")),
+    );
+    let objects: Vec<&str> = objects.iter().map(String::as_str).collect();
+    env.put_class("kv", "azure", &objects);
+    let mut data = vec![("present", "present")];
+    data.extend(missing.iter().map(|m| (m.as_str(), m.as_str())));
+    let mut sync = env.sync("many", "kv", "Opaque", &data);
+    let report = env.reconcile(&mut sync).await;
+    assert!(report.status_written, "the status is written: {report:?}");
+    assert_eq!(
+        env.secret_data("many")["present"],
+        "v",
+        "the healthy key is written"
+    );
+    let (status, reason, message) = condition(&sync, CREATE);
+    assert_eq!((status.as_str(), reason.as_str()), ("False", "PartialSync"));
+    assert!(message.chars().count() <= sse_api::conditions::MESSAGE_MAX_LENGTH);
+    let summary: serde_json::Value = serde_json::from_str(&message).unwrap();
+    let items = summary["items"].as_array().unwrap();
+    let omitted = summary["omittedItems"].as_u64().unwrap();
+    assert!(items.len() > 50, "as many as fit are named: {}", items.len());
+    assert_eq!(
+        items.len() as u64 + omitted,
+        501,
+        "every item is named or counted"
+    );
+    assert!(
+        items.iter().all(|i| i["status"] == "Failed"),
+        "failures come first"
+    );
+}

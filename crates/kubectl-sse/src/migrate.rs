@@ -86,18 +86,20 @@ const VAULT_SUFFIXES: [(&str, Option<&str>); 4] = [
     ("vault.microsoftazure.de", Some("AzureGermanCloud")),
 ];
 /// Secret types the admission policy lets the manager write (deploy/policies/create-update.yaml, the
-/// upstream chart's default list, SPEC §7.2).
-pub const ALLOWED_SECRET_TYPES: [&str; 7] = [
+/// upstream chart's default list less `bootstrap.kubernetes.io/token`, an API credential).
+pub const ALLOWED_SECRET_TYPES: [&str; 6] = [
     "Opaque",
     "kubernetes.io/basic-auth",
-    "bootstrap.kubernetes.io/token",
     "kubernetes.io/dockerconfigjson",
     "kubernetes.io/dockercfg",
     "kubernetes.io/ssh-auth",
     "kubernetes.io/tls",
 ];
-/// The Secret type the admission policy always denies.
-const SERVICE_ACCOUNT_TOKEN_TYPE: &str = "kubernetes.io/service-account-token";
+/// The Secret types the admission policy always denies: each is an API credential.
+const CREDENTIAL_TYPES: [&str; 2] = [
+    "kubernetes.io/service-account-token",
+    "bootstrap.kubernetes.io/token",
+];
 /// The Secret type whose values the manager splits by key name (SPEC §5.5).
 const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
 /// The only keys a `kubernetes.io/tls` SecretSync may map.
@@ -1406,10 +1408,10 @@ fn admissible(spec: &SecretSyncSpec, fields: &SourceFields<'_>, notes: &mut Note
         return false;
     }
     let secret_type = spec.secret_object.type_.as_str();
-    if secret_type == SERVICE_ACCOUNT_TOKEN_TYPE {
+    if CREDENTIAL_TYPES.contains(&secret_type) {
         notes.add(
             fields.type_,
-            format!("{secret_type}: the admission policy never lets the manager write service-account token Secrets: the SecretSync is not printed"),
+            format!("{secret_type}: the admission policy never lets the manager write a Secret that grants API access: the SecretSync is not printed"),
         );
         return false;
     }
@@ -2538,11 +2540,16 @@ spec:
             "{STORE_WI}{}{}",
             external_secret("sa", "kubernetes.io/service-account-token"),
             external_secret("custom", "example.com/api-credentials")
-        );
+        ) + &external_secret("boot", "bootstrap.kubernetes.io/token");
         let migrations = run_on(&yaml);
-        assert_eq!(migrations.len(), 2);
+        assert_eq!(migrations.len(), 3);
         assert!(migrations[0].resources.is_empty());
         assert_eq!(fields(&migrations[0]), ["spec.target.template.type"]);
+        assert!(
+            migrations[2].resources.is_empty(),
+            "a bootstrap token is an API credential too"
+        );
+        assert_eq!(fields(&migrations[2]), ["spec.target.template.type"]);
         assert_eq!(
             migrations[1].resources.len(),
             2,

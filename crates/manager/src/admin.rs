@@ -1,4 +1,8 @@
-//! `/healthz`, `/readyz`, `/debug/secretsyncs` and `/metrics`, served by [`sse_runtime::admin::serve`].
+//! `/healthz`, `/readyz`, `/metrics` and `/debug/secretsyncs`, served by [`sse_runtime::admin::serve`].
+//!
+//! The debug report names every SecretSync and Secret of the cluster, so it has a server of its own, bound
+//! to loopback by default (`--debug-bind-address`): reached with `kubectl port-forward`, never from the pod
+//! network, unlike the probes (the kubelet) and the metrics (Prometheus).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,23 +17,14 @@ use crate::metrics::Metrics;
 /// Produces the `/debug/secretsyncs` report, as JSON.
 pub type Report = Arc<dyn Fn() -> Vec<u8> + Send + Sync>;
 
-/// Serve the probe endpoints on `addr`: `/healthz` while the process runs, `/readyz` once `ready`, and
-/// `/debug/secretsyncs` (last and next check of every SecretSync; names and times only).
+/// Serve the probe endpoints on `addr`: `/healthz` while the process runs, `/readyz` once `ready`.
 pub async fn serve_probes(
     addr: SocketAddr,
     ready: Arc<AtomicBool>,
-    report: Report,
     shutdown: CancellationToken,
 ) -> Result<Served, BindError> {
     let routes = axum::Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/debug/secretsyncs",
-            get(move || {
-                let body = report();
-                async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }
-            }),
-        )
         .route(
             "/readyz",
             get(move || {
@@ -43,6 +38,26 @@ pub async fn serve_probes(
                 }
             }),
         );
+    sse_runtime::admin::serve(addr, routes, shutdown).await
+}
+
+/// Serve `/debug/secretsyncs` on `addr` (last and next check of every SecretSync; names and times only).
+/// A warning is logged when `addr` is not a loopback address: the report then leaves the pod.
+pub async fn serve_debug(
+    addr: SocketAddr,
+    report: Report,
+    shutdown: CancellationToken,
+) -> Result<Served, BindError> {
+    if !addr.ip().is_loopback() {
+        tracing::warn!(%addr, "the debug report (every SecretSync's and Secret's name) is served beyond loopback");
+    }
+    let routes = axum::Router::new().route(
+        "/debug/secretsyncs",
+        get(move || {
+            let body = report();
+            async move { ([(http::header::CONTENT_TYPE, "application/json")], body) }
+        }),
+    );
     sse_runtime::admin::serve(addr, routes, shutdown).await
 }
 
@@ -81,15 +96,20 @@ mod tests {
             )
             .unwrap()
         });
-        let (probes, probes_task) = serve_probes(
-            "127.0.0.1:0".parse().unwrap(),
-            ready.clone(),
-            report,
-            shutdown.clone(),
-        )
-        .await
-        .unwrap();
-        let report = get(probes, "/debug/secretsyncs").await;
+        let (probes, probes_task) =
+            serve_probes("127.0.0.1:0".parse().unwrap(), ready.clone(), shutdown.clone())
+                .await
+                .unwrap();
+        let (debug, debug_task) = serve_debug("127.0.0.1:0".parse().unwrap(), report, shutdown.clone())
+            .await
+            .unwrap();
+        assert!(
+            get(probes, "/debug/secretsyncs")
+                .await
+                .starts_with("HTTP/1.1 404"),
+            "the probes, reachable from the pod network, do not name the SecretSyncs"
+        );
+        let report = get(debug, "/debug/secretsyncs").await;
         assert!(report.contains("\"secretSync\":\"app/db\""), "{report}");
         assert!(
             report
@@ -125,6 +145,7 @@ mod tests {
 
         shutdown.cancel();
         probes_task.await.unwrap();
+        debug_task.await.unwrap();
         metrics_task.await.unwrap();
     }
 }

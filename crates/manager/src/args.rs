@@ -62,7 +62,7 @@ pub struct ProviderArgs {
     pub max_call_recv_msg_size: usize,
 
     /// How often the TLS files are checked for rotation.
-    #[arg(long, env = "PROVIDER_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PROVIDER_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = sse_runtime::positive_duration)]
     pub provider_tls_reload_interval: Duration,
 }
 
@@ -160,6 +160,11 @@ pub struct RunArgs {
     /// `/healthz` and `/readyz`; `0` disables.
     #[arg(long, env = "HEALTH_PROBE_BIND_ADDRESS", default_value = "0.0.0.0:8081")]
     pub health_probe_bind_address: String,
+
+    /// `/debug/secretsyncs` (every SecretSync's last and next check, by name): loopback only by default,
+    /// reached with `kubectl port-forward`; `0` disables.
+    #[arg(long, env = "DEBUG_BIND_ADDRESS", default_value = "127.0.0.1:8082")]
+    pub debug_bind_address: String,
 
     /// Run the controller only while holding the Lease.
     #[arg(long, env = "LEADER_ELECT", default_value_t = false, action = ArgAction::Set)]
@@ -286,6 +291,15 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(cli.run.audiences(), vec!["api://AzureADTokenExchange", "other"]);
+    }
+
+    #[test]
+    fn a_zero_tls_reload_interval_is_refused_at_start_up() {
+        let err = Cli::try_parse_from(["manager", "--provider-tls-reload-interval=0s"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("must be greater than zero"), "{err}");
     }
 
     #[test]

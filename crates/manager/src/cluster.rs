@@ -482,14 +482,26 @@ impl KubeCluster {
             + fmt::Debug,
     {
         let api: Api<K> = Api::namespaced(self.client.clone(), namespace);
-        let list = bounded(api.list(&ListParams::default())).await?;
-        Ok(list
-            .items
-            .iter()
-            .filter_map(|w| template(w).and_then(|t| Workload::opted_in(kind, w.meta(), t)))
-            .collect())
+        // Page by page: only the opted-in few are kept, however many workloads the namespace has.
+        let mut params = ListParams::default().limit(WORKLOAD_PAGE);
+        let mut opted_in = Vec::new();
+        loop {
+            let page = bounded(api.list(&params)).await?;
+            opted_in.extend(
+                page.items
+                    .iter()
+                    .filter_map(|w| template(w).and_then(|t| Workload::opted_in(kind, w.meta(), t))),
+            );
+            match page.metadata.continue_.filter(|c| !c.is_empty()) {
+                Some(token) => params = params.continue_token(&token),
+                None => return Ok(opted_in),
+            }
+        }
     }
 }
+
+/// Workloads per LIST page when looking for the opted-in ones.
+const WORKLOAD_PAGE: u32 = 100;
 
 /// `s` cut to at most `max` bytes (the API server counts bytes), ending in `…` when cut.
 pub fn truncate(s: &str, max: usize) -> String {

@@ -16,6 +16,7 @@
 //! | apply/patch changing `type`                  | 422 `Invalid`, `Secret "x" is invalid: type: Invalid value: "…": field is immutable`, causes |
 //! | patch that changes nothing                   | 200, resourceVersion unchanged                         |
 //! | TokenRequest for a missing ServiceAccount    | 404 `NotFound`, `serviceaccounts "x" not found`         |
+//! | status write with a condition message over the CRD's `maxLength` | 422 `Invalid`, `… status.conditions[i].message: Too long: …` |
 //!
 //! The real-cluster suite (`cargo xtask e2e`) remains the judge.
 
@@ -400,6 +401,20 @@ impl Cluster for FakeCluster {
         state.calls.push(Call::WriteStatus(format!("{}/{}", k.0, k.1)));
         if let Some(error) = state.refused.get(&Request::WriteStatus).cloned() {
             return Err(error);
+        }
+        // The CRD's schema: a condition message longer than its maxLength fails the whole write.
+        let limit = sse_api::conditions::MESSAGE_MAX_LENGTH;
+        let too_long =
+            |c: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition| c.message.chars().count() > limit;
+        if let Some(i) = status.conditions.iter().position(too_long) {
+            return Err(ClusterError::new(
+                422,
+                "Invalid",
+                &format!(
+                    "SecretSync.secret-sync.x-k8s.io \"{}\" is invalid: status.conditions[{i}].message: Too long: may not be more than {limit} bytes",
+                    k.1
+                ),
+            ));
         }
         state.statuses.insert(k, status.clone());
         Ok(())

@@ -375,14 +375,13 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     ctx.metrics
         .reconcile(!matches!(outcome, Outcome::Synced { .. }), started.elapsed());
 
-    // A new value in the Secret (not a first create, not a repair of the same value): reload its users.
-    if let (Some(reloads), Outcome::Synced { written, hash }) = (&ctx.reloads, &outcome)
-        && *written != crate::secret::Written::Unchanged
-        && current.sync_hash.as_deref().is_some_and(|before| before != hash)
+    // A new value in the Secret, as the API server compared it (not a first create, not a metadata-only
+    // write): reload its users, off the work slot and the reconcile (queued per namespace).
+    if let (Some(reloads), Outcome::Synced { written, .. } | Outcome::Partial { written, .. }) =
+        (&ctx.reloads, &outcome)
+        && *written == crate::secret::Written::Updated
     {
-        // Off the work slot and the reconcile: every API call in it is bounded (30 s).
-        let (reloads, sync) = (reloads.clone(), sync.clone());
-        tokio::spawn(async move { reloads.secret_changed(&sync).await });
+        reloads.secret_changed(sync);
     }
     let written = if next.changed || heartbeat {
         Some(ctx.cluster.write_status(sync, &next.status).await)

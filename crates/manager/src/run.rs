@@ -43,6 +43,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         shutdown_timeout,
         metrics_bind_address,
         health_probe_bind_address,
+        debug_bind_address,
         leader_elect,
         leader_election_namespace,
         pod_name,
@@ -64,17 +65,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     let reconciler: Arc<std::sync::OnceLock<Arc<Context>>> = Arc::new(std::sync::OnceLock::new());
     let mut servers = Vec::new();
     if let Some(addr) = parse_bind_address(&health_probe_bind_address).map_err(anyhow::Error::msg)? {
+        servers.push(
+            crate::admin::serve_probes(addr, ready.clone(), shutdown.clone())
+                .await?
+                .1,
+        );
+    }
+    if let Some(addr) = parse_bind_address(&debug_bind_address).map_err(anyhow::Error::msg)? {
         let slot = reconciler.clone();
         let report: crate::admin::Report = Arc::new(move || {
             let entries = slot.get().map(|ctx| ctx.schedule_report()).unwrap_or_default();
             // Straight to bytes: a `serde_json::Value` of 10,000 entries is a map per entry (~7 MiB).
             serde_json::to_vec(&entries).unwrap_or_default()
         });
-        servers.push(
-            crate::admin::serve_probes(addr, ready.clone(), report, shutdown.clone())
-                .await?
-                .1,
-        );
+        servers.push(crate::admin::serve_debug(addr, report, shutdown.clone()).await?.1);
     }
     if let Some(addr) = parse_bind_address(&metrics_bind_address).map_err(anyhow::Error::msg)? {
         servers.push(

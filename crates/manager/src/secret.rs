@@ -15,6 +15,8 @@
 //! | ownership + content tests               | 200    | ours, up to date                | nothing               |
 //! |                                         | 404    | absent (deleted, or never made) | apply (create)        |
 //! |                                         | 422    | changed, or not ours            | ownership tests       |
+//! | ownership + data tests (not for partial) | 200    | ours, same values, new metadata | apply (no new value)  |
+//! |                                         | 422    | a value changed, or not ours    | ownership tests       |
 //! | ownership tests                         | 200    | ours, drifted or outdated       | apply                 |
 //! |                                         | 422    | not ours                        | adoption test         |
 //! | adoption test (`sse-rs.io/adoptable`)   | 200    | not ours, marked adoptable      | adopt, then apply     |
@@ -48,8 +50,11 @@ pub enum Written {
     Unchanged,
     /// The Secret did not exist and was created.
     Created,
-    /// The Secret was ours and was brought to this content.
+    /// The Secret was ours and a value of one of our keys changed: what an application reads is new.
     Updated,
+    /// The Secret was ours and only its labels or annotations were brought up to date: every value of
+    /// ours was already there (compared by the API server, never read).
+    MetadataOnly,
     /// The Secret was not ours but marked adoptable: it was taken over and brought to this content.
     Adopted,
 }
@@ -117,19 +122,25 @@ pub fn ownership_tests(sync: &SecretSync) -> Vec<PatchOperation> {
     ]
 }
 
+/// Tests that hold when the Secret holds every value of `secret`'s keys (other managers' extra keys
+/// allowed).
+pub fn data_tests(secret: &Secret) -> Vec<PatchOperation> {
+    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
+    secret
+        .data
+        .iter()
+        .flatten()
+        .map(|(key, value)| test(pointer(&["data", key]), serde_json::Value::String(b64(&value.0))))
+        .collect()
+}
+
 /// Tests that hold when the Secret carries everything we would apply (other managers' extra keys allowed).
 pub fn content_tests(secret: &Secret) -> Vec<PatchOperation> {
     let mut ops = vec![test(
         pointer(&["type"]),
         serde_json::Value::String(secret.type_.clone().unwrap_or_default()),
     )];
-    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
-    for (key, value) in secret.data.iter().flatten() {
-        ops.push(test(
-            pointer(&["data", key]),
-            serde_json::Value::String(b64(&value.0)),
-        ));
-    }
+    ops.extend(data_tests(secret));
     let meta = |field: &str, map: &Option<BTreeMap<String, String>>| {
         map.iter()
             .flatten()
@@ -201,6 +212,8 @@ enum Found {
     Absent,
     /// Ours, content differs; its resourceVersion when the ownership tests held.
     Ours(String),
+    /// Ours, and every value already there: only metadata differs (or may); its resourceVersion.
+    OursSameData(String),
     /// Not ours: never touched.
     Foreign,
     /// Not ours, but marked adoptable by [`consts::ADOPTABLE_ANNOTATION`]; its resourceVersion.
@@ -208,11 +221,13 @@ enum Found {
 }
 
 /// Check ownership plus `content` tests in one patch; when they fail (or `content` is `None`: a change is
-/// already known), check ownership alone.
+/// already known), ownership plus `data` tests (when given) to tell a metadata-only change from a new
+/// value, then ownership alone.
 async fn find(
     cluster: &dyn Cluster,
     sync: &SecretSync,
     content: Option<Vec<PatchOperation>>,
+    data: Option<Vec<PatchOperation>>,
 ) -> Result<Found, ClusterError> {
     let (namespace, name) = (sync.namespace().unwrap_or_default(), sync.name_any());
     if let Some(content) = content {
@@ -220,6 +235,15 @@ async fn find(
         tests.extend(content);
         match check(cluster, &namespace, &name, tests).await? {
             Check::Holds(resource_version) => return Ok(Found::UpToDate(resource_version)),
+            Check::Absent => return Ok(Found::Absent),
+            Check::Fails => {}
+        }
+    }
+    if let Some(data) = data {
+        let mut tests = ownership_tests(sync);
+        tests.extend(data);
+        match check(cluster, &namespace, &name, tests).await? {
+            Check::Holds(resource_version) => return Ok(Found::OursSameData(resource_version)),
             Check::Absent => return Ok(Found::Absent),
             Check::Fails => {}
         }
@@ -299,10 +323,12 @@ pub async fn write(
         source,
     };
     let content = (!expect_change).then(|| content_tests(secret));
-    let written = match find(cluster, sync, content).await.map_err(apply_err)? {
+    let data = Some(data_tests(secret));
+    let written = match find(cluster, sync, content, data).await.map_err(apply_err)? {
         Found::UpToDate(resource_version) => return Ok((Written::Unchanged, resource_version)),
         Found::Foreign => return Err(foreign(sync)),
         Found::Absent => Written::Created,
+        Found::OursSameData(_) => Written::MetadataOnly,
         Found::Ours(_) => Written::Updated,
         Found::Adoptable(resource_version) => {
             adopt(cluster, sync, secret, &resource_version)
@@ -330,17 +356,18 @@ pub async fn write_partial(
     };
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
     let data = || secret.data.iter().flatten();
-    let content = data()
-        .map(|(key, value)| test(pointer(&["data", key]), serde_json::Value::String(b64(&value.0))))
-        .collect();
-    let resource_version = match find(cluster, sync, Some(content)).await.map_err(apply_err)? {
+    // The content tests are the data tests here: when they fail, a value changed.
+    let resource_version = match find(cluster, sync, Some(data_tests(secret)), None)
+        .await
+        .map_err(apply_err)?
+    {
         Found::UpToDate(resource_version) => return Ok((Written::Unchanged, resource_version)),
         Found::Foreign => return Err(foreign(sync)),
         Found::Absent => {
             let resource_version = cluster.apply_secret(secret).await.map_err(apply_err)?;
             return Ok((Written::Created, resource_version));
         }
-        Found::Ours(resource_version) => resource_version,
+        Found::Ours(resource_version) | Found::OursSameData(resource_version) => resource_version,
         Found::Adoptable(resource_version) => {
             adopt(cluster, sync, secret, &resource_version)
                 .await

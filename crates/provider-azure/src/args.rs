@@ -34,7 +34,7 @@ pub struct Args {
     pub plaintext: bool,
 
     /// How often the TLS files are checked for rotation.
-    #[arg(long, env = "PROVIDER_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PROVIDER_TLS_RELOAD_INTERVAL", default_value = "10s", value_parser = sse_runtime::positive_duration)]
     pub tls_reload_interval: Duration,
 
     /// HTTP health endpoint address (`0` disables).
@@ -68,11 +68,11 @@ pub struct Args {
 
     /// Outbound proxy for Entra ID and Key Vault (`http://HOST:PORT`); a TLS-inspecting proxy's CA goes in
     /// `--keyvault-ca-file`. Without it, no proxy.
-    #[arg(long, env = "HTTPS_PROXY")]
+    #[arg(long, env = "HTTPS_PROXY", hide_env_values = true)]
     pub https_proxy: Option<String>,
 
     /// Hosts that bypass `--https-proxy`, comma-separated (`.example.com`, `10.0.0.0/8`, `localhost`).
-    #[arg(long, env = "NO_PROXY")]
+    #[arg(long, env = "NO_PROXY", hide_env_values = true)]
     pub no_proxy: Option<String>,
 
     /// Extra trusted root CAs (PEM) for Entra ID and Key Vault: an Azure Stack Hub CA, or the emulator's.
@@ -170,6 +170,34 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Args::command().debug_assert();
+    }
+
+    #[test]
+    fn a_zero_tls_reload_interval_is_refused_at_start_up() {
+        let err = Args::try_parse_from(["p", "--tls-reload-interval=0s"])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.contains("must be greater than zero"), "{err}");
+    }
+
+    #[test]
+    fn proxy_values_never_show_in_help() {
+        let help = Args::command().render_long_help().to_string();
+        for flag in ["--https-proxy", "--no-proxy"] {
+            assert!(help.contains(flag), "{help}");
+        }
+        // clap prints `[env: NAME=value]` for a set variable unless its value is hidden; the proxy URL may
+        // carry a user name and password.
+        for arg in Args::command().get_arguments() {
+            if matches!(arg.get_id().as_str(), "https_proxy" | "no_proxy") {
+                assert!(
+                    arg.is_hide_env_values_set(),
+                    "{} shows its environment value",
+                    arg.get_id()
+                );
+            }
+        }
     }
 
     #[test]

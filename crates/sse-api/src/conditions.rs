@@ -165,6 +165,9 @@ impl FromStr for Reason {
 /// Builds a condition of type `type_` whose status follows `reason` ([`Reason::status`]), with
 /// `lastTransitionTime = now`. Merge it with [`set_condition`], which keeps the old transition time when the
 /// status did not change.
+///
+/// The message is cut to fit the CRD ([`fit_message`]): a longer one would make the API server refuse the
+/// whole status write.
 pub fn new_condition(
     type_: &str,
     reason: Reason,
@@ -176,10 +179,32 @@ pub fn new_condition(
         type_: type_.to_owned(),
         status: reason.status().to_owned(),
         reason: reason.as_str().to_owned(),
-        message: message.into(),
+        message: fit_message(message.into()),
         observed_generation,
         last_transition_time: now,
     }
+}
+
+/// The schema's `maxLength` of a condition's `message` (metav1.Condition, in every CRD of ours): the API
+/// server answers 422 to a status write carrying a longer one, and the status is then not written at all.
+pub const MESSAGE_MAX_LENGTH: usize = 32_768;
+
+/// Where [`fit_message`] cuts: below [`MESSAGE_MAX_LENGTH`] with room for the note saying how much was cut.
+/// Counted in bytes, which are never fewer than the characters the schema counts.
+pub const MESSAGE_BUDGET: usize = MESSAGE_MAX_LENGTH - 256;
+
+/// `message` as it fits a condition: unchanged when short enough, else cut at a character boundary at most
+/// [`MESSAGE_BUDGET`] bytes in, followed by how many bytes were left out.
+pub fn fit_message(message: String) -> String {
+    if message.len() <= MESSAGE_BUDGET {
+        return message;
+    }
+    let mut end = MESSAGE_BUDGET;
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    let omitted = message.len() - end;
+    format!("{}… ({omitted} more bytes omitted)", &message[..end])
 }
 
 /// The condition of type `type_`, if present.
@@ -238,6 +263,24 @@ mod tests {
 
     fn t(secs: i64) -> Time {
         Time(Timestamp::from_second(secs).expect("valid timestamp"))
+    }
+
+    #[test]
+    fn a_long_message_is_cut_to_fit_the_schema_at_a_character_boundary() {
+        let short = "no such SPC".to_string();
+        assert_eq!(fit_message(short.clone()), short);
+        // 'é' is two bytes: the cut falls inside one unless it moves back to a boundary.
+        let long = "é".repeat(MESSAGE_MAX_LENGTH);
+        let fitted = new_condition(READY, Reason::ControllerSyncFailed, long.clone(), None, t(0)).message;
+        assert!(fitted.chars().count() <= MESSAGE_MAX_LENGTH, "{}", fitted.len());
+        assert!(fitted.len() <= MESSAGE_MAX_LENGTH);
+        assert!(long.starts_with(fitted.trim_end_matches(|c: char| c != 'é')));
+        let omitted = long.len() - MESSAGE_BUDGET;
+        assert!(
+            fitted.ends_with(&format!("… ({omitted} more bytes omitted)")),
+            "{}",
+            &fitted[fitted.len() - 60..]
+        );
     }
 
     #[test]

@@ -3,13 +3,27 @@
 //! * [`init_logging`]: one way to set up logs;
 //! * [`shutdown::on_signals`]: the two-signal shutdown (the first SIGTERM/SIGINT drains, the second exits);
 //! * [`admin::serve`]: the HTTP server behind the health, readiness, debug and metrics endpoints;
-//! * [`metrics`]: the `/metrics` route and its Prometheus text encoding.
+//! * [`metrics`]: the `/metrics` route and its Prometheus text encoding;
+//! * [`positive_duration`]: the parser of duration flags that drive a timer.
 
 pub mod admin;
 pub mod metrics;
 pub mod shutdown;
 
+use std::time::Duration;
+
 use tracing_subscriber::EnvFilter;
+
+/// A duration flag that drives a periodic timer (`10s`, `1m`): zero is refused at start-up, where a timer
+/// with a zero period would panic its task later (and the work it does, such as reloading rotated
+/// certificates, would stop without a word).
+pub fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("must be greater than zero".into());
+    }
+    Ok(d)
+}
 
 /// Log output format (`--log-format`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -34,4 +48,16 @@ pub fn init_logging(format: LogFormat, filter: &str) {
         LogFormat::Plain => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_timer_period_must_be_positive() {
+        assert_eq!(positive_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(positive_duration("0s"), Err("must be greater than zero".into()));
+        assert!(positive_duration("soon").is_err());
+    }
 }

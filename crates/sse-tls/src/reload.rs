@@ -84,7 +84,8 @@ impl<T: Send + Sync + 'static> Reloader<T> {
     ) -> tokio::task::JoinHandle<()> {
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(interval);
+            // A zero period would panic this task (flags refuse it; this keeps the library total).
+            let mut tick = tokio::time::interval(interval.max(Duration::from_millis(1)));
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             tokio::pin!(shutdown);
             loop {

@@ -229,8 +229,8 @@ pub async fn restart_with_healthy_syncs_calls_no_provider_storm(w: &World, ns: &
     .await
 }
 
-/// Start a manager checking hourly (so only start-up work shows) with its probes, `/debug/secretsyncs`
-/// included, on a free loopback port; the manager and that port.
+/// Start a manager checking hourly (so only start-up work shows) with `/debug/secretsyncs` on a free
+/// loopback port; the manager and that port.
 async fn start_hourly_manager(w: &World, log: &str) -> Result<(Manager, u16)> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
     let manager = w
@@ -238,7 +238,7 @@ async fn start_hourly_manager(w: &World, log: &str) -> Result<(Manager, u16)> {
             log,
             &[
                 "--rotation-poll-interval-in-seconds=3600".into(),
-                format!("--health-probe-bind-address=127.0.0.1:{port}"),
+                format!("--debug-bind-address=127.0.0.1:{port}"),
             ],
         )
         .await?;

@@ -17,6 +17,12 @@ use super::KeyVaultError;
 /// How long a probe may stay unanswered before another request may probe.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Most vaults with a breaker kept at once. A vault's entry lives while it fails (a success removes it), and
+/// anyone who may create a SecretProviderClass can name vaults that never answer: past this many, entries
+/// idle for longer than the longest cool-down go first, then the longest idle. Forgetting a breaker only
+/// costs the fail-fast of that vault until it fails `threshold` times again.
+const MAX_VAULTS: usize = 1024;
+
 /// Settings of the per-vault breakers.
 #[derive(Clone, Debug)]
 pub struct BreakerConfig {
@@ -47,6 +53,8 @@ struct State {
     /// after [`PROBE_TIMEOUT`] another may go).
     probing: Option<Instant>,
     last: String,
+    /// When its last failure was recorded.
+    last_at: Option<Instant>,
 }
 
 /// The breakers of every vault this process talked to.
@@ -123,10 +131,14 @@ impl Breakers {
             vaults.remove(vault);
             return;
         };
+        let now = Instant::now();
+        if vaults.len() >= MAX_VAULTS && !vaults.contains_key(vault) {
+            self.prune(&mut vaults, now);
+        }
         let state = vaults.entry(vault.to_string()).or_default();
         state.failures = state.failures.saturating_add(1);
         state.last.clone_from(message);
-        let now = Instant::now();
+        state.last_at = Some(now);
         // While open, failures of requests sent before it opened change nothing: only the probe's failure
         // (after the cool-down) opens it again, for twice as long.
         if state.open_until.is_some_and(|until| now < until) {
@@ -144,6 +156,30 @@ impl Breakers {
                 tracing::warn!(vault, failures = state.failures, cooldown = ?state.cooldown, "vault failing: failing fast");
             }
         }
+    }
+}
+
+impl Breakers {
+    /// Make room for one more vault: drop the entries idle for longer than the longest cool-down, and when
+    /// that is not enough, the longest idle one.
+    fn prune(&self, vaults: &mut HashMap<String, State>, now: Instant) {
+        let idle = |s: &State| {
+            s.last_at
+                .map_or(Duration::MAX, |at| now.saturating_duration_since(at))
+        };
+        vaults.retain(|_, s| idle(s) <= self.config.max_cooldown);
+        while vaults.len() >= MAX_VAULTS {
+            let Some(oldest) = vaults.iter().max_by_key(|(_, s)| idle(s)).map(|(k, _)| k.clone()) else {
+                break;
+            };
+            vaults.remove(&oldest);
+        }
+    }
+
+    /// Vaults with a breaker kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.lock().len()
     }
 }
 
@@ -181,6 +217,22 @@ mod tests {
         );
         assert!(err.contains("connection refused"), "{err}");
         assert!(b.admit("https://b").is_ok(), "another vault is not affected");
+    }
+
+    #[test]
+    fn vaults_that_never_answer_cannot_grow_the_map_without_bound() {
+        let b = breakers(Duration::from_secs(60));
+        for _ in 0..3 {
+            b.record("https://victim", &down());
+        }
+        for i in 0..(MAX_VAULTS * 3) {
+            b.record(&format!("https://bogus-{i}"), &down());
+        }
+        assert!(b.len() <= MAX_VAULTS, "{} breakers kept", b.len());
+        assert!(
+            b.admit(&format!("https://bogus-{}", MAX_VAULTS * 3 - 1)).is_ok(),
+            "one failure opens nothing"
+        );
     }
 
     #[test]
