@@ -7,7 +7,7 @@
 //! | file | subject |
 //! |---|---|
 //! | `deploy_manifests.rs` | objects parse into their types, namespaces, CRDs equal the generated ones |
-//! | `deploy_tls.rs` | cert-manager / trust-manager objects and the TLS chain the pod mounts |
+//! | `deploy_tls.rs` | cert-manager objects and the TLS chain the pod mounts |
 //! | `deploy_workload.rs` | the Deployment: shape, security context, volumes, probes, resources |
 //! | `deploy_flags.rs` | the containers' args and env against the binaries' clap definitions |
 //! | `deploy_policies.rs` | admission policies, bindings and their CEL ([`cel`]) |

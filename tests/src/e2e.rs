@@ -252,7 +252,11 @@ impl World {
         // Provider with mTLS, as in the pod.
         let ca = TestCa::new("sse-rs e2e CA")?;
         let server = ca.write_leaf(&dir.join("tls/server"), &["localhost"], Usage::Server)?;
-        let client_tls = ca.write_leaf(&dir.join("tls/client"), &["manager"], Usage::Client)?;
+        let client_tls = ca.write_leaf(
+            &dir.join("tls/client"),
+            &[sse_tls::MANAGER_IDENTITY],
+            Usage::Client,
+        )?;
         let providers = dir.join("providers");
         std::fs::create_dir_all(&providers)?;
         let socket = providers.join("azure.sock");

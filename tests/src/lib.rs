@@ -39,6 +39,8 @@ pub fn short_tempdir() -> tempfile::TempDir {
 pub struct Env {
     pub emulator: Emulator,
     pub provider: provider_azure::Running,
+    /// How the provider was started (for [`Env::start_provider`]).
+    provider_args: Vec<String>,
     pub cluster: FakeCluster,
     pub ctx: Arc<Context>,
     pub env_file: PathBuf,
@@ -96,7 +98,11 @@ impl Env {
             .write_leaf(&dir.path().join("server"), &["localhost"], Usage::Server)
             .unwrap();
         let client = ca
-            .write_leaf(&dir.path().join("client"), &["manager"], Usage::Client)
+            .write_leaf(
+                &dir.path().join("client"),
+                &[sse_tls::MANAGER_IDENTITY],
+                Usage::Client,
+            )
             .unwrap();
         let kv_ca = dir.path().join("kv-ca.pem");
         std::fs::write(&kv_ca, format!("{}{extra_roots_pem}", emulator.ca_pem())).unwrap();
@@ -104,25 +110,25 @@ impl Env {
         std::fs::write(&env_file, emulator.cloud_env_json()).unwrap();
         let providers_dir = dir.path().join("providers");
         std::fs::create_dir_all(&providers_dir).unwrap();
-        let provider = provider_azure::start(provider_azure::Args::parse_from(
-            [
-                "provider-azure".to_string(),
-                format!("--endpoint=unix://{}", providers_dir.join("azure.sock").display()),
-                format!("--tls-cert-file={}", server.cert.display()),
-                format!("--tls-key-file={}", server.key.display()),
-                format!("--tls-client-ca-file={}", server.ca.display()),
-                format!("--keyvault-ca-file={}", kv_ca.display()),
-                "--health-addr=0".into(),
-                "--metrics-addr=0".into(),
-                "--max-retries=1".into(),
-                // The emulator never gives two versions of an object the same `updated` second.
-                "--change-settle=0s".into(),
-            ]
-            .into_iter()
-            .chain(provider_args.iter().map(|a| (*a).to_string())),
-        ))
-        .await
-        .unwrap();
+        let provider_args: Vec<String> = [
+            "provider-azure".to_string(),
+            format!("--endpoint=unix://{}", providers_dir.join("azure.sock").display()),
+            format!("--tls-cert-file={}", server.cert.display()),
+            format!("--tls-key-file={}", server.key.display()),
+            format!("--tls-client-ca-file={}", server.ca.display()),
+            format!("--keyvault-ca-file={}", kv_ca.display()),
+            "--health-addr=0".into(),
+            "--metrics-addr=0".into(),
+            "--max-retries=1".into(),
+            // The emulator never gives two versions of an object the same `updated` second.
+            "--change-settle=0s".into(),
+        ]
+        .into_iter()
+        .chain(provider_args.iter().map(|a| (*a).to_string()))
+        .collect();
+        let provider = provider_azure::start(provider_azure::Args::parse_from(provider_args.clone()))
+            .await
+            .unwrap();
 
         let cluster = FakeCluster::default();
         cluster.set_issuer(ISSUER);
@@ -144,12 +150,32 @@ impl Env {
         Self {
             emulator,
             provider,
+            provider_args,
             cluster,
             ctx,
             env_file,
             dir,
             uid: std::sync::atomic::AtomicU64::new(1),
         }
+    }
+
+    /// The provider dies the way a SIGKILL leaves it: its socket file stays behind, and nothing answers on
+    /// it (connection refused).
+    pub async fn kill_provider(&mut self) {
+        self.provider.shutdown.cancel();
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.provider.done).await;
+        // A graceful stop removes the socket; a killed process cannot: put back a file nobody listens on.
+        let socket = self.dir.path().join("providers/azure.sock");
+        if !socket.exists() {
+            drop(std::os::unix::net::UnixListener::bind(&socket).unwrap());
+        }
+    }
+
+    /// Start the provider again, as its container restarts, on the same socket.
+    pub async fn start_provider(&mut self) {
+        self.provider = provider_azure::start(provider_azure::Args::parse_from(self.provider_args.clone()))
+            .await
+            .unwrap();
     }
 
     /// A fresh reconciler on the same cluster and provider, as after a manager restart.

@@ -15,7 +15,7 @@ use sse_tests::deploy::{
 };
 
 /// SPEC §7.5 (staging): every policy SSE-rs ships, plus the fence around what AKVSyncs make it write.
-const POLICIES: [&str; 7] = [
+const POLICIES: [&str; 8] = [
     "secrets-store-sync-controller-create-update-policy",
     "secrets-store-sync-controller-delete-policy",
     "secrets-store-sync-controller-update-check-oldobject-policy",
@@ -23,6 +23,7 @@ const POLICIES: [&str; 7] = [
     "secrets-store-sync-controller-validate-token-policy",
     "secrets-store-sync-controller-generated-objects-policy",
     "secrets-store-sync-controller-reload-workloads-policy",
+    "secrets-store-sync-controller-events-policy",
 ];
 
 /// The manager ServiceAccount named in a matchCondition: `(namespace, name)`.
@@ -117,6 +118,7 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
                 "deployments",
                 "statefulsets",
                 "daemonsets",
+                "events",
             ]
             .contains(&r.as_str())
         }) {

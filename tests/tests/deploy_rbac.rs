@@ -112,11 +112,8 @@ fn check_rbac(r: &Render, dep: &Obj, pod: &Value, (watch, reload): (bool, bool),
             key("cluster", "secret-sync.x-k8s.io", "secretsyncs/status", ""),
             set(&["get", "patch", "update"]),
         ),
-        (key("cluster", "", "events", ""), set(&["create", "patch"])),
-        (
-            key("cluster", "events.k8s.io", "events", ""),
-            set(&["create", "patch"]),
-        ),
+        (key("cluster", "", "events", ""), set(&["create"])),
+        (key("cluster", "events.k8s.io", "events", ""), set(&["create"])),
         (key(ns, "coordination.k8s.io", "leases", ""), set(&["create"])),
         (
             key(ns, "coordination.k8s.io", "leases", consts::LEADER_ELECTION_ID),

@@ -1,7 +1,7 @@
 //! The TLS between the two containers in every installable render of `deploy/` (issue 4): cert-manager
-//! and trust-manager objects (no Rust types: required fields and known values checked by hand) and the
-//! chain they form, down to the Secrets and the ConfigMap the pod mounts; without cert-manager, the
-//! render leaves the TLS Secrets to the user. The harness: `sse_tests::deploy`.
+//! objects (no Rust types: required fields and known values checked by hand) and the chain they form,
+//! namespaced issuers only, down to the Secrets the pod mounts; without cert-manager, the render leaves
+//! the TLS Secrets to the user. The harness: `sse_tests::deploy`.
 
 use std::collections::BTreeSet;
 
@@ -286,6 +286,14 @@ fn check_tls_chain(r: &Render, dep: &Obj, p: &mut Problems) -> String {
         );
     }
 
+    // Namespaced issuers only: a ClusterIssuer would sign for any namespace's Certificate, and anyone
+    // holding a certificate from the CA the provider trusts could then present it on the socket.
+    p.check(r.of_kind("ClusterIssuer").next().is_none(), || {
+        "a ClusterIssuer: the CA must sign for the install namespace only (a namespaced Issuer)".to_string()
+    });
+    p.check(r.of_kind("Bundle").next().is_none(), || {
+        "a trust-manager Bundle: each container trusts the ca.crt of its own Secret".to_string()
+    });
     for c in &certs {
         let ns = c.namespace().unwrap_or("");
         let issuer = c.str_at("/spec/issuerRef/name");
@@ -383,6 +391,27 @@ fn check_tls_chain(r: &Render, dep: &Obj, p: &mut Problems) -> String {
         p.check(cert.json.pointer("/spec/renewBefore").is_some(), || {
             format!("{}: set renewBefore", cert.id())
         });
+        // The CA at /tls/ca is the `ca.crt` of the container's own Secret.
+        let ca = volume_mounted_at(pod, container, "/tls/ca");
+        p.check(
+            ca.is_some_and(|v| {
+                v.pointer("/secret/secretName").and_then(Value::as_str) == Some(secret)
+                    && v["secret"]["items"]
+                        .as_array()
+                        .is_some_and(|i| i.iter().all(|i| i["key"] == "ca.crt"))
+            }),
+            || format!("{container}: /tls/ca must be the ca.crt of Secret {secret}"),
+        );
+        if usage == "client auth" {
+            let names = strings(&cert.json["spec"]["dnsNames"]);
+            p.check(names.iter().any(|n| n == sse_tls::MANAGER_IDENTITY), || {
+                format!(
+                    "{}: the provider accepts only a client certificate for {:?}, which must be a DNS name of the certificate",
+                    cert.id(),
+                    sse_tls::MANAGER_IDENTITY
+                )
+            });
+        }
         if usage == "server auth" {
             let names = strings(&cert.json["spec"]["dnsNames"]);
             p.check(names.iter().any(|n| n == sse_tls::SERVER_NAME), || {

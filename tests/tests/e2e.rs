@@ -64,6 +64,8 @@ scenarios! {
 }
 #[path = "e2e/api.rs"]
 mod api;
+#[path = "e2e/fences.rs"]
+mod fences;
 #[path = "e2e/lifecycle.rs"]
 mod lifecycle;
 #[path = "e2e/operator.rs"]
@@ -76,6 +78,7 @@ mod sync;
 /// Every scenario, by name, for the `scenarios!` list above.
 mod scenario {
     pub use super::api::*;
+    pub use super::fences::*;
     pub use super::lifecycle::*;
     pub use super::operator::*;
     pub use super::reload::*;

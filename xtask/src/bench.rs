@@ -99,7 +99,11 @@ async fn run(binary: PathBuf) -> Result<()> {
     let dir = tempfile::Builder::new().prefix("sse-bench").tempdir_in("/tmp")?;
     let ca = TestCa::new("bench CA")?;
     let server = ca.write_leaf(&dir.path().join("server"), &["localhost"], Usage::Server)?;
-    let client = ca.write_leaf(&dir.path().join("client"), &["manager"], Usage::Client)?;
+    let client = ca.write_leaf(
+        &dir.path().join("client"),
+        &[sse_tls::MANAGER_IDENTITY],
+        Usage::Client,
+    )?;
     let kv_ca = dir.path().join("kv-ca.pem");
     std::fs::write(&kv_ca, emulator.ca_pem())?;
     let env_file = dir.path().join("cloud.json");

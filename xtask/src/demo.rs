@@ -66,7 +66,7 @@ async fn demo(bins: &std::collections::BTreeMap<String, PathBuf>) -> Result<()> 
     step("2. provider-azure, mutual TLS on a Unix socket (certificates as cert-manager would issue them)");
     let ca = TestCa::new("sse-rs demo CA")?;
     let server = ca.write_leaf(&d.join("tls/server"), &["localhost"], Usage::Server)?;
-    let client = ca.write_leaf(&d.join("tls/client"), &["manager"], Usage::Client)?;
+    let client = ca.write_leaf(&d.join("tls/client"), &[sse_tls::MANAGER_IDENTITY], Usage::Client)?;
     let providers = d.join("providers");
     std::fs::create_dir_all(&providers)?;
     let mut provider = crate::procs::provider_command(

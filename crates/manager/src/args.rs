@@ -44,7 +44,7 @@ pub struct ProviderArgs {
     #[arg(long, env = "PROVIDER_TLS_KEY_FILE")]
     pub provider_tls_key_file: Option<PathBuf>,
 
-    /// CA bundle (PEM) the providers' certificates must chain to, e.g. the trust-manager bundle.
+    /// CA bundle (PEM) the providers' certificates must chain to, e.g. the `ca.crt` cert-manager writes.
     #[arg(long, env = "PROVIDER_TLS_CA_FILE")]
     pub provider_tls_ca_file: Option<PathBuf>,
 

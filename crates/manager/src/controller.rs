@@ -145,6 +145,12 @@ pub async fn run(
         "caches listed: reconciling"
     );
 
+    spawn_provider_recovery(
+        sync_store.clone(),
+        ctx.clone(),
+        triggers.clone(),
+        shutdown.clone(),
+    );
     spawn_sweeper(
         sync_store.clone(),
         ctx.clone(),
@@ -389,6 +395,41 @@ fn watch_owned_secrets(
 /// Now and then: forget deleted SecretSyncs (so per-object bookkeeping stays bounded) and re-trigger every
 /// SecretSync whose check is overdue or that was never reconciled — whatever went wrong with its trigger,
 /// each SecretSync in the cache is visited at least once per poll interval.
+/// When a provider that could not be reached answers again ([`crate::recovery`]), retry at once every
+/// SecretSync whose last check failed on a provider, instead of at its next backoff step.
+fn spawn_provider_recovery(
+    syncs: Store<SecretSync>,
+    ctx: Arc<Context>,
+    triggers: Triggers,
+    shutdown: CancellationToken,
+) {
+    let mut recovered = ctx.providers.health().recovered();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                changed = recovered.changed() => if changed.is_err() { return },
+            }
+            // A provider that cannot be reached fails a check with ProviderError (a stale socket) or, when
+            // its socket is gone, ControllerSpcError ("provider not found").
+            let waiting = ctx.schedule.retry_now(&[
+                sse_api::Reason::ProviderError,
+                sse_api::Reason::ControllerSpcError,
+            ]);
+            if waiting.is_empty() {
+                continue;
+            }
+            tracing::info!(
+                count = waiting.len(),
+                "a provider is back: retrying the SecretSyncs that failed on it"
+            );
+            for sync in syncs.state().iter().filter(|s| waiting.contains(&key(s))) {
+                let _ = triggers.unbounded_send(trigger(sync));
+            }
+        }
+    });
+}
+
 fn spawn_sweeper(
     syncs: Store<SecretSync>,
     ctx: Arc<Context>,

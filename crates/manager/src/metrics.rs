@@ -72,6 +72,7 @@ pub struct Metrics {
     lateness: Histogram,
     reasons: ReasonGauge,
     expiry: Arc<ExpiryMetrics>,
+    leases_lost: Counter,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -144,6 +145,7 @@ impl Default for Metrics {
         let lateness = Histogram::new([0.0, 1.0, 5.0, 15.0, 30.0, 60.0, 300.0, 900.0, 3600.0]);
         let reasons = ReasonGauge::default();
         let expiry = Arc::new(ExpiryMetrics::default());
+        let leases_lost = Counter::default();
         for validity in STANDINGS {
             expiry.objects.get_or_create(&ValidityLabel { validity }).set(0);
         }
@@ -174,6 +176,11 @@ impl Default for Metrics {
                 "earliest_expiry_timestamp_seconds",
                 "The soonest Key Vault expiry (exp, Unix seconds) among synced objects; 0 when none has one",
                 expiry.earliest.clone(),
+            );
+            ours.register(
+                "leader_leases_lost",
+                "Times this process lost the leader-election lease and stepped down to campaign again",
+                leases_lost.clone(),
             );
         }
         let reconciles = Family::<ResultLabel, Counter>::default();
@@ -212,6 +219,7 @@ impl Default for Metrics {
             lateness,
             reasons,
             expiry,
+            leases_lost,
         }
     }
 }
@@ -307,6 +315,14 @@ impl Metrics {
         for key in gone {
             self.expiry.set(&key, None);
         }
+    }
+
+    /// This process lost the lease and stepped down: count it, and forget what the gauges kept of the
+    /// SecretSyncs (the next term's reconciler counts them again; a follower reports none).
+    pub fn lease_lost(&self) {
+        self.leases_lost.inc();
+        self.reasons.clear();
+        self.retain_expiry(|_| false);
     }
 
     /// The SecretSyncs-by-reason gauge, kept by the schedule.

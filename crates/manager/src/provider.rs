@@ -166,6 +166,8 @@ pub struct ProviderClients {
     limiter: Semaphore,
     /// Providers that answered UNIMPLEMENTED to change detection, and when.
     unsupported: Mutex<HashMap<String, std::time::Instant>>,
+    /// Which providers could not be reached ([`crate::recovery`]).
+    health: crate::recovery::ProviderHealth,
 }
 
 impl ProviderClients {
@@ -177,10 +179,16 @@ impl ProviderClients {
             channels: Mutex::new(HashMap::new()),
             limiter,
             unsupported: Mutex::new(HashMap::new()),
+            health: crate::recovery::ProviderHealth::default(),
         }
     }
 
-    fn channel(&self, provider: &str) -> Result<Channel, ProviderError> {
+    /// Which providers could not be reached, and when one is back.
+    pub fn health(&self) -> &crate::recovery::ProviderHealth {
+        &self.health
+    }
+
+    pub(crate) fn channel(&self, provider: &str) -> Result<Channel, ProviderError> {
         if !consts::is_valid_provider_name(provider) || provider.is_empty() {
             return Err(ProviderError::InvalidName(provider.to_string()));
         }
@@ -314,6 +322,16 @@ impl ProviderClients {
     /// and a local deadline of `--mount-timeout` plus [`DEADLINE_SLACK`] on top of the gRPC one the request
     /// carries. `call` gets the channel and the largest accepted response.
     async fn call<T, F, Fut>(&self, provider: &str, call: F) -> Result<T, ProviderError>
+    where
+        F: FnOnce(Channel, usize) -> Fut,
+        Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let result = self.call_once(provider, call).await;
+        self.health.record(provider, &result);
+        result
+    }
+
+    async fn call_once<T, F, Fut>(&self, provider: &str, call: F) -> Result<T, ProviderError>
     where
         F: FnOnce(Channel, usize) -> Fut,
         Fut: std::future::Future<Output = Result<tonic::Response<T>, tonic::Status>>,

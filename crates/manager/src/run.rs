@@ -18,7 +18,7 @@ use crate::reconcile::{Config, Context};
 const SWEEP_MIN: Duration = Duration::from_secs(10);
 const SWEEP_MAX: Duration = Duration::from_secs(60);
 
-/// Run the controller until SIGTERM/SIGINT (or loss of the lease).
+/// Run the controller until SIGTERM/SIGINT, through as many terms of leadership as it takes.
 pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     sse_tls::install_crypto_provider();
     let audiences = args.audiences();
@@ -62,7 +62,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     metrics.set_max_concurrent_reconciles(workers);
     let ready = Arc::new(AtomicBool::new(false));
     // The reconciler exists only once this process leads; until then the schedule report is empty.
-    let reconciler: Arc<std::sync::OnceLock<Arc<Context>>> = Arc::new(std::sync::OnceLock::new());
+    let reconciler: Arc<std::sync::RwLock<Option<Arc<Context>>>> = Arc::default();
     let mut servers = Vec::new();
     if let Some(addr) = parse_bind_address(&health_probe_bind_address).map_err(anyhow::Error::msg)? {
         servers.push(
@@ -74,7 +74,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
     if let Some(addr) = parse_bind_address(&debug_bind_address).map_err(anyhow::Error::msg)? {
         let slot = reconciler.clone();
         let report: crate::admin::Report = Arc::new(move || {
-            let entries = slot.get().map(|ctx| ctx.schedule_report()).unwrap_or_default();
+            let current = slot
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            let entries = current.map(|ctx| ctx.schedule_report()).unwrap_or_default();
             // Straight to bytes: a `serde_json::Value` of 10,000 entries is a map per entry (~7 MiB).
             serde_json::to_vec(&entries).unwrap_or_default()
         });
@@ -93,6 +97,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         max_concurrent_mounts,
     )?);
     providers.spawn_tls_reload(provider.provider_tls_reload_interval, shutdown.clone());
+    providers.spawn_recovery_probe(shutdown.clone());
 
     let lease = leader_elect.then(|| {
         (
@@ -102,98 +107,148 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             format!("{pod_name}_{}", instance_id(&pod_uid)),
         )
     });
-    let mut leadership = None;
-    let stop = if let Some((namespace, identity)) = &lease {
-        let Some(held) = crate::leader::acquire(
-            client.clone(),
-            namespace,
-            consts::LEADER_ELECTION_ID,
-            identity,
-            shutdown.clone(),
-        )
-        .await
-        else {
-            tracing::info!("stopped before becoming leader");
-            return Ok(());
-        };
-        let either = CancellationToken::new();
-        let (a, b, e) = (shutdown.clone(), held.lost.clone(), either.clone());
-        tokio::spawn(async move {
-            tokio::select! {
-                () = a.cancelled() => {}
-                () = b.cancelled() => tracing::error!("lost the lease: stopping"),
-            }
-            e.cancel();
-        });
-        leadership = Some(held);
-        either
-    } else {
-        shutdown.clone()
-    };
-
-    let classes = Arc::new(crate::classes::Classes::default());
-    let cluster = Arc::new(KubeCluster::new(
-        client.clone(),
-        classes.clone(),
-        Some(pod_name.clone()).filter(|name| !name.is_empty()),
-    ));
     let poll_interval = Duration::from_secs(rotation_poll_interval_in_seconds.max(1));
-    let ctx = Arc::new(Context::new(
-        cluster,
-        providers.clone(),
-        Config {
-            audiences,
-            pod_name,
-            pod_uid,
-            poll_interval,
-            jitter: Duration::from_secs(jitter_seconds),
-            partial_sync: enable_partial_secret_sync,
-            reconcile_timeout,
-            workers: usize::from(workers),
-            change_detection,
-            min_interval: min_refresh_interval,
-            max_interval: max_refresh_interval,
-            status_heartbeat: (!status_heartbeat.is_zero()).then_some(status_heartbeat),
-            reload_min_interval: reload_workloads.then_some(reload_min_interval),
-            expiry_window: expiry_warning_window,
-            ..Config::default()
-        },
-        metrics,
-    ));
-    let _ = reconciler.set(ctx.clone());
-    let akvsyncs = akvsync.then(|| tokio::spawn(crate::akvsync::run(client.clone(), stop.clone())));
-    crate::controller::run(
-        client.clone(),
-        ctx,
-        classes,
-        crate::controller::Settings {
-            workers,
-            watch_owned_secrets,
-            sweep_interval: poll_interval.clamp(SWEEP_MIN, SWEEP_MAX),
-            shutdown_timeout,
-        },
-        ready,
-        stop.clone(),
-    )
-    .await;
+    let config = Config {
+        audiences,
+        pod_name: pod_name.clone(),
+        pod_uid,
+        poll_interval,
+        jitter: Duration::from_secs(jitter_seconds),
+        partial_sync: enable_partial_secret_sync,
+        reconcile_timeout,
+        workers: usize::from(workers),
+        change_detection,
+        min_interval: min_refresh_interval,
+        max_interval: max_refresh_interval,
+        status_heartbeat: (!status_heartbeat.is_zero()).then_some(status_heartbeat),
+        reload_min_interval: reload_workloads.then_some(reload_min_interval),
+        expiry_window: expiry_warning_window,
+        ..Config::default()
+    };
+    let settings = crate::controller::Settings {
+        workers,
+        watch_owned_secrets,
+        sweep_interval: poll_interval.clamp(SWEEP_MIN, SWEEP_MAX),
+        shutdown_timeout,
+    };
+    // Terms of leadership, until the stop signal. A lost lease (another holder took it, or renewals failed
+    // past their deadline: the API server or etcd away) ends a term, not the process: the manager stops
+    // every reconcile, forgets what it held in memory, and campaigns again, like a newly started one. A
+    // restart would add nothing but a container restart count that walks a pod into CrashLoopBackOff
+    // during an API-server outage. Without leader election there is one term.
+    loop {
+        let term = Term {
+            client: client.clone(),
+            providers: providers.clone(),
+            config: config.clone(),
+            settings: settings.clone(),
+            metrics: metrics.clone(),
+            ready: ready.clone(),
+            reconciler: reconciler.clone(),
+            akvsync,
+            instance: Some(pod_name.clone()).filter(|name| !name.is_empty()),
+        };
+        let lost = match &lease {
+            Some((namespace, identity)) => {
+                let Some(held) = crate::leader::acquire(
+                    client.clone(),
+                    namespace,
+                    consts::LEADER_ELECTION_ID,
+                    identity,
+                    shutdown.clone(),
+                )
+                .await
+                else {
+                    tracing::info!("stopped before becoming leader");
+                    break;
+                };
+                let stop = shutdown.child_token();
+                let lost = held.lost.clone();
+                let watch = tokio::spawn({
+                    let (lost, stop) = (lost.clone(), stop.clone());
+                    async move {
+                        lost.cancelled().await;
+                        tracing::error!("lost the lease: stepping down");
+                        stop.cancel();
+                    }
+                });
+                term.run(stop).await;
+                watch.abort();
+                let lost = lost.is_cancelled();
+                held.release().await;
+                lost
+            }
+            None => {
+                term.run(shutdown.clone()).await;
+                false
+            }
+        };
+        if !lost || shutdown.is_cancelled() {
+            break;
+        }
+        metrics.lease_lost();
+        tracing::warn!("stepped down: campaigning for the lease again");
+    }
     shutdown.cancel();
-    if let Some(akvsyncs) = akvsyncs {
-        // In-flight AKVSync reconciles are a few API calls, each bounded by the client's timeouts.
-        let _ = tokio::time::timeout(shutdown_timeout, akvsyncs).await;
-    }
-    let lost = leadership.as_ref().is_some_and(|held| held.lost.is_cancelled());
-    if let Some(held) = leadership {
-        held.release().await;
-    }
     for server in servers {
         let _ = server.await;
     }
-    if lost {
-        // Fail-stop: the container restarts and competes for the lease again.
-        anyhow::bail!("lost the leader-election lease");
-    }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// What one term of leadership needs: a fresh reconciler each time (nothing a previous term learned is
+/// trusted after another holder may have acted).
+struct Term {
+    client: Client,
+    providers: Arc<crate::provider::ProviderClients>,
+    config: Config,
+    settings: crate::controller::Settings,
+    metrics: Metrics,
+    ready: Arc<AtomicBool>,
+    reconciler: Arc<std::sync::RwLock<Option<Arc<Context>>>>,
+    akvsync: bool,
+    instance: Option<String>,
+}
+
+impl Term {
+    /// Reconcile until `stop`; in-flight reconciles get the shutdown timeout.
+    async fn run(self, stop: CancellationToken) {
+        let classes = Arc::new(crate::classes::Classes::default());
+        let cluster = Arc::new(KubeCluster::new(
+            self.client.clone(),
+            classes.clone(),
+            self.instance,
+        ));
+        let ctx = Arc::new(Context::new(cluster, self.providers, self.config, self.metrics));
+        *self
+            .reconciler
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctx.clone());
+        let akvsyncs = self
+            .akvsync
+            .then(|| tokio::spawn(crate::akvsync::run(self.client.clone(), stop.clone())));
+        let shutdown_timeout = self.settings.shutdown_timeout;
+        crate::controller::run(
+            self.client,
+            ctx,
+            classes,
+            self.settings,
+            self.ready.clone(),
+            stop.clone(),
+        )
+        .await;
+        stop.cancel();
+        self.ready.store(false, std::sync::atomic::Ordering::Release);
+        *self
+            .reconciler
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        if let Some(akvsyncs) = akvsyncs {
+            // In-flight AKVSync reconciles are a few API calls, each bounded by the client's timeouts.
+            let _ = tokio::time::timeout(shutdown_timeout, akvsyncs).await;
+        }
+    }
 }
 
 /// A holder identity unique to this process: the pod UID, or the process id outside a pod.

@@ -341,6 +341,21 @@ impl Schedule {
         backoff(&key(sync), self.failures(sync).saturating_add(1), &self.timing)
     }
 
+    /// The SecretSyncs whose last check failed with one of `reasons`: their next check is now (what a
+    /// recovered dependency, such as a provider back after a restart, calls for); returns their keys.
+    pub fn retry_now(&self, reasons: &[Reason]) -> HashSet<String> {
+        let now = SystemTime::now();
+        let mut memos = lock(&self.memos);
+        memos
+            .iter_mut()
+            .filter(|(_, m)| m.last_reason.is_some_and(|r| reasons.contains(&r)))
+            .map(|(k, m)| {
+                m.next_check = now;
+                k.clone()
+            })
+            .collect()
+    }
+
     /// How many transient failures in a row `sync` has had.
     pub fn failures(&self, sync: &SecretSync) -> u32 {
         lock(&self.failures).get(&key(sync)).copied().unwrap_or(0)

@@ -24,9 +24,15 @@ pub struct Args {
     #[arg(long, env = "PROVIDER_TLS_KEY_FILE")]
     pub tls_key_file: Option<PathBuf>,
 
-    /// CA bundle (PEM) that client certificates must chain to, e.g. the trust-manager bundle.
+    /// CA bundle (PEM) that client certificates must chain to, e.g. the `ca.crt` cert-manager writes.
     #[arg(long, env = "PROVIDER_TLS_CLIENT_CA_FILE")]
     pub tls_client_ca_file: Option<PathBuf>,
+
+    /// The identities a client certificate may carry (DNS subject alternative names, comma-separated):
+    /// a certificate from the CA bundle naming anything else is refused. The manager's by default; add a
+    /// third-party client's name, or pass an empty value to accept any certificate the CA issued.
+    #[arg(long, env = "PROVIDER_TLS_CLIENT_NAME", value_delimiter = ',', default_value = sse_tls::MANAGER_IDENTITY)]
+    pub tls_client_name: Vec<String>,
 
     /// Serve plaintext gRPC (no TLS). Only for third-party drivers that cannot do TLS, such as the
     /// upstream Secrets Store CSI driver; access is then guarded by the socket's file permissions alone.

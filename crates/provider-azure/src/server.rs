@@ -170,6 +170,7 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         tls_cert_file,
         tls_key_file,
         tls_client_ca_file,
+        tls_client_name,
         plaintext,
         tls_reload_interval,
         health_addr,
@@ -223,7 +224,17 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
     }
     let tls = match (tls_cert_file, tls_key_file, tls_client_ca_file, plaintext) {
         (Some(cert), Some(key), Some(ca), false) => {
-            Some(ServerTls::load(&TlsFiles { cert, key, ca }).context("load TLS files")?)
+            let names: Vec<String> = tls_client_name
+                .into_iter()
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect();
+            if names.is_empty() {
+                tracing::warn!(
+                    "--tls-client-name is empty: any client certificate from the CA bundle is accepted"
+                );
+            }
+            Some(ServerTls::load(&TlsFiles { cert, key, ca }, &names).context("load TLS files")?)
         }
         (None, None, None, true) => None,
         _ => bail!(

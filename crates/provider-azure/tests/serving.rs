@@ -25,7 +25,11 @@ async fn a_client_without_a_valid_certificate_is_refused() {
     let other = sse_tls::pki::TestCa::new("someone else").unwrap();
     let dir = short_tempdir();
     let mut files = other
-        .write_leaf(dir.path(), &["manager"], sse_tls::pki::Usage::Client)
+        .write_leaf(
+            dir.path(),
+            &[sse_tls::MANAGER_IDENTITY],
+            sse_tls::pki::Usage::Client,
+        )
         .unwrap();
     files.ca = h.client_files.ca.clone(); // trusts the real server, presents a foreign client cert
     let mut foreign = provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient::new(
@@ -40,12 +44,49 @@ async fn a_client_without_a_valid_certificate_is_refused() {
     assert!(h.client().version(request()).await.is_ok());
 }
 
+/// A client certificate from the very CA the provider trusts, but naming another identity (what anyone
+/// who may request certificates from a shared issuer could get): refused during the handshake. Only the
+/// manager's identity (`--tls-client-name`, the manager's by default) gets through.
+#[tokio::test]
+async fn a_client_certificate_with_another_identity_is_refused() {
+    let h = Harness::start().await;
+    let request = || VersionRequest {
+        version: "v1alpha1".into(),
+    };
+    let dir = short_tempdir();
+    for identity in ["localhost", "intruder"] {
+        let mut files =
+            h.ca.write_leaf(
+                &dir.path().join(identity),
+                &[identity],
+                sse_tls::pki::Usage::Client,
+            )
+            .unwrap();
+        files.ca = h.client_files.ca.clone();
+        let mut client = provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient::new(
+            sse_tls::unix_channel(
+                h.socket.clone(),
+                Some(sse_tls::ClientTls::load(&files).unwrap()),
+                Duration::from_secs(2),
+            ),
+        );
+        assert!(
+            client.version(request()).await.is_err(),
+            "a certificate for {identity} from the trusted CA was accepted"
+        );
+    }
+    assert!(
+        h.client().version(request()).await.is_ok(),
+        "the manager's identity is"
+    );
+}
+
 #[tokio::test]
 async fn a_rotated_server_certificate_is_served_without_restart() {
     let h = Harness::start().await;
     let mut reloads = h.provider.tls_reloads.clone().expect("tls");
     let before = reloads.borrow_and_update().to_owned();
-    // cert-manager renews into the same files; trust-manager keeps the CA.
+    // cert-manager renews into the same files; the CA stays.
     let renewed =
         h.ca.issue(
             &["localhost"],

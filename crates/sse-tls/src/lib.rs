@@ -1,8 +1,7 @@
 //! TLS plumbing shared by the manager and the provider.
 //!
 //! Between the two containers SSE-rs speaks **mutual TLS over a Unix socket**. The certificate, key and CA
-//! bundle are files mounted from cert-manager Secrets and a trust-manager Bundle, which rotate underneath a
-//! running process. [`ServerTls`] and [`ClientTls`] therefore hold the current `rustls` config behind a lock
+//! bundle are files mounted from cert-manager Secrets, which rotate underneath a running process. [`ServerTls`] and [`ClientTls`] therefore hold the current `rustls` config behind a lock
 //! and rebuild it when the files change ([`Reloader`]); every new connection uses the config current at
 //! accept/connect time, so a rotated certificate is served without a restart.
 //!
@@ -20,6 +19,10 @@ pub mod pki;
 pub use channel::{SERVER_NAME, unix_channel};
 pub use config::{ClientTls, ServerTls, TlsFiles};
 pub use reload::Reloader;
+
+/// The identity of the manager's client certificate (a DNS subject alternative name, as cert-manager
+/// issues it in deploy/tls): what the provider accepts by default.
+pub const MANAGER_IDENTITY: &str = "secrets-store-sync-controller-manager";
 
 /// Errors while loading TLS material.
 #[derive(Debug, thiserror::Error)]

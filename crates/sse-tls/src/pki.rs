@@ -50,7 +50,7 @@ impl TestCa {
         })
     }
 
-    /// The CA certificate PEM (what trust-manager distributes).
+    /// The CA certificate PEM (what cert-manager writes as `ca.crt`).
     pub fn cert_pem(&self) -> &str {
         &self.cert_pem
     }

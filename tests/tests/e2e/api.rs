@@ -79,78 +79,6 @@ pub async fn service_account_token_type_denied(w: &World, ns: &str) -> Result<()
     Ok(())
 }
 
-/// A bootstrap token is an API credential (kube-apiserver's bootstrap authenticator accepts it): the
-/// upstream chart's policy allowed the type; ours refuses it like a service-account token, both when the
-/// manager syncs one and when its user writes one directly.
-pub async fn bootstrap_token_type_denied(w: &World, ns: &str) -> Result<()> {
-    w.vault_class(ns, "t", "v").await?;
-    w.k.apply(&sync_yaml(
-        ns,
-        "boottoken",
-        "spc",
-        "bootstrap.kubernetes.io/token",
-        &[("t", "token-id")],
-        "",
-    ))
-    .await?;
-    let (_, message) = wait_reason(
-        w,
-        ns,
-        "boottoken",
-        "Create",
-        "ValidatingAdmissionPolicyCheckFailed",
-    )
-    .await?;
-    ensure!(
-        message.contains("not allowed to create or update secrets with this type"),
-        "{message}"
-    );
-    ensure!(!w.k.exists("secret", ns, "boottoken").await, "no Secret");
-    // Directly, as the manager's ServiceAccount, with a SecretSync owner that would otherwise pass.
-    let uid = w.k.json(&["get", "secretsync", "boottoken", "-n", ns]).await?["metadata"]["uid"]
-        .as_str()
-        .context("uid")?
-        .to_string();
-    let secret = format!(
-        "apiVersion: v1\nkind: Secret\nmetadata: {{name: boottoken, namespace: {ns}, labels: {{secrets-store.sync.x-k8s.io: \"\"}}, ownerReferences: [{{apiVersion: secret-sync.x-k8s.io/v1alpha1, kind: SecretSync, name: boottoken, uid: {uid}}}]}}\ntype: bootstrap.kubernetes.io/token\ndata: {{token-id: YWJjZGVm, token-secret: MDEyMzQ1Njc4OWFiY2RlZg==}}\n"
-    );
-    let err = w
-        .as_manager
-        .run(&["create", "-f", "-"], Some(&secret))
-        .await
-        .err()
-        .context("the manager created a bootstrap token Secret")?;
-    ensure!(
-        format!("{err:#}").contains("secrets-store-sync-controller-create-update-policy"),
-        "{err:#}"
-    );
-    Ok(())
-}
-
-/// The create/update policy keeps a Secret with its SecretSync by uid: the manager may not hand a Secret
-/// owned by one SecretSync to another of the same name (a deleted and recreated one has a new uid).
-pub async fn owner_uid_is_kept_on_update(w: &World, ns: &str) -> Result<()> {
-    w.vault_class(ns, "t", "v").await?;
-    w.k.apply(&sync_yaml(ns, "owned", "spc", "Opaque", &[("t", "bar")], ""))
-        .await?;
-    wait_reason(w, ns, "owned", "Create", "CreateSucceeded").await?;
-    let patch = r#"{"metadata":{"ownerReferences":[{"apiVersion":"secret-sync.x-k8s.io/v1alpha1","kind":"SecretSync","name":"owned","uid":"00000000-0000-0000-0000-000000000000"}]}}"#;
-    let err = w
-        .as_manager
-        .run(
-            &["patch", "secret", "owned", "-n", ns, "--type=merge", "-p", patch],
-            None,
-        )
-        .await
-        .err()
-        .context("the manager changed the uid of a Secret's SecretSync owner")?;
-    ensure!(
-        format!("{err:#}").contains("secrets-store-sync-controller-create-update-policy"),
-        "{err:#}"
-    );
-    Ok(())
-}
-
 pub async fn invalid_label_key(w: &World, ns: &str) -> Result<()> {
     w.vault_class(ns, "t", "v").await?;
     let yaml = sync_yaml(ns, "badlabel", "spc", "Opaque", &[("t", "bar")], "").replace(
@@ -352,6 +280,27 @@ pub async fn policies_bind_the_manager(w: &World, ns: &str) -> Result<()> {
         text.contains("forbidden") || text.contains("denied"),
         "P10: {text}"
     );
+    // The events policy: an Event about another kind of object (a forged "Killing" on a pod) is refused,
+    // one about a SecretSync reported as the manager is accepted.
+    let event = |kind: &str, name: &str| {
+        format!(
+            "apiVersion: events.k8s.io/v1\nkind: Event\nmetadata: {{name: {name}, namespace: {ns}}}\neventTime: \"2026-12-07T00:00:00.000000Z\"\naction: Sync\nreason: Killing\nnote: forged\ntype: Normal\nreportingController: secrets-store-sync-controller\nreportingInstance: e2e\nregarding: {{apiVersion: v1, kind: {kind}, name: x, namespace: {ns}}}\n"
+        )
+    };
+    let err = w
+        .as_manager
+        .run(&["create", "-f", "-"], Some(&event("Pod", "forged")))
+        .await
+        .err()
+        .context("the manager created an Event about a Pod")?;
+    ensure!(
+        format!("{err:#}").contains("secrets-store-sync-controller-events-policy"),
+        "events: {err:#}"
+    );
+    w.as_manager
+        .run(&["create", "-f", "-"], Some(&event("SecretSync", "ours")))
+        .await
+        .context("an Event about a SecretSync, as the manager publishes")?;
     // P7: no delete (RBAC).
     let err = w
         .as_manager

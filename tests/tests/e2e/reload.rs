@@ -108,6 +108,7 @@ async fn reload_fence_refuses_the_manager(w: &World, ns: &str) -> Result<()> {
                 &[
                     "apply",
                     "--server-side",
+                    "--force-conflicts",
                     "--field-manager=secrets-store-sync-controller",
                     "-f",
                     "-",

@@ -69,7 +69,11 @@ impl Harness {
             .write_leaf(&server_dir, &["localhost"], Usage::Server)
             .expect("server cert");
         let client_files = ca
-            .write_leaf(&dir.path().join("client"), &["manager"], Usage::Client)
+            .write_leaf(
+                &dir.path().join("client"),
+                &[sse_tls::MANAGER_IDENTITY],
+                Usage::Client,
+            )
             .expect("client cert");
         let kv_ca = dir.path().join("kv-ca.pem");
         std::fs::write(&kv_ca, emulator.ca_pem()).expect("write kv ca");

@@ -1,0 +1,96 @@
+//! Tier 3: the admission fences around the manager's Secret writes that the original did not have: no
+//! Secret that grants API access, and a Secret kept with its SecretSync by uid.
+
+use super::*;
+
+/// A bootstrap token is an API credential (kube-apiserver's bootstrap authenticator accepts it): the
+/// upstream chart's policy allowed the type; ours refuses it like a service-account token, both when the
+/// manager syncs one and when its user writes one directly.
+pub async fn bootstrap_token_type_denied(w: &World, ns: &str) -> Result<()> {
+    w.vault_class(ns, "t", "v").await?;
+    w.k.apply(&sync_yaml(
+        ns,
+        "boottoken",
+        "spc",
+        "bootstrap.kubernetes.io/token",
+        &[("t", "token-id")],
+        "",
+    ))
+    .await?;
+    let (_, message) = wait_reason(
+        w,
+        ns,
+        "boottoken",
+        "Create",
+        "ValidatingAdmissionPolicyCheckFailed",
+    )
+    .await?;
+    ensure!(
+        message.contains("not allowed to create or update secrets with this type"),
+        "{message}"
+    );
+    ensure!(!w.k.exists("secret", ns, "boottoken").await, "no Secret");
+    // Directly, as the manager's ServiceAccount, with a SecretSync owner that would otherwise pass.
+    let uid = w.k.json(&["get", "secretsync", "boottoken", "-n", ns]).await?["metadata"]["uid"]
+        .as_str()
+        .context("uid")?
+        .to_string();
+    let secret = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: boottoken, namespace: {ns}, labels: {{secrets-store.sync.x-k8s.io: \"\"}}, ownerReferences: [{{apiVersion: secret-sync.x-k8s.io/v1alpha1, kind: SecretSync, name: boottoken, uid: {uid}}}]}}\ntype: bootstrap.kubernetes.io/token\ndata: {{token-id: YWJjZGVm, token-secret: MDEyMzQ1Njc4OWFiY2RlZg==}}\n"
+    );
+    let err = w
+        .as_manager
+        .run(&["create", "-f", "-"], Some(&secret))
+        .await
+        .err()
+        .context("the manager created a bootstrap token Secret")?;
+    ensure!(
+        format!("{err:#}").contains("secrets-store-sync-controller-create-update-policy"),
+        "{err:#}"
+    );
+    Ok(())
+}
+
+/// The create/update policy keeps a Secret with its SecretSync by uid: the manager may not hand a Secret
+/// owned by one SecretSync to another of the same name (a deleted and recreated one has a new uid). On an
+/// API server with the OwnerReferencesPermissionEnforcement plugin (this suite's) the plugin refuses first
+/// (the manager may not delete Secrets, so it may not change their owners); without it, the policy does.
+pub async fn owner_uid_is_kept_on_update(w: &World, ns: &str) -> Result<()> {
+    w.vault_class(ns, "t", "v").await?;
+    w.k.apply(&sync_yaml(ns, "owned", "spc", "Opaque", &[("t", "bar")], ""))
+        .await?;
+    wait_reason(w, ns, "owned", "Create", "CreateSucceeded").await?;
+    let before = w.k.json(&["get", "secret", "owned", "-n", ns]).await?;
+    // As the manager writes: a server-side apply (it has no read), taking the field over.
+    let handover = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: owned\n  namespace: {ns}\n  labels: {{secrets-store.sync.x-k8s.io: \"\"}}\n  ownerReferences:\n  - {{apiVersion: secret-sync.x-k8s.io/v1alpha1, kind: SecretSync, name: owned, uid: 00000000-0000-0000-0000-000000000000}}\n"
+    );
+    let err = w
+        .as_manager
+        .run(
+            &[
+                "apply",
+                "--server-side",
+                "--force-conflicts",
+                "--field-manager=secrets-store-sync-controller",
+                "-f",
+                "-",
+            ],
+            Some(&handover),
+        )
+        .await
+        .err()
+        .context("the manager changed the uid of a Secret's SecretSync owner")?;
+    let text = format!("{err:#}");
+    ensure!(
+        text.contains("secrets-store-sync-controller-create-update-policy")
+            || text.contains("cannot set an ownerRef"),
+        "{text}"
+    );
+    let after = w.k.json(&["get", "secret", "owned", "-n", ns]).await?;
+    ensure!(
+        before["metadata"]["ownerReferences"] == after["metadata"]["ownerReferences"],
+        "the owner changed"
+    );
+    Ok(())
+}
