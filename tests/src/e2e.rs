@@ -214,6 +214,46 @@ pub struct World {
     shared: tokio::sync::Mutex<Option<Manager>>,
     gate: tokio::sync::RwLock<()>,
     provider: tokio::process::Child,
+    provider_bin: PathBuf,
+    server_tls: TlsFiles,
+}
+
+/// Start `provider-azure` serving `<providers>/<name>.sock` with mutual TLS, as in the pod, logging to
+/// `<dir>/<log>.log`; returns once it accepts connections (a stale socket file of a killed one does not).
+async fn spawn_provider(
+    bin: &Path,
+    dir: &Path,
+    server: &TlsFiles,
+    providers: &Path,
+    name: &str,
+    log: &str,
+) -> Result<tokio::process::Child> {
+    let socket = providers.join(format!("{name}.sock"));
+    let provider = tokio::process::Command::new(bin)
+        .arg(format!("--endpoint=unix://{}", socket.display()))
+        .arg(format!("--tls-cert-file={}", server.cert.display()))
+        .arg(format!("--tls-key-file={}", server.key.display()))
+        .arg(format!("--tls-client-ca-file={}", server.ca.display()))
+        .arg(format!("--keyvault-ca-file={}", dir.join("kv-ca.pem").display()))
+        // The emulator is the default cloud: what an AKVSync generates names no cloud.
+        .arg("--cloud-name=AzureStackCloud")
+        .arg(format!("--cloud-env-file={}", dir.join("cloud.json").display()))
+        .args(["--health-addr=0", "--metrics-addr=0"])
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join(format!("{log}.log")))?,
+        )
+        .kill_on_drop(true)
+        .spawn()?;
+    record_pid(dir, &provider);
+    eventually(Duration::from_secs(30), || async {
+        Ok(tokio::net::UnixStream::connect(&socket).await.ok().map(drop))
+    })
+    .await
+    .context("provider-azure did not listen on its socket")?;
+    Ok(provider)
 }
 
 fn env_path(name: &str) -> Result<PathBuf> {
@@ -259,26 +299,7 @@ impl World {
         )?;
         let providers = dir.join("providers");
         std::fs::create_dir_all(&providers)?;
-        let socket = providers.join("azure.sock");
-        let provider = tokio::process::Command::new(&provider_bin)
-            .arg(format!("--endpoint=unix://{}", socket.display()))
-            .arg(format!("--tls-cert-file={}", server.cert.display()))
-            .arg(format!("--tls-key-file={}", server.key.display()))
-            .arg(format!("--tls-client-ca-file={}", server.ca.display()))
-            .arg(format!("--keyvault-ca-file={}", dir.join("kv-ca.pem").display()))
-            // The emulator is the default cloud: what an AKVSync generates names no cloud.
-            .arg("--cloud-name=AzureStackCloud")
-            .arg(format!("--cloud-env-file={}", env_file.display()))
-            .args(["--health-addr=0", "--metrics-addr=0"])
-            .stderr(std::fs::File::create(dir.join("provider.log"))?)
-            .kill_on_drop(true)
-            .spawn()?;
-        record_pid(&dir, &provider);
-        eventually(Duration::from_secs(30), || async {
-            Ok(socket.exists().then_some(()))
-        })
-        .await
-        .context("provider-azure did not create its socket")?;
+        let provider = spawn_provider(&provider_bin, &dir, &server, &providers, "azure", "provider").await?;
 
         let manager_kubeconfig = manager_kubeconfig(&k, &dir).await?;
         let world = Self {
@@ -297,6 +318,8 @@ impl World {
             shared: tokio::sync::Mutex::new(None),
             gate: tokio::sync::RwLock::new(()),
             provider,
+            provider_bin,
+            server_tls: server,
         };
         world.start_shared_manager().await?;
         Ok(world)
@@ -307,6 +330,25 @@ impl World {
     /// The provider's resident memory now and at its peak, in MiB.
     pub fn provider_rss_mib(&self) -> Option<(f64, f64)> {
         rss_mib(self.provider.id()?)
+    }
+
+    /// Another `provider-azure`, serving `<providers>/<name>.sock` (a SecretProviderClass with
+    /// `provider: <name>` reaches it), for scenarios that kill and restart a provider; `log` names its log.
+    pub async fn start_provider(&self, name: &str, log: &str) -> Result<tokio::process::Child> {
+        spawn_provider(
+            &self.provider_bin,
+            &self.dir,
+            &self.server_tls,
+            &self.providers,
+            name,
+            log,
+        )
+        .await
+    }
+
+    /// The socket of provider `name`.
+    pub fn provider_socket(&self, name: &str) -> PathBuf {
+        self.providers.join(format!("{name}.sock"))
     }
 
     pub async fn start_manager(&self, log: &str, extra: &[String]) -> Result<Manager> {

@@ -55,15 +55,21 @@ scenarios! {
     Shared expiry_dates_reach_the_status;
     Shared key_vault_tags_become_labels;
     Shared akvsync_generates_and_keeps_its_secret_syncs;
+    Shared provider_killed_with_a_stale_socket_is_used_again_within_5s;
     Exclusive offline_keeps_secret_and_recovers;
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;
     Exclusive lease_handover_on_sigterm;
     Exclusive reload_on_change_restarts_a_deployment_once;
     Exclusive sigterm_with_syncs_in_flight_exits_within_the_bound;
+    Exclusive api_server_stopped_for_30s_the_manager_steps_down_and_recovers;
+    Exclusive etcd_killed_and_restarted_the_manager_steps_down_and_recovers;
+    Exclusive manager_killed_mid_burst_loses_nothing;
 }
 #[path = "e2e/api.rs"]
 mod api;
+#[path = "e2e/faults.rs"]
+mod faults;
 #[path = "e2e/fences.rs"]
 mod fences;
 #[path = "e2e/lifecycle.rs"]
@@ -78,6 +84,7 @@ mod sync;
 /// Every scenario, by name, for the `scenarios!` list above.
 mod scenario {
     pub use super::api::*;
+    pub use super::faults::*;
     pub use super::fences::*;
     pub use super::lifecycle::*;
     pub use super::operator::*;

@@ -9,6 +9,9 @@
 //! scenarios by name as libtest does: `cargo xtask e2e foreign`, `cargo xtask e2e -- --exact lease_handover_on_sigterm`.
 //! `--release` runs release builds of the binaries (what ships; use it for the figures about them).
 //! `kubectl-sse` is built too and put first on the tests' PATH, so `kubectl sse …` finds it as a plugin.
+//! The control-plane fault scenarios (`e2e/faults.rs`) stop and restart kube-apiserver and etcd: they read
+//! the pid files in `SSE_E2E_CONTROL_PLANE_DIR` (the state directory of `realk8s/start.sh`) and say they
+//! were skipped without it.
 #![allow(clippy::print_stdout, reason = "the suite reports what it kept")]
 
 use std::path::Path;

@@ -163,9 +163,11 @@ pub async fn run(
         futures::stream::pending::<Result<SecretSync, watcher::Error>>(),
         sync_store,
     )
-    // Twice as many reconciles as work slots: the extra ones wait their turn in crate::reconcile's fair
-    // queue (or return at once when nothing is due), so a slow or failing vault cannot hold every slot.
-    .with_config(ControllerConfig::default().concurrency(settings.workers.saturating_mul(2)))
+    // Three times as many reconciles as work slots: the extra ones wait their namespace's turn for a slot
+    // (crate::slots; at most one slot's worth per namespace waits, the rest are put off) or return at once
+    // when nothing is due, so neither a slow vault nor a namespace with thousands of SecretSyncs can hold
+    // every reconcile.
+    .with_config(ControllerConfig::default().concurrency(settings.workers.saturating_mul(3)))
     .reconcile_on(trigger_rx)
     .graceful_shutdown_on(shutdown.clone().cancelled_owned())
     .run(run_reconcile, error_policy, ctx)

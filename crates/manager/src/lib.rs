@@ -33,6 +33,7 @@ pub mod render;
 pub mod run;
 pub mod schedule;
 pub mod secret;
+pub mod slots;
 pub mod status;
 pub mod sync;
 pub mod tags;

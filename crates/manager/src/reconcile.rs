@@ -116,7 +116,7 @@ pub struct Context {
     /// Reload on change, when on.
     pub reloads: Option<Arc<crate::reload::Reloads>>,
     /// Work slots, handed out first come, first served.
-    slots: tokio::sync::Semaphore,
+    slots: crate::slots::FairSlots,
     /// The share of slots SecretSyncs in failure may take (half): a broken vault cannot starve the others.
     retry_slots: tokio::sync::Semaphore,
 }
@@ -143,7 +143,10 @@ impl Context {
             reloads,
             config,
             metrics,
-            slots: tokio::sync::Semaphore::new(slots),
+            // Each namespace may have as many reconciles waiting as there are slots: with the controller
+            // running three times as many reconciles as slots, a namespace alone can use them all, and
+            // one with thousands queued still leaves room for the others to reach the queue.
+            slots: crate::slots::FairSlots::new(slots, slots),
             retry_slots: tokio::sync::Semaphore::new(retry_slots),
         }
     }
@@ -308,8 +311,12 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     }
     // A scheduled check (not one a change triggered early): how late it completes is measured below.
     let due = ctx.schedule.due_at(sync).filter(|due| *due <= now);
-    // The semaphore is never closed.
-    let _slot = ctx.slots.acquire().await.ok();
+    // A slot in the namespace's turn; a namespace already holding its share of waiters checks later.
+    let Some(_slot) = ctx.slots.acquire(&sync.namespace().unwrap_or_default()).await else {
+        let delay = ctx.schedule.defer(sync, now);
+        tracing::debug!(retry_in = ?delay, "deferred: this namespace's share of waiting reconciles is full");
+        return idle(delay);
+    };
     ctx.schedule.starting(sync);
 
     let started = std::time::Instant::now();

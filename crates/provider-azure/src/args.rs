@@ -101,8 +101,10 @@ pub struct Args {
     #[arg(long, env = "PROVIDER_MOUNT_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
     pub mount_timeout: Duration,
 
-    /// Requests this provider sends to one vault per 10 s, paced (a burst of checks is spread, never
-    /// dropped); Key Vault throttles at 4,000 GETs per 10 s per vault. `0` turns pacing off.
+    /// Requests this provider sends to one vault per 10 s for one identity, paced (a burst of checks is
+    /// spread, never dropped); Key Vault throttles at 4,000 GETs per 10 s per vault. Spent only by an
+    /// identity that obtained a token, so no other tenant's SecretProviderClass can spend it. `0` turns
+    /// pacing off.
     #[arg(long, env = "PROVIDER_VAULT_REQUESTS_PER_10S", default_value_t = 2000)]
     pub vault_requests_per_10s: u32,
 

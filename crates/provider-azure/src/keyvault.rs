@@ -363,25 +363,35 @@ impl KeyVault {
         let (clients, limiter, metrics) = (vault.clients.clone(), self.limiter.clone(), self.metrics.clone());
         let (breakers, pacer, vault_url) =
             (self.breakers.clone(), self.pacer.clone(), vault.vault_url.clone());
+        let budget = budget_key(vault);
         coalescer
             .run(key, move || {
                 async move {
-                    // Wait for this vault's budget before taking an in-flight slot.
-                    let wait = pacer.reserve(&vault_url).map_err(|wait| KeyVaultError::Status {
-                        status: 429,
-                        message: format!(
-                            "{operation} {url}: this provider's request budget for the vault is spent for the next {}s (--vault-requests-per-10s)",
-                            wait.as_secs()
-                        ),
-                    })?;
-                    metrics.paced(wait);
-                    tokio::time::sleep(wait).await;
+                    // Wait for this vault and identity's budget before taking an in-flight slot, once the
+                    // identity has a token; until then its requests go one at a time (the priming gate)
+                    // and are charged after the vault answered, so one that never gets a token (a bogus
+                    // client ID) spends nobody's budget.
+                    let paced = clients.primed.load(Ordering::Acquire);
+                    if paced {
+                        let wait = pacer.reserve(&budget).map_err(|wait| KeyVaultError::Status {
+                            status: 429,
+                            message: format!(
+                                "{operation} {url}: this provider's request budget for the vault is spent for the next {}s (--vault-requests-per-10s)",
+                                wait.as_secs()
+                            ),
+                        })?;
+                        metrics.paced(wait);
+                        tokio::time::sleep(wait).await;
+                    }
                     let _permit = limiter
                         .acquire_owned()
                         .await
                         .map_err(|_| KeyVaultError::ShuttingDown)?;
                     let started = Instant::now();
                     let result = primed(&clients, || op(clients.clone())).await;
+                    if !paced && clients.primed.load(Ordering::Acquire) {
+                        pacer.charge(&budget);
+                    }
                     metrics.keyvault_request(
                         object_type,
                         operation,
@@ -396,6 +406,14 @@ impl KeyVault {
             })
             .await
     }
+}
+
+/// The pacer's key: the vault and the identity asking (a digest of it; the identity holds no secret).
+fn budget_key(vault: &VaultHandle) -> String {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut hasher = std::hash::DefaultHasher::new();
+    vault.identity.hash(&mut hasher);
+    format!("{} {:016x}", vault.vault_url, hasher.finish())
 }
 
 fn collection(object_type: ObjectType) -> &'static str {

@@ -6,7 +6,7 @@ use super::*;
 /// Create `n` SecretProviderClass + SecretSync pairs, 250 to a `kubectl apply` (each one call is bounded),
 /// server-side (one request per object) and four applies at a time: one kubectl sends its objects one
 /// after the other, and 100,000 pairs took an hour. Odd pairs list the SecretSync before its class.
-async fn apply_pairs(w: &World, ns: &str, n: usize, object: &str) -> Result<()> {
+pub(crate) async fn apply_pairs(w: &World, ns: &str, n: usize, object: &str) -> Result<()> {
     use futures::{StreamExt as _, TryStreamExt as _};
     futures::stream::iter((0..n).step_by(250))
         .map(|first| async move {
@@ -46,7 +46,7 @@ fn pairs(w: &World, ns: &str, range: std::ops::Range<usize>, object: &str) -> St
     docs.join("---\n")
 }
 
-async fn all_ready(w: &World, ns: &str, n: usize, limit: Duration) -> Result<Duration> {
+pub(crate) async fn all_ready(w: &World, ns: &str, n: usize, limit: Duration) -> Result<Duration> {
     let started = Instant::now();
     eventually(limit, || async {
         // One column per SecretSync, not every object as JSON: at 100,000 that is hundreds of megabytes.

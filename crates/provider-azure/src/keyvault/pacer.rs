@@ -7,6 +7,11 @@
 //! it. A request whose slot would be more than [`MAX_WAIT`] away is refused without reserving anything
 //! (`429`-like: the manager backs that SecretSync off and retries), so the schedule never runs further ahead
 //! than that, whatever callers gave up waiting. A listing counts as one request whatever its pages.
+//!
+//! The budget is kept per vault **and identity** (the caller passes both as the key), and spent only by an
+//! identity that got a token: SecretProviderClasses with bogus client IDs naming someone else's vault never
+//! obtain a token, so they cannot spend that vault's budget for its real users (their requests, serialised by
+//! the priming gate, are [`Pacer::charge`]d only once the vault answered them).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -58,9 +63,19 @@ impl Pacer {
         }
     }
 
+    /// Count a request to `vault` that has already been made (one that was not paced ahead: the first
+    /// request of an identity, before it had a token).
+    pub fn charge(&self, vault: &str) {
+        let _ = self.reserve_up_to(vault, Duration::MAX);
+    }
+
     /// Reserve the next slot for a request to `vault`: how long to wait for it; `Err(wait)` (nothing
     /// reserved) when that is longer than [`MAX_WAIT`].
     pub fn reserve(&self, vault: &str) -> Result<Duration, Duration> {
+        self.reserve_up_to(vault, MAX_WAIT)
+    }
+
+    fn reserve_up_to(&self, vault: &str, max_wait: Duration) -> Result<Duration, Duration> {
         if self.interval.is_zero() {
             return Ok(Duration::ZERO);
         }
@@ -76,7 +91,7 @@ impl Pacer {
         let start = (*tat).max(now);
         // Up to `burst` of schedule may be used ahead of time.
         let wait = start.saturating_duration_since(now + self.burst);
-        if wait > MAX_WAIT {
+        if wait > max_wait {
             return Err(wait);
         }
         *tat = start + self.interval;
@@ -107,6 +122,19 @@ mod tests {
             pacer.reserve("https://b").unwrap().is_zero(),
             "another vault has its own budget"
         );
+    }
+
+    #[test]
+    fn a_charge_takes_its_slot_after_the_fact() {
+        let pacer = Pacer::new(Budget {
+            requests: 10,
+            period: Duration::from_secs(10),
+        });
+        // One per second with a burst of one second: two charged requests use the burst and the next slot.
+        pacer.charge("https://a");
+        pacer.charge("https://a");
+        let wait = pacer.reserve("https://a").unwrap();
+        assert!(wait > Duration::from_millis(900), "{wait:?}");
     }
 
     #[test]

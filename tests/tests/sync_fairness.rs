@@ -1,0 +1,78 @@
+//! Tier 2: one tenant cannot spend another's share. The manager's reconciler with the real provider over
+//! mTLS and the Key Vault emulator; the Kubernetes API is the in-memory double (harness in
+//! `tests/src/lib.rs`).
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use sse_api::conditions::READY;
+use sse_tests::*;
+
+fn secret(name: &str) -> String {
+    format!("objectName: {name}\nobjectType: secret")
+}
+
+/// SecretProviderClasses naming the victim's vault with client IDs Entra does not know (another
+/// namespace's user can write as many as they like) never obtain a token, so they spend none of the
+/// vault's request budget: the victim's next check is paced by its own use only. With the budget kept
+/// per vault alone and spent before the token, 30 such classes spent 30 s of a 1-per-second budget and the
+/// victim's check was refused ("budget spent").
+#[tokio::test]
+async fn classes_with_bogus_identities_cannot_spend_a_vaults_budget() {
+    let env = Env::start_with_provider_args(default_config(), &["--vault-requests-per-10s=10"]).await;
+    env.emulator.store().set_secret(VAULT, "pw", "one");
+    env.put_class("victim", "azure", &[&secret("pw")]);
+    let mut victim = env.sync("victim", "victim", "Opaque", &[("pw", "key")]);
+    env.reconcile(&mut victim).await;
+    assert_eq!(condition(&victim, READY).0, "True");
+
+    // Alone: the victim's check of a rotated value, paced by its own budget.
+    env.emulator.store().set_secret(VAULT, "pw", "alone");
+    let started = std::time::Instant::now();
+    env.poll(&mut victim).await;
+    let alone = started.elapsed();
+    assert_eq!(env.secret_data("victim")["key"], "alone");
+
+    let mut noisy: Vec<_> = (0..30)
+        .map(|i| {
+            env.put_class_for(
+                &format!("bogus{i}"),
+                "azure",
+                VAULT,
+                &format!("bogus-client-{i}"),
+                &[&secret("pw")],
+            );
+            env.sync(
+                &format!("noisy{i}"),
+                &format!("bogus{i}"),
+                "Opaque",
+                &[("pw", "key")],
+            )
+        })
+        .collect();
+    env.emulator.store().set_secret(VAULT, "pw", "two");
+
+    // The burst is under way (one of its checks has already come back, so every request it can have in
+    // flight has gone to the provider) when the victim's next check starts.
+    use futures::StreamExt as _;
+    let mut burst: futures::stream::FuturesUnordered<_> =
+        noisy.iter_mut().map(|s| env.reconcile(s)).collect();
+    burst.next().await;
+    let victim_check = async {
+        let started = std::time::Instant::now();
+        env.poll(&mut victim).await;
+        started.elapsed()
+    };
+    let (took, _) = tokio::join!(victim_check, burst.collect::<Vec<_>>());
+    println!(
+        "figure: the victim's check of a rotated value: alone {:.2} s; during a burst of 30 bogus identities on its vault {:.2} s",
+        alone.as_secs_f64(),
+        took.as_secs_f64()
+    );
+    let (status, reason, message) = condition(&victim, READY);
+    assert_eq!(status, "True", "{reason}: {message}");
+    assert_eq!(env.secret_data("victim")["key"], "two");
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(
+        noisy.iter().all(|s| condition(s, READY).0 == "False"),
+        "no bogus identity syncs"
+    );
+}
