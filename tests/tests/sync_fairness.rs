@@ -76,3 +76,45 @@ async fn classes_with_bogus_identities_cannot_spend_a_vaults_budget() {
         "no bogus identity syncs"
     );
 }
+
+/// A class shared by many SecretSyncs, each mapping one of its objects (what an AKVSync generates): each
+/// Mount asks for the objects its SecretSync maps, not the whole class, so N SecretSyncs cost N reads and
+/// not N²; and one object missing from the vault fails only the SecretSync that maps it.
+#[tokio::test]
+async fn a_shared_class_costs_what_each_secret_sync_maps() {
+    let n = 12;
+    let env = Env::start_with(manager::reconcile::Config {
+        change_detection: false,
+        ..default_config()
+    })
+    .await;
+    let objects: Vec<String> = (0..n).map(|i| secret(&format!("o{i}"))).collect();
+    let refs: Vec<&str> = objects.iter().map(String::as_str).collect();
+    env.put_class("shared", "azure", &refs);
+    for i in 1..n {
+        env.emulator.store().set_secret(VAULT, &format!("o{i}"), "v");
+    }
+    // o0 is missing from the vault.
+    let mut syncs: Vec<_> = (0..n)
+        .map(|i| env.sync(&format!("s{i}"), "shared", "Opaque", &[(&format!("o{i}"), "key")]))
+        .collect();
+    env.emulator.reset_counters();
+    for sync in &mut syncs {
+        env.reconcile(sync).await;
+    }
+    let gets = env.emulator.counters().get("secrets.get").copied().unwrap_or(0);
+    println!("figure: {n} SecretSyncs on one class of {n} objects: {gets} secret reads");
+    assert!(
+        gets <= n as u64 + 1,
+        "one read per SecretSync's object, not the class's: {gets}"
+    );
+    assert_eq!(
+        condition(&syncs[0], READY).0,
+        "False",
+        "the one mapping the missing object fails"
+    );
+    assert!(
+        syncs[1..].iter().all(|s| condition(s, READY).0 == "True"),
+        "the others are not held by it"
+    );
+}

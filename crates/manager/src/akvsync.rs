@@ -70,6 +70,12 @@ pub enum TranslateError {
     /// An entry is neither single nor compound (the CRD's rules forbid it).
     #[error("entry {0} names neither secretInAKV nor objects")]
     Empty(usize),
+    /// More vault objects than one AKVSync may sync (the CRD refuses it; an object stored before the rule
+    /// existed is refused here).
+    #[error(
+        "the entries sync {0} vault objects (versionHistory and compound parts counted), more than the 1024 one AKVSync may: split it into several"
+    )]
+    TooManyObjects(i64),
     /// The AKVSync's name cannot be a label value (the generated objects carry it).
     #[error(
         "the AKVSync's name is longer than 63 characters, the limit of the sse-rs.io/akvsync label it is written in"
@@ -112,6 +118,10 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
     let spec = &akv.spec;
     if akv.name_any().len() > 63 {
         return Err(TranslateError::NameTooLong);
+    }
+    let count = sse_api::akv_sync::synced_objects(spec);
+    if count > sse_api::akv_sync::MAX_SYNCED_OBJECTS {
+        return Err(TranslateError::TooManyObjects(count));
     }
     // (vault secret, history) → its objectAlias, in first-use order.
     let mut aliases: Vec<((String, i32), String)> = Vec::new();

@@ -32,6 +32,7 @@ pub mod reload;
 pub mod render;
 pub mod run;
 pub mod schedule;
+pub mod scope;
 pub mod secret;
 pub mod slots;
 pub mod status;

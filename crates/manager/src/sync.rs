@@ -148,7 +148,7 @@ async fn detect(
     }
     let provider = class.spec.provider.clone().unwrap_or_default();
     let attributes = provider::attributes(
-        &parameters(class),
+        &parameters(class, sync),
         &ctx.config.pod_name,
         &ctx.config.pod_uid,
         &sync.namespace().unwrap_or_default(),
@@ -207,15 +207,23 @@ async fn quiet(
     }))
 }
 
-/// The SecretProviderClass parameters.
-fn parameters(class: &SecretProviderClass) -> BTreeMap<String, String> {
-    class
+/// The SecretProviderClass parameters, its objects cut down to those the SecretSync maps
+/// ([`crate::scope`]).
+fn parameters(class: &SecretProviderClass, sync: &SecretSync) -> BTreeMap<String, String> {
+    let all = class
         .spec
         .parameters
         .clone()
         .unwrap_or_default()
         .into_iter()
-        .collect()
+        .collect();
+    let paths = sync
+        .spec
+        .secret_object
+        .data
+        .iter()
+        .map(|d| d.source_path.as_str());
+    crate::scope::only_mapped(class.spec.provider.as_deref().unwrap_or_default(), all, paths)
 }
 
 /// The SecretProviderClass the SecretSync names, in its namespace.
@@ -257,7 +265,7 @@ async fn mount(
 ) -> Result<Mount, SyncError> {
     let namespace = sync.namespace().unwrap_or_default();
     let provider = class.spec.provider.clone().unwrap_or_default();
-    let parameters = parameters(class);
+    let parameters = parameters(class, sync);
     let attributes = |params: &BTreeMap<String, String>| {
         provider::attributes(
             params,

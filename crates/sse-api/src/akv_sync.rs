@@ -24,6 +24,21 @@ pub const VAULT_NAME_PATTERN: &str = "^[a-zA-Z][0-9a-zA-Z-]{2,23}$";
 pub const MAX_OBJECTS: u32 = 256;
 /// Longest version history.
 pub const MAX_VERSION_HISTORY: i32 = 64;
+/// Most vault objects one AKVSync may sync, every entry's history and every compound part counted: what
+/// one namespace user can make the manager fetch and hold per check of one AKVSync.
+pub const MAX_SYNCED_OBJECTS: i64 = 1024;
+
+/// How many vault objects an AKVSync's entries sync: a single entry its history (at least one), a
+/// compound entry its parts. The CRD's rule computes the same.
+pub fn synced_objects(spec: &AkvSyncSpec) -> i64 {
+    spec.objects
+        .iter()
+        .map(|o| match &o.objects {
+            Some(parts) => i64::try_from(parts.len()).unwrap_or(i64::MAX),
+            None => i64::from(o.version_history.unwrap_or(1).max(1)),
+        })
+        .fold(0i64, i64::saturating_add)
+}
 
 /// The vault, the identity, and which vault objects become which Secrets.
 #[allow(
@@ -53,6 +68,9 @@ pub const MAX_VERSION_HISTORY: i32 = 64;
         json_path = r#".status.conditions[?(@.type=="Ready")].reason"#
     ),
     printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[x_kube(
+    validation = Rule::new("self.objects.map(o, has(o.objects) ? size(o.objects) : (has(o.versionHistory) ? o.versionHistory : 1)).sum() <= 1024").message("an AKVSync may sync at most 1024 vault objects, every entry's versionHistory and every compound part counted: split it into several")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct AkvSyncSpec {
@@ -147,4 +165,27 @@ pub struct GeneratedSync {
     /// Its `Ready` condition's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn synced_objects_count_history_and_compound_parts() {
+        let single = |history: Option<i32>| AkvSyncObject {
+            secret_in_akv: Some("s".into()),
+            version_history: history,
+            ..AkvSyncObject::default()
+        };
+        let compound = AkvSyncObject {
+            objects: Some(vec![AkvSyncPart::default(); 3]),
+            ..AkvSyncObject::default()
+        };
+        let spec = AkvSyncSpec {
+            objects: vec![single(None), single(Some(64)), compound],
+            ..AkvSyncSpec::default()
+        };
+        assert_eq!(synced_objects(&spec), 1 + 64 + 3);
+    }
 }

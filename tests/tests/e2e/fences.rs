@@ -94,3 +94,27 @@ pub async fn owner_uid_is_kept_on_update(w: &World, ns: &str) -> Result<()> {
     );
     Ok(())
 }
+
+/// One namespace user's AKVSync cannot make the manager fetch and hold more than 1024 vault objects per
+/// check: the API server refuses 17 entries of 64 versions (1088), and takes 16 (1024).
+pub async fn akvsync_size_is_bounded_by_the_api_server(w: &World, ns: &str) -> Result<()> {
+    let akvsync = |entries: usize| {
+        let objects: String = (0..entries)
+            .map(|i| format!("  - {{secretInAKV: s{i}, versionHistory: 64}}\n"))
+            .collect();
+        format!(
+            "apiVersion: secret-sync.x-k8s.io/v1alpha1\nkind: AKVSync\nmetadata: {{name: big, namespace: {ns}}}\nspec:\n  keyvaultName: {VAULT}\n  clientID: {CLIENT_ID}\n  tenantID: {TENANT}\n  serviceAccountName: {SA}\n  objects:\n{objects}"
+        )
+    };
+    let err =
+        w.k.apply(&akvsync(17))
+            .await
+            .err()
+            .context("the API server took an AKVSync of 1088 objects")?;
+    ensure!(
+        format!("{err:#}").contains("at most 1024 vault objects"),
+        "{err:#}"
+    );
+    w.k.apply(&akvsync(16)).await.context("1024 objects")?;
+    Ok(())
+}
