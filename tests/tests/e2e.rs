@@ -32,6 +32,7 @@ scenarios! {
     Shared bootstrap_token_type_denied;
     Shared owner_uid_is_kept_on_update;
     Shared akvsync_size_is_bounded_by_the_api_server;
+    Shared akvsync_reports_a_generated_object_that_lost_its_label;
     Shared invalid_annotation_key;
     Shared invalid_label_key;
     Shared crd_validation_patterns;

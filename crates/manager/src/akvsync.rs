@@ -6,7 +6,10 @@
 //! written with server-side apply under their own field manager, with force: an edit of a field SSE-rs sets
 //! is reverted at the next reconcile, which the edit itself triggers. A generated SecretSync an entry no
 //! longer asks for is deleted. A same-named SecretProviderClass or SecretSync that the AKVSync does not own
-//! is never touched: the AKVSync reports the conflict.
+//! is never touched: the AKVSync reports the conflict. A generated object someone removed the label from is
+//! reported too (condition and Event `GeneratedObjectUnlabelled`), not restored: the generated-objects
+//! admission policy lets the manager change only labelled objects, so every attempt would be refused.
+//! Every API call is bounded (30 s), as the SecretSync controller's are.
 //!
 //! Translation (README "AKVSync"): one SecretProviderClass named after the AKVSync, with one `objects` entry
 //! per vault secret and history length; per entry one SecretSync named `kubernetesSecretName` or after the
@@ -31,6 +34,9 @@ use sse_api::{
 };
 use tokio_util::sync::CancellationToken;
 
+// Every API call is bounded like the SecretSync controller's (30 s), never the client's read timeout.
+use crate::cluster::bounded;
+
 /// Label on every generated object: the AKVSync's name.
 pub const LABEL: &str = "sse-rs.io/akvsync";
 /// Field manager of the generated objects.
@@ -43,6 +49,8 @@ fn version_key(i: i32) -> String {
 const RESYNC: Duration = Duration::from_secs(300);
 /// After a failed reconcile.
 const RETRY: Duration = Duration::from_secs(15);
+/// Reason (condition and Event) when a generated object lost its label.
+const UNLABELLED: &str = "GeneratedObjectUnlabelled";
 
 /// What an AKVSync generates.
 #[derive(Clone, Debug, PartialEq)]
@@ -260,7 +268,7 @@ struct Ctx {
 #[error("{0}")]
 struct ReconcileError(String);
 
-fn kube_error(what: &str) -> impl Fn(kube::Error) -> ReconcileError + '_ {
+fn kube_error(what: &str) -> impl Fn(crate::cluster::ClusterError) -> ReconcileError + '_ {
     move |e| ReconcileError(format!("{what}: {e}"))
 }
 
@@ -304,9 +312,10 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
     let mut conflicts: Vec<String> = Vec::new();
     let mut failures: Vec<String> = Vec::new();
     let mut wanted: Vec<String> = Vec::new();
+    let mut unlabelled: Vec<String> = Vec::new();
     // One LIST of what this AKVSync generated serves every SecretSync below (no GET each).
-    let labelled = syncs
-        .list(&ListParams::default().labels(&format!("{LABEL}={}", akv.name_any())))
+    let selector = ListParams::default().labels(&format!("{LABEL}={}", akv.name_any()));
+    let labelled = bounded(syncs.list(&selector))
         .await
         .map_err(kube_error("list secretsyncs"))?;
     match put(&classes, &generated.class, None, &akv).await {
@@ -319,6 +328,7 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
                         "SecretSync {} exists and is not this AKVSync's: it is left untouched",
                         sync.name_any()
                     )),
+                    Ok(Put::Unlabelled) => unlabelled.push(format!("SecretSync {}", sync.name_any())),
                     Err(error) => failures.push(format!("SecretSync {}: {error}", sync.name_any())),
                 }
             }
@@ -327,6 +337,7 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
             "SecretProviderClass {} exists and is not this AKVSync's: it is left untouched",
             akv.name_any()
         )),
+        Ok(Put::Unlabelled) => unlabelled.push(format!("SecretProviderClass {}", akv.name_any())),
         Err(error) => failures.push(format!("SecretProviderClass {}: {error}", akv.name_any())),
     }
     // Generated SecretSyncs no entry asks for any more.
@@ -345,7 +356,7 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
                 }),
                 ..DeleteParams::background()
             };
-            match syncs.delete(&name, &delete).await {
+            match bounded(syncs.delete(&name, &delete)).await {
                 Ok(_) => tracing::info!(secretsync = %name, "deleted: no entry asks for it any more"),
                 Err(error) => failures.push(format!("SecretSync {name}: delete: {error}")),
             }
@@ -372,16 +383,41 @@ async fn reconcile(akv: Arc<AKVSync>, ctx: Arc<Ctx>) -> Result<Action, Reconcile
         }
     }
     statuses.sort_by(|a, b| a.name.cmp(&b.name));
+    if !unlabelled.is_empty() {
+        let message = format!(
+            "{} lost the {LABEL} label: SSE-rs may change or delete only labelled objects it generated, so it leaves them as they are; put the label back (value {}) or delete them",
+            unlabelled.join(", "),
+            akv.name_any()
+        );
+        tracing::warn!(%message, "generated objects unlabelled");
+        crate::cluster::publish(
+            &ctx.client,
+            &namespace,
+            &akv.name_any(),
+            akv.object_ref(&()),
+            true,
+            UNLABELLED,
+            &message,
+            FIELD_MANAGER,
+        )
+        .await;
+        conflicts.push(message);
+    }
     let (problems, reason) = if !failures.is_empty() {
         (
             failures.into_iter().chain(conflicts).collect::<Vec<_>>(),
             "ApplyFailed",
         )
+    } else if !unlabelled.is_empty() {
+        (conflicts, UNLABELLED)
     } else {
         (conflicts, "NameConflict")
     };
     write_status(&ctx, &akv, &statuses, &problems, reason).await?;
-    Ok(Action::requeue(if problems.is_empty() { RESYNC } else { RETRY }))
+    // An unlabelled object is not retried: the admission policy would refuse every attempt. The owned
+    // watches select labelled objects only, so its label coming back is seen at the next resync.
+    let retry = !problems.is_empty() && reason != UNLABELLED;
+    Ok(Action::requeue(if retry { RETRY } else { RESYNC }))
 }
 
 /// What [`put`] found.
@@ -390,6 +426,9 @@ enum Put {
     Done,
     /// A same-named object this AKVSync does not control: left untouched.
     Foreign,
+    /// Ours, but someone removed its `sse-rs.io/akvsync` label: the generated-objects admission policy lets
+    /// the manager change only labelled objects, so it is reported, not retried.
+    Unlabelled,
 }
 
 /// Make `desired` exist as generated. Absent: created (a same-named object created meanwhile makes the
@@ -405,7 +444,9 @@ where
     let existing = match listed {
         Some(Some(object)) => Some(object.clone()),
         Some(None) => None,
-        None => api.get_opt(&name).await.map_err(|e| format!("get: {e}"))?,
+        None => bounded(api.get_opt(&name))
+            .await
+            .map_err(|e| format!("get: {e}"))?,
     };
     let existing = match existing {
         Some(existing) => existing,
@@ -414,11 +455,10 @@ where
                 field_manager: Some(FIELD_MANAGER.to_string()),
                 ..kube::api::PostParams::default()
             };
-            match api.create(&create, desired).await {
+            match bounded(api.create(&create, desired)).await {
                 Ok(_) => return Ok(Put::Done),
                 // Not listed as ours, yet there: someone else's (or ours, unlabelled by an edit).
-                Err(kube::Error::Api(status)) if status.code == 409 => api
-                    .get_opt(&name)
+                Err(error) if error.code == 409 => bounded(api.get_opt(&name))
                     .await
                     .map_err(|e| format!("get: {e}"))?
                     .ok_or_else(|| "created and deleted meanwhile: retried".to_string())?,
@@ -430,11 +470,11 @@ where
         return Ok(Put::Foreign);
     }
     let spec = |object: &K| serde_json::to_value(object).ok().map(|v| v["spec"].clone());
-    let labelled = existing
-        .meta()
-        .labels
-        .as_ref()
-        .is_some_and(|l| l.get(LABEL) == desired.meta().labels.as_ref().and_then(|d| d.get(LABEL)));
+    let label = existing.meta().labels.as_ref().and_then(|l| l.get(LABEL));
+    if label.is_none() {
+        return Ok(Put::Unlabelled);
+    }
+    let labelled = label == desired.meta().labels.as_ref().and_then(|d| d.get(LABEL));
     if spec(&existing) == spec(desired) && labelled {
         return Ok(Put::Done);
     }
@@ -464,11 +504,11 @@ where
             serde_json::to_value(&desired.meta().owner_references).map_err(|e| e.to_string())?,
         )?,
     ]);
-    api.patch(
+    bounded(api.patch(
         &name,
         &PatchParams::apply(FIELD_MANAGER),
         &Patch::<()>::Json(patch),
-    )
+    ))
     .await
     .map_err(|e| format!("restore: {e}"))?;
     tracing::info!(
@@ -542,11 +582,11 @@ async fn write_status(
         return Ok(());
     }
     let api: Api<AKVSync> = Api::namespaced(ctx.client.clone(), &akv.namespace().unwrap_or_default());
-    api.patch_status(
+    bounded(api.patch_status(
         &akv.name_any(),
         &PatchParams::default(),
         &Patch::Merge(serde_json::json!({ "status": next })),
-    )
+    ))
     .await
     .map_err(kube_error("write akvsync status"))?;
     Ok(())

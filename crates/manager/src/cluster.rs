@@ -219,7 +219,7 @@ pub trait Cluster: Send + Sync + 'static {
 const API_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// `request` bounded by [`API_TIMEOUT`]; running out of time is a transient error.
-async fn bounded<T>(
+pub(crate) async fn bounded<T>(
     request: impl std::future::Future<Output = Result<T, kube::Error>>,
 ) -> Result<T, ClusterError> {
     match tokio::time::timeout(API_TIMEOUT, request).await {
@@ -349,13 +349,15 @@ impl Cluster for KubeCluster {
         // (a few KiB per SecretSync, tens of MiB after a burst of creates), and the manager only publishes
         // on a change of outcome, so repeats are rare and need no series.
         let namespace = sync.namespace().unwrap_or_default();
-        self.publish(
+        publish(
+            &self.client,
             &namespace,
             &sync.name_any(),
             sync.object_ref(&()),
             warning,
             reason,
             message,
+            &self.instance,
         )
         .await;
     }
@@ -422,13 +424,15 @@ impl Cluster for KubeCluster {
             uid: Some(workload.uid.clone()),
             ..ObjectReference::default()
         };
-        self.publish(
+        publish(
+            &self.client,
             &workload.namespace,
             &workload.name,
             regarding,
             false,
             reason,
             message,
+            &self.instance,
         )
         .await;
     }
@@ -436,38 +440,6 @@ impl Cluster for KubeCluster {
 
 impl KubeCluster {
     /// One `events.k8s.io/v1` Event about `regarding`.
-    async fn publish(
-        &self,
-        namespace: &str,
-        name: &str,
-        regarding: ObjectReference,
-        warning: bool,
-        reason: &str,
-        message: &str,
-    ) {
-        let now = k8s_openapi::jiff::Timestamp::now();
-        let event = events::Event {
-            metadata: ObjectMeta {
-                name: Some(format!("{name}.{:x}", now.as_nanosecond())),
-                namespace: Some(namespace.to_string()),
-                ..ObjectMeta::default()
-            },
-            action: Some("Sync".into()),
-            reason: Some(reason.into()),
-            note: Some(truncate(message, 1024)),
-            type_: Some(if warning { "Warning" } else { "Normal" }.into()),
-            event_time: Some(MicroTime(now)),
-            regarding: Some(regarding),
-            reporting_controller: Some(consts::FIELD_MANAGER.into()),
-            reporting_instance: Some(self.instance.clone()),
-            ..events::Event::default()
-        };
-        let api: Api<events::Event> = Api::namespaced(self.client.clone(), namespace);
-        if let Err(error) = bounded(api.create(&PostParams::default(), &event)).await {
-            tracing::debug!(%error, "failed to publish event");
-        }
-    }
-
     /// The workloads of one kind in `namespace` that opted in.
     async fn opted_in<K>(
         &self,
@@ -502,6 +474,46 @@ impl KubeCluster {
 
 /// Workloads per LIST page when looking for the opted-in ones.
 const WORKLOAD_PAGE: u32 = 100;
+
+/// Publish one `events.k8s.io/v1` Event about `regarding` in `namespace`, reported by the manager
+/// (`reporting_instance`: which process); best effort, bounded like every API call. The events admission
+/// policy admits exactly these: reported by the manager, about a SecretSync, an AKVSync or a workload.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "an Event's fields, each named at the call"
+)]
+pub async fn publish(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    regarding: ObjectReference,
+    warning: bool,
+    reason: &str,
+    message: &str,
+    reporting_instance: &str,
+) {
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let event = events::Event {
+        metadata: ObjectMeta {
+            name: Some(format!("{name}.{:x}", now.as_nanosecond())),
+            namespace: Some(namespace.to_string()),
+            ..ObjectMeta::default()
+        },
+        action: Some("Sync".into()),
+        reason: Some(reason.into()),
+        note: Some(truncate(message, 1024)),
+        type_: Some(if warning { "Warning" } else { "Normal" }.into()),
+        event_time: Some(MicroTime(now)),
+        regarding: Some(regarding),
+        reporting_controller: Some(consts::FIELD_MANAGER.into()),
+        reporting_instance: Some(reporting_instance.to_string()),
+        ..events::Event::default()
+    };
+    let api: Api<events::Event> = Api::namespaced(client.clone(), namespace);
+    if let Err(error) = bounded(api.create(&PostParams::default(), &event)).await {
+        tracing::debug!(%error, "failed to publish event");
+    }
+}
 
 /// `s` cut to at most `max` bytes (the API server counts bytes), ending in `…` when cut.
 pub fn truncate(s: &str, max: usize) -> String {

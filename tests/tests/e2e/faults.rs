@@ -256,6 +256,10 @@ async fn control_plane_outage(
             ensure!(manager.child.try_wait()?.is_none(), "the manager exited");
             ensure!(took < bound, "{took:?} to recover, bound {bound:?}");
             crate::lifecycle::all_ready(w, ns, n, scaled(Duration::from_secs(60))).await?;
+            // The scenarios after this one rely on kube-controller-manager's garbage collector, whose
+            // watches come back on their own schedule: wait until it collects again.
+            let gc = garbage_collector_works(w, ns).await?;
+            println!("figure: after the {what} outage, garbage collection worked again {:.1} s after it was back", (took + gc).as_secs_f64());
             Ok(())
         }
         .await;
@@ -337,4 +341,30 @@ pub async fn manager_killed_mid_burst_loses_nothing(w: &World, ns: &str) -> Resu
         result
     })
     .await
+}
+
+/// Create a ConfigMap owned by another, delete the owner, and wait for the garbage collector to delete the
+/// dependent; how long it took.
+async fn garbage_collector_works(w: &World, ns: &str) -> Result<Duration> {
+    let started = Instant::now();
+    w.k.apply(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: gc-owner, namespace: {ns}}}\n"
+    ))
+    .await?;
+    let uid = w.k.json(&["get", "configmap", "gc-owner", "-n", ns]).await?["metadata"]["uid"]
+        .as_str()
+        .context("uid")?
+        .to_string();
+    w.k.apply(&format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: gc-dependent\n  namespace: {ns}\n  ownerReferences: [{{apiVersion: v1, kind: ConfigMap, name: gc-owner, uid: {uid}}}]\n"
+    ))
+    .await?;
+    w.k.run(&["delete", "configmap", "gc-owner", "-n", ns], None)
+        .await?;
+    eventually(Duration::from_secs(300), || async {
+        Ok((!w.k.exists("configmap", ns, "gc-dependent").await).then_some(()))
+    })
+    .await
+    .context("the garbage collector did not come back")?;
+    Ok(started.elapsed())
 }

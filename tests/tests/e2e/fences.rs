@@ -118,3 +118,57 @@ pub async fn akvsync_size_is_bounded_by_the_api_server(w: &World, ns: &str) -> R
     w.k.apply(&akvsync(16)).await.context("1024 objects")?;
     Ok(())
 }
+
+/// A user removes the `sse-rs.io/akvsync` label from a SecretSync an AKVSync generated. The
+/// generated-objects policy lets the manager change only labelled objects, so a restore would be refused
+/// at every attempt: the AKVSync reports it instead (condition and Event, naming the way out), and the
+/// object is left as it is.
+pub async fn akvsync_reports_a_generated_object_that_lost_its_label(w: &World, ns: &str) -> Result<()> {
+    w.emulator.store().set_secret(VAULT, "akv-unlabelled", "v");
+    let akvsync = format!(
+        "apiVersion: secret-sync.x-k8s.io/v1alpha1\nkind: AKVSync\nmetadata: {{name: app, namespace: {ns}}}\nspec:\n  keyvaultName: {VAULT}\n  clientID: {CLIENT_ID}\n  tenantID: {TENANT}\n  serviceAccountName: {SA}\n  objects:\n  - secretInAKV: akv-unlabelled\n"
+    );
+    w.k.apply(&akvsync).await?;
+    wait_reason(w, ns, "akv-unlabelled", "Create", "CreateSucceeded").await?;
+    w.k.run(
+        &[
+            "label",
+            "secretsync",
+            "akv-unlabelled",
+            "-n",
+            ns,
+            "sse-rs.io/akvsync-",
+        ],
+        None,
+    )
+    .await?;
+    let message = eventually(Duration::from_secs(60), || async {
+        let a = w.k.json(&["get", "akvsync", "app", "-n", ns]).await?;
+        Ok(condition(&a, "Ready")
+            .filter(|(s, r, _)| s == "False" && r == "GeneratedObjectUnlabelled")
+            .map(|(_, _, m)| m))
+    })
+    .await
+    .context("the AKVSync did not report the unlabelled SecretSync")?;
+    ensure!(
+        message.contains("SecretSync akv-unlabelled") && message.contains("put the label back"),
+        "{message}"
+    );
+    let events = w.k.json(&["get", "events.events.k8s.io", "-n", ns]).await?;
+    ensure!(
+        events["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| { e["regarding"]["kind"] == "AKVSync" && e["reason"] == "GeneratedObjectUnlabelled" }),
+        "a Warning Event on the AKVSync"
+    );
+    let sync =
+        w.k.json(&["get", "secretsync", "akv-unlabelled", "-n", ns])
+            .await?;
+    ensure!(
+        sync["metadata"]["labels"]["sse-rs.io/akvsync"].is_null(),
+        "left as it is"
+    );
+    Ok(())
+}
