@@ -12,6 +12,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, ServiceAccount};
+use k8s_openapi::api::networking::v1::NetworkPolicy;
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, Role, RoleBinding};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use serde::Serialize;
@@ -81,6 +82,42 @@ const CLUSTER_SCOPED: [&str; 8] = [
     "Bundle",
 ];
 
+/// The pod's NetworkPolicy selects the Deployment's pods and admits exactly the ports its containers
+/// declare (probes and metrics): nothing else, the loopback-only debug report included, is reachable.
+fn check_network_policy(r: &Render, o: &sse_tests::deploy::Obj, p: &mut Problems) {
+    let Some(dep) = r.of_kind("Deployment").next() else {
+        p.add(format!("{}: no Deployment to select", o.id()));
+        return;
+    };
+    let pod_labels = &dep.json["spec"]["template"]["metadata"]["labels"];
+    let selects = o.json["spec"]["podSelector"]["matchLabels"]
+        .as_object()
+        .is_some_and(|m| !m.is_empty() && m.iter().all(|(k, v)| &pod_labels[k] == v));
+    p.check(selects, || {
+        format!("{}: does not select the Deployment's pods", o.id())
+    });
+    let declared: BTreeSet<u64> = dep.json["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["ports"].as_array().cloned().unwrap_or_default())
+        .filter_map(|port| port["containerPort"].as_u64())
+        .collect();
+    let admitted: BTreeSet<u64> = o.json["spec"]["ingress"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|rule| rule["ports"].as_array().cloned().unwrap_or_default())
+        .filter_map(|port| port["port"].as_u64())
+        .collect();
+    p.check(declared == admitted, || {
+        format!(
+            "{}: admits {admitted:?}, the containers declare {declared:?}",
+            o.id()
+        )
+    });
+}
+
 /// Every object parses into its type; namespaces are where they belong.
 fn check_objects(r: &Render, p: &mut Problems) {
     let mut seen = BTreeSet::new();
@@ -96,6 +133,10 @@ fn check_objects(r: &Render, p: &mut Problems) {
             // The outbound proxy's settings (deploy/components/outbound-proxy): a URL may carry credentials.
             ("v1", "Secret") => validate::<Secret>(o, p),
             ("apps/v1", "Deployment") => validate::<Deployment>(o, p),
+            ("networking.k8s.io/v1", "NetworkPolicy") => {
+                validate::<NetworkPolicy>(o, p);
+                check_network_policy(r, o, p);
+            }
             ("rbac.authorization.k8s.io/v1", "ClusterRole") => validate::<ClusterRole>(o, p),
             ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => validate::<ClusterRoleBinding>(o, p),
             ("rbac.authorization.k8s.io/v1", "Role") => validate::<Role>(o, p),
