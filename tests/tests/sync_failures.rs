@@ -441,3 +441,49 @@ async fn a_restarted_provider_is_noticed_within_a_second_and_its_failures_retrie
     assert_eq!(condition(&sync, READY).0, "True", "synced again at once");
     shutdown.cancel();
 }
+
+/// What one sync may hold is bounded, with the reason said before anything is written: a Secret over the
+/// API server's 1 MiB, and, with partial sync's one Mount per object, answers totalling more than one Mount
+/// may return (`--max-call-recv-msg-size`, 4 MiB).
+#[tokio::test]
+async fn a_sync_too_large_to_hold_says_so_and_writes_nothing() {
+    let env = Env::start().await;
+    let big = "x".repeat(400 * 1024);
+    let names: Vec<String> = (0..11).map(|i| format!("big{i}")).collect();
+    for name in &names {
+        env.emulator.store().set_secret(VAULT, name, &big);
+    }
+    let objects: Vec<String> = names
+        .iter()
+        .map(|n| format!("objectName: {n}\nobjectType: secret"))
+        .collect();
+    let refs: Vec<&str> = objects.iter().map(String::as_str).collect();
+    env.put_class("kv", "azure", &refs);
+    let cases = [
+        (
+            3,
+            "the Secret would hold 1228812 bytes of data, more than the 1048576 a Secret may hold",
+        ),
+        (11, "more than the 4194304 one sync may hold"),
+    ];
+    for (n, expected) in cases {
+        let data: Vec<(&str, &str)> = names[..n].iter().map(|s| (s.as_str(), s.as_str())).collect();
+        let mut sync = env.sync(&format!("too-large-{n}"), "kv", "Opaque", &data);
+        env.cluster.clear_calls();
+        env.reconcile(&mut sync).await;
+        let (status, reason, message) = condition(&sync, CREATE);
+        assert_eq!(
+            (status.as_str(), reason.as_str()),
+            ("False", "UserInputValidationFailed"),
+            "{message}"
+        );
+        assert!(message.contains(expected), "{message}");
+        assert!(
+            !env.cluster
+                .calls()
+                .iter()
+                .any(|c| matches!(c, Call::ApplySecret(_))),
+            "nothing written"
+        );
+    }
+}

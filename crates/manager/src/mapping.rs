@@ -65,6 +65,24 @@ pub enum MappingError {
         /// The trimmed `sourcePath`.
         source_path: String,
     },
+    /// The Secret would hold more data than the API server accepts in one Secret.
+    #[error(
+        "the Secret would hold {bytes} bytes of data, more than the {SECRET_DATA_MAX} a Secret may hold: map fewer or smaller objects"
+    )]
+    SecretTooLarge {
+        /// Keys and values, summed as the API server counts them.
+        bytes: usize,
+    },
+    /// The provider returned more for one sync than one sync may hold.
+    #[error(
+        "the provider returned {bytes} bytes for this SecretSync, more than the {limit} one sync may hold (--max-call-recv-msg-size): map fewer or smaller objects"
+    )]
+    MountTooLarge {
+        /// What had arrived when the sync stopped.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
     /// `kubernetes.io/tls` post-processing failed (including an unsupported key name, as upstream wraps it).
     #[error("failed to get cert data for {key}: {reason}")]
     CertData {
@@ -73,6 +91,24 @@ pub enum MappingError {
         /// What went wrong.
         reason: CertError,
     },
+}
+
+/// Most bytes of data (keys and values) the API server accepts in one Secret (`MaxSecretSize`, 1 MiB).
+pub const SECRET_DATA_MAX: usize = 1024 * 1024;
+
+impl SecretData {
+    /// Its size as the API server counts it: every key and value.
+    pub fn bytes(&self) -> usize {
+        self.0.iter().map(|(k, v)| k.len() + v.len()).sum()
+    }
+
+    /// `self`, or [`MappingError::SecretTooLarge`] when no Secret could hold it.
+    pub fn fits(self) -> Result<Self, MappingError> {
+        match self.bytes() {
+            bytes if bytes > SECRET_DATA_MAX => Err(MappingError::SecretTooLarge { bytes }),
+            _ => Ok(self),
+        }
+    }
 }
 
 /// One `SecretObject.data` item's outcome (for partial sync).

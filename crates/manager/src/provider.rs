@@ -183,6 +183,12 @@ impl ProviderClients {
         }
     }
 
+    /// The largest answer accepted from a provider (`--max-call-recv-msg-size`): also the most one sync may
+    /// hold of several Mounts' answers together.
+    pub fn max_recv_bytes(&self) -> usize {
+        self.config.max_recv_bytes
+    }
+
     /// Which providers could not be reached, and when one is back.
     pub fn health(&self) -> &crate::recovery::ProviderHealth {
         &self.health

@@ -98,7 +98,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     ctx.baselines.invalidate(&key);
     let mount = mount(sync, ctx, &class, tokens.as_deref()).await?;
     if mount.failures.is_empty() {
-        let data = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?;
+        let data = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?.fits()?;
         let hash = hash(sync, &class, &mount.mounted);
         let previous = sync.status.as_ref().and_then(|s| s.sync_hash.as_deref());
         let desired = desired_of(&data);
@@ -124,6 +124,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
         });
     }
     let (healthy, summary) = map_partial(sync, mount)?;
+    let healthy = healthy.fits()?;
     let desired = desired_of(&healthy);
     let (written, _) = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
     Ok(Done {
@@ -288,16 +289,25 @@ async fn mount(
             failures: Vec::new(),
         });
     };
-    let mounts = parts
+    let mut mounts: futures::stream::FuturesUnordered<_> = parts
         .iter()
-        .map(|p| ctx.providers.mount(&provider, attributes(p)));
+        .map(|p| ctx.providers.mount(&provider, attributes(p)))
+        .collect();
     let mut mount = Mount {
         mounted: Mounted::default(),
         failures: Vec::new(),
     };
-    for result in futures::future::join_all(mounts).await {
+    // One sync holds at most what one Mount may return: past it, the Mounts still running are dropped
+    // (cancelled) and the sync fails with the reason.
+    let limit = ctx.providers.max_recv_bytes();
+    let mut bytes = 0usize;
+    while let Some(result) = futures::StreamExt::next(&mut mounts).await {
         match result {
             Ok(part) => {
+                bytes = bytes.saturating_add(part.files.values().map(Vec::len).sum());
+                if bytes > limit {
+                    return Err(mapping::MappingError::MountTooLarge { bytes, limit }.into());
+                }
                 mount.mounted.files.extend(part.files);
                 mount.mounted.versions.extend(part.versions);
             }
@@ -305,6 +315,9 @@ async fn mount(
             Err(e) => mount.failures.push(e),
         }
     }
+    // The order the answers came in is not the class's: a stable order keeps the summary, and so the
+    // status, the same from one check to the next.
+    mount.failures.sort_by_key(ToString::to_string);
     Ok(mount)
 }
 
