@@ -118,3 +118,109 @@ async fn a_shared_class_costs_what_each_secret_sync_maps() {
         "the others are not held by it"
     );
 }
+
+/// Work slots go to namespaces in turn: a namespace whose 40 SecretSyncs each hold a slot for the whole
+/// Mount deadline (a vault that accepts connections and never answers) delays another namespace's first
+/// sync by about one slot's time, not by its whole queue (20 slot-times with 2 slots, first come first
+/// served). Side by side: the victim's first sync alone, then during the noisy namespace's burst.
+#[tokio::test]
+async fn a_namespace_full_of_slow_syncs_delays_another_by_one_slot() {
+    const NOISY: &str = "noisy";
+    let slot_time = std::time::Duration::from_secs(2);
+    let env = Env::start_with_provider_args(
+        manager::reconcile::Config {
+            workers: 2,
+            change_detection: false,
+            ..default_config()
+        },
+        &["--mount-timeout=2s"],
+    )
+    .await;
+    env.emulator.store().set_secret(VAULT, "pw", "v");
+    env.put_class("victim", "azure", &[&secret("pw")]);
+
+    // A vault that accepts TCP connections and never answers: every Mount takes the provider's deadline.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let held = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = held.clone();
+    let accepting = tokio::spawn(async move {
+        while let Ok((stream, _)) = silent.accept().await {
+            keep.lock().unwrap().push(stream);
+        }
+    });
+    let env_file = env.dir.path().join("silent.json");
+    let cloud = env
+        .emulator
+        .cloud_env_json()
+        .replace(&env.emulator.dns_suffix(), &format!("vault.localhost:{port}"));
+    std::fs::write(&env_file, cloud).unwrap();
+    let mut class = env.put_class("slow", "azure", &[&secret("pw")]);
+    class.metadata.namespace = Some(NOISY.into());
+    class
+        .spec
+        .parameters
+        .get_or_insert_with(Default::default)
+        .insert("cloudEnvFileName".into(), env_file.display().to_string());
+    env.cluster.put_class(class);
+    env.cluster.add_service_account(NOISY, SA);
+    env.emulator.entra().add_federated_credential(
+        TENANT,
+        CLIENT_ID,
+        keyvault_emulator::FederatedCredential {
+            issuer: ISSUER.into(),
+            subject: format!("system:serviceaccount:{NOISY}:{SA}"),
+            audience: AUDIENCE.into(),
+        },
+    );
+
+    let env = &env;
+    let first_sync = |name: &str| {
+        let sync = env.sync(name, "victim", "Opaque", &[("pw", "key")]);
+        async move {
+            let mut sync = sync;
+            let started = std::time::Instant::now();
+            env.reconcile(&mut sync).await;
+            assert_eq!(condition(&sync, READY).0, "True");
+            started.elapsed()
+        }
+    };
+    let alone = first_sync("alone").await;
+
+    let mut noisy: Vec<_> = (0..40)
+        .map(|i| {
+            let mut s = env.sync(&format!("slow{i}"), "slow", "Opaque", &[("pw", "key")]);
+            s.metadata.namespace = Some(NOISY.into());
+            s
+        })
+        .collect();
+    use futures::StreamExt as _;
+    let mut burst: futures::stream::FuturesUnordered<_> = noisy
+        .iter_mut()
+        .map(|s| manager::reconcile::reconcile(s, &env.ctx))
+        .collect();
+    // The burst holds both slots and its share of waiters (the rest is put off) before the victim comes.
+    let queued = async {
+        while env.ctx.slots().waiting(NOISY) < 2 {
+            tokio::select! {
+                _ = burst.next() => {}
+                () = tokio::task::yield_now() => {}
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), queued)
+        .await
+        .expect("the noisy namespace queued for the slots");
+    let (during, _) = tokio::join!(first_sync("during"), burst.collect::<Vec<_>>());
+    println!(
+        "figure: a namespace's first sync with 2 work slots: alone {:.2} s; while another namespace's 40 SecretSyncs each hold a slot for {:.0} s, {:.2} s",
+        alone.as_secs_f64(),
+        slot_time.as_secs_f64(),
+        during.as_secs_f64()
+    );
+    assert!(
+        during < slot_time * 3,
+        "{during:?}: more than about one slot's time"
+    );
+    accepting.abort();
+}

@@ -151,6 +151,11 @@ impl Context {
         }
     }
 
+    /// The work slots, shared in turn between namespaces.
+    pub fn slots(&self) -> &crate::slots::FairSlots {
+        &self.slots
+    }
+
     /// Mark a SecretSync as needing a sync at its next reconcile (owned Secret changed).
     pub fn force(&self, key: &str) {
         self.schedule.force(key);
