@@ -437,6 +437,11 @@ async fn a_restarted_provider_is_noticed_within_a_second_and_its_failures_retrie
         sse_api::Reason::ControllerSpcError,
     ]);
     assert!(due.contains(&format!("{NS}/app")), "{due:?}");
+    assert_eq!(
+        env.ctx.schedule.failures(&sync),
+        0,
+        "the cause is gone: it needs no retry slot (busy with other failures, it would be put off)"
+    );
     env.reconcile(&mut sync).await;
     assert_eq!(condition(&sync, READY).0, "True", "synced again at once");
     shutdown.cancel();

@@ -342,18 +342,21 @@ impl Schedule {
     }
 
     /// The SecretSyncs whose last check failed with one of `reasons`: their next check is now (what a
-    /// recovered dependency, such as a provider back after a restart, calls for); returns their keys.
+    /// recovered dependency, such as a provider back after a restart, calls for), and their failures are
+    /// forgotten (the cause is gone: they take no retry slot, and a new failure backs off from the first
+    /// step); returns their keys.
     pub fn retry_now(&self, reasons: &[Reason]) -> HashSet<String> {
         let now = SystemTime::now();
-        let mut memos = lock(&self.memos);
-        memos
+        let keys: HashSet<String> = lock(&self.memos)
             .iter_mut()
             .filter(|(_, m)| m.last_reason.is_some_and(|r| reasons.contains(&r)))
             .map(|(k, m)| {
                 m.next_check = now;
                 k.clone()
             })
-            .collect()
+            .collect();
+        lock(&self.failures).retain(|k, _| !keys.contains(k));
+        keys
     }
 
     /// How many transient failures in a row `sync` has had.
