@@ -357,10 +357,17 @@ impl ProviderClients {
             message: format!("no answer within {:?}", self.config.mount_timeout),
         })?
         .map(tonic::Response::into_inner)
-        .map_err(|status| ProviderError::Rpc {
+        .map_err(ProviderError::from)
+    }
+}
+
+impl From<tonic::Status> for ProviderError {
+    /// The provider's gRPC answer, as it sent it.
+    fn from(status: tonic::Status) -> Self {
+        Self::Rpc {
             code: status.code(),
             message: status.message().to_string(),
-        })
+        }
     }
 }
 

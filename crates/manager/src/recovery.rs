@@ -123,10 +123,7 @@ impl ProviderClients {
         let mut client = CsiDriverProviderClient::new(channel);
         match tokio::time::timeout(PROBE_TIMEOUT, client.version(request)).await {
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(status)) => Err(ProviderError::Rpc {
-                code: status.code(),
-                message: status.message().to_string(),
-            }),
+            Ok(Err(status)) => Err(status.into()),
             Err(_) => Err(ProviderError::Rpc {
                 code: tonic::Code::Unavailable,
                 message: format!("no answer to a probe within {PROBE_TIMEOUT:?}"),

@@ -297,7 +297,7 @@ impl Inner {
             let Some(wait) = self.window(&workload, now) else {
                 continue; // one restart is already waiting for this workload's window
             };
-            let (sync, names) = ((*first).clone(), names);
+            let sync = (*first).clone();
             if wait.is_zero() {
                 restart(&*self.cluster, &workload, &sync, &names).await;
                 continue;

@@ -39,12 +39,9 @@ pub fn only_mapped<'a>(
     let files: Vec<Option<String>> = objects.array.iter().map(|entry| file_name(entry)).collect();
     // A sourcePath that names no entry: the whole class is mounted, and the mapping reports that path
     // precisely (as it does without the cut).
-    let all_named = paths.iter().all(|path| {
-        files
-            .iter()
-            .flatten()
-            .any(|file| names(&BTreeSet::from([*path]), file))
-    });
+    let all_named = paths
+        .iter()
+        .all(|path| files.iter().flatten().any(|file| derived(path, file)));
     if !all_named {
         return parameters;
     }

@@ -199,10 +199,7 @@ pub fn fit_message(message: String) -> String {
     if message.len() <= MESSAGE_BUDGET {
         return message;
     }
-    let mut end = MESSAGE_BUDGET;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
+    let end = message.floor_char_boundary(MESSAGE_BUDGET);
     let omitted = message.len() - end;
     format!("{}… ({omitted} more bytes omitted)", &message[..end])
 }

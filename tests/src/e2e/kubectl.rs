@@ -59,6 +59,20 @@ impl Kubectl {
         self.run(&["apply", "-f", "-"], Some(yaml)).await
     }
 
+    /// A forced server-side apply under the manager's field manager: how the manager writes (no read
+    /// first, which its RBAC would forbid), so that only admission can refuse it.
+    pub async fn apply_as_the_manager_writes(&self, yaml: &str) -> Result<String> {
+        let args = [
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=secrets-store-sync-controller",
+            "-f",
+            "-",
+        ];
+        self.run(&args, Some(yaml)).await
+    }
+
     pub async fn json(&self, args: &[&str]) -> Result<Value> {
         let mut full = args.to_vec();
         full.extend(["-o", "json"]);

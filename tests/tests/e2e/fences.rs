@@ -67,17 +67,7 @@ pub async fn owner_uid_is_kept_on_update(w: &World, ns: &str) -> Result<()> {
     );
     let err = w
         .as_manager
-        .run(
-            &[
-                "apply",
-                "--server-side",
-                "--force-conflicts",
-                "--field-manager=secrets-store-sync-controller",
-                "-f",
-                "-",
-            ],
-            Some(&handover),
-        )
+        .apply_as_the_manager_writes(&handover)
         .await
         .err()
         .context("the manager changed the uid of a Secret's SecretSync owner")?;

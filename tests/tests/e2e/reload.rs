@@ -104,17 +104,7 @@ async fn reload_fence_refuses_the_manager(w: &World, ns: &str) -> Result<()> {
         let before = w.k.json(&["get", "deployment", name, "-n", ns]).await?;
         let err = w
             .as_manager
-            .run(
-                &[
-                    "apply",
-                    "--server-side",
-                    "--force-conflicts",
-                    "--field-manager=secrets-store-sync-controller",
-                    "-f",
-                    "-",
-                ],
-                Some(&yaml),
-            )
+            .apply_as_the_manager_writes(&yaml)
             .await
             .err()
             .with_context(|| format!("the API server let the manager make {what}"))?;
