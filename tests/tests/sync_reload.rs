@@ -6,9 +6,9 @@
 use manager::reconcile::Config;
 use sse_tests::*;
 
-fn workload(name: &str, secrets: &[&str]) -> manager::reload::Workload {
-    manager::reload::Workload {
-        kind: manager::reload::Kind::Deployment,
+fn workload(name: &str, secrets: &[&str]) -> manager::workload::Workload {
+    manager::workload::Workload {
+        kind: manager::workload::Kind::Deployment,
         namespace: NS.into(),
         name: name.into(),
         uid: format!("{name}-uid"),

@@ -20,7 +20,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use sse_api::ObjectValidity;
 use sse_api::conditions::{EXPIRING, STATUS_FALSE, STATUS_TRUE, expiry_reasons};
 
-use crate::schedule::{from_time, to_time};
+use crate::clock::{from_time, to_time};
 
 /// The default warning window: 30 days, as Key Vault's own `NearExpiry` Event Grid events.
 pub const DEFAULT_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);

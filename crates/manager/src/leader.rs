@@ -2,14 +2,15 @@
 //! 15 s lease, renewed every 2 s). Only the holder runs the controller; a holder that cannot renew within
 //! the lease duration stops (fail-stop), so two managers never write at once.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta};
 use k8s_openapi::jiff::{SignedDuration, Timestamp};
-use kube::Client;
-use kube::api::{Api, PostParams};
 use tokio_util::sync::CancellationToken;
+
+use crate::cluster::{Cluster, ClusterError};
 
 const LEASE_SECONDS: i32 = 15;
 const RETRY: Duration = Duration::from_secs(2);
@@ -24,7 +25,8 @@ pub struct Leadership {
     /// Cancelled when the lease is lost (another holder, or renewals failing past the deadline).
     pub lost: CancellationToken,
     renewer: tokio::task::JoinHandle<()>,
-    api: Api<Lease>,
+    cluster: Arc<dyn Cluster>,
+    namespace: String,
     name: String,
     identity: String,
 }
@@ -32,18 +34,23 @@ pub struct Leadership {
 /// Block until this process holds the Lease; `None` when `shutdown` comes first. Then keep renewing it in
 /// the background.
 pub async fn acquire(
-    client: Client,
+    cluster: Arc<dyn Cluster>,
     namespace: &str,
     name: &str,
     identity: &str,
     shutdown: CancellationToken,
 ) -> Option<Leadership> {
-    let api: Api<Lease> = Api::namespaced(client, namespace);
+    let lease = LeaseRef {
+        cluster: cluster.clone(),
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+        identity: identity.to_string(),
+    };
     loop {
         if shutdown.is_cancelled() {
             return None;
         }
-        match tokio::time::timeout(ATTEMPT_TIMEOUT, try_acquire(&api, name, identity)).await {
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, lease.try_acquire()).await {
             Ok(Ok(true)) => break,
             Ok(Ok(false)) => {}
             Ok(Err(error)) => tracing::warn!(%error, "leader election: lease unavailable"),
@@ -56,7 +63,7 @@ pub async fn acquire(
     }
     tracing::info!(lease = name, namespace, identity, "became leader");
     let lost = CancellationToken::new();
-    let (api2, name2, identity2, lost2) = (api.clone(), name.to_string(), identity.to_string(), lost.clone());
+    let lost2 = lost.clone();
     let renewer = tokio::spawn(async move {
         let mut last_renewed = tokio::time::Instant::now();
         loop {
@@ -64,7 +71,7 @@ pub async fn acquire(
                 () = shutdown.cancelled() => return,
                 () = tokio::time::sleep(RETRY) => {}
             }
-            match tokio::time::timeout(ATTEMPT_TIMEOUT, try_acquire(&api2, &name2, &identity2)).await {
+            match tokio::time::timeout(ATTEMPT_TIMEOUT, lease.try_acquire()).await {
                 Ok(Ok(true)) => last_renewed = tokio::time::Instant::now(),
                 Ok(Ok(false)) => {
                     tracing::error!("leader election: another holder took the lease");
@@ -84,7 +91,8 @@ pub async fn acquire(
     Some(Leadership {
         lost,
         renewer,
-        api,
+        cluster,
+        namespace: namespace.to_string(),
         name: name.to_string(),
         identity: identity.to_string(),
     })
@@ -100,7 +108,7 @@ impl Leadership {
             return;
         }
         let Ok(Ok(Some(mut lease))) =
-            tokio::time::timeout(ATTEMPT_TIMEOUT, self.api.get_opt(&self.name)).await
+            tokio::time::timeout(ATTEMPT_TIMEOUT, self.cluster.lease(&self.namespace, &self.name)).await
         else {
             return;
         };
@@ -115,7 +123,7 @@ impl Leadership {
         spec.acquire_time = Some(now);
         match tokio::time::timeout(
             ATTEMPT_TIMEOUT,
-            self.api.replace(&self.name, &PostParams::default(), &lease),
+            self.cluster.replace_lease(&self.namespace, &lease),
         )
         .await
         {
@@ -125,51 +133,139 @@ impl Leadership {
     }
 }
 
-/// Take or renew the lease; `Ok(false)` when someone else validly holds it.
-async fn try_acquire(api: &Api<Lease>, name: &str, identity: &str) -> Result<bool, kube::Error> {
-    let now = Timestamp::now();
-    let spec = |transitions: i32, acquired: Option<MicroTime>| LeaseSpec {
-        holder_identity: Some(identity.to_string()),
-        lease_duration_seconds: Some(LEASE_SECONDS),
-        acquire_time: acquired.or(Some(MicroTime(now))),
-        renew_time: Some(MicroTime(now)),
-        lease_transitions: Some(transitions),
-        ..LeaseSpec::default()
-    };
-    match api.get_opt(name).await? {
-        None => {
-            let lease = Lease {
-                metadata: ObjectMeta {
-                    name: Some(name.to_string()),
-                    ..ObjectMeta::default()
-                },
-                spec: Some(spec(0, None)),
-            };
-            match api.create(&PostParams::default(), &lease).await {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
-                Err(e) => Err(e),
+/// The Lease one process campaigns for.
+struct LeaseRef {
+    cluster: Arc<dyn Cluster>,
+    namespace: String,
+    name: String,
+    identity: String,
+}
+
+impl LeaseRef {
+    /// Take or renew the lease; `Ok(false)` when someone else validly holds it (or took it between our
+    /// read and our write: the API server answers 409 to a create of an existing Lease and to a replace
+    /// pinned to a stale resourceVersion).
+    async fn try_acquire(&self) -> Result<bool, ClusterError> {
+        let (identity, now) = (self.identity.as_str(), Timestamp::now());
+        let spec = |transitions: i32, acquired: Option<MicroTime>| LeaseSpec {
+            holder_identity: Some(identity.to_string()),
+            lease_duration_seconds: Some(LEASE_SECONDS),
+            acquire_time: acquired.or(Some(MicroTime(now))),
+            renew_time: Some(MicroTime(now)),
+            lease_transitions: Some(transitions),
+            ..LeaseSpec::default()
+        };
+        let written = match self.cluster.lease(&self.namespace, &self.name).await? {
+            None => {
+                let lease = Lease {
+                    metadata: ObjectMeta {
+                        name: Some(self.name.clone()),
+                        namespace: Some(self.namespace.clone()),
+                        ..ObjectMeta::default()
+                    },
+                    spec: Some(spec(0, None)),
+                };
+                self.cluster.create_lease(&self.namespace, &lease).await
             }
+            Some(mut lease) => {
+                let current = lease.spec.clone().unwrap_or_default();
+                let ours = current.holder_identity.as_deref() == Some(identity);
+                let expired = current.renew_time.as_ref().is_none_or(|t| {
+                    let duration = SignedDuration::from_secs(i64::from(
+                        current.lease_duration_seconds.unwrap_or(LEASE_SECONDS),
+                    ));
+                    t.0.checked_add(duration).map_or(true, |deadline| deadline < now)
+                });
+                if !ours && !expired {
+                    return Ok(false);
+                }
+                let transitions = current.lease_transitions.unwrap_or(0) + i32::from(!ours);
+                lease.spec = Some(spec(transitions, if ours { current.acquire_time } else { None }));
+                self.cluster.replace_lease(&self.namespace, &lease).await
+            }
+        };
+        match written {
+            Ok(()) => Ok(true),
+            Err(error) if error.code == 409 => Ok(false),
+            Err(error) => Err(error),
         }
-        Some(mut lease) => {
-            let current = lease.spec.clone().unwrap_or_default();
-            let ours = current.holder_identity.as_deref() == Some(identity);
-            let expired = current.renew_time.as_ref().is_none_or(|t| {
-                let duration = SignedDuration::from_secs(i64::from(
-                    current.lease_duration_seconds.unwrap_or(LEASE_SECONDS),
-                ));
-                t.0.checked_add(duration).map_or(true, |deadline| deadline < now)
-            });
-            if !ours && !expired {
-                return Ok(false);
-            }
-            let transitions = current.lease_transitions.unwrap_or(0) + i32::from(!ours);
-            lease.spec = Some(spec(transitions, if ours { current.acquire_time } else { None }));
-            match api.replace(name, &PostParams::default(), &lease).await {
-                Ok(_) => Ok(true),
-                Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::{FakeCluster, Request};
+
+    const NS: &str = "azure-secret-store";
+    const NAME: &str = "29f1d54e.secret-sync.x-k8s.io";
+
+    fn holder(cluster: &FakeCluster) -> (Option<String>, Option<i32>) {
+        let spec = cluster
+            .stored_lease(NS, NAME)
+            .and_then(|l| l.spec)
+            .unwrap_or_default();
+        (spec.holder_identity, spec.lease_transitions)
+    }
+
+    #[tokio::test]
+    async fn one_holder_at_a_time_and_a_release_hands_over_at_once() {
+        let cluster = FakeCluster::default();
+        let port: Arc<dyn Cluster> = Arc::new(cluster.clone());
+        let shutdown = CancellationToken::new();
+        let a_stop = shutdown.child_token();
+        let a = acquire(port.clone(), NS, NAME, "a", a_stop.clone())
+            .await
+            .unwrap_or_else(|| panic!("a campaigns alone"));
+        assert_eq!(holder(&cluster), (Some("a".into()), Some(0)));
+        let mut b = tokio::spawn(acquire(port.clone(), NS, NAME, "b", shutdown.child_token()));
+        // Over a window in which b tries at least once (it retries every 2 s), it must not take a lease
+        // that a renews.
+        assert!(
+            tokio::time::timeout(RETRY + Duration::from_secs(1), &mut b)
+                .await
+                .is_err(),
+            "b took a held lease"
+        );
+        assert_eq!(holder(&cluster).0.as_deref(), Some("a"));
+        // a steps down (its renewer stops with its shutdown) and gives the lease up: b takes it at its next
+        // try, not after the 15 s lease would have run out.
+        assert!(!a.lost.is_cancelled());
+        a_stop.cancel();
+        a.release().await;
+        let b = tokio::time::timeout(RETRY + Duration::from_secs(2), b)
+            .await
+            .unwrap_or_else(|_| panic!("b did not take the released lease"))
+            .unwrap_or_else(|e| panic!("{e}"))
+            .unwrap_or_else(|| panic!("b stopped"));
+        assert_eq!(holder(&cluster), (Some("b".into()), Some(1)));
+        assert!(!b.lost.is_cancelled());
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn an_api_server_away_is_retried_not_fatal() {
+        let cluster = FakeCluster::default();
+        let port: Arc<dyn Cluster> = Arc::new(cluster.clone());
+        cluster.refuse(
+            Request::Lease,
+            Some(ClusterError::new(503, "ServiceUnavailable", "etcd away")),
+        );
+        let mut campaign = tokio::spawn(acquire(port, NS, NAME, "a", CancellationToken::new()));
+        // Attempts fail (at least two in this window), and the campaign goes on.
+        assert!(
+            tokio::time::timeout(RETRY + Duration::from_secs(1), &mut campaign)
+                .await
+                .is_err(),
+            "the campaign ended while the API server was away"
+        );
+        assert_eq!(cluster.stored_lease(NS, NAME), None);
+        cluster.refuse(Request::Lease, None);
+        let held = tokio::time::timeout(RETRY + Duration::from_secs(2), campaign)
+            .await
+            .unwrap_or_else(|_| panic!("not acquired after the API server came back"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(held.is_some());
+        assert_eq!(holder(&cluster).0.as_deref(), Some("a"));
     }
 }

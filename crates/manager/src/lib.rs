@@ -7,7 +7,8 @@
 //!
 //! [`controller`] decides when a reconcile runs, [`reconcile`] whether a sync is due and what comes of it
 //! ([`schedule`] for timing, [`sync`] for the sync itself, [`changes`] for what makes a check quiet, [`status`]
-//! for the conditions); [`cluster`] is the only door to the API server (with an in-memory double in
+//! for the conditions); [`cluster`] is the only door to the API server for requests, of both controllers and
+//! the leader election (the watches feeding the controllers are kube-runtime's; with an in-memory double in
 //! [`fake`] for tests); [`render`] runs one sync without a cluster.
 
 pub mod admin;
@@ -15,6 +16,7 @@ pub mod akvsync;
 pub mod args;
 pub mod changes;
 pub mod classes;
+pub mod clock;
 pub mod cluster;
 pub mod controller;
 pub mod error;
@@ -39,3 +41,4 @@ pub mod status;
 pub mod sync;
 pub mod tags;
 pub mod tokens;
+pub mod workload;

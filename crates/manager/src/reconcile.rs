@@ -8,10 +8,11 @@ use std::time::{Duration, SystemTime};
 use kube::ResourceExt;
 use sse_api::SecretSync;
 
+use crate::clock::to_time;
 use crate::cluster::{Cluster, ClusterError};
 use crate::error::{Class, SyncError};
 use crate::provider::ProviderClients;
-use crate::schedule::{ClassVersion, Schedule, ScheduleEntry, Timing, to_time};
+use crate::schedule::{ClassVersion, Schedule, ScheduleEntry, Timing};
 use crate::status::{self, Outcome};
 use crate::tokens::Tokens;
 
@@ -377,7 +378,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
         current
             .last_checked_time
             .as_ref()
-            .and_then(crate::schedule::from_time)
+            .and_then(crate::clock::from_time)
             .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= every)
     });
     let reason = next.reason(&outcome);

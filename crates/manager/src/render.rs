@@ -15,10 +15,12 @@ use serde::Deserialize as _;
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus, consts};
 
 use crate::args::RenderArgs;
-use crate::cluster::{Cluster, ClusterError, SecretPatch, Token};
+use k8s_openapi::api::coordination::v1::Lease;
+
+use crate::clock::to_time;
+use crate::cluster::{Cluster, ClusterError, Generated, GeneratedKind, SecretPatch, Token};
 use crate::provider::ProviderClients;
 use crate::reconcile::{Config, Context};
-use crate::schedule::to_time;
 use crate::status;
 
 /// A cluster with no Secret yet, the given SecretProviderClass and tokens, that records what is written.
@@ -83,20 +85,74 @@ impl Cluster for RenderCluster {
 
     async fn event(&self, _: &SecretSync, _: bool, _: &str, _: &str) {}
 
-    async fn reloadable_workloads(&self, _: &str) -> Result<Vec<crate::reload::Workload>, ClusterError> {
+    async fn reloadable_workloads(&self, _: &str) -> Result<Vec<crate::workload::Workload>, ClusterError> {
         // A render creates the Secret: nothing that uses it changes value.
         Ok(Vec::new())
     }
 
     async fn restart_workload(
         &self,
-        _: &crate::reload::Workload,
+        _: &crate::workload::Workload,
         _: &BTreeMap<String, String>,
     ) -> Result<(), ClusterError> {
         Ok(())
     }
 
-    async fn workload_event(&self, _: &crate::reload::Workload, _: &str, _: &str) {}
+    async fn workload_event(&self, _: &crate::workload::Workload, _: &str, _: &str) {}
+
+    // A render reconciles one SecretSync: no AKVSync, no leader election.
+    async fn generated_syncs(&self, _: &str, _: &str) -> Result<Vec<SecretSync>, ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn generated(&self, _: GeneratedKind, _: &str, _: &str) -> Result<Option<Generated>, ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn create_generated(&self, _: &Generated) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn patch_generated(
+        &self,
+        _: GeneratedKind,
+        _: &str,
+        _: &str,
+        _: &json_patch::Patch,
+    ) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn delete_generated_sync(&self, _: &str, _: &str, _: &str, _: &str) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn write_akvsync_status(
+        &self,
+        _: &sse_api::AKVSync,
+        _: &sse_api::AkvSyncStatus,
+    ) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn akvsync_event(&self, _: &sse_api::AKVSync, _: bool, _: &str, _: &str) {}
+
+    async fn lease(&self, _: &str, _: &str) -> Result<Option<Lease>, ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn create_lease(&self, _: &str, _: &Lease) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn replace_lease(&self, _: &str, _: &Lease) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+}
+
+/// What a render answers to a request it has no use for.
+fn no_cluster() -> ClusterError {
+    ClusterError::new(0, "NoCluster", "manager render runs without a cluster")
 }
 
 /// What `render` produced.

@@ -150,8 +150,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         };
         let lost = match &lease {
             Some((namespace, identity)) => {
-                let Some(held) = crate::leader::acquire(
+                // The Lease through the same port as every other request (no SecretProviderClass cache
+                // needed for it).
+                let leases: Arc<dyn crate::cluster::Cluster> = Arc::new(KubeCluster::new(
                     client.clone(),
+                    Arc::new(crate::classes::Classes::default()),
+                    None,
+                ));
+                let Some(held) = crate::leader::acquire(
+                    leases,
                     namespace,
                     consts::LEADER_ELECTION_ID,
                     identity,
@@ -220,14 +227,23 @@ impl Term {
             classes.clone(),
             self.instance,
         ));
-        let ctx = Arc::new(Context::new(cluster, self.providers, self.config, self.metrics));
+        let ctx = Arc::new(Context::new(
+            cluster.clone(),
+            self.providers,
+            self.config,
+            self.metrics,
+        ));
         *self
             .reconciler
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctx.clone());
-        let akvsyncs = self
-            .akvsync
-            .then(|| tokio::spawn(crate::akvsync::run(self.client.clone(), stop.clone())));
+        let akvsyncs = self.akvsync.then(|| {
+            tokio::spawn(crate::akvsync::run(
+                self.client.clone(),
+                cluster.clone(),
+                stop.clone(),
+            ))
+        });
         let shutdown_timeout = self.settings.shutdown_timeout;
         crate::controller::run(
             self.client,

@@ -15,10 +15,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use sha2::{Digest, Sha256};
 use sse_api::{Reason, SecretSync, conditions, validation};
+
+use crate::clock::{from_time, to_time};
 
 /// Shortest delay between two scheduled checks of one SecretSync.
 const MIN_DELAY: Duration = Duration::from_secs(1);
@@ -500,18 +501,6 @@ pub fn backoff(key: &str, failures: u32, timing: &Timing) -> Duration {
     let spread = u16::from_be_bytes([digest[0], digest[1]]);
     let factor = 0.5 + f64::from(spread) / f64::from(u16::MAX);
     capped.mul_f64(factor).min(timing.backoff_max)
-}
-
-/// A Kubernetes `Time` (whole seconds).
-pub fn to_time(t: SystemTime) -> Time {
-    let secs = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-    Time(k8s_openapi::jiff::Timestamp::from_second(i64::try_from(secs).unwrap_or(0)).unwrap_or_default())
-}
-
-/// A Kubernetes `Time` as a `SystemTime` (whole seconds).
-pub fn from_time(t: &Time) -> Option<SystemTime> {
-    let secs = u64::try_from(t.0.as_second()).ok()?;
-    Some(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 #[cfg(test)]

@@ -225,7 +225,7 @@ pub fn next(current: &SecretSyncStatus, generation: Option<i64>, outcome: &Outco
         .or_else(|| (!current.validity.is_empty()).then(|| crate::expiry::recorded(&current.validity)));
     let mut expiry_events = Vec::new();
     if let Some(dates) = dates
-        && let Some(at) = crate::schedule::from_time(now)
+        && let Some(at) = crate::clock::from_time(now)
     {
         status.validity = crate::expiry::assess(&dates, at, check.expiry_window);
         set_condition(

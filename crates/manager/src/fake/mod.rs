@@ -29,7 +29,13 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::ResourceExt;
 use sse_api::{SecretProviderClass, SecretSync, SecretSyncStatus};
 
-use crate::cluster::{Cluster, ClusterError, SecretPatch, Token};
+use k8s_openapi::api::coordination::v1::Lease;
+use sse_api::{AKVSync, AkvSyncStatus};
+
+use crate::cluster::{Cluster, ClusterError, Generated, GeneratedKind, SecretPatch, Token};
+
+mod generated;
+mod secrets;
 
 /// The kinds of request the double can be told to refuse ([`FakeCluster::refuse`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,6 +50,18 @@ pub enum Request {
     WriteStatus,
     /// Listing workloads (reload).
     ListWorkloads,
+    /// Listing an AKVSync's generated SecretSyncs.
+    ListGenerated,
+    /// Creating a generated object.
+    CreateGenerated,
+    /// Patching a generated object.
+    PatchGenerated,
+    /// Deleting a generated SecretSync.
+    DeleteGenerated,
+    /// An AKVSync's status write.
+    WriteAkvSyncStatus,
+    /// Reading or writing a Lease.
+    Lease,
 }
 
 /// One API call the manager made.
@@ -61,6 +79,14 @@ pub enum Call {
     Event(String, String),
     /// Rolling restart of a workload (`namespace/Kind/name`) and the SecretSync it named.
     RestartWorkload(String, String),
+    /// Create of a generated object (`Kind namespace/name`).
+    CreateGenerated(String),
+    /// JSON patch of a generated object (`Kind namespace/name`) and the HTTP status of the answer.
+    PatchGenerated(String, u16),
+    /// Delete of a generated SecretSync (`namespace/name`) and the HTTP status of the answer.
+    DeleteGenerated(String, u16),
+    /// An AKVSync's status write.
+    WriteAkvSyncStatus(String),
 }
 
 #[derive(Default)]
@@ -72,63 +98,16 @@ struct State {
     /// Label and annotation keys the last apply set: (labels, annotations).
     applied_meta: HashMap<(String, String), (BTreeSet<String>, BTreeSet<String>)>,
     statuses: HashMap<(String, String), SecretSyncStatus>,
+    /// SecretSyncs as objects (those the AKVSync controller generates, and users' beside them); their
+    /// status is in `statuses`.
+    syncs: HashMap<(String, String), SecretSync>,
+    akv_statuses: HashMap<(String, String), AkvSyncStatus>,
+    leases: HashMap<(String, String), Lease>,
     calls: Vec<Call>,
-    workloads: Vec<crate::reload::Workload>,
+    workloads: Vec<crate::workload::Workload>,
     resource_version: u64,
     refused: HashMap<Request, ClusterError>,
     issuer: String,
-}
-
-impl State {
-    /// A patch as kube-apiserver evaluates it (the answers are in the module table).
-    fn patch(&mut self, namespace: &str, name: &str, patch: &SecretPatch) -> Result<String, ClusterError> {
-        let k = key(namespace, name);
-        let secret = self
-            .secrets
-            .get(&k)
-            .ok_or_else(|| ClusterError::not_found("secrets", name))?;
-        let stored_version = secret.metadata.resource_version.clone().unwrap_or_default();
-        let mut doc = serde_json::to_value(secret)
-            .map_err(|e| ClusterError::new(500, "InternalError", &e.to_string()))?;
-        match patch {
-            SecretPatch::Json(ops) => {
-                json_patch::patch(&mut doc, ops).map_err(|_| ClusterError::patch_not_applicable())?;
-            }
-            SecretPatch::Merge(value) => json_patch::merge(&mut doc, value),
-        }
-        let patched: Secret =
-            serde_json::from_value(doc).map_err(|_| ClusterError::patch_not_applicable())?;
-        if patched.metadata.resource_version.as_deref() != Some(stored_version.as_str()) {
-            return Err(ClusterError::conflict("secrets", name));
-        }
-        if patched.type_ != secret.type_ {
-            return Err(immutable_type(name, &patched));
-        }
-        if &patched == secret {
-            return Ok(stored_version);
-        }
-        self.resource_version += 1;
-        let version = self.resource_version.to_string();
-        let mut patched = patched;
-        patched.metadata.resource_version = Some(version.clone());
-        self.secrets.insert(k, patched);
-        Ok(version)
-    }
-}
-
-/// kube-apiserver's answer to a change of a Secret's `type`.
-fn immutable_type(name: &str, secret: &Secret) -> ClusterError {
-    ClusterError {
-        has_details: true,
-        ..ClusterError::new(
-            422,
-            "Invalid",
-            &format!(
-                "Secret {name:?} is invalid: type: Invalid value: {:?}: field is immutable",
-                secret.type_.clone().unwrap_or_default()
-            ),
-        )
-    }
 }
 
 /// The in-memory cluster.
@@ -236,7 +215,7 @@ impl FakeCluster {
     }
 
     /// Add a workload that opted in to reloads.
-    pub fn put_workload(&self, workload: crate::reload::Workload) {
+    pub fn put_workload(&self, workload: crate::workload::Workload) {
         self.state().workloads.push(workload);
     }
 
@@ -335,64 +314,7 @@ impl Cluster for FakeCluster {
         if let Some(error) = state.refused.get(&Request::ApplySecret).cloned() {
             return Err(error);
         }
-        let k = key(&namespace, &name);
-        let applied: BTreeSet<String> = secret.data.iter().flatten().map(|(k, _)| k.clone()).collect();
-        let previous_keys = state.applied_keys.get(&k).cloned().unwrap_or_default();
-        let merged = match state.secrets.get(&k) {
-            None => secret.clone(),
-            Some(existing) => {
-                if existing.type_ != secret.type_ {
-                    return Err(immutable_type(&name, secret));
-                }
-                let mut merged = existing.clone();
-                let data = merged.data.get_or_insert_with(BTreeMap::new);
-                // Keys we applied before and no longer apply are removed; other managers' keys stay.
-                for gone in previous_keys.difference(&applied) {
-                    data.remove(gone);
-                }
-                for (k2, v) in secret.data.iter().flatten() {
-                    data.insert(k2.clone(), v.clone());
-                }
-                let (old_labels, old_annotations) = state.applied_meta.get(&k).cloned().unwrap_or_default();
-                let labels = merged.metadata.labels.get_or_insert_with(BTreeMap::new);
-                let new_labels = secret.metadata.labels.clone().unwrap_or_default();
-                labels.retain(|key, _| !old_labels.contains(key) || new_labels.contains_key(key));
-                labels.extend(new_labels);
-                let annotations = merged.metadata.annotations.get_or_insert_with(BTreeMap::new);
-                let new_annotations = secret.metadata.annotations.clone().unwrap_or_default();
-                annotations
-                    .retain(|key, _| !old_annotations.contains(key) || new_annotations.contains_key(key));
-                annotations.extend(new_annotations);
-                if annotations.is_empty() {
-                    merged.metadata.annotations = None;
-                }
-                merged.metadata.owner_references = secret.metadata.owner_references.clone();
-                merged
-            }
-        };
-        let mut merged = merged;
-        merged.metadata.resource_version = state
-            .secrets
-            .get(&k)
-            .and_then(|s| s.metadata.resource_version.clone());
-        if state.secrets.get(&k) != Some(&merged) {
-            state.resource_version += 1;
-            merged.metadata.resource_version = Some(state.resource_version.to_string());
-            state.secrets.insert(k.clone(), merged);
-        }
-        let version = state
-            .secrets
-            .get(&k)
-            .and_then(|s| s.metadata.resource_version.clone())
-            .unwrap_or_default();
-        let meta =
-            |m: &Option<BTreeMap<String, String>>| m.iter().flatten().map(|(k, _)| k.clone()).collect();
-        state.applied_meta.insert(
-            k.clone(),
-            (meta(&secret.metadata.labels), meta(&secret.metadata.annotations)),
-        );
-        state.applied_keys.insert(k, applied);
-        Ok(version)
+        state.apply(secret)
     }
 
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError> {
@@ -430,7 +352,7 @@ impl Cluster for FakeCluster {
     async fn reloadable_workloads(
         &self,
         namespace: &str,
-    ) -> Result<Vec<crate::reload::Workload>, ClusterError> {
+    ) -> Result<Vec<crate::workload::Workload>, ClusterError> {
         let state = self.state();
         if let Some(error) = state.refused.get(&Request::ListWorkloads) {
             return Err(error.clone());
@@ -445,7 +367,7 @@ impl Cluster for FakeCluster {
 
     async fn restart_workload(
         &self,
-        workload: &crate::reload::Workload,
+        workload: &crate::workload::Workload,
         annotations: &BTreeMap<String, String>,
     ) -> Result<(), ClusterError> {
         let mut state = self.state();
@@ -456,13 +378,13 @@ impl Cluster for FakeCluster {
             workload.name
         );
         let caused_by = annotations
-            .get(crate::reload::RESTARTED_FOR_ANNOTATION)
+            .get(crate::workload::RESTARTED_FOR_ANNOTATION)
             .cloned()
             .unwrap_or_default();
         state.calls.push(Call::RestartWorkload(key, caused_by));
         let at = annotations
-            .get(crate::reload::RESTARTED_AT_ANNOTATION)
-            .and_then(|t| crate::reload::restarted_at(t));
+            .get(crate::workload::RESTARTED_AT_ANNOTATION)
+            .and_then(|t| crate::workload::restarted_at(t));
         for w in state.workloads.iter_mut().filter(|w| {
             w.namespace == workload.namespace && w.kind == workload.kind && w.name == workload.name
         }) {
@@ -471,7 +393,7 @@ impl Cluster for FakeCluster {
         Ok(())
     }
 
-    async fn workload_event(&self, workload: &crate::reload::Workload, reason: &str, _message: &str) {
+    async fn workload_event(&self, workload: &crate::workload::Workload, reason: &str, _message: &str) {
         self.state().calls.push(Call::Event(
             format!(
                 "{}/{}/{}",
@@ -481,5 +403,128 @@ impl Cluster for FakeCluster {
             ),
             reason.to_string(),
         ));
+    }
+
+    async fn generated_syncs(&self, namespace: &str, akvsync: &str) -> Result<Vec<SecretSync>, ClusterError> {
+        let state = self.state();
+        if let Some(error) = state.refused.get(&Request::ListGenerated) {
+            return Err(error.clone());
+        }
+        let labelled = |s: &&SecretSync| {
+            s.namespace().as_deref() == Some(namespace)
+                && s.labels().get(crate::akvsync::LABEL).map(String::as_str) == Some(akvsync)
+        };
+        let mut syncs: Vec<SecretSync> = state.syncs.values().filter(labelled).cloned().collect();
+        for sync in &mut syncs {
+            sync.status = state.statuses.get(&key(namespace, &sync.name_any())).cloned();
+        }
+        syncs.sort_by_key(ResourceExt::name_any);
+        Ok(syncs)
+    }
+
+    async fn generated(
+        &self,
+        kind: GeneratedKind,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<Generated>, ClusterError> {
+        Ok(self.state().generated(kind, namespace, name))
+    }
+
+    async fn create_generated(&self, object: &Generated) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        let meta = object.meta();
+        let what = format!(
+            "{} {}/{}",
+            object.kind().as_str(),
+            meta.namespace.clone().unwrap_or_default(),
+            meta.name.clone().unwrap_or_default()
+        );
+        state.calls.push(Call::CreateGenerated(what));
+        if let Some(error) = state.refused.get(&Request::CreateGenerated).cloned() {
+            return Err(error);
+        }
+        state.create_generated(object)
+    }
+
+    async fn patch_generated(
+        &self,
+        kind: GeneratedKind,
+        namespace: &str,
+        name: &str,
+        patch: &json_patch::Patch,
+    ) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        let answer = match state.refused.get(&Request::PatchGenerated) {
+            Some(error) => Err(error.clone()),
+            None => state.patch_generated(kind, namespace, name, patch),
+        };
+        let code = answer.as_ref().map_or_else(|e| e.code, |()| 200);
+        let what = format!("{} {namespace}/{name}", kind.as_str());
+        state.calls.push(Call::PatchGenerated(what, code));
+        answer
+    }
+
+    async fn delete_generated_sync(
+        &self,
+        namespace: &str,
+        name: &str,
+        uid: &str,
+        resource_version: &str,
+    ) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        let answer = match state.refused.get(&Request::DeleteGenerated) {
+            Some(error) => Err(error.clone()),
+            None => state.delete_generated_sync(namespace, name, uid, resource_version),
+        };
+        let code = answer.as_ref().map_or_else(|e| e.code, |()| 200);
+        state
+            .calls
+            .push(Call::DeleteGenerated(format!("{namespace}/{name}"), code));
+        answer
+    }
+
+    async fn write_akvsync_status(&self, akv: &AKVSync, status: &AkvSyncStatus) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        let k = key(&akv.namespace().unwrap_or_default(), &akv.name_any());
+        state
+            .calls
+            .push(Call::WriteAkvSyncStatus(format!("{}/{}", k.0, k.1)));
+        if let Some(error) = state.refused.get(&Request::WriteAkvSyncStatus).cloned() {
+            return Err(error);
+        }
+        state.akv_statuses.insert(k, status.clone());
+        Ok(())
+    }
+
+    async fn akvsync_event(&self, akv: &AKVSync, _warning: bool, reason: &str, _message: &str) {
+        self.state().calls.push(Call::Event(
+            format!("{}/{}", akv.namespace().unwrap_or_default(), akv.name_any()),
+            reason.to_string(),
+        ));
+    }
+
+    async fn lease(&self, namespace: &str, name: &str) -> Result<Option<Lease>, ClusterError> {
+        let state = self.state();
+        if let Some(error) = state.refused.get(&Request::Lease) {
+            return Err(error.clone());
+        }
+        Ok(state.leases.get(&key(namespace, name)).cloned())
+    }
+
+    async fn create_lease(&self, namespace: &str, lease: &Lease) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        if let Some(error) = state.refused.get(&Request::Lease).cloned() {
+            return Err(error);
+        }
+        state.create_lease(namespace, lease)
+    }
+
+    async fn replace_lease(&self, namespace: &str, lease: &Lease) -> Result<(), ClusterError> {
+        let mut state = self.state();
+        if let Some(error) = state.refused.get(&Request::Lease).cloned() {
+            return Err(error);
+        }
+        state.replace_lease(namespace, lease)
     }
 }
