@@ -397,7 +397,7 @@ fn watch_owned_secrets(
 /// Now and then: forget deleted SecretSyncs (so per-object bookkeeping stays bounded) and re-trigger every
 /// SecretSync whose check is overdue or that was never reconciled — whatever went wrong with its trigger,
 /// each SecretSync in the cache is visited at least once per poll interval.
-/// When a provider that could not be reached answers again ([`crate::recovery`]), retry at once every
+/// When a provider that could not be reached answers again ([`crate::provider::ProviderHealth`]), retry at once every
 /// SecretSync whose last check failed on a provider, instead of at its next backoff step.
 fn spawn_provider_recovery(
     syncs: Store<SecretSync>,

@@ -29,7 +29,7 @@ pub mod mapping;
 pub mod metrics;
 pub mod provider;
 pub mod reconcile;
-pub mod recovery;
+
 pub mod reload;
 pub mod render;
 pub mod run;

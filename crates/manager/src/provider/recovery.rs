@@ -17,7 +17,7 @@ use provider_proto::v1alpha1::VersionRequest;
 use provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient;
 use tokio_util::sync::CancellationToken;
 
-use crate::provider::{ProviderClients, ProviderError};
+use super::{ProviderClients, ProviderError};
 
 /// How often a provider that could not be reached is probed.
 pub const PROBE_EVERY: Duration = Duration::from_millis(500);

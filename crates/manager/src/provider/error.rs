@@ -1,0 +1,109 @@
+//! Why a provider call failed, as conditions say it.
+
+/// Why a provider call failed. `Display` is the text recorded in conditions (never secret values).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProviderError {
+    /// The SecretProviderClass names a provider that is not a valid socket name.
+    #[error("invalid provider: provider {0:?}")]
+    InvalidName(String),
+    /// No socket for that provider.
+    #[error("provider not found: provider {0:?}")]
+    NotFound(String),
+    /// The provider requires mutual TLS and no client certificate is configured.
+    #[error(
+        "provider {0:?} requires mutual TLS but the manager has no client certificate (set --provider-tls-cert-file, or list it in --plaintext-providers)"
+    )]
+    NoClientCertificate(String),
+    /// The gRPC call failed.
+    #[error("rpc error: code = {} desc = {message}", code_name(*code))]
+    Rpc {
+        /// gRPC status code.
+        code: tonic::Code,
+        /// The provider's message.
+        message: String,
+    },
+    /// The provider answered with `error.code`.
+    #[error("mount request failed with provider error code {0}")]
+    ErrorCode(String),
+    /// The provider answered without object versions.
+    #[error("missing object versions")]
+    MissingObjectVersions,
+}
+
+impl ProviderError {
+    /// The provider refused the request as it stands (gRPC `INVALID_ARGUMENT`: bad parameters;
+    /// `FAILED_PRECONDITION`: the stored value does not fit the format asked for): the SecretProviderClass
+    /// or the vault must change, so retrying soon cannot help.
+    pub fn is_rejected(&self) -> bool {
+        matches!(
+            self,
+            Self::Rpc {
+                code: tonic::Code::InvalidArgument | tonic::Code::FailedPrecondition,
+                ..
+            }
+        )
+    }
+
+    /// Whether the SecretProviderClass is at fault (as opposed to the provider or the backend).
+    pub fn is_configuration(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidName(_) | Self::NotFound(_) | Self::NoClientCertificate(_)
+        )
+    }
+}
+
+/// gRPC-Go's spelling of a code, as in `rpc error: code = Unknown desc = …`.
+fn code_name(code: tonic::Code) -> &'static str {
+    use tonic::Code::*;
+    match code {
+        Ok => "OK",
+        Cancelled => "Canceled",
+        Unknown => "Unknown",
+        InvalidArgument => "InvalidArgument",
+        DeadlineExceeded => "DeadlineExceeded",
+        NotFound => "NotFound",
+        AlreadyExists => "AlreadyExists",
+        PermissionDenied => "PermissionDenied",
+        ResourceExhausted => "ResourceExhausted",
+        FailedPrecondition => "FailedPrecondition",
+        Aborted => "Aborted",
+        OutOfRange => "OutOfRange",
+        Unimplemented => "Unimplemented",
+        Internal => "Internal",
+        Unavailable => "Unavailable",
+        DataLoss => "DataLoss",
+        Unauthenticated => "Unauthenticated",
+    }
+}
+
+impl From<tonic::Status> for ProviderError {
+    /// The provider's gRPC answer, as it sent it.
+    fn from(status: tonic::Status) -> Self {
+        Self::Rpc {
+            code: status.code(),
+            message: status.message().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_texts() {
+        assert_eq!(
+            ProviderError::NotFound("nosuch".into()).to_string(),
+            "provider not found: provider \"nosuch\""
+        );
+        assert_eq!(
+            ProviderError::Rpc {
+                code: tonic::Code::Unknown,
+                message: "failed to mount objects, error: x".into()
+            }
+            .to_string(),
+            "rpc error: code = Unknown desc = failed to mount objects, error: x"
+        );
+    }
+}
