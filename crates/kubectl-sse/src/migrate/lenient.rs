@@ -133,3 +133,76 @@ impl Metadata {
             .map(str::to_string)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[derive(Deserialize, Debug, Default, PartialEq)]
+    #[serde(default)]
+    struct Sample {
+        #[serde(deserialize_with = "text")]
+        name: Option<String>,
+        #[serde(deserialize_with = "boolean")]
+        flag: Option<bool>,
+        #[serde(deserialize_with = "object")]
+        inner: Inner,
+        #[serde(deserialize_with = "present")]
+        there: Option<Inner>,
+        #[serde(deserialize_with = "any")]
+        raw: Option<Value>,
+        #[serde(deserialize_with = "list")]
+        items: Vec<Inner>,
+        #[serde(deserialize_with = "strings")]
+        words: Vec<String>,
+        #[serde(deserialize_with = "string_map")]
+        labels: BTreeMap<String, String>,
+    }
+
+    #[derive(Deserialize, Debug, Default, PartialEq)]
+    #[serde(default)]
+    struct Inner {
+        #[serde(deserialize_with = "text")]
+        name: Option<String>,
+    }
+
+    fn inner(name: Option<&str>) -> Inner {
+        Inner {
+            name: name.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn a_field_of_another_shape_is_absent() {
+        let sample: Sample = read(&json!({
+            "name": 5,
+            "flag": "true",
+            "inner": ["x"],
+            "there": null,
+            "raw": null,
+            "items": [{"name": " a "}, "b", null, {"name": " "}],
+            "words": ["a", 1, "", null],
+            "labels": {"a": "b", "c": 1},
+            "unknown": {"x": 1},
+        }));
+        assert_eq!(
+            sample,
+            Sample {
+                name: None,
+                flag: None,
+                inner: inner(None),
+                there: Some(inner(None)),
+                raw: Some(Value::Null),
+                items: vec![inner(Some("a")), inner(None), inner(None), inner(None)],
+                words: vec!["a".to_string(), String::new()],
+                labels: BTreeMap::from([("a".to_string(), "b".to_string())]),
+            },
+            "a list is not read as an object by position; null is there; items keep their index"
+        );
+        assert_eq!(read::<Sample>(&json!(["x", true])), Sample::default());
+        assert_eq!(read::<Sample>(&json!("x")), Sample::default());
+        assert_eq!(read::<Sample>(&json!({})), Sample::default());
+    }
+}

@@ -1,4 +1,4 @@
-//! ExternalSecrets: the data, the target Secret, and what is refused.
+//! ExternalSecrets: the data, the target Secret, what is refused, and fields of another type.
 
 use super::*;
 
@@ -341,5 +341,151 @@ spec: {provider: azure, parameters: {keyvaultName: other}}
     assert!(
         yaml_out.contains("# check: metadata.name (a SecretProviderClass db exists already"),
         "{yaml_out}"
+    );
+}
+
+/// ESO objects are read as JSON pointers read them: a field of another type than the one read is absent,
+/// a list where an object is read holds no fields, an item of a list that is not an object is an empty
+/// item (and keeps its index), and a field set to `null` is there.
+#[test]
+fn fields_of_another_type_read_as_absent() {
+    let migrations = run_on(
+        r"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: kv, namespace: apps}
+spec:
+  provider:
+    azurekv:
+      authType: WorkloadIdentity
+      vaultUrl: https://apps-kv.vault.azure.net
+      tenantId: 7
+      serviceAccountRef: [reader, apps]
+      authSecretRef: {clientId: null, tenantId: x}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: db, namespace: apps}
+spec:
+  secretStoreRef: {name: kv}
+  refreshInterval: 5
+  target:
+    name: 12
+    immutable: 'true'
+    template: {type: true, metadata: {labels: {app: db, replicas: 3}}, data: ' '}
+  data:
+    - not an object
+    - {secretKey: a, remoteRef: {key: 9}}
+    - {secretKey: b, sourceRef: {generatorRef: null}, remoteRef: {key: b}}
+    - {secretKey: c, sourceRef: {storeRef: [other, SecretStore]}, remoteRef: {key: c, version: 3}}
+  dataFrom:
+    - {find: null}
+    - 5
+",
+    );
+    let migration = only(&migrations);
+    assert_eq!(
+        fields(migration),
+        [
+            "SecretStore apps/kv: spec.provider.azurekv.serviceAccountRef",
+            "SecretStore apps/kv: spec.provider.azurekv.serviceAccountRef",
+            "SecretStore apps/kv: spec.provider.azurekv.authSecretRef.tenantId",
+            "spec.data[0].secretKey",
+            "spec.data[1].remoteRef.key",
+            "spec.data[2].sourceRef.generatorRef",
+            "spec.dataFrom[0].find",
+            "spec.dataFrom[1]",
+        ]
+    );
+    assert!(
+        migration.notes[0]
+            .reason
+            .contains("default (--service-account) is used"),
+        "a serviceAccountRef that is a list names none: {:#?}",
+        migration.notes
+    );
+    let parameters = parameters(migration);
+    assert_eq!(
+        parameters["tenantID"], "<tenant-id from Secret ? key ?>",
+        "tenantId 7 is none; authSecretRef.tenantId is there, naming no Secret"
+    );
+    assert_eq!(parameters["clientID"], "<client-id of ServiceAccount default>");
+    assert_eq!(
+        objects(migration),
+        [object(&[("objectName", "c"), ("objectType", "secret")])],
+        "a storeRef that is a list names no store; version 3 is none"
+    );
+    let sync = the_sync(migration);
+    assert_eq!(
+        sync.metadata.name.as_deref(),
+        Some("db"),
+        "target.name 12 is none"
+    );
+    assert_eq!(sync.metadata.annotations, None, "refreshInterval 5 is none");
+    assert_eq!(sync.spec.secret_object.type_, "Opaque");
+    assert_eq!(
+        sync.spec.secret_object.labels,
+        Some(BTreeMap::from([("app".to_string(), "db".to_string())]))
+    );
+    assert_eq!(data(sync), [("c", "c")]);
+}
+
+/// A store's `azurekv` that is there is used whatever it holds; `spec.provider` that is not an object names
+/// no provider.
+#[test]
+fn a_store_is_read_whatever_its_fields_hold() {
+    let migrations = run_on(
+        r"
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: empty, namespace: apps}
+spec:
+  provider:
+    azurekv:
+---
+apiVersion: external-secrets.io/v1
+kind: SecretStore
+metadata: {name: listed, namespace: apps}
+spec:
+  provider: [azurekv]
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: a, namespace: apps}
+spec:
+  secretStoreRef: {name: empty}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: b, namespace: apps}
+spec:
+  secretStoreRef: {name: listed}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {name: c, namespace: apps}
+spec:
+  secretStoreRef: [empty, SecretStore]
+",
+    );
+    assert_eq!(migrations.len(), 3);
+    assert_eq!(
+        (
+            migrations[0].notes[0].field.as_str(),
+            migrations[0].notes[0].reason.as_str()
+        ),
+        (
+            "SecretStore apps/empty: spec.provider.azurekv.vaultUrl",
+            "no vault URL: the SecretProviderClass needs keyvaultName"
+        )
+    );
+    assert_eq!(
+        migrations[1].notes[0].reason,
+        "SecretStore apps/listed uses provider none: SSE-rs syncs from Azure Key Vault (provider azurekv) only"
+    );
+    assert!(
+        migrations[2].notes[0].reason.starts_with("no store reference"),
+        "{:#?}",
+        migrations[2].notes
     );
 }
