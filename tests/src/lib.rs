@@ -14,9 +14,10 @@ use std::time::Duration;
 use clap::Parser;
 use keyvault_emulator::{Emulator, FederatedCredential};
 use kube::ResourceExt;
+use manager::context::{Config, Context};
 use manager::fake::FakeCluster;
 use manager::provider::{ProviderClients, ProviderConfig};
-use manager::reconcile::{Config, Context, Report};
+use manager::reconcile::Report;
 use sse_api::{
     SecretObject, SecretObjectData, SecretProviderClass, SecretProviderClassSpec, SecretSync, SecretSyncSpec,
 };

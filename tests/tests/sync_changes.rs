@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 use keyvault_emulator::ObjectKind;
-use manager::reconcile::Config;
+use manager::context::Config;
 use sse_api::SecretSync;
 use sse_api::conditions::READY;
 use sse_tests::*;

@@ -161,7 +161,7 @@ async fn an_object_expiring_inside_the_window_warns_once_and_clears_when_rotated
 
 #[tokio::test]
 async fn expired_and_not_yet_valid_objects_are_named_and_still_synced() {
-    let config = manager::reconcile::Config {
+    let config = manager::context::Config {
         expiry_window: Duration::from_secs(3600),
         ..default_config()
     };

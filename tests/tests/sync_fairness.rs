@@ -83,7 +83,7 @@ async fn classes_with_bogus_identities_cannot_spend_a_vaults_budget() {
 #[tokio::test]
 async fn a_shared_class_costs_what_each_secret_sync_maps() {
     let n = 12;
-    let env = Env::start_with(manager::reconcile::Config {
+    let env = Env::start_with(manager::context::Config {
         change_detection: false,
         ..default_config()
     })
@@ -128,7 +128,7 @@ async fn a_namespace_full_of_slow_syncs_delays_another_by_one_slot() {
     const NOISY: &str = "noisy";
     let slot_time = std::time::Duration::from_secs(2);
     let env = Env::start_with_provider_args(
-        manager::reconcile::Config {
+        manager::context::Config {
             workers: 2,
             change_detection: false,
             ..default_config()

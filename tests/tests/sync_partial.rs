@@ -109,10 +109,10 @@ async fn partial_sync_never_touches_a_foreign_secret() {
 
 #[tokio::test]
 async fn without_partial_sync_a_failure_changes_nothing() {
-    let env = Env::start_with(manager::reconcile::Config {
+    let env = Env::start_with(manager::context::Config {
         audiences: vec![AUDIENCE.into()],
         partial_sync: false,
-        ..manager::reconcile::Config::default()
+        ..manager::context::Config::default()
     })
     .await;
     env.emulator.store().set_secret(VAULT, "a", "a1");

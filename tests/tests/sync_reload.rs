@@ -3,7 +3,7 @@
 //! `tests/src/lib.rs`): only a new value restarts, once per workload, batched per namespace.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use manager::reconcile::Config;
+use manager::context::Config;
 use sse_tests::*;
 
 fn workload(name: &str, secrets: &[&str]) -> manager::workload::Workload {

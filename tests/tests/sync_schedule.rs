@@ -46,10 +46,10 @@ async fn failing_secret_syncs_take_at_most_half_the_workers() {
     // Two work slots: SecretSyncs in failure may hold one of them; the other stays free for the rest.
     // (The provider's per-vault failing fast is off: this is about the manager's share of the workers.)
     let env = Env::start_with_provider_args(
-        manager::reconcile::Config {
+        manager::context::Config {
             audiences: vec![AUDIENCE.into()],
             workers: 2,
-            ..manager::reconcile::Config::default()
+            ..manager::context::Config::default()
         },
         &["--vault-failures-before-failing-fast=0"],
     )

@@ -42,7 +42,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::classes::Classes;
-use crate::reconcile::{self, Context, key};
+use crate::context::Context;
+use crate::reconcile::{self, key};
 
 async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, reconcile::Error> {
     // Every wait inside is bounded: API calls (crate::cluster), the sync (`--reconcile-timeout`), and the

@@ -109,8 +109,8 @@ impl SyncError {
     }
 
     /// The failed outcome this error records in status.
-    pub fn outcome(&self) -> crate::status::Outcome {
-        crate::status::Outcome::Failed {
+    pub fn outcome(&self) -> crate::outcome::Outcome {
+        crate::outcome::Outcome::Failed {
             reason: self.reason(),
             message: self.to_string(),
         }

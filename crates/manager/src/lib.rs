@@ -18,6 +18,7 @@ pub mod changes;
 pub mod classes;
 pub mod clock;
 pub mod cluster;
+pub mod context;
 pub mod controller;
 pub mod error;
 pub mod expiry;
@@ -27,6 +28,7 @@ pub mod hash;
 pub mod leader;
 pub mod mapping;
 pub mod metrics;
+pub mod outcome;
 pub mod provider;
 pub mod reconcile;
 

@@ -2,176 +2,20 @@
 //! the outcome in status (crate::status), say when to come back. Retries are decided in one place,
 //! [`retry_after`], from the class of the error [`reconcile`] returns (as kube-rs `controller-rs` does).
 
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use kube::ResourceExt;
 use sse_api::SecretSync;
 
 use crate::clock::to_time;
-use crate::cluster::{Cluster, ClusterError};
+use crate::cluster::ClusterError;
 use crate::error::{Class, SyncError};
-use crate::provider::ProviderClients;
-use crate::schedule::{ClassVersion, Schedule, ScheduleEntry, Timing};
-use crate::status::{self, Outcome};
-use crate::tokens::Tokens;
+use crate::outcome::{Outcome, Written};
+use crate::schedule::ClassVersion;
+use crate::status;
 
+pub use crate::context::{Config, Context};
 pub use crate::schedule::key;
-
-/// Settings of the reconciler.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Token audiences (trimmed).
-    pub audiences: Vec<String>,
-    /// This pod's name.
-    pub pod_name: String,
-    /// This pod's UID.
-    pub pod_uid: String,
-    /// Time between two checks of one SecretSync.
-    pub poll_interval: Duration,
-    /// Extra random delay, up to this.
-    pub jitter: Duration,
-    /// Partial sync (A5).
-    pub partial_sync: bool,
-    /// First retry delay after a transient failure.
-    pub backoff_base: Duration,
-    /// Longest retry delay.
-    pub backoff_max: Duration,
-    /// Longest time one sync may take before it is abandoned (and retried with backoff).
-    pub reconcile_timeout: Duration,
-    /// Syncs running at once; SecretSyncs that are failing may hold at most half of these slots.
-    pub workers: usize,
-    /// Ask the provider's change detection before mounting (when it serves it).
-    pub change_detection: bool,
-    /// Bounds of a SecretSync's refresh-interval annotation.
-    pub min_interval: Duration,
-    /// See `min_interval`.
-    pub max_interval: Duration,
-    /// A quiet check (nothing changed) writes the status anyway, to show when the vault was last checked
-    /// and will be next, when the status is this old; `None`: never.
-    pub status_heartbeat: Option<Duration>,
-    /// Reload on change ([`crate::reload`]): restart opted-in workloads when their Secret's value changes,
-    /// each at most once per this interval; `None`: off.
-    pub reload_min_interval: Option<Duration>,
-    /// How long before an object's expiry the `Expiring` condition warns ([`crate::expiry`]).
-    pub expiry_window: Duration,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        let timing = Timing::default();
-        Self {
-            audiences: Vec::new(),
-            pod_name: "secrets-store-sync-controller".into(),
-            pod_uid: String::new(),
-            poll_interval: timing.poll_interval,
-            jitter: timing.jitter,
-            partial_sync: true,
-            backoff_base: timing.backoff_base,
-            backoff_max: timing.backoff_max,
-            reconcile_timeout: timing.reconcile_timeout,
-            workers: 32,
-            change_detection: true,
-            min_interval: timing.min_interval,
-            max_interval: timing.max_interval,
-            status_heartbeat: Some(Duration::from_secs(300)),
-            reload_min_interval: None,
-            expiry_window: crate::expiry::DEFAULT_WINDOW,
-        }
-    }
-}
-
-impl Config {
-    /// The scheduling part.
-    pub fn timing(&self) -> Timing {
-        Timing {
-            poll_interval: self.poll_interval,
-            jitter: self.jitter,
-            backoff_base: self.backoff_base,
-            backoff_max: self.backoff_max,
-            reconcile_timeout: self.reconcile_timeout,
-            min_interval: self.min_interval,
-            max_interval: self.max_interval,
-        }
-    }
-}
-
-/// Shared state of the reconciler.
-pub struct Context {
-    /// The API server.
-    pub cluster: Arc<dyn Cluster>,
-    /// Provider clients.
-    pub providers: Arc<ProviderClients>,
-    /// Token cache.
-    pub tokens: Tokens,
-    /// Settings.
-    pub config: Config,
-    /// Metrics.
-    pub metrics: crate::metrics::Metrics,
-    /// When each SecretSync is checked.
-    pub schedule: Schedule,
-    /// What each SecretSync's last full sync was made from (change detection).
-    pub baselines: crate::changes::Baselines,
-    /// The expiry standings this process announced in Events.
-    pub announced: crate::expiry::Announced,
-    /// Reload on change, when on.
-    pub reloads: Option<Arc<crate::reload::Reloads>>,
-    /// Work slots, handed out first come, first served.
-    slots: crate::slots::FairSlots,
-    /// The share of slots SecretSyncs in failure may take (half): a broken vault cannot starve the others.
-    retry_slots: tokio::sync::Semaphore,
-}
-
-impl Context {
-    /// A reconciler context.
-    pub fn new(
-        cluster: Arc<dyn Cluster>,
-        providers: Arc<ProviderClients>,
-        config: Config,
-        metrics: crate::metrics::Metrics,
-    ) -> Self {
-        let (slots, retry_slots) = (config.workers.max(1), (config.workers / 2).max(1));
-        let reloads = config
-            .reload_min_interval
-            .map(|every| Arc::new(crate::reload::Reloads::new(cluster.clone(), every)));
-        Self {
-            cluster,
-            providers,
-            tokens: Tokens::default(),
-            schedule: Schedule::with_reasons(config.timing(), metrics.reasons()),
-            baselines: crate::changes::Baselines::default(),
-            announced: crate::expiry::Announced::default(),
-            reloads,
-            config,
-            metrics,
-            // Each namespace may have as many reconciles waiting as there are slots: with the controller
-            // running three times as many reconciles as slots, a namespace alone can use them all, and
-            // one with thousands queued still leaves room for the others to reach the queue.
-            slots: crate::slots::FairSlots::new(slots, slots),
-            retry_slots: tokio::sync::Semaphore::new(retry_slots),
-        }
-    }
-
-    /// The work slots, shared in turn between namespaces.
-    pub fn slots(&self) -> &crate::slots::FairSlots {
-        &self.slots
-    }
-
-    /// Mark a SecretSync as needing a sync at its next reconcile (owned Secret changed).
-    pub fn force(&self, key: &str) {
-        self.schedule.force(key);
-    }
-
-    /// Treat the SecretSync's scheduled check as reached (what the scheduler's tick does).
-    pub fn expire(&self, key: &str) {
-        self.schedule.expire(key);
-    }
-
-    /// The `/debug/secretsyncs` report.
-    pub fn schedule_report(&self) -> Vec<ScheduleEntry> {
-        self.schedule.report()
-    }
-}
 
 /// What one reconcile did.
 #[derive(Debug)]
@@ -392,7 +236,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     // write): reload its users, off the work slot and the reconcile (queued per namespace).
     if let (Some(reloads), Outcome::Synced { written, .. } | Outcome::Partial { written, .. }) =
         (&ctx.reloads, &outcome)
-        && *written == crate::secret::Written::Updated
+        && *written == Written::Updated
     {
         reloads.secret_changed(sync);
     }
@@ -407,9 +251,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             .await;
     }
     let secret_written = match &outcome {
-        Outcome::Synced { written, .. } | Outcome::Partial { written, .. } => {
-            *written != crate::secret::Written::Unchanged
-        }
+        Outcome::Synced { written, .. } | Outcome::Partial { written, .. } => *written != Written::Unchanged,
         Outcome::Failed { .. } => false,
     };
     if secret_written {

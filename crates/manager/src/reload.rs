@@ -8,7 +8,7 @@
 //! `sse-rs.io/restarted-for` naming the SecretSync), and an Event saying which SecretSync caused it.
 //!
 //! A restart follows a **new value**: the write found that a value of one of the Secret's keys differed
-//! from what was there (compared by the API server, [`crate::secret::Written::Updated`]), not merely that
+//! from what was there (compared by the API server, [`crate::outcome::Written::Updated`]), not merely that
 //! the SecretSync's hash moved (a class edit, or another object of a shared class rotating, changes the
 //! hash of every SecretSync using the class; their Secrets' values stay, and so do their workloads).
 //!

@@ -19,8 +19,8 @@ use k8s_openapi::api::coordination::v1::Lease;
 
 use crate::clock::to_time;
 use crate::cluster::{Cluster, ClusterError, Generated, GeneratedKind, SecretPatch, Token};
+use crate::context::{Config, Context};
 use crate::provider::ProviderClients;
-use crate::reconcile::{Config, Context};
 use crate::status;
 
 /// A cluster with no Secret yet, the given SecretProviderClass and tokens, that records what is written.

@@ -11,8 +11,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::args::{RunArgs, parse_bind_address};
 use crate::cluster::KubeCluster;
+use crate::context::{Config, Context};
 use crate::metrics::Metrics;
-use crate::reconcile::{Config, Context};
 
 /// The overdue sweep runs once per poll interval, but at least every minute and at most every 10 s.
 const SWEEP_MIN: Duration = Duration::from_secs(10);

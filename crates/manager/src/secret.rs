@@ -42,22 +42,7 @@ use sse_api::{SecretSync, consts};
 use crate::cluster::{Cluster, ClusterError, SecretPatch};
 use crate::error::SyncError;
 use crate::mapping::SecretData;
-
-/// What a write did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Written {
-    /// The Secret already held exactly this content: no change.
-    Unchanged,
-    /// The Secret did not exist and was created.
-    Created,
-    /// The Secret was ours and a value of one of our keys changed: what an application reads is new.
-    Updated,
-    /// The Secret was ours and only its labels or annotations were brought up to date: every value of
-    /// ours was already there (compared by the API server, never read).
-    MetadataOnly,
-    /// The Secret was not ours but marked adoptable: it was taken over and brought to this content.
-    Adopted,
-}
+use crate::outcome::Written;
 
 /// The Secret this SecretSync should produce with `data`.
 pub fn desired(sync: &SecretSync, data: &SecretData) -> Secret {

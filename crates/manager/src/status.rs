@@ -12,33 +12,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use sse_api::conditions::{self, CREATE, READY, UPDATE, find_condition, new_condition, set_condition};
 use sse_api::{Reason, SecretSyncStatus};
 
-use crate::secret::Written;
-
-/// What a sync achieved.
-#[derive(Debug, Clone)]
-pub enum Outcome {
-    /// Every item synced.
-    Synced {
-        /// What the Secret write did.
-        written: Written,
-        /// Hash of the synced state.
-        hash: String,
-    },
-    /// Some items failed; the healthy ones were written (A5).
-    Partial {
-        /// What the Secret write did.
-        written: Written,
-        /// JSON summary per item.
-        summary: String,
-    },
-    /// Nothing was written.
-    Failed {
-        /// Reason.
-        reason: Reason,
-        /// Message (the real cause).
-        message: String,
-    },
-}
+use crate::outcome::{Outcome, Written};
 
 /// An Event worth publishing for this transition.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -18,13 +18,13 @@ use kube::ResourceExt;
 use sse_api::{SecretProviderClass, SecretSync, validation};
 
 use crate::changes::{self, Baseline};
+use crate::context::Context;
 use crate::error::SyncError;
 use crate::hash::{HashInputs, sync_hash};
 use crate::mapping::{self, SecretData};
+use crate::outcome::{Outcome, Written};
 use crate::provider::{self, Fingerprint, Mounted, ProviderError};
-use crate::reconcile::Context;
 use crate::secret;
-use crate::status::Outcome;
 
 /// What a sync achieved, and when the vault state it reflects was read (when change detection answered):
 /// the next check is due one interval after that, so a change is never seen later than one interval.
@@ -203,7 +203,7 @@ async fn quiet(
         return Ok(None);
     }
     Ok(Some(Outcome::Synced {
-        written: secret::Written::Unchanged,
+        written: Written::Unchanged,
         hash,
     }))
 }

@@ -15,6 +15,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::validation::{DNS1123_SUBDOMAIN_PATTERN, MAX_NAME_LENGTH, TARGET_KEY_PATTERN};
 
+/// Label on every object an AKVSync generates: the AKVSync's name (a label value, so at most 63
+/// characters).
+pub const LABEL: &str = "sse-rs.io/akvsync";
+
 /// Key Vault object names (1–127 of `[0-9a-zA-Z-]`) that can also name a Secret and a file: no `-` at
 /// either end.
 pub const VAULT_OBJECT_PATTERN: &str = "^[0-9a-zA-Z]([0-9a-zA-Z-]{0,125}[0-9a-zA-Z])?$";

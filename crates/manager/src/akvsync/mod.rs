@@ -35,8 +35,7 @@ pub use self::translate::{Generated, TranslateError, translate};
 use crate::cluster::Cluster;
 use crate::error::Class;
 
-/// Label on every generated object: the AKVSync's name.
-pub const LABEL: &str = "sse-rs.io/akvsync";
+pub use sse_api::akv_sync::LABEL;
 /// Reason (condition and Event) when a generated object lost its label.
 pub const UNLABELLED: &str = "GeneratedObjectUnlabelled";
 /// How long before looking again when nothing triggers sooner (the owned objects' changes do).

@@ -227,7 +227,7 @@ impl Cluster for KubeCluster {
 
     async fn generated_syncs(&self, namespace: &str, akvsync: &str) -> Result<Vec<SecretSync>, ClusterError> {
         let api: Api<SecretSync> = Api::namespaced(self.client.clone(), namespace);
-        let selector = ListParams::default().labels(&format!("{}={akvsync}", crate::akvsync::LABEL));
+        let selector = ListParams::default().labels(&format!("{}={akvsync}", sse_api::akv_sync::LABEL));
         Ok(bounded(api.list(&selector)).await?.items)
     }
 

@@ -412,7 +412,7 @@ impl Cluster for FakeCluster {
         }
         let labelled = |s: &&SecretSync| {
             s.namespace().as_deref() == Some(namespace)
-                && s.labels().get(crate::akvsync::LABEL).map(String::as_str) == Some(akvsync)
+                && s.labels().get(sse_api::akv_sync::LABEL).map(String::as_str) == Some(akvsync)
         };
         let mut syncs: Vec<SecretSync> = state.syncs.values().filter(labelled).cloned().collect();
         for sync in &mut syncs {
