@@ -5,18 +5,20 @@
 //! SecretProviderClass, its ServiceAccount, the cluster's token issuer, the token audience the admission
 //! policy allows, the SSE-rs pod, a same-named Secret's *metadata* (who owns it, never what it holds) and the
 //! SecretSync's Events. What it cannot read with the caller's rights is a `skip`, not a failure. The
-//! provider's last Key Vault error, as the manager recorded it in the `Ready` condition, is classified
-//! (DNS, firewall or private link, Entra, missing role or access policy, not found, disabled) and an
-//! object's expiry comes from `status.validity`.
+//! provider's last Key Vault error, as the manager recorded it in the `Ready` condition, is classified by its
+//! gRPC status code and Key Vault's own error code (DNS, firewall or private link, Entra, missing role or
+//! access policy, not found, disabled) and an object's expiry comes from `status.validity`.
 //!
-//! Three stages, one module each:
+//! Four stages, one module each:
 //! * `gather` is the only I/O: it reads the cluster into [`Facts`], a plain record of what was read;
+//! * `failure` reads the recorded failure back into its parts (reason, gRPC code, Key Vault's answer);
 //! * `checks` ([`diagnose`]) are pure functions of the [`Facts`], so each check is tested on the statuses the
 //!   manager really writes (tier 2, against the emulator's faults);
 //! * `render` ([`render`]) prints the checklist or the checks as JSON / YAML.
 
 mod checks;
 mod facts;
+mod failure;
 mod gather;
 mod render;
 #[cfg(test)]

@@ -13,6 +13,7 @@ use sse_api::Reason;
 use sse_api::conditions::{self, READY};
 
 use super::facts::{Facts, Lookup};
+use super::failure::Failure;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -79,7 +80,8 @@ pub fn diagnose(facts: &Facts) -> Vec<Check> {
         .and_then(|s| conditions::find_condition(&s.conditions, READY));
     let failure = ready
         .filter(|c| c.status != conditions::STATUS_TRUE)
-        .map(|c| (c.reason.parse::<Reason>().ok(), c.message.as_str()));
+        .map(|c| Failure::new(c.reason.parse::<Reason>().ok(), &c.message));
+    let failure = failure.as_ref();
     let class = class::inspect(facts, sync);
     vec![
         status::secretsync(sync, ready),

@@ -102,3 +102,64 @@ fn a_missing_class_is_not_a_provider_failure() {
     assert_eq!(verdict(&checks, "secretproviderclass").0, Verdict::Fail);
     assert_ne!(verdict(&checks, "provider").0, Verdict::Fail);
 }
+
+// Where the gRPC code decides differently from the texts the doctor used to search for, the code is right:
+
+#[test]
+fn a_token_the_manager_could_not_mint_is_not_blamed_on_the_provider() {
+    // The API server's TLS, not the provider's: the message mentions a handshake, but no provider call was made.
+    let checks = diagnose(&failing(
+        "ControllerSyncFailed",
+        "fetching secrets from the provider failed: failed to fetch token: error trying to connect: tls handshake eof",
+    ));
+    assert_eq!(verdict(&checks, "provider").0, Verdict::Skip);
+    assert_eq!(verdict(&checks, "keyvault").0, Verdict::Skip);
+}
+
+#[test]
+fn a_provider_certificate_the_manager_does_not_trust_is_the_provider() {
+    // tonic's status for a refused TLS handshake on the way to the provider.
+    let checks = diagnose(&failing(
+        "ProviderError",
+        "fetching secrets from the provider failed: rpc error: code = Unavailable desc = invalid peer certificate: UnknownIssuer",
+    ));
+    assert_eq!(verdict(&checks, "provider").0, Verdict::Fail);
+    assert_eq!(verdict(&checks, "keyvault").0, Verdict::Skip);
+}
+
+#[test]
+fn a_token_request_that_times_out_is_entra_not_the_vault_firewall() {
+    // `Unauthenticated` without a Key Vault status: no token, so the vault (and its firewall) was never asked.
+    let checks = diagnose(&failing(
+        "ProviderError",
+        "fetching secrets from the provider failed: rpc error: code = Unauthenticated desc = failed to mount objects, \
+         error: failed to get objectType:secret, objectName:db, objectVersion:: GET https://contoso-kv.vault.azure.net/secrets/db/: \
+         ClientSecretCredential authentication failed: error sending request: operation timed out",
+    ));
+    let (v, summary) = verdict(&checks, "keyvault");
+    assert_eq!(v, Verdict::Fail);
+    assert!(
+        summary.starts_with("Entra ID (login.microsoftonline.com) cannot be reached"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_partial_sync_names_the_failure_of_the_object_it_names() {
+    // Two objects failed differently: the check names the first error's object with that error's class (the
+    // summary's texts together would pair one object with the other's 403).
+    let summary = serde_json::json!({
+        "items": [{"targetKey": "pw", "sourcePath": "db", "status": "Failed", "error": "no file for sourcePath db"}],
+        "providerErrors": [
+            "rpc error: code = NotFound desc = failed to mount objects, error: failed to get objectType:secret, objectName:db, objectVersion:: GET https://contoso-kv.vault.azure.net/secrets/db/: HTTP 404 SecretNotFound: gone",
+            "rpc error: code = PermissionDenied desc = failed to mount objects, error: failed to get objectType:secret, objectName:other, objectVersion:: GET https://contoso-kv.vault.azure.net/secrets/other/: HTTP 403 Forbidden (ForbiddenByRbac): no"
+        ],
+    });
+    let checks = diagnose(&failing("PartialSync", &summary.to_string()));
+    let (v, summary) = verdict(&checks, "keyvault");
+    assert_eq!(v, Verdict::Fail);
+    assert!(
+        summary.starts_with("secret db does not exist in contoso-kv (404)"),
+        "{summary}"
+    );
+}

@@ -1,11 +1,12 @@
 //! The identity the provider reads the vault with: the SecretSync's ServiceAccount, the federated credential
 //! Entra needs to trust its token, and the token audience the admission policy lets the manager request.
 
-use sse_api::{Reason, SecretSync};
+use sse_api::SecretSync;
 
 use super::class::CheckedClass;
 use super::{Check, Verdict, check};
 use crate::doctor::facts::{Facts, Lookup};
+use crate::doctor::failure::Failure;
 use crate::doctor::{AUDIENCE_CONFIGMAP, AZURE_AUDIENCE};
 
 pub(super) fn service_account(facts: &Facts, sync: &SecretSync) -> Check {
@@ -33,7 +34,7 @@ pub(super) fn federation(
     facts: &Facts,
     sync: &SecretSync,
     class: &CheckedClass,
-    failure: Option<(Option<Reason>, &str)>,
+    failure: Option<&Failure<'_>>,
 ) -> Check {
     if !class.is_azure() {
         return check("federation", Verdict::Skip, class.not_azure(), None);
@@ -51,8 +52,7 @@ pub(super) fn federation(
          --resource-group <its resource group> --issuer {issuer} --subject {subject} --audiences {AZURE_AUDIENCE}",
         facts.namespace, sync.spec.service_account_name, class.facts.client_id
     );
-    let message = failure.map(|(_, m)| m).unwrap_or_default();
-    let aadsts = aadsts_code(message);
+    let aadsts = failure.and_then(Failure::aadsts);
     let (verdict, summary, fix) = match aadsts.as_deref() {
         Some("AADSTS70021" | "AADSTS700211" | "AADSTS700212" | "AADSTS700213" | "AADSTS70025") => (
             Verdict::Fail,
@@ -113,15 +113,6 @@ pub(super) fn federation(
         ),
     };
     check("federation", verdict, summary, fix)
-}
-
-fn aadsts_code(message: &str) -> Option<String> {
-    let at = message.find("AADSTS")?;
-    let code: String = message[at..]
-        .chars()
-        .take_while(char::is_ascii_alphanumeric)
-        .collect();
-    (code.len() > 6).then_some(code)
 }
 
 pub(super) fn audience(facts: &Facts, class: &CheckedClass) -> Check {

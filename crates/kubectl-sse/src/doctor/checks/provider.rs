@@ -1,28 +1,12 @@
 //! The provider: its container, and whether the manager could reach it.
 
-use sse_api::Reason;
-
 use super::{Check, Verdict, check, first_line};
 use crate::doctor::PROVIDER_CONTAINER;
 use crate::doctor::facts::{Facts, Lookup};
+use crate::doctor::failure::Failure;
 
-/// The last failure's message when it says the manager could not use the provider itself (no socket, no
-/// connection, mTLS refused), as opposed to an error the provider answered with.
-pub(super) fn provider_unreachable(failure: Option<(Option<Reason>, &str)>) -> Option<&str> {
-    let (_, message) = failure?;
-    // The provider's own answers carry "failed to mount objects"; anything else on the way is transport.
-    let answered = message.contains("failed to mount objects");
-    let transport = message.contains("provider not found")
-        || message.contains("failed to connect")
-        || message.contains("handshake")
-        || message.contains("invalid peer certificate")
-        || message.contains("certificate verify")
-        || (message.contains("code = Unavailable") && !answered);
-    (transport && !answered).then_some(message)
-}
-
-pub(super) fn provider(facts: &Facts, failure: Option<(Option<Reason>, &str)>) -> Check {
-    let unreachable = provider_unreachable(failure);
+pub(super) fn provider(facts: &Facts, failure: Option<&Failure<'_>>) -> Check {
+    let unreachable = failure.filter(|f| f.provider_unreachable());
     let container = match &facts.containers {
         Lookup::Found(containers) => containers.iter().find(|c| c.name == PROVIDER_CONTAINER),
         _ => None,
@@ -31,10 +15,13 @@ pub(super) fn provider(facts: &Facts, failure: Option<(Option<Reason>, &str)>) -
         "kubectl -n <install namespace> logs deploy/secrets-store-sync-controller-manager -c {PROVIDER_CONTAINER}"
     );
     match (unreachable, container) {
-        (Some(message), _) => check(
+        (Some(failure), _) => check(
             "provider",
             Verdict::Fail,
-            format!("the manager could not use the provider: {}", first_line(message)),
+            format!(
+                "the manager could not use the provider: {}",
+                first_line(failure.message)
+            ),
             Some(logs),
         ),
         (None, Some(c)) if !c.ready => check(

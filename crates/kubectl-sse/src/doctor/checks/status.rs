@@ -8,6 +8,7 @@ use sse_api::{ObjectValidity, Reason, SecretSync};
 use super::class::CheckedClass;
 use super::{Check, Verdict, check, first_line};
 use crate::doctor::facts::{EventFacts, Facts, Lookup};
+use crate::doctor::failure::Failure;
 
 pub(super) fn secretsync(sync: &SecretSync, ready: Option<&sse_api::Condition>) -> Check {
     let status = sync.status.clone().unwrap_or_default();
@@ -116,12 +117,15 @@ pub(super) fn expiry(sync: &SecretSync, class: &CheckedClass) -> Check {
     )
 }
 
-pub(super) fn admission(facts: &Facts, failure: Option<(Option<Reason>, &str)>) -> Check {
+pub(super) fn admission(facts: &Facts, failure: Option<&Failure<'_>>) -> Check {
     match failure {
-        Some((Some(Reason::ValidatingAdmissionPolicyCheckFailed), message)) => check(
+        Some(failure) if failure.reason == Some(Reason::ValidatingAdmissionPolicyCheckFailed) => check(
             "admission",
             Verdict::Fail,
-            format!("an admission policy denied the write: {}", first_line(message)),
+            format!(
+                "an admission policy denied the write: {}",
+                first_line(failure.message)
+            ),
             Some(format!(
                 "kubectl get validatingadmissionpolicies | grep secrets-store-sync-controller   # README \"Troubleshooting by status reason\"; SecretSync {} in {}",
                 facts.name, facts.namespace
