@@ -14,7 +14,18 @@ pub enum ProviderError {
         "provider {0:?} requires mutual TLS but the manager has no client certificate (set --provider-tls-cert-file, or list it in --plaintext-providers)"
     )]
     NoClientCertificate(String),
-    /// The gRPC call failed.
+    /// No answer came from the provider: the connection could not be made or broke (nothing listening on
+    /// a stale socket, a refused TLS handshake), or a probe went unanswered. Said as gRPC-Go says a
+    /// transport failure, so the condition reads as the original's.
+    #[error("rpc error: code = {} desc = {message}", code_name(*code))]
+    Unreachable {
+        /// The gRPC status code the client library gave the failure (mostly `Unavailable`).
+        code: tonic::Code,
+        /// What failed.
+        message: String,
+    },
+    /// The provider answered the call with a gRPC error (`UNAVAILABLE` included: a Key Vault that cannot
+    /// be reached or answers 5xx is the provider's answer, not the provider being away).
     #[error("rpc error: code = {} desc = {message}", code_name(*code))]
     Rpc {
         /// gRPC status code.
@@ -78,11 +89,15 @@ fn code_name(code: tonic::Code) -> &'static str {
 }
 
 impl From<tonic::Status> for ProviderError {
-    /// The provider's gRPC answer, as it sent it.
+    /// The provider's gRPC answer, as it sent it; or, when the status was made on this side from a
+    /// transport error (tonic keeps that error as the status's source; a status decoded from the
+    /// provider's trailers has none), [`ProviderError::Unreachable`].
     fn from(status: tonic::Status) -> Self {
-        Self::Rpc {
-            code: status.code(),
-            message: status.message().to_string(),
+        let (code, message) = (status.code(), status.message().to_string());
+        if std::error::Error::source(&status).is_some() {
+            Self::Unreachable { code, message }
+        } else {
+            Self::Rpc { code, message }
         }
     }
 }
@@ -104,6 +119,30 @@ mod tests {
             }
             .to_string(),
             "rpc error: code = Unknown desc = failed to mount objects, error: x"
+        );
+    }
+
+    #[test]
+    fn a_transport_failure_is_unreachable_and_an_answer_is_an_answer() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "connection refused");
+        let local = tonic::Status::from_error(Box::new(refused));
+        assert!(matches!(
+            ProviderError::from(local),
+            ProviderError::Unreachable { .. }
+        ));
+        // What the provider answers when Key Vault is away: its answer, not its absence.
+        let answered = tonic::Status::unavailable("failed to mount objects, error: 503");
+        let error = ProviderError::from(answered);
+        assert_eq!(
+            error,
+            ProviderError::Rpc {
+                code: tonic::Code::Unavailable,
+                message: "failed to mount objects, error: 503".into()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "rpc error: code = Unavailable desc = failed to mount objects, error: 503"
         );
     }
 }

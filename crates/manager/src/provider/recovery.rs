@@ -77,15 +77,13 @@ impl ProviderHealth {
 }
 
 /// An error that says the provider could not be reached at all: no socket, or nothing answering on it (a
-/// stale socket file), or the connection broke.
+/// stale socket file), or the connection broke. Not an `UNAVAILABLE` the provider itself answered (Key
+/// Vault away): marking it down then would have the next probe "bring it back" and retry every failing
+/// SecretSync at once, every probe, for as long as the vault is away.
 fn unreachable(error: &ProviderError) -> bool {
     matches!(
         error,
-        ProviderError::NotFound(_)
-            | ProviderError::Rpc {
-                code: tonic::Code::Unavailable,
-                ..
-            }
+        ProviderError::NotFound(_) | ProviderError::Unreachable { .. }
     )
 }
 
@@ -124,7 +122,7 @@ impl ProviderClients {
         match tokio::time::timeout(PROBE_TIMEOUT, client.version(request)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(status)) => Err(status.into()),
-            Err(_) => Err(ProviderError::Rpc {
+            Err(_) => Err(ProviderError::Unreachable {
                 code: tonic::Code::Unavailable,
                 message: format!("no answer to a probe within {PROBE_TIMEOUT:?}"),
             }),
@@ -140,7 +138,7 @@ mod tests {
     fn only_an_unreachable_provider_is_down_and_any_answer_brings_it_back() {
         let health = ProviderHealth::default();
         let mut recovered = health.recovered();
-        let refused: Result<(), _> = Err(ProviderError::Rpc {
+        let refused: Result<(), _> = Err(ProviderError::Unreachable {
             code: tonic::Code::Unavailable,
             message: "connection refused".into(),
         });
@@ -148,7 +146,21 @@ mod tests {
         health.record("azure", &refused);
         assert_eq!(health.down(), ["azure"]);
         assert!(!recovered.has_changed().unwrap_or(true));
-        // An error the provider itself sent is an answer: it is up.
+        // An error the provider itself sent is an answer, UNAVAILABLE (its vault away) included: it is up.
+        let vault_away: Result<(), _> = Err(ProviderError::Rpc {
+            code: tonic::Code::Unavailable,
+            message: "failed to mount objects, error: 503".into(),
+        });
+        health.record("azure", &vault_away);
+        assert!(health.down().is_empty());
+        assert!(recovered.has_changed().unwrap_or(false), "subscribers are told");
+        recovered.mark_unchanged();
+        health.record("azure", &vault_away);
+        assert!(
+            !recovered.has_changed().unwrap_or(true),
+            "a provider up stays up: no retry storm"
+        );
+        health.record("azure", &refused);
         let answered: Result<(), _> = Err(ProviderError::Rpc {
             code: tonic::Code::PermissionDenied,
             message: "403".into(),
