@@ -53,10 +53,13 @@ async fn a_restarted_provider_is_noticed_within_a_second_and_its_failures_retrie
         "figure: provider noticed again {:.2} s after it started",
         started.elapsed().as_secs_f64()
     );
-    let due = env.ctx.schedule.retry_now(&[
-        sse_api::Reason::ProviderError,
-        sse_api::Reason::ControllerSpcError,
-    ]);
+    let due = env.ctx.schedule.retry_now(
+        &[
+            sse_api::Reason::ProviderError,
+            sse_api::Reason::ControllerSpcError,
+        ],
+        std::time::SystemTime::now(),
+    );
     assert!(due.contains(&format!("{NS}/app")), "{due:?}");
     assert_eq!(
         env.ctx.schedule.failures(&sync),

@@ -155,7 +155,7 @@ impl Context {
 
     /// Treat the SecretSync's scheduled check as reached (what the scheduler's tick does).
     pub fn expire(&self, key: &str) {
-        self.schedule.expire(key);
+        self.schedule.expire(key, std::time::SystemTime::now());
     }
 
     /// The `/debug/secretsyncs` report.

@@ -415,10 +415,13 @@ fn spawn_provider_recovery(
             }
             // A provider that cannot be reached fails a check with ProviderError (a stale socket) or, when
             // its socket is gone, ControllerSpcError ("provider not found").
-            let waiting = ctx.schedule.retry_now(&[
-                sse_api::Reason::ProviderError,
-                sse_api::Reason::ControllerSpcError,
-            ]);
+            let waiting = ctx.schedule.retry_now(
+                &[
+                    sse_api::Reason::ProviderError,
+                    sse_api::Reason::ControllerSpcError,
+                ],
+                std::time::SystemTime::now(),
+            );
             if waiting.is_empty() {
                 continue;
             }

@@ -89,10 +89,11 @@ impl Error {
 /// (per SecretSync, reset by the next success); a permanent one waits for the next scheduled check — a
 /// spec or SecretProviderClass change triggers a reconcile sooner anyway.
 pub fn retry_after(sync: &SecretSync, error: &Error, ctx: &Context) -> Duration {
+    let now = SystemTime::now();
     let delay = match error.class() {
-        Class::Transient => ctx.schedule.failed(sync),
+        Class::Transient => ctx.schedule.failed(sync, now),
         // The check `reconcile` already recorded (and showed in status), not a fresh draw of the jitter.
-        Class::Permanent => ctx.schedule.next_check_in(sync, SystemTime::now()),
+        Class::Permanent => ctx.schedule.next_check_in(sync, now),
     };
     tracing::warn!(%error, retry_in = ?delay, "reconcile failed");
     delay
