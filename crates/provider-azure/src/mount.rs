@@ -15,8 +15,9 @@ use futures::{StreamExt, TryStreamExt};
 use provider_proto::v1alpha1::{File, MountRequest, MountResponse, ObjectVersion};
 
 use crate::content::{self, ContentError};
+use crate::json::JsonError;
 use crate::keyvault::{Fetched, KeyVault, KeyVaultError, VaultHandle};
-use crate::params::{self, JsonError, KeyVaultObject, ObjectLabel, ParamError};
+use crate::params::{self, KeyVaultObject, ObjectLabel, ParamError};
 
 /// Why a Mount failed. `Display` is the upstream provider's text, which the caller receives verbatim (SPEC
 /// §8.9): `failed to mount objects, error: …`, except for a request whose JSON fields do not parse.

@@ -14,9 +14,10 @@ mod tests;
 use std::collections::HashMap;
 
 use crate::cloud::Cloud;
+use crate::json::JsonError;
 use crate::mount::MountError;
 
-pub use self::errors::{AuthConfigError, JsonError, ObjectError, ObjectLabel, ParamError, TokenError};
+pub use self::errors::{AuthConfigError, ObjectError, ObjectLabel, ParamError, TokenError};
 pub use self::identity::Identity;
 pub use self::objects::{KeyVaultObject, ObjectType, parse_objects};
 
