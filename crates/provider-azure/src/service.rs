@@ -123,7 +123,7 @@ impl From<MountError> for Status {
     fn from(error: MountError) -> Self {
         let code = match &error {
             // The request or the SecretProviderClass must change.
-            MountError::Unmarshal { .. } | MountError::Parameters(_) => Code::InvalidArgument,
+            MountError::Unmarshal(_) | MountError::Parameters(_) => Code::InvalidArgument,
             // No credential or client can be made from the tenant, client and vault given.
             MountError::Credential(_) => Code::InvalidArgument,
             // What the vault (or Entra) answered.

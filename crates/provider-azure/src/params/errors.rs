@@ -6,6 +6,17 @@ use super::WORKLOAD_IDENTITY_AUDIENCE;
 use crate::cloud::CloudError;
 use crate::json::JsonError;
 
+/// `attributes`, `secrets` or `permission` of a request is not JSON of the expected shape. `Display` is the
+/// upstream provider's text, which it returns as it is (not as the cause of `failed to mount objects`).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to unmarshal {field}, error: {error}")]
+pub struct UnmarshalError {
+    /// `attributes`, `secrets` or `file permission`.
+    pub field: &'static str,
+    /// Where the JSON is wrong (never the value).
+    pub error: JsonError,
+}
+
 /// Why the parameters of a Mount are invalid. `Display` is the upstream provider's text, returned to the
 /// caller as the cause of `failed to mount objects, error: …`.
 #[derive(Debug, thiserror::Error)]
