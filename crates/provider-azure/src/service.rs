@@ -112,14 +112,14 @@ impl ChangeDetection for ChangeService {
 /// The one place a Mount failure becomes a gRPC status: the upstream text, and a code per failure. The match
 /// is exhaustive, so a new kind of failure cannot reach the wire without a decision.
 ///
-/// Every failure answers `UNKNOWN` today, as the upstream provider does (its plain Go errors become
-/// `UNKNOWN`). The code is part of what users see: the manager writes it into the SecretSync condition
-/// message (`rpc error: code = Unknown desc = failed to mount objects, …`), and the tests pin that text and
-/// the wire code. Each arm names the code that would fit once that contract is changed on both sides.
+/// The upstream provider answers `UNKNOWN` for every failure (its plain Go errors become `UNKNOWN`). This one
+/// says what kind of failure it is, so callers and the `grpc_request` metric can tell them apart:
+/// `INVALID_ARGUMENT` when the request or the SecretProviderClass must change, what Key Vault or Entra
+/// answered as the nearest code (`NOT_FOUND`, `PERMISSION_DENIED`, `UNAVAILABLE`, …), `FAILED_PRECONDITION`
+/// when a stored value does not suit the format or encoding asked for. The code is part of what users see:
+/// the manager writes it into the SecretSync condition message (`rpc error: code = NotFound desc = failed to
+/// mount objects, …`), and the tests pin the text and the code.
 impl From<MountError> for Status {
-    /// The text stays the upstream provider's (`failed to mount objects, error: …`); the code says what
-    /// kind of failure it is, so callers and the `grpc_request` metric can tell them apart (the upstream
-    /// provider answers `UNKNOWN` for all of them).
     fn from(error: MountError) -> Self {
         let code = match &error {
             // The request or the SecretProviderClass must change.
