@@ -6,18 +6,20 @@
 //! * credentials and clients are reused across Mounts (see [`crate::keyvault`]).
 //!
 //! A Mount is all-or-nothing: the first failure fails the request and cancels the fetches still running.
-//! Every failure is a [`MountError`]; [`crate::service`] turns it into the gRPC status.
+//! Every failure is a [`MountError`]; [`crate::service`] turns it into the gRPC status. Everything logged
+//! about a Mount is inside its [`span`], which names the request (never a value or a token).
 
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
+use tracing::field::Empty;
 
 use provider_proto::v1alpha1::{File, MountRequest, MountResponse, ObjectVersion};
 
 use crate::content::{self, ContentError};
 use crate::keyvault::{Fetched, KeyVault, KeyVaultError, VaultHandle};
 use crate::params::{
-    self, DefaultCloud, KeyVaultObject, MountParams, ObjectLabel, ParamError, UnmarshalError,
+    self, DefaultCloud, KeyVaultObject, MountParams, ObjectLabel, ParamError, UnmarshalError, keys,
 };
 
 /// Why a Mount failed. `Display` is the upstream provider's text, which the caller receives verbatim (SPEC
@@ -116,7 +118,7 @@ impl Mounter {
             .keyvault
             .vault(&vault_url, &params.cloud, &params.tenant_id, &params.identity)
             .map_err(MountError::Credential)?;
-        tracing::debug!(vault = %vault_url, objects = params.objects.len(), "mount");
+        tracing::debug!(%vault_url, "mount");
 
         let units = self.resolve_versions(&vault, &params.objects).await?;
         let concurrency = self.config.fetch_concurrency.max(1);
@@ -261,10 +263,43 @@ impl Mounter {
     }
 }
 
-/// A Mount's parameters: `request` decoded and validated.
+/// The span of one Mount, for the caller to enter around the request and what it logs about the outcome.
+/// Its fields name the request: `namespace`, `pod` and `service_account` as the caller set them (for the
+/// sync controller: the SecretSync's namespace and ServiceAccount, and the controller's own pod), the
+/// `vault`, and the number of `objects`. [`Mounter::mount`] records them as soon as the request decodes
+/// (the count once it validates), so a refused request is named too. Never a value, a token or a secret.
+///
+/// ERROR level, so that it is enabled whatever the log filter: a span the filter drops would take its fields
+/// away from the WARN and ERROR lines logged inside it.
+pub fn span() -> tracing::Span {
+    tracing::error_span!(
+        "mount",
+        namespace = Empty,
+        pod = Empty,
+        service_account = Empty,
+        vault = Empty,
+        objects = Empty
+    )
+}
+
+/// A Mount's parameters: `request` decoded and validated, and named in the current [`span`].
 fn parse(request: &MountRequest, default_cloud: &DefaultCloud) -> Result<MountParams, MountError> {
     let decoded = params::decode(&request.attributes, &request.secrets, &request.permission)?;
-    Ok(decoded.validate(default_cloud)?)
+    let span = tracing::Span::current();
+    for (field, key) in [
+        ("namespace", keys::POD_NAMESPACE),
+        ("pod", keys::POD_NAME),
+        ("service_account", keys::SA_NAME),
+        ("vault", params::VAULT_NAME),
+    ] {
+        let value = decoded.attribute(key);
+        if !value.is_empty() {
+            span.record(field, tracing::field::display(value));
+        }
+    }
+    let params = decoded.validate(default_cloud)?;
+    span.record("objects", params.objects.len());
+    Ok(params)
 }
 
 /// How the upstream texts name `object` at `version` (the version asked for, `""` = latest).
