@@ -68,6 +68,10 @@ scenarios! {
     Exclusive etcd_killed_and_restarted_the_manager_steps_down_and_recovers;
     Exclusive manager_killed_mid_burst_loses_nothing;
 }
+#[path = "e2e/adoption.rs"]
+mod adoption;
+#[path = "e2e/akvsync.rs"]
+mod akvsync;
 #[path = "e2e/api.rs"]
 mod api;
 #[path = "e2e/faults.rs"]
@@ -82,9 +86,13 @@ mod operator;
 mod reload;
 #[path = "e2e/sync.rs"]
 mod sync;
+#[path = "e2e/vault_metadata.rs"]
+mod vault_metadata;
 
 /// Every scenario, by name, for the `scenarios!` list above.
 mod scenario {
+    pub use super::adoption::*;
+    pub use super::akvsync::*;
     pub use super::api::*;
     pub use super::faults::*;
     pub use super::fences::*;
@@ -92,4 +100,5 @@ mod scenario {
     pub use super::operator::*;
     pub use super::reload::*;
     pub use super::sync::*;
+    pub use super::vault_metadata::*;
 }

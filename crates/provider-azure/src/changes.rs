@@ -173,12 +173,8 @@ impl ChangeDetector {
         &self,
         request: &FingerprintsRequest,
     ) -> Result<FingerprintsResponse, MountError> {
-        let params = params::parse(
-            &request.attributes,
-            &request.secrets,
-            PERMISSION,
-            &self.config.default_cloud,
-        )?;
+        let params = params::decode(&request.attributes, &request.secrets, PERMISSION)?
+            .validate(&self.config.default_cloud)?;
         if params.objects.is_empty() {
             return Ok(FingerprintsResponse {
                 objects: Vec::new(),

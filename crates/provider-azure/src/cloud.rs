@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::params::JsonError;
+use crate::json::JsonError;
 
 /// The endpoints the provider needs from a cloud.
 #[derive(Clone, Debug, PartialEq, Eq)]

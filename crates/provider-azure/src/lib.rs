@@ -18,6 +18,7 @@ pub mod changes;
 pub mod cloud;
 pub mod content;
 pub mod http;
+pub mod json;
 pub mod keyvault;
 pub mod metrics;
 pub mod mount;

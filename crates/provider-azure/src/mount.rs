@@ -6,17 +6,21 @@
 //! * credentials and clients are reused across Mounts (see [`crate::keyvault`]).
 //!
 //! A Mount is all-or-nothing: the first failure fails the request and cancels the fetches still running.
-//! Every failure is a [`MountError`]; [`crate::service`] turns it into the gRPC status.
+//! Every failure is a [`MountError`]; [`crate::service`] turns it into the gRPC status. Everything logged
+//! about a Mount is inside its [`span`], which names the request (never a value or a token).
 
 use std::sync::Arc;
 
 use futures::{StreamExt, TryStreamExt};
+use tracing::field::Empty;
 
 use provider_proto::v1alpha1::{File, MountRequest, MountResponse, ObjectVersion};
 
 use crate::content::{self, ContentError};
 use crate::keyvault::{Fetched, KeyVault, KeyVaultError, VaultHandle};
-use crate::params::{self, JsonError, KeyVaultObject, ObjectLabel, ParamError};
+use crate::params::{
+    self, DefaultCloud, KeyVaultObject, MountParams, ObjectLabel, ParamError, UnmarshalError, keys,
+};
 
 /// Why a Mount failed. `Display` is the upstream provider's text, which the caller receives verbatim (SPEC
 /// §8.9): `failed to mount objects, error: …`, except for a request whose JSON fields do not parse.
@@ -24,16 +28,11 @@ use crate::params::{self, JsonError, KeyVaultObject, ObjectLabel, ParamError};
 pub enum MountError {
     /// `attributes`, `secrets` or `permission` is not JSON of the expected shape (returned unwrapped, as
     /// upstream does).
-    #[error("failed to unmarshal {field}, error: {error}")]
-    Unmarshal {
-        /// `attributes`, `secrets` or `file permission`.
-        field: &'static str,
-        /// Where the JSON is wrong (never the value).
-        error: JsonError,
-    },
+    #[error(transparent)]
+    Unmarshal(#[from] UnmarshalError),
     /// The SecretProviderClass parameters (or the pod attributes) are invalid.
     #[error("failed to mount objects, error: {0}")]
-    Parameters(ParamError),
+    Parameters(#[from] ParamError),
     /// The Entra credential or the Key Vault clients for the vault could not be created.
     #[error("failed to mount objects, error: failed to get keyvault client: {0}")]
     Credential(KeyVaultError),
@@ -64,17 +63,11 @@ pub enum MountError {
     },
 }
 
-impl From<ParamError> for MountError {
-    fn from(error: ParamError) -> Self {
-        Self::Parameters(error)
-    }
-}
-
 /// Process-wide settings of the Mount pipeline.
 #[derive(Clone, Debug)]
 pub struct MountConfig {
     /// Default `cloudName` (`--cloud-name`).
-    pub default_cloud: crate::params::DefaultCloud,
+    pub default_cloud: DefaultCloud,
     /// Reorder PEM chains leaf → root (`--construct-pem-chain`).
     pub construct_pem_chain: bool,
     /// Also write `<file>.crt` and `<file>.key` for certificate-backed secrets.
@@ -116,12 +109,7 @@ impl Mounter {
 
     /// Serve one Mount.
     pub async fn mount(&self, request: &MountRequest) -> Result<MountResponse, MountError> {
-        let params = params::parse(
-            &request.attributes,
-            &request.secrets,
-            &request.permission,
-            &self.config.default_cloud,
-        )?;
+        let params = parse(request, &self.config.default_cloud)?;
         if params.objects.is_empty() {
             return Ok(MountResponse::default());
         }
@@ -130,7 +118,7 @@ impl Mounter {
             .keyvault
             .vault(&vault_url, &params.cloud, &params.tenant_id, &params.identity)
             .map_err(MountError::Credential)?;
-        tracing::debug!(vault = %vault_url, objects = params.objects.len(), "mount");
+        tracing::debug!(%vault_url, "mount");
 
         let units = self.resolve_versions(&vault, &params.objects).await?;
         let concurrency = self.config.fetch_concurrency.max(1);
@@ -275,8 +263,46 @@ impl Mounter {
     }
 }
 
-/// How the upstream texts name `object` at `version`.
-/// How a failure names the object (and the version asked for, `""` = latest).
+/// The span of one Mount, for the caller to enter around the request and what it logs about the outcome.
+/// Its fields name the request: `namespace`, `pod` and `service_account` as the caller set them (for the
+/// sync controller: the SecretSync's namespace and ServiceAccount, and the controller's own pod), the
+/// `vault`, and the number of `objects`. [`Mounter::mount`] records them as soon as the request decodes
+/// (the count once it validates), so a refused request is named too. Never a value, a token or a secret.
+///
+/// ERROR level, so that it is enabled whatever the log filter: a span the filter drops would take its fields
+/// away from the WARN and ERROR lines logged inside it.
+pub fn span() -> tracing::Span {
+    tracing::error_span!(
+        "mount",
+        namespace = Empty,
+        pod = Empty,
+        service_account = Empty,
+        vault = Empty,
+        objects = Empty
+    )
+}
+
+/// A Mount's parameters: `request` decoded and validated, and named in the current [`span`].
+fn parse(request: &MountRequest, default_cloud: &DefaultCloud) -> Result<MountParams, MountError> {
+    let decoded = params::decode(&request.attributes, &request.secrets, &request.permission)?;
+    let span = tracing::Span::current();
+    for (field, key) in [
+        ("namespace", keys::POD_NAMESPACE),
+        ("pod", keys::POD_NAME),
+        ("service_account", keys::SA_NAME),
+        ("vault", params::VAULT_NAME),
+    ] {
+        let value = decoded.attribute(key);
+        if !value.is_empty() {
+            span.record(field, tracing::field::display(value));
+        }
+    }
+    let params = decoded.validate(default_cloud)?;
+    span.record("objects", params.objects.len());
+    Ok(params)
+}
+
+/// How the upstream texts name `object` at `version` (the version asked for, `""` = latest).
 pub(crate) fn label(object: &KeyVaultObject, version: &str) -> ObjectLabel {
     ObjectLabel {
         object_type: object.object_type.as_str().to_string(),
@@ -314,71 +340,4 @@ fn history(object: &Arc<KeyVaultObject>, versions: &[crate::keyvault::VersionIte
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::content::{Encoding, Format};
-    use crate::keyvault::VersionItem;
-    use crate::params::ObjectType;
-
-    fn object(version: &str, history_n: i32) -> Arc<KeyVaultObject> {
-        Arc::new(KeyVaultObject {
-            name: "db".into(),
-            object_type: ObjectType::Secret,
-            file_name: "alias".into(),
-            version: version.into(),
-            version_history: history_n,
-            format: Format::Pem,
-            encoding: Encoding::Utf8,
-            mode: 0o644,
-        })
-    }
-
-    fn versions() -> Vec<VersionItem> {
-        (1..=4)
-            .map(|i| VersionItem {
-                version: format!("v{i}"),
-                created: i64::from(i) * 10,
-            })
-            .collect()
-    }
-
-    fn paths(units: &[Unit]) -> Vec<(String, String, String)> {
-        units
-            .iter()
-            .map(|u| (u.path.clone(), u.version.clone(), u.id.clone()))
-            .collect()
-    }
-
-    #[test]
-    fn history_yields_exactly_n_newest_first() {
-        let o = object("", 2);
-        assert_eq!(
-            paths(&history(&o, &versions())),
-            vec![
-                ("alias/0".into(), "v4".into(), "secret/db/0".into()),
-                ("alias/1".into(), "v3".into(), "secret/db/1".into()),
-            ]
-        );
-    }
-
-    #[test]
-    fn history_starts_at_the_requested_version() {
-        let o = object("v3", 5);
-        let got: Vec<_> = paths(&history(&o, &versions()))
-            .into_iter()
-            .map(|p| p.1)
-            .collect();
-        assert_eq!(got, vec!["v3", "v2", "v1"]);
-        assert_eq!(paths(&history(&object("latest", 2), &versions()))[0].1, "v4");
-    }
-
-    #[test]
-    fn history_with_unknown_start_version_is_empty() {
-        assert!(history(&object("nope", 2), &versions()).is_empty());
-    }
-
-    #[test]
-    fn history_with_fewer_versions_returns_what_exists() {
-        assert_eq!(history(&object("", 10), &versions()).len(), 4);
-    }
-}
+mod tests;

@@ -1,4 +1,5 @@
-//! Parsing and validating a `MountRequest` into a typed [`MountParams`], before any network call.
+//! Parsing and validating a `MountRequest` into a typed [`MountParams`], before any network call: [`decode`]
+//! reads its JSON fields, [`Decoded::validate`] applies the rules.
 //!
 //! The rules and error texts are those of the upstream Azure provider (SPEC §8.2–§8.4, §8.9), with the
 //! QUIRK fixes of SPEC Part A: an invalid `filePermission` is an error (not mode 0), and the cloud
@@ -9,24 +10,30 @@ mod identity;
 mod objects;
 
 #[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
 mod tests;
 
 use std::collections::HashMap;
 
 use crate::cloud::Cloud;
-use crate::mount::MountError;
+use crate::json::JsonError;
 
-pub use self::errors::{AuthConfigError, JsonError, ObjectError, ObjectLabel, ParamError, TokenError};
+pub use self::errors::{AuthConfigError, ObjectError, ObjectLabel, ParamError, TokenError, UnmarshalError};
 pub use self::identity::Identity;
 pub use self::objects::{KeyVaultObject, ObjectType, parse_objects};
 
 /// Attribute keys set by the driver or the sync controller (the contract's, under the names used here).
 pub mod keys {
+    pub use provider_proto::contract::attributes::SERVICE_ACCOUNT_NAME as SA_NAME;
     pub use provider_proto::contract::attributes::SERVICE_ACCOUNT_TOKENS as SA_TOKENS;
     pub use provider_proto::contract::attributes::{OBJECTS, POD_NAME, POD_NAMESPACE};
 }
 
 pub use provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;
+
+/// The SecretProviderClass parameter naming the vault.
+pub const VAULT_NAME: &str = "keyvaultName";
 
 /// A fully validated request.
 #[derive(Clone, Debug)]
@@ -80,23 +87,41 @@ impl From<&str> for DefaultCloud {
     }
 }
 
-/// Parse a request. `default_cloud` is the process's `--cloud-name` and `--cloud-env-file`.
-pub fn parse(
-    attributes: &str,
-    secrets: &str,
-    permission: &str,
-    default_cloud: &DefaultCloud,
-) -> Result<MountParams, MountError> {
+/// Decode a request's `attributes`, `secrets` and file `permission` (JSON), the first step of parsing it;
+/// [`Decoded::validate`] is the second.
+pub fn decode(attributes: &str, secrets: &str, permission: &str) -> Result<Decoded, UnmarshalError> {
     let unmarshal = |field: &'static str| {
-        move |e| MountError::Unmarshal {
+        move |e| UnmarshalError {
             field,
             error: JsonError(e),
         }
     };
-    let attrs: HashMap<String, String> = serde_json::from_str(attributes).map_err(unmarshal("attributes"))?;
-    let secrets: HashMap<String, String> = serde_json::from_str(secrets).map_err(unmarshal("secrets"))?;
-    let permission: u32 = serde_json::from_str(permission).map_err(unmarshal("file permission"))?;
-    Ok(parse_attributes(&attrs, &secrets, permission, default_cloud)?)
+    Ok(Decoded {
+        attrs: serde_json::from_str(attributes).map_err(unmarshal("attributes"))?,
+        secrets: serde_json::from_str(secrets).map_err(unmarshal("secrets"))?,
+        permission: serde_json::from_str(permission).map_err(unmarshal("file permission"))?,
+    })
+}
+
+/// A request's fields, decoded but not validated. No `Debug`: the secrets and the service-account tokens
+/// are in it.
+pub struct Decoded {
+    attrs: HashMap<String, String>,
+    secrets: HashMap<String, String>,
+    permission: u32,
+}
+
+impl Decoded {
+    /// An attribute as validation reads it: trimmed, `""` when absent. For naming a request before it is
+    /// validated (its pod, namespace, vault), not for reading its tokens.
+    pub fn attribute(&self, key: &str) -> &str {
+        get(&self.attrs, key)
+    }
+
+    /// Validate the request. `default_cloud` is the process's `--cloud-name` and `--cloud-env-file`.
+    pub fn validate(&self, default_cloud: &DefaultCloud) -> Result<MountParams, ParamError> {
+        parse_attributes(&self.attrs, &self.secrets, self.permission, default_cloud)
+    }
 }
 
 fn get<'a>(attrs: &'a HashMap<String, String>, key: &str) -> &'a str {
@@ -118,7 +143,7 @@ fn parse_attributes(
         return Err(ParamError::Missing("pod namespace"));
     }
     let mode = identity::mode(attrs)?;
-    let vault_name = get(attrs, "keyvaultName");
+    let vault_name = get(attrs, VAULT_NAME);
     if vault_name.is_empty() {
         return Err(ParamError::Missing("keyvaultName"));
     }

@@ -12,11 +12,12 @@ use provider_proto::ssers::{FingerprintsRequest, FingerprintsResponse};
 use provider_proto::v1alpha1::csi_driver_provider_server::CsiDriverProvider;
 use provider_proto::v1alpha1::{MountRequest, MountResponse, VersionRequest, VersionResponse};
 use tonic::{Code, Request, Response, Status};
+use tracing::Instrument as _;
 
 use crate::changes::ChangeDetector;
 use crate::keyvault::KeyVaultError;
 use crate::metrics::Metrics;
-use crate::mount::{MountError, Mounter};
+use crate::mount::{self, MountError, Mounter};
 
 /// `runtime_name` reported by `Version`, as upstream.
 pub const RUNTIME_NAME: &str = "secrets-store-csi-driver-provider-azure";
@@ -52,21 +53,26 @@ impl CsiDriverProvider for ProviderService {
     }
 
     async fn mount(&self, request: Request<MountRequest>) -> Result<Response<MountResponse>, Status> {
-        let started = Instant::now();
-        let result = self.mounter.mount(request.get_ref()).await.map_err(|error| {
-            tracing::warn!(%error, "failed to process mount request");
-            Status::from(error)
-        });
-        let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
-        self.metrics
-            .grpc_request("/v1alpha1.CSIDriverProvider/Mount", code, started.elapsed());
-        let response = result?;
-        tracing::info!(
-            files = response.files.len(),
-            took_ms = started.elapsed().as_millis() as u64,
-            "mount succeeded"
-        );
-        Ok(Response::new(response))
+        // The outcome is logged inside the Mount's span too, so its line names the request.
+        async {
+            let started = Instant::now();
+            let result = self.mounter.mount(request.get_ref()).await.map_err(|error| {
+                tracing::warn!(%error, "failed to process mount request");
+                Status::from(error)
+            });
+            let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
+            self.metrics
+                .grpc_request("/v1alpha1.CSIDriverProvider/Mount", code, started.elapsed());
+            let response = result?;
+            tracing::info!(
+                files = response.files.len(),
+                took_ms = started.elapsed().as_millis() as u64,
+                "mount succeeded"
+            );
+            Ok(Response::new(response))
+        }
+        .instrument(mount::span())
+        .await
     }
 }
 
@@ -112,18 +118,18 @@ impl ChangeDetection for ChangeService {
 /// The one place a Mount failure becomes a gRPC status: the upstream text, and a code per failure. The match
 /// is exhaustive, so a new kind of failure cannot reach the wire without a decision.
 ///
-/// Every failure answers `UNKNOWN` today, as the upstream provider does (its plain Go errors become
-/// `UNKNOWN`). The code is part of what users see: the manager writes it into the SecretSync condition
-/// message (`rpc error: code = Unknown desc = failed to mount objects, …`), and the tests pin that text and
-/// the wire code. Each arm names the code that would fit once that contract is changed on both sides.
+/// The upstream provider answers `UNKNOWN` for every failure (its plain Go errors become `UNKNOWN`). This one
+/// says what kind of failure it is, so callers and the `grpc_request` metric can tell them apart:
+/// `INVALID_ARGUMENT` when the request or the SecretProviderClass must change, what Key Vault or Entra
+/// answered as the nearest code (`NOT_FOUND`, `PERMISSION_DENIED`, `UNAVAILABLE`, …), `FAILED_PRECONDITION`
+/// when a stored value does not suit the format or encoding asked for. The code is part of what users see:
+/// the manager writes it into the SecretSync condition message (`rpc error: code = NotFound desc = failed to
+/// mount objects, …`), and the tests pin the text and the code.
 impl From<MountError> for Status {
-    /// The text stays the upstream provider's (`failed to mount objects, error: …`); the code says what
-    /// kind of failure it is, so callers and the `grpc_request` metric can tell them apart (the upstream
-    /// provider answers `UNKNOWN` for all of them).
     fn from(error: MountError) -> Self {
         let code = match &error {
             // The request or the SecretProviderClass must change.
-            MountError::Unmarshal { .. } | MountError::Parameters(_) => Code::InvalidArgument,
+            MountError::Unmarshal(_) | MountError::Parameters(_) => Code::InvalidArgument,
             // No credential or client can be made from the tenant, client and vault given.
             MountError::Credential(_) => Code::InvalidArgument,
             // What the vault (or Entra) answered.
@@ -156,55 +162,4 @@ fn key_vault_code(error: &KeyVaultError) -> Code {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    use crate::params::{ObjectLabel, ParamError};
-
-    #[test]
-    fn mount_errors_keep_the_upstream_text_with_a_fitting_code() {
-        let object = || ObjectLabel {
-            object_type: "secret".into(),
-            name: "db".into(),
-            version: String::new(),
-        };
-        let cases = [
-            (
-                MountError::Parameters(ParamError::NoObjects),
-                Code::InvalidArgument,
-                "failed to mount objects, error: objects is not set",
-            ),
-            (
-                MountError::Get {
-                    object: object(),
-                    error: KeyVaultError::Status {
-                        status: 404,
-                        message: "GET https://kv/secrets/db/: HTTP 404 SecretNotFound".into(),
-                    },
-                },
-                Code::NotFound,
-                "failed to mount objects, error: failed to get objectType:secret, objectName:db, objectVersion:: GET https://kv/secrets/db/: HTTP 404 SecretNotFound",
-            ),
-            (
-                MountError::List {
-                    object: object(),
-                    error: KeyVaultError::ShuttingDown,
-                },
-                Code::Unavailable,
-                "failed to mount objects, error: the provider is shutting down",
-            ),
-            (
-                MountError::Credential(KeyVaultError::Credential {
-                    message: "create credential bad tenant".into(),
-                }),
-                Code::InvalidArgument,
-                "failed to mount objects, error: failed to get keyvault client: create credential bad tenant",
-            ),
-        ];
-        for (error, code, text) in cases {
-            let status = Status::from(error);
-            assert_eq!(status.code(), code, "{text}");
-            assert_eq!(status.message(), text);
-        }
-    }
-}
+mod tests;

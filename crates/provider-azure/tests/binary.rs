@@ -62,6 +62,80 @@ async fn serves_then_exits_cleanly_on_sigterm() {
     assert!(!socket.exists(), "the socket is removed on shutdown");
 }
 
+/// With the logging the binary sets up (`--log-format=json`), each line about a Mount carries its span: the
+/// namespace, pod, ServiceAccount, vault and object count, never the token.
+#[tokio::test]
+async fn the_lines_about_a_mount_name_it() {
+    let dir = short_tempdir();
+    let socket = dir.path().join("azure.sock");
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_provider-azure"))
+        .arg(format!("--endpoint=unix://{}", socket.display()))
+        .args([
+            "--plaintext",
+            "--health-addr=0",
+            "--metrics-addr=0",
+            "--log-format=json",
+        ])
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut line_with = async |text: &str| {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains(text) {
+                return serde_json::from_str::<serde_json::Value>(&line).unwrap();
+            }
+        }
+        panic!("exited before logging {text:?}");
+    };
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        line_with("serving v1alpha1.CSIDriverProvider"),
+    )
+    .await
+    .unwrap();
+    let attributes = serde_json::json!({
+        "csi.storage.k8s.io/pod.name": "sse-manager-0",
+        "csi.storage.k8s.io/pod.namespace": "app",
+        "csi.storage.k8s.io/serviceAccount.name": "app-sa",
+        "csi.storage.k8s.io/serviceAccount.tokens":
+            r#"{"api://AzureADTokenExchange":{"token":"TOPSECRETJWT"}}"#,
+        "keyvaultName": "contoso-kv",
+        "tenantID": "tenant",
+        "clientID": "client",
+        "objects": "array: []",
+    });
+    let mut client = provider_proto::v1alpha1::csi_driver_provider_client::CsiDriverProviderClient::new(
+        sse_tls::unix_channel(socket.clone(), None, Duration::from_secs(5)),
+    );
+    client
+        .mount(provider_proto::v1alpha1::MountRequest {
+            attributes: attributes.to_string(),
+            secrets: "{}".into(),
+            permission: "420".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let line = tokio::time::timeout(Duration::from_secs(30), line_with("mount succeeded"))
+        .await
+        .unwrap();
+    assert_eq!(
+        line["span"],
+        serde_json::json!({
+            "name": "mount",
+            "namespace": "app",
+            "pod": "sse-manager-0",
+            "service_account": "app-sa",
+            "vault": "contoso-kv",
+            "objects": 0,
+        }),
+        "{line}"
+    );
+    assert!(!line.to_string().contains("TOPSECRETJWT"), "{line}");
+}
+
 #[test]
 fn refuses_to_replace_a_regular_file_and_rejects_bad_endpoints() {
     let dir = short_tempdir();

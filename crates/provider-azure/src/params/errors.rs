@@ -4,6 +4,18 @@ use std::fmt;
 
 use super::WORKLOAD_IDENTITY_AUDIENCE;
 use crate::cloud::CloudError;
+use crate::json::JsonError;
+
+/// `attributes`, `secrets` or `permission` of a request is not JSON of the expected shape. `Display` is the
+/// upstream provider's text, which it returns as it is (not as the cause of `failed to mount objects`).
+#[derive(Debug, thiserror::Error)]
+#[error("failed to unmarshal {field}, error: {error}")]
+pub struct UnmarshalError {
+    /// `attributes`, `secrets` or `file permission`.
+    pub field: &'static str,
+    /// Where the JSON is wrong (never the value).
+    pub error: JsonError,
+}
 
 /// Why the parameters of a Mount are invalid. `Display` is the upstream provider's text, returned to the
 /// caller as the cause of `failed to mount objects, error: …`.
@@ -147,20 +159,5 @@ impl fmt::Display for ObjectLabel {
             "objectType:{}, objectName:{}, objectVersion:{}",
             self.object_type, self.name, self.version
         )
-    }
-}
-
-/// A JSON error without the input: serde_json's type errors quote the offending value (`invalid type: string
-/// "<token>"`), and these inputs carry service-account tokens and client secrets.
-#[derive(Debug, thiserror::Error)]
-#[error("{} at line {} column {}", json_category(.0), .0.line(), .0.column())]
-pub struct JsonError(pub serde_json::Error);
-
-fn json_category(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "unexpected value type",
-        serde_json::error::Category::Eof => "unexpected end of input",
     }
 }

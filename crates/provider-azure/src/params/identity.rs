@@ -5,7 +5,8 @@ use std::fmt;
 
 use serde::Deserialize;
 
-use super::{AuthConfigError, JsonError, ParamError, TokenError, WORKLOAD_IDENTITY_AUDIENCE, get, keys};
+use super::{AuthConfigError, ParamError, TokenError, WORKLOAD_IDENTITY_AUDIENCE, get, keys};
+use crate::json::JsonError;
 
 /// How the provider authenticates to Entra ID for this request.
 #[derive(Clone, PartialEq, Eq)]

@@ -1,41 +1,17 @@
+use super::fixtures::attrs;
 use super::*;
 use crate::content::Encoding;
 
-fn attrs(extra: &[(&str, &str)]) -> String {
-    let mut map: HashMap<&str, &str> = HashMap::from([
-        (keys::POD_NAME, "sse-pod"),
-        (keys::POD_NAMESPACE, "app"),
-        ("keyvaultName", "contoso-kv"),
-        ("tenantID", "tenant"),
-        ("clientID", "client"),
-        (
-            keys::SA_TOKENS,
-            r#"{"api://AzureADTokenExchange":{"token":"jwt","expirationTimestamp":"2026-01-01T00:00:00Z"}}"#,
-        ),
-        (
-            "objects",
-            "array:\n  - |\n    objectName: s1\n    objectType: secret\n",
-        ),
-    ]);
-    for (k, v) in extra {
-        if v.is_empty() {
-            map.remove(k);
-        } else {
-            map.insert(k, v);
-        }
-    }
-    serde_json::to_string(&map).unwrap()
-}
-
-fn mount_err(extra: &[(&str, &str)]) -> String {
-    parse(&attrs(extra), "{}", "420", &"AzurePublicCloud".into())
-        .unwrap_err()
-        .to_string()
+/// Decode and validate `attributes` and `secrets` (file permission 0644, default cloud `AzurePublicCloud`).
+fn parse(attributes: &str, secrets: &str) -> Result<MountParams, ParamError> {
+    decode(attributes, secrets, "420")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .validate(&"AzurePublicCloud".into())
 }
 
 #[test]
 fn parses_the_walkthrough_parameters() {
-    let p = parse(&attrs(&[]), "{}", "420", &"AzurePublicCloud".into()).unwrap();
+    let p = parse(&attrs(&[]), "{}").unwrap();
     assert_eq!(p.vault_name, "contoso-kv");
     assert_eq!(p.vault_url().unwrap(), "https://contoso-kv.vault.azure.net");
     assert_eq!(
@@ -51,125 +27,16 @@ fn parses_the_walkthrough_parameters() {
 }
 
 #[test]
-fn unmarshal_errors_are_not_wrapped() {
-    assert!(
-        parse("nope", "{}", "420", &"AzurePublicCloud".into())
-            .unwrap_err()
-            .to_string()
-            .starts_with("failed to unmarshal attributes, error: ")
-    );
-    assert!(
-        parse("{}", "[", "420", &"AzurePublicCloud".into())
-            .unwrap_err()
-            .to_string()
-            .starts_with("failed to unmarshal secrets, error: ")
-    );
-    assert!(
-        parse("{}", "{}", "\"x\"", &"AzurePublicCloud".into())
-            .unwrap_err()
-            .to_string()
-            .starts_with("failed to unmarshal file permission, error: ")
-    );
-}
-
-#[test]
-fn required_parameters_have_upstream_texts() {
-    let cases: &[(&[(&str, &str)], &str)] = &[
-        (
-            &[(keys::POD_NAME, "")],
-            "failed to mount objects, error: pod name is not provided",
-        ),
-        (
-            &[(keys::POD_NAMESPACE, "")],
-            "failed to mount objects, error: pod namespace is not provided",
-        ),
-        (
-            &[("keyvaultName", "")],
-            "failed to mount objects, error: keyvaultName is not provided",
-        ),
-        (
-            &[("tenantID", "")],
-            "failed to mount objects, error: tenantId is not provided",
-        ),
-        (
-            &[("objects", "")],
-            "failed to mount objects, error: objects is not set",
-        ),
-        (
-            &[("useVMManagedIdentity", "true"), ("usePodIdentity", "1")],
-            "failed to mount objects, error: only one identity mode can be enabled at a time: usePodIdentity, useVMManagedIdentity, or useAzureTokenProxy",
-        ),
-    ];
-    for (extra, want) in cases {
-        assert_eq!(&mount_err(extra), want);
-    }
-}
-
-#[test]
 fn legacy_tenant_id_is_accepted() {
-    let p = parse(
-        &attrs(&[("tenantID", ""), ("tenantId", " legacy ")]),
-        "{}",
-        "420",
-        &"AzurePublicCloud".into(),
-    )
-    .unwrap();
+    let p = parse(&attrs(&[("tenantID", ""), ("tenantId", " legacy ")]), "{}").unwrap();
     assert_eq!(p.tenant_id, "legacy");
 }
 
 #[test]
-fn bad_flag_is_reported_with_its_name() {
-    assert_eq!(
-        mount_err(&[("useVMManagedIdentity", "yes")]),
-        "failed to mount objects, error: failed to parse useVMManagedIdentity flag, error: strconv.ParseBool: parsing \"yes\": invalid syntax"
-    );
-}
-
-#[test]
-fn workload_identity_token_errors() {
-    assert_eq!(
-        mount_err(&[(keys::SA_TOKENS, "")]),
-        "failed to mount objects, error: failed to build auth config for mode None: failed to parse workload identity tokens, error: service account tokens not found"
-    );
-    assert_eq!(
-        mount_err(&[(keys::SA_TOKENS, r#"{"other":{"token":"x"}}"#)]),
-        "failed to mount objects, error: failed to build auth config for mode None: failed to parse workload identity tokens, error: token for audience api://AzureADTokenExchange not found"
-    );
-    assert!(mount_err(&[(keys::SA_TOKENS, "{")]).starts_with(
-        "failed to mount objects, error: failed to build auth config for mode None: failed to parse workload identity tokens, error: failed to unmarshal service account tokens, error: "
-    ));
-}
-
-#[test]
-fn json_errors_never_quote_the_input() {
-    let e = mount_err(&[(keys::SA_TOKENS, r#"{"api://AzureADTokenExchange":"SECRETJWT"}"#)]);
-    assert!(!e.contains("SECRETJWT"), "{e}");
-    assert!(e.contains("unexpected value type at line 1"), "{e}");
-    let e = parse(
-        r#"{"a": 1}"#,
-        r#"{"clientsecret": 42}"#,
-        "420",
-        &"AzurePublicCloud".into(),
-    )
-    .unwrap_err()
-    .to_string();
-    assert!(
-        e.starts_with("failed to unmarshal attributes, error: unexpected value type"),
-        "{e}"
-    );
-}
-
-#[test]
-fn service_principal_needs_secrets() {
-    assert_eq!(
-        mount_err(&[("clientID", "")]),
-        "failed to mount objects, error: failed to build auth config for mode None: could not find clientid in secrets"
-    );
+fn service_principal_reads_its_secrets() {
     let p = parse(
         &attrs(&[("clientID", "")]),
         r#"{"ClientID":"id","clientsecret":"s"}"#,
-        "420",
-        &"AzurePublicCloud".into(),
     )
     .unwrap();
     assert!(matches!(p.identity, Identity::ServicePrincipal { ref client_id, .. } if client_id == "id"));
@@ -184,8 +51,6 @@ fn vm_managed_identity() {
             ("userAssignedIdentityID", "uami"),
         ]),
         "{}",
-        "420",
-        &"AzurePublicCloud".into(),
     )
     .unwrap();
     assert_eq!(
@@ -204,8 +69,6 @@ fn debug_output_redacts_tokens() {
             r#"{"api://AzureADTokenExchange":{"token":"TOPSECRETJWT"}}"#,
         )]),
         "{}",
-        "420",
-        &"AzurePublicCloud".into(),
     )
     .unwrap();
     assert!(!format!("{p:?}").contains("TOPSECRETJWT"));
@@ -213,7 +76,7 @@ fn debug_output_redacts_tokens() {
 
 #[test]
 fn vault_name_validation() {
-    let mut p = parse(&attrs(&[]), "{}", "420", &"AzurePublicCloud".into()).unwrap();
+    let mut p = parse(&attrs(&[]), "{}").unwrap();
     p.vault_name = "ab".into();
     assert_eq!(
         p.vault_url().unwrap_err().to_string(),
@@ -314,7 +177,7 @@ fn malformed_objects_yaml() {
 proptest::proptest! {
     #[test]
     fn arbitrary_attributes_never_panic(s in ".*") {
-        let _ = parse(&s, "{}", "420", &"AzurePublicCloud".into());
+        let _ = decode(&s, "{}", "420").map(|d| d.validate(&"AzurePublicCloud".into()));
     }
 
     #[test]
