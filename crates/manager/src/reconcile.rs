@@ -1,5 +1,6 @@
-//! The reconciler: is a sync due (crate::schedule), take a work slot, run the sync (crate::sync), record
-//! the outcome in status (crate::status), say when to come back. Retries are decided in one place,
+//! The reconciler, read top to bottom: admit (is a check due, [`crate::schedule`]; a work slot), run the
+//! sync ([`crate::sync`]), record the outcome (status by [`crate::status`], schedule, metrics), publish it
+//! (status write, Events, reload), say when to come back. Retries are decided in one place,
 //! [`retry_after`], from the class of the error [`reconcile`] returns (as kube-rs `controller-rs` does).
 
 use std::time::{Duration, SystemTime};
@@ -99,19 +100,75 @@ pub fn retry_after(sync: &SecretSync, error: &Error, ctx: &Context) -> Duration 
     delay
 }
 
-/// Reconcile one SecretSync: sync it if it is due, record the outcome, say when to come back.
+/// Reconcile one SecretSync, in four stages, each visited once and in order: [`admit`] (is a check due,
+/// and may it take a work slot now?), [`run`] (the sync, under `--reconcile-timeout`), [`record`] (status,
+/// schedule and metrics, decided once, no I/O), [`publish`] (the status write, Events, reload); then say
+/// when to come back.
 #[tracing::instrument(skip_all, fields(secretsync = %key(sync)))]
 pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error> {
     let now = SystemTime::now();
     let class_version = class_version(sync, ctx).await;
-    let idle = |requeue_after| {
-        Ok(Report {
-            outcome: None,
-            status_written: false,
-            requeue_after,
-        })
+    let admitted = match admit(sync, ctx, &class_version, now).await {
+        Ok(admitted) => admitted,
+        Err(requeue_after) => {
+            return Ok(Report {
+                outcome: None,
+                status_written: false,
+                requeue_after,
+            });
+        }
     };
-    if let Some(until) = ctx.schedule.not_due(sync, &class_version, now) {
+    let ran = run(sync, ctx).await;
+    let recorded = record(sync, ctx, &admitted, &ran, class_version, now);
+    let written = publish(sync, ctx, &ran, &recorded).await;
+    drop(admitted);
+    let status_written = matches!(written, Some(Ok(())));
+    if let Some(source) = ran.failure {
+        return Err(Error::Sync {
+            source,
+            status_written,
+        });
+    }
+    if let Some(Err(source)) = written {
+        return Err(Error::Status {
+            source,
+            outcome: ran.outcome,
+        });
+    }
+    // A quiet check (nothing changed, nothing written) is routine: DEBUG, so a large fleet's logs show
+    // what changed rather than one line per SecretSync per interval.
+    let (reason, next_check_in) = (recorded.reason, recorded.regular);
+    if status_written || !matches!(ran.outcome, Outcome::Synced { .. }) {
+        tracing::info!(reason = %reason, status_written, ?next_check_in, "reconciled");
+    } else {
+        tracing::debug!(reason = %reason, ?next_check_in, "checked: no change");
+    }
+    Ok(Report {
+        outcome: Some(ran.outcome),
+        status_written,
+        requeue_after: recorded.regular,
+    })
+}
+
+/// A check that may run: the work slots it holds until it is done, and what it answers.
+struct Admitted<'a> {
+    /// The force-sync request this check answers, when valid and not yet in the status.
+    force_sync: Option<String>,
+    /// When this check was scheduled, if it is a scheduled one (not one a change triggered early).
+    due: Option<SystemTime>,
+    _retry_slot: Option<tokio::sync::SemaphorePermit<'a>>,
+    _slot: crate::slots::Slot<'a>,
+}
+
+/// Stage 1: `Err(delay)` when nothing is due yet, or the check must wait for a slot; otherwise the check
+/// is admitted and holds its slots.
+async fn admit<'a>(
+    sync: &SecretSync,
+    ctx: &'a Context,
+    class_version: &ClassVersion,
+    now: SystemTime,
+) -> Result<Admitted<'a>, Duration> {
+    if let Some(until) = ctx.schedule.not_due(sync, class_version, now) {
         // A fresh process counts the validity its statuses show until their first check here.
         if let Some(status) = sync.status.as_ref().filter(|s| !s.validity.is_empty()) {
             ctx.metrics.expiry_if_unknown(&key(sync), || {
@@ -123,34 +180,47 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             });
         }
         ctx.metrics.reconcile(false, Duration::ZERO);
-        return idle(until);
+        return Err(until);
     }
     // A SecretSync in failure takes a retry slot or waits for its next backoff step, so failures against
     // one vault take at most half the slots; everyone then queues for a slot in arrival order.
-    let _retry_slot = if ctx.schedule.failures(sync) > 0 {
+    let retry_slot = if ctx.schedule.failures(sync) > 0 {
         let Ok(permit) = ctx.retry_slots.try_acquire() else {
             let delay = ctx.schedule.defer(sync, now);
             tracing::debug!(retry_in = ?delay, "deferred: the retry share of the workers is busy");
-            return idle(delay);
+            return Err(delay);
         };
         Some(permit)
     } else {
         None
     };
-    // The force-sync request this check answers, when valid and not yet in the status: the status will
-    // say so once it is done (also when this process already handled it but could not write the status).
-    // An invalid value still gets its check, with a warning, and is never copied into the status.
+    let force_sync = force_sync_request(sync, ctx).await;
+    let due = ctx.schedule.due_at(sync).filter(|due| *due <= now);
+    // A slot in the namespace's turn; a namespace already holding its share of waiters checks later.
+    let Some(slot) = ctx.slots.acquire(&sync.namespace().unwrap_or_default()).await else {
+        let delay = ctx.schedule.defer(sync, now);
+        tracing::debug!(retry_in = ?delay, "deferred: this namespace's share of waiting reconciles is full");
+        return Err(delay);
+    };
+    ctx.schedule.starting(sync);
+    Ok(Admitted {
+        force_sync,
+        due,
+        _retry_slot: retry_slot,
+        _slot: slot,
+    })
+}
+
+/// The force-sync request this check answers, when valid and not yet in the status: the status will say
+/// so once it is done (also when this process already handled it but could not write the status). An
+/// invalid value still gets its check, with a warning Event, and is never copied into the status.
+async fn force_sync_request(sync: &SecretSync, ctx: &Context) -> Option<String> {
     let requested = sync
         .metadata
         .annotations
         .as_ref()
         .map(sse_api::validation::force_sync)
         .unwrap_or(Ok(None));
-    let recorded = sync.status.as_ref().and_then(|s| s.force_sync_handled.as_deref());
-    let force_sync = match &requested {
-        Ok(Some(token)) if recorded != Some(*token) => Some((*token).to_string()),
-        _ => None,
-    };
     if let Some(token) = ctx.schedule.force_sync_pending(sync) {
         match &requested {
             Err(error) => {
@@ -160,30 +230,82 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             Ok(_) => tracing::info!(force_sync = %token, "force-sync requested: checking the vault now"),
         }
     }
-    // A scheduled check (not one a change triggered early): how late it completes is measured below.
-    let due = ctx.schedule.due_at(sync).filter(|due| *due <= now);
-    // A slot in the namespace's turn; a namespace already holding its share of waiters checks later.
-    let Some(_slot) = ctx.slots.acquire(&sync.namespace().unwrap_or_default()).await else {
-        let delay = ctx.schedule.defer(sync, now);
-        tracing::debug!(retry_in = ?delay, "deferred: this namespace's share of waiting reconciles is full");
-        return idle(delay);
-    };
-    ctx.schedule.starting(sync);
+    let recorded = sync.status.as_ref().and_then(|s| s.force_sync_handled.as_deref());
+    match requested {
+        Ok(Some(token)) if recorded != Some(token) => Some(token.to_string()),
+        _ => None,
+    }
+}
 
+/// What the sync did.
+struct Ran {
+    outcome: Outcome,
+    /// Why it failed, when it did.
+    failure: Option<SyncError>,
+    /// When the provider read the metadata the check relied on (change detection).
+    observed_at: Option<SystemTime>,
+    validity: Option<Vec<crate::expiry::Dates>>,
+    /// Warning Events about what was written.
+    warnings: Vec<(&'static str, String)>,
+    started: std::time::Instant,
+}
+
+/// Stage 2: the sync, abandoned after `--reconcile-timeout`.
+async fn run(sync: &SecretSync, ctx: &Context) -> Ran {
     let started = std::time::Instant::now();
     let limit = ctx.config.reconcile_timeout;
     let result = tokio::time::timeout(limit, crate::sync::sync_once(sync, ctx))
         .await
         .unwrap_or(Err(SyncError::TimedOut(limit)));
-    let (outcome, failure, observed_at, validity, warnings) = match result {
-        Ok(done) => (done.outcome, None, done.observed_at, done.validity, done.warnings),
-        Err(error) => (error.outcome(), Some(error), None, None, Vec::new()),
-    };
-    let transient = failure.as_ref().is_some_and(|e| e.class() == Class::Transient);
+    match result {
+        Ok(done) => Ran {
+            outcome: done.outcome,
+            failure: None,
+            observed_at: done.observed_at,
+            validity: done.validity,
+            warnings: done.warnings,
+            started,
+        },
+        Err(error) => Ran {
+            outcome: error.outcome(),
+            failure: Some(error),
+            observed_at: None,
+            validity: None,
+            warnings: Vec::new(),
+            started,
+        },
+    }
+}
+
+/// What the check's record says.
+struct Recorded {
+    /// The status it computed.
+    next: status::Next,
+    /// Why it ended (metrics, the schedule).
+    reason: sse_api::Reason,
+    /// Delay to the next regular check.
+    regular: Duration,
+    /// Whether the status is old enough to be written although nothing changed.
+    heartbeat: bool,
+}
+
+/// Stage 3: the status, the schedule and the metrics, decided once (no I/O).
+fn record(
+    sync: &SecretSync,
+    ctx: &Context,
+    admitted: &Admitted<'_>,
+    ran: &Ran,
+    class_version: ClassVersion,
+    now: SystemTime,
+) -> Recorded {
+    let transient = ran
+        .failure
+        .as_ref()
+        .is_some_and(|e| e.class() == Class::Transient);
     // What the status shows as the next check is what `retry_after` will choose. A check that relied on
     // vault metadata read at `observed_at` is next due one interval after that read, so a change is seen
     // within one interval however the metadata was shared.
-    let regular = match observed_at {
+    let regular = match ran.observed_at {
         Some(at) => ctx.schedule.after_observation(sync, at, now),
         None => ctx.schedule.phase_delay(sync, now),
     };
@@ -194,7 +316,7 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             regular
         };
     let done = SystemTime::now();
-    let late_by = due.and_then(|due| {
+    let late_by = admitted.due.and_then(|due| {
         ctx.metrics
             .check_lateness(done.duration_since(due).unwrap_or_default());
         ctx.schedule.reportable_lateness(sync, due, done)
@@ -206,14 +328,14 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
     let next = status::next(
         &current,
         sync.metadata.generation,
-        &outcome,
+        &ran.outcome,
         &status::Check {
             now: to_time(now),
             next: to_time(next_check),
             interval: sse_api::validation::format_duration(ctx.schedule.interval(sync)),
             late_by: late_by.map(sse_api::validation::format_duration),
-            force_sync,
-            validity,
+            force_sync: admitted.force_sync.clone(),
+            validity: ran.validity.clone(),
             expiry_window: ctx.config.expiry_window,
         },
     );
@@ -226,22 +348,40 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             .and_then(crate::clock::from_time)
             .is_none_or(|last| now.duration_since(last).unwrap_or_default() >= every)
     });
-    let reason = next.reason(&outcome);
+    let reason = next.reason(&ran.outcome);
     ctx.schedule
         .checked(sync, class_version, now, regular, reason, !transient);
-    ctx.metrics.sync(reason, started.elapsed());
+    let took = ran.started.elapsed();
+    ctx.metrics.sync(reason, took);
     ctx.metrics
-        .reconcile(!matches!(outcome, Outcome::Synced { .. }), started.elapsed());
+        .reconcile(!matches!(ran.outcome, Outcome::Synced { .. }), took);
+    Recorded {
+        next,
+        reason,
+        regular,
+        heartbeat,
+    }
+}
 
+/// Stage 4: what others see: reload of the Secret's users, the status write (when it changed or is due a
+/// heartbeat), the Events. Answers the status write's result, `None` when nothing was written.
+async fn publish(
+    sync: &SecretSync,
+    ctx: &Context,
+    ran: &Ran,
+    recorded: &Recorded,
+) -> Option<Result<(), ClusterError>> {
+    let written = match &ran.outcome {
+        Outcome::Synced { written, .. } | Outcome::Partial { written, .. } => Some(*written),
+        Outcome::Failed { .. } => None,
+    };
     // A new value in the Secret, as the API server compared it (not a first create, not a metadata-only
     // write): reload its users, off the work slot and the reconcile (queued per namespace).
-    if let (Some(reloads), Outcome::Synced { written, .. } | Outcome::Partial { written, .. }) =
-        (&ctx.reloads, &outcome)
-        && *written == Written::Updated
-    {
+    if let (Some(reloads), Some(Written::Updated)) = (&ctx.reloads, written) {
         reloads.secret_changed(sync);
     }
-    let written = if next.changed || heartbeat {
+    let next = &recorded.next;
+    let status_write = if next.changed || recorded.heartbeat {
         Some(ctx.cluster.write_status(sync, &next.status).await)
     } else {
         None
@@ -251,45 +391,20 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             .event(sync, notice.warning, notice.reason.as_str(), &notice.message)
             .await;
     }
-    let secret_written = match &outcome {
-        Outcome::Synced { written, .. } | Outcome::Partial { written, .. } => *written != Written::Unchanged,
-        Outcome::Failed { .. } => false,
-    };
-    if secret_written {
-        for (reason, message) in &warnings {
+    if written.is_some_and(|w| w != Written::Unchanged) {
+        for (reason, message) in &ran.warnings {
             ctx.cluster.event(sync, true, reason, message).await;
         }
     }
     // Only once the status that remembers them is written: otherwise the next check fires them again.
-    if matches!(written, Some(Ok(()))) {
+    if matches!(status_write, Some(Ok(()))) {
         let sync_key = key(sync);
         for event in ctx.announced.unannounced(&sync_key, next.expiry_events.clone()) {
             ctx.cluster.event(sync, true, event.reason, &event.message).await;
         }
         ctx.announced.announced(&sync_key, &next.status.validity);
     }
-    let status_written = matches!(written, Some(Ok(())));
-    if let Some(source) = failure {
-        return Err(Error::Sync {
-            source,
-            status_written,
-        });
-    }
-    if let Some(Err(source)) = written {
-        return Err(Error::Status { source, outcome });
-    }
-    // A quiet check (nothing changed, nothing written) is routine: DEBUG, so a large fleet's logs show
-    // what changed rather than one line per SecretSync per interval.
-    if status_written || !matches!(outcome, Outcome::Synced { .. }) {
-        tracing::info!(reason = %reason, status_written, next_check_in = ?regular, "reconciled");
-    } else {
-        tracing::debug!(reason = %reason, next_check_in = ?regular, "checked: no change");
-    }
-    Ok(Report {
-        outcome: Some(outcome),
-        status_written,
-        requeue_after: regular,
-    })
+    status_write
 }
 
 async fn class_version(sync: &SecretSync, ctx: &Context) -> ClassVersion {
