@@ -121,22 +121,13 @@ impl TargetArgs {
     }
 }
 
-/// A duration as kubectl writes it: `30s`, `2m`, `1h` (or plain seconds).
+/// A duration as kubectl writes it: a Go duration (`30s`, `2m`, `1h30m`, [`sse_api::duration::parse`]) or
+/// plain seconds.
 pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    let (number, unit) = value.split_at(value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len()));
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("not a duration: {value:?} (e.g. 30s, 2m, 1h)"))?;
-    let factor = match unit {
-        "" | "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        _ => return Err(format!("not a duration: {value:?} (e.g. 30s, 2m, 1h)")),
-    };
-    let seconds = n
-        .checked_mul(factor)
-        .ok_or_else(|| format!("duration too long: {value:?}"))?;
-    Ok(Duration::from_secs(seconds))
+    match value.trim().parse::<u64>() {
+        Ok(seconds) => Ok(Duration::from_secs(seconds)),
+        Err(_) => sse_api::duration::parse(value).map_err(|e| e.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -54,7 +54,7 @@ pub struct ProviderArgs {
     pub plaintext_providers: Vec<String>,
 
     /// Deadline of one Mount call.
-    #[arg(long, env = "MOUNT_TIMEOUT", default_value = "60s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "MOUNT_TIMEOUT", default_value = "60s", value_parser = sse_runtime::duration)]
     pub mount_timeout: Duration,
 
     /// Largest gRPC response accepted from a provider, in bytes.
@@ -99,27 +99,27 @@ pub struct RunArgs {
 
     /// Longest time one reconcile may take (token, Mount, writes, status); past it the reconcile is
     /// abandoned and retried with backoff. Longer than `--mount-timeout`.
-    #[arg(long, env = "RECONCILE_TIMEOUT", default_value = "150s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RECONCILE_TIMEOUT", default_value = "150s", value_parser = sse_runtime::duration)]
     pub reconcile_timeout: Duration,
 
     /// After SIGTERM, in-flight reconciles get this long to finish before they are abandoned and the Lease
     /// is released (at most 3 s more). Keep the sum under the pod's `terminationGracePeriodSeconds`.
-    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "SHUTDOWN_TIMEOUT", default_value = "5s", value_parser = sse_runtime::duration)]
     pub shutdown_timeout: Duration,
 
     /// Shortest check interval a SecretSync may set with its `sse-rs.io/refresh-interval` annotation
     /// (shorter values are raised to it).
-    #[arg(long, env = "MIN_REFRESH_INTERVAL", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "MIN_REFRESH_INTERVAL", default_value = "30s", value_parser = sse_runtime::duration)]
     pub min_refresh_interval: Duration,
 
     /// Longest check interval a SecretSync may set with its `sse-rs.io/refresh-interval` annotation
     /// (longer values are lowered to it).
-    #[arg(long, env = "MAX_REFRESH_INTERVAL", default_value = "24h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "MAX_REFRESH_INTERVAL", default_value = "24h", value_parser = sse_runtime::duration)]
     pub max_refresh_interval: Duration,
 
     /// A check that changes nothing writes no status, unless the status's check times are this old: then
     /// it refreshes `lastCheckedTime`/`nextCheckTime` (`0s`: never).
-    #[arg(long, env = "STATUS_HEARTBEAT", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "STATUS_HEARTBEAT", default_value = "5m", value_parser = sse_runtime::duration)]
     pub status_heartbeat: Duration,
 
     /// Ask the provider whether anything changed in the vault before mounting, when it serves SSE-rs's
@@ -136,12 +136,12 @@ pub struct RunArgs {
 
     /// With `--reload-workloads`: at most one restart per workload per this interval (a change inside it
     /// restarts the workload once, when it ends).
-    #[arg(long, env = "RELOAD_MIN_INTERVAL", default_value = "5m", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "RELOAD_MIN_INTERVAL", default_value = "5m", value_parser = sse_runtime::duration)]
     pub reload_min_interval: Duration,
 
     /// How long before a synced object's Key Vault expiry (`exp`) the SecretSync's `Expiring` condition
     /// turns True and a Warning Event fires (dates come with change detection).
-    #[arg(long, env = "EXPIRY_WARNING_WINDOW", default_value = "720h", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "EXPIRY_WARNING_WINDOW", default_value = "720h", value_parser = sse_runtime::duration)]
     pub expiry_warning_window: Duration,
 
     /// Translate AKVSync resources into the SecretProviderClass and SecretSyncs they stand for, and keep

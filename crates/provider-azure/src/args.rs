@@ -98,7 +98,7 @@ pub struct Args {
     pub max_retries: u32,
 
     /// Longest time one Mount may take when the caller sets no deadline.
-    #[arg(long, env = "PROVIDER_MOUNT_TIMEOUT", default_value = "120s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PROVIDER_MOUNT_TIMEOUT", default_value = "120s", value_parser = sse_runtime::duration)]
     pub mount_timeout: Duration,
 
     /// Requests this provider sends to one vault per 10 s for one identity, paced (a burst of checks is
@@ -119,7 +119,7 @@ pub struct Args {
 
     /// First cool-down of a failing vault: then one request probes it (success ends failing fast, failure
     /// doubles the cool-down, up to 5 min).
-    #[arg(long, env = "PROVIDER_VAULT_FAILING_FAST_COOLDOWN", default_value = "5s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PROVIDER_VAULT_FAILING_FAST_COOLDOWN", default_value = "5s", value_parser = sse_runtime::duration)]
     pub vault_failing_fast_cooldown: Duration,
 
     /// Serve the optional `ssers.v1alpha1.ChangeDetection` service beside the provider contract, so the
@@ -130,7 +130,7 @@ pub struct Args {
     /// An object updated this long (or less) before the listing that saw it gets no fingerprint, covering
     /// Key Vault's one-second `updated` resolution; `0s` turns this off (for a backend that never gives two
     /// writes the same second).
-    #[arg(long, env = "PROVIDER_CHANGE_SETTLE", default_value = "2s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "PROVIDER_CHANGE_SETTLE", default_value = "2s", value_parser = sse_runtime::duration)]
     pub change_settle: Duration,
 
     /// Log format.

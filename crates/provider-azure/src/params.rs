@@ -31,9 +31,10 @@ pub mod keys {
 }
 
 pub use provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;
+use provider_proto::contract::azure;
 
 /// The SecretProviderClass parameter naming the vault.
-pub const VAULT_NAME: &str = "keyvaultName";
+pub use provider_proto::contract::azure::KEYVAULT_NAME as VAULT_NAME;
 
 /// A fully validated request.
 #[derive(Clone, Debug)]
@@ -145,20 +146,20 @@ fn parse_attributes(
     let mode = identity::mode(attrs)?;
     let vault_name = get(attrs, VAULT_NAME);
     if vault_name.is_empty() {
-        return Err(ParamError::Missing("keyvaultName"));
+        return Err(ParamError::Missing(azure::KEYVAULT_NAME));
     }
-    let tenant_id = match get(attrs, "tenantID") {
-        "" => get(attrs, "tenantId"),
+    let tenant_id = match get(attrs, azure::TENANT_ID) {
+        "" => get(attrs, azure::TENANT_ID_LEGACY),
         t => t,
     };
     if tenant_id.is_empty() {
-        return Err(ParamError::Missing("tenantId"));
+        return Err(ParamError::Missing(azure::TENANT_ID_LEGACY));
     }
-    let cloud_name = match get(attrs, "cloudName") {
+    let cloud_name = match get(attrs, azure::CLOUD_NAME) {
         "" => default_cloud.name.as_str(),
         c => c,
     };
-    let env_file = match get(attrs, "cloudEnvFileName") {
+    let env_file = match get(attrs, azure::CLOUD_ENV_FILE_NAME) {
         "" => default_cloud.env_file.as_str(),
         f => f,
     };

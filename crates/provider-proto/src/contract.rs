@@ -22,6 +22,31 @@ pub mod attributes {
     pub const OBJECTS: &str = "objects";
 }
 
+/// The Azure provider's SecretProviderClass parameters, spelled as the upstream Azure provider reads them:
+/// the provider parses them, the manager's AKVSync writes them, `kubectl sse` checks and translates them.
+pub mod azure {
+    /// The vault's name (not its URL).
+    pub const KEYVAULT_NAME: &str = "keyvaultName";
+    /// The identity's client ID (workload identity, service principal).
+    pub const CLIENT_ID: &str = "clientID";
+    /// The Entra tenant.
+    pub const TENANT_ID: &str = "tenantID";
+    /// The tenant's older spelling, read when [`TENANT_ID`] is absent.
+    pub const TENANT_ID_LEGACY: &str = "tenantId";
+    /// The Azure cloud (`AzurePublicCloud` when absent).
+    pub const CLOUD_NAME: &str = "cloudName";
+    /// The environment file of a custom cloud (`AzureStackCloud`).
+    pub const CLOUD_ENV_FILE_NAME: &str = "cloudEnvFileName";
+    /// AAD pod identity (deprecated upstream; refused by SSE-rs's provider).
+    pub const USE_POD_IDENTITY: &str = "usePodIdentity";
+    /// The node's managed identity.
+    pub const USE_VM_MANAGED_IDENTITY: &str = "useVMManagedIdentity";
+    /// The Azure token proxy (refused by SSE-rs's provider).
+    pub const USE_AZURE_TOKEN_PROXY: &str = "useAzureTokenProxy";
+    /// Which user-assigned managed identity, with [`USE_VM_MANAGED_IDENTITY`].
+    pub const USER_ASSIGNED_IDENTITY_ID: &str = "userAssignedIdentityID";
+}
+
 /// Audience of the service-account token Azure workload identity federation exchanges with Entra ID.
 pub const WORKLOAD_IDENTITY_AUDIENCE: &str = "api://AzureADTokenExchange";
 

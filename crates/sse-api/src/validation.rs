@@ -188,8 +188,7 @@ pub fn validate_secret_object(secret_object: &SecretObject) -> Result<(), Valida
 }
 
 /// The SecretSync's own check interval from its [`REFRESH_INTERVAL_ANNOTATION`](crate::consts::REFRESH_INTERVAL_ANNOTATION)
-/// (`None` without the annotation): a Go duration of hours, minutes and seconds (`90s`, `5m`, `1h30m`,
-/// `1.5h`), positive.
+/// (`None` without the annotation): a Go duration (`90s`, `5m`, `1h30m`, `1.5h`) of at least a second.
 pub fn refresh_interval(
     annotations: &BTreeMap<String, String>,
 ) -> Result<Option<std::time::Duration>, ValidationError> {
@@ -201,33 +200,11 @@ pub fn refresh_interval(
         .ok_or_else(|| ValidationError::RefreshInterval { value: value.clone() })
 }
 
-/// A Go duration of hours, minutes and seconds (`90s`, `5m`, `1h30m0s`, `1.5h`), positive and under
-/// 10⁹ s; surrounding spaces are ignored. `None` when it is not one.
+/// A refresh interval: a Go duration ([`crate::duration::parse`]) of at least a second and under 10⁹ s;
+/// surrounding spaces are ignored. `None` when it is not one.
 pub fn parse_duration(value: &str) -> Option<std::time::Duration> {
-    let mut rest = value.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0f64;
-    while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let number: f64 = rest[..number_end].parse().ok()?;
-        rest = &rest[number_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
-        let seconds = match &rest[..unit_end] {
-            "h" => 3600.0,
-            "m" => 60.0,
-            "s" => 1.0,
-            _ => return None,
-        };
-        total += number * seconds;
-        rest = &rest[unit_end..];
-    }
-    (1.0..1e9)
-        .contains(&total)
-        .then(|| std::time::Duration::from_secs_f64(total))
+    let duration = crate::duration::parse(value).ok()?;
+    (1.0..1e9).contains(&duration.as_secs_f64()).then_some(duration)
 }
 
 /// The SecretSync's force-sync request, its [`FORCE_SYNC_ANNOTATION`](crate::consts::FORCE_SYNC_ANNOTATION)

@@ -14,11 +14,17 @@ use std::time::Duration;
 
 use tracing_subscriber::EnvFilter;
 
+/// A duration flag (`60s`, `5m`, `1h30m`, `500ms`): a Go duration, as the original's flags are
+/// ([`sse_api::duration::parse`]).
+pub fn duration(s: &str) -> Result<Duration, String> {
+    sse_api::duration::parse(s).map_err(|e| e.to_string())
+}
+
 /// A duration flag that drives a periodic timer (`10s`, `1m`): zero is refused at start-up, where a timer
 /// with a zero period would panic its task later (and the work it does, such as reloading rotated
 /// certificates, would stop without a word).
 pub fn positive_duration(s: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    let d = duration(s)?;
     if d.is_zero() {
         return Err("must be greater than zero".into());
     }

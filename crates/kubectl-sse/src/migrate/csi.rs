@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use provider_proto::contract::azure;
 use serde_json::Value;
 use sse_api::consts::{DEFAULT_SECRET_TYPE, LAST_APPLIED_ANNOTATION};
 use sse_api::{
@@ -84,13 +85,13 @@ fn identity_notes(
     let parameters = class.spec.parameters.as_ref().unwrap_or(&empty);
     let provider = class.spec.provider.as_deref().map(str::trim).unwrap_or_default();
     let client_id = parameters
-        .get("clientID")
+        .get(azure::CLIENT_ID)
         .map(String::as_str)
         .map(str::trim)
         .filter(|id| !id.is_empty());
     if provider == AZURE_PROVIDER {
-        let pod_identity = is_true(parameters.get("usePodIdentity"));
-        let token_proxy = is_true(parameters.get("useAzureTokenProxy"));
+        let pod_identity = is_true(parameters.get(azure::USE_POD_IDENTITY));
+        let token_proxy = is_true(parameters.get(azure::USE_AZURE_TOKEN_PROXY));
         if pod_identity {
             notes.add(
                 "spec.parameters.usePodIdentity",
@@ -106,7 +107,7 @@ fn identity_notes(
         if client_id.is_none()
             && !pod_identity
             && !token_proxy
-            && !is_true(parameters.get("useVMManagedIdentity"))
+            && !is_true(parameters.get(azure::USE_VM_MANAGED_IDENTITY))
         {
             notes.add(
                 "spec.parameters.clientID",

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::{Resource as _, ResourceExt as _};
-use provider_proto::contract::{Objects, attributes::OBJECTS};
+use provider_proto::contract::{Objects, attributes::OBJECTS, azure};
 use sse_api::{
     AKVSync, SecretObject, SecretObjectData, SecretProviderClass, SecretProviderClassSpec, SecretSync,
     SecretSyncSpec,
@@ -201,9 +201,9 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
         entry
     }));
     let parameters = BTreeMap::from([
-        ("keyvaultName".to_string(), spec.keyvault_name.clone()),
-        ("clientID".to_string(), spec.client_id.clone()),
-        ("tenantID".to_string(), spec.tenant_id.clone()),
+        (azure::KEYVAULT_NAME.to_string(), spec.keyvault_name.clone()),
+        (azure::CLIENT_ID.to_string(), spec.client_id.clone()),
+        (azure::TENANT_ID.to_string(), spec.tenant_id.clone()),
         (OBJECTS.to_string(), objects.to_yaml()),
     ]);
     let mut class = SecretProviderClass::new(

@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use provider_proto::contract::azure;
 use serde::Deserialize;
 
 use super::{AuthConfigError, ParamError, TokenError, WORKLOAD_IDENTITY_AUDIENCE, get, keys};
@@ -69,9 +70,9 @@ pub(super) enum Mode {
 
 /// Read the three mode flags; at most one may be true.
 pub(super) fn mode(attrs: &HashMap<String, String>) -> Result<Mode, ParamError> {
-    let pod_identity = parse_flag(attrs, "usePodIdentity")?;
-    let vm_identity = parse_flag(attrs, "useVMManagedIdentity")?;
-    let token_proxy = parse_flag(attrs, "useAzureTokenProxy")?;
+    let pod_identity = parse_flag(attrs, azure::USE_POD_IDENTITY)?;
+    let vm_identity = parse_flag(attrs, azure::USE_VM_MANAGED_IDENTITY)?;
+    let token_proxy = parse_flag(attrs, azure::USE_AZURE_TOKEN_PROXY)?;
     if [pod_identity, vm_identity, token_proxy]
         .iter()
         .filter(|b| **b)
@@ -97,7 +98,7 @@ pub(super) fn resolve(
     attrs: &HashMap<String, String>,
     secrets: &HashMap<String, String>,
 ) -> Result<Identity, ParamError> {
-    let client_id = get(attrs, "clientID");
+    let client_id = get(attrs, azure::CLIENT_ID);
     let auth_config = |mode, problem| ParamError::AuthConfig { mode, problem };
     Ok(match mode {
         Mode::PodIdentity => {
@@ -113,7 +114,7 @@ pub(super) fn resolve(
             ));
         }
         Mode::VmManagedIdentity => {
-            let id = get(attrs, "userAssignedIdentityID");
+            let id = get(attrs, azure::USER_ASSIGNED_IDENTITY_ID);
             Identity::VmManagedIdentity {
                 user_assigned_id: (!id.is_empty()).then(|| id.to_string()),
             }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use provider_proto::contract::azure;
 use sse_api::SecretSync;
 
 use super::{Check, Verdict, check};
@@ -109,12 +110,12 @@ pub(super) fn inspect(facts: &Facts, sync: &SecretSync) -> CheckedClass {
     };
     let mut facts = ClassFacts {
         provider: spc.spec.provider.clone().unwrap_or_default(),
-        vault: get("keyvaultName"),
-        client_id: get("clientID"),
-        tenant_id: if get("tenantID").is_empty() {
-            get("tenantId")
+        vault: get(azure::KEYVAULT_NAME),
+        client_id: get(azure::CLIENT_ID),
+        tenant_id: if get(azure::TENANT_ID).is_empty() {
+            get(azure::TENANT_ID_LEGACY)
         } else {
-            get("tenantID")
+            get(azure::TENANT_ID)
         },
         ..ClassFacts::default()
     };
@@ -148,9 +149,9 @@ pub(super) fn inspect(facts: &Facts, sync: &SecretSync) -> CheckedClass {
     }
     if facts.provider == "azure" {
         for (key, value) in [
-            ("keyvaultName", &facts.vault),
-            ("tenantId", &facts.tenant_id),
-            ("clientID", &facts.client_id),
+            (azure::KEYVAULT_NAME, &facts.vault),
+            (azure::TENANT_ID_LEGACY, &facts.tenant_id),
+            (azure::CLIENT_ID, &facts.client_id),
         ] {
             if value.is_empty() {
                 problems.push(format!("parameters.{key} is missing"));
