@@ -11,7 +11,7 @@
 //! | `deploy_workload.rs` | the Deployment: shape, security context, volumes, probes, resources |
 //! | `deploy_flags.rs` | the containers' args and env against the binaries' clap definitions |
 //! | `deploy_policies.rs` | admission policies, bindings and their CEL ([`cel`]) |
-//! | `deploy_rbac.rs` | the manager's grants are exactly SPEC §7.4 |
+//! | `deploy_rbac.rs` | the manager's grants are exactly docs/ADMISSION.md#manager-rbac |
 //!
 //! `kubectl` must be on PATH: without it the tests fail (they are not skipped).
 #![allow(clippy::print_stdout, reason = "one summary line per render")]

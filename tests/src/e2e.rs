@@ -1,6 +1,7 @@
-//! Tier 3 harness: the real-cluster suite's world (TESTING.md). The scenarios are ordinary libtest tests in
-//! `tests/e2e.rs`, ignored by default and run by `cargo xtask e2e [FILTER]`, which builds the binaries, points
-//! the tests at them and at the cluster, and stops every process they started when the run ends.
+//! Tier 3 harness: the real-cluster suite's world (docs/TESTING.md#tier-3-real-api-server). The scenarios are
+//! ordinary libtest tests in `tests/e2e.rs`, ignored by default and run by `cargo xtask e2e [FILTER]`, which
+//! builds the binaries, points the tests at them and at the cluster, and stops every process they started
+//! when the run ends.
 //!
 //! The world is made once per test process and shared: `deploy/` installed the way a user would (CRDs,
 //! RBAC, admission policies; not the Deployment or cert-manager objects — pods never start), the Key Vault

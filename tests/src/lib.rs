@@ -1,6 +1,10 @@
-//! Tier-2 harness: the Key Vault + Entra emulator over HTTPS, the real `provider-azure` serving mutual TLS
-//! on a Unix socket in a providers directory, and the manager's reconciler against the in-memory cluster
-//! double. Everything between the reconciler and the emulator is the production code path.
+//! The harnesses of the workspace-level tests (docs/TESTING.md#tiers).
+//!
+//! This file is the tier-2 one ([`Env`]): the Key Vault + Entra emulator over HTTPS, the real
+//! `provider-azure` serving mutual TLS on a Unix socket in a providers directory, and the manager's
+//! reconciler against the in-memory cluster double. Everything between the reconciler and the emulator is
+//! the production code path. Its modules hold the other two: [`deploy`], the renders the install-manifest
+//! tests (`tests/deploy_*.rs`) check, and [`e2e`], the world of the tier-3 real-cluster suite.
 #![allow(clippy::unwrap_used, clippy::missing_panics_doc)] // test harness: a panic is the failure report
 
 pub mod deploy;

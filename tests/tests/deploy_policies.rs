@@ -1,8 +1,8 @@
-//! The admission policies of every installable render of `deploy/` (issue 4): exactly the five SSE-rs
-//! ships (SPEC §7.5), each with a binding that denies and names it, ConfigMap params that exist, the
-//! Secret and token policies matching exactly the Deployment's ServiceAccount, every CEL expression
-//! parsed and structurally checked (`sse_tests::deploy::cel`), and the interface constants of `sse-api`
-//! in the expressions. The harness: `sse_tests::deploy`.
+//! The admission policies of every installable render of `deploy/` (issue 4): exactly the eight SSE-rs ships
+//! (docs/ADMISSION.md#admission-policies), each with a binding that denies and names it, ConfigMap params
+//! that exist, the Secret and token policies matching exactly the Deployment's ServiceAccount, every CEL
+//! expression parsed and structurally checked (`sse_tests::deploy::cel`), and the interface constants of
+//! `sse-api` in the expressions. The harness: `sse_tests::deploy`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,7 +14,8 @@ use sse_tests::deploy::{
     MANAGER, Obj, Problems, Render, check_every_overlay, container, items, non_empty_str, strings,
 };
 
-/// SPEC §7.5 (staging): every policy SSE-rs ships, plus the fence around what AKVSyncs make it write.
+/// Every policy SSE-rs ships (docs/ADMISSION.md#admission-policies): the five that start from the upstream
+/// chart's staging variants, then the fences around what AKVSyncs, reload on change and Events make it write.
 const POLICIES: [&str; 8] = [
     "secrets-store-sync-controller-create-update-policy",
     "secrets-store-sync-controller-delete-policy",

@@ -1,7 +1,8 @@
 //! RBAC in every installable render of `deploy/` (issue 4): every binding's roleRef resolves, and the
-//! manager's grants are exactly SPEC §7.4 (Secrets: create/patch, plus list/watch only where the
-//! owned-Secret watch is switched on, which one overlay does; list/patch on Deployments, StatefulSets and
-//! DaemonSets only where reload on change is, which another overlay does). The harness: `sse_tests::deploy`.
+//! manager's grants are exactly docs/ADMISSION.md#manager-rbac (Secrets: create/patch, plus list/watch only
+//! where the owned-Secret watch is switched on, which one overlay does; list/patch on Deployments,
+//! StatefulSets and DaemonSets only where reload on change is, which another overlay does). The harness:
+//! `sse_tests::deploy`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -57,7 +58,7 @@ fn grants_of(r: &Render, sa_ns: &str, sa_name: &str, p: &mut Problems) -> Grants
     grants
 }
 
-/// Every binding's roleRef resolves, and the manager's grants are exactly SPEC §7.4.
+/// Every binding's roleRef resolves, and the manager's grants are exactly docs/ADMISSION.md#manager-rbac.
 fn check_rbac(r: &Render, dep: &Obj, pod: &Value, (watch, reload): (bool, bool), p: &mut Problems) -> String {
     for b in r.of_kind("ClusterRoleBinding").chain(r.of_kind("RoleBinding")) {
         p.check(
@@ -148,7 +149,7 @@ fn check_rbac(r: &Render, dep: &Obj, pod: &Value, (watch, reload): (bool, bool),
             .filter(|(k, v)| grants.get(*k) != Some(*v))
             .collect();
         p.add(format!(
-            "the manager's RBAC differs from SPEC §7.4: granted but not expected {extra:?}; expected but not granted {missing:?}"
+            "the manager's RBAC differs from docs/ADMISSION.md#manager-rbac: granted but not expected {extra:?}; expected but not granted {missing:?}"
         ));
     }
     format!(

@@ -1,7 +1,8 @@
 //! The Deployment of every installable render of `deploy/` (issue 4): one pod, containers `manager` and
 //! `provider-azure-installer`, restricted security context, volumes that exist and are used, the
 //! ServiceAccount token only in the manager, probes on the paths the binaries serve, and the manager's
-//! resources within the original chart's (SPEC §7.2). The harness: `sse_tests::deploy`.
+//! resources within the original chart's (docs/ADMISSION.md#installed-identities-and-workload). The harness:
+//! `sse_tests::deploy`.
 
 use std::collections::BTreeSet;
 
@@ -11,7 +12,8 @@ use sse_tests::deploy::{
     MANAGER, Obj, PROVIDER, Problems, Render, check_every_overlay, container, items, strings, volumes,
 };
 
-/// The original chart's manager resources (SPEC §7.2): requests 10m/64Mi, limits 500m/128Mi.
+/// The original chart's manager resources (docs/ADMISSION.md#installed-identities-and-workload): requests
+/// 10m/64Mi, limits 500m/128Mi.
 const ORIGINAL_REQUESTS: (u64, u64) = (10, 64 << 20);
 const ORIGINAL_LIMITS: (u64, u64) = (500, 128 << 20);
 const MI: u64 = 1 << 20;

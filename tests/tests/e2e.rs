@@ -1,7 +1,7 @@
-//! Tier 3: the real-cluster suite (TESTING.md). Every scenario is an ordinary test, ignored by default;
-//! `cargo xtask e2e [FILTER]` builds the binaries, sets up the cluster side and runs them, e.g.
-//! `cargo xtask e2e foreign` for the scenarios whose name contains `foreign`. Each runs in a namespace of its
-//! own; on failure the logs that explain it are kept (see `sse_tests::e2e`).
+//! Tier 3: the real-cluster suite (docs/TESTING.md#tier-3-real-api-server). Every scenario is an ordinary
+//! test, ignored by default; `cargo xtask e2e [FILTER]` builds the binaries, sets up the cluster side and
+//! runs them, e.g. `cargo xtask e2e foreign` for the scenarios whose name contains `foreign`. Each runs in a
+//! namespace of its own; on failure the logs that explain it are kept (see `sse_tests::e2e`).
 #![allow(clippy::unwrap_used, clippy::print_stdout)] // test code: a panic is the failure report; figures go to stdout
 
 use std::time::{Duration, Instant};

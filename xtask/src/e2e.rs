@@ -1,4 +1,5 @@
-//! `cargo xtask e2e [FILTER…] [-- TEST-ARGS…]`: the real-cluster suite (TESTING.md tier 3).
+//! `cargo xtask e2e [FILTER…] [-- TEST-ARGS…]`: the real-cluster suite
+//! (docs/TESTING.md#tier-3-real-api-server).
 //!
 //! Needs `SSE_E2E_KUBECONFIG` (an admin kubeconfig); without it prints
 //! `skipped: no cluster (set SSE_E2E_KUBECONFIG)` and exits 0. The scenarios are ordinary tests in

@@ -12,7 +12,7 @@
 //!   (e.g. `reqwest::ClientBuilder::resolve`) and trust [`Emulator::ca_pem`]. Because vault hosts end in
 //!   `.vault.localhost` and the bearer challenge names the resource `https://vault.localhost`
 //!   ([`Emulator::keyvault_resource`]), the official SDKs keep `verify_challenge_resource` on.
-//!   Paths, JSON shapes, status codes and error envelopes follow `docs/KEYVAULT.md` Part A: secrets
+//!   Paths, JSON shapes, status codes and error envelopes follow `docs/KEYVAULT.md#the-emulator`: secrets
 //!   (get/list/list versions/set/update), keys and certificates (get/list/list versions), paging with
 //!   absolute `nextLink`s, disabled versions answering 403, integer Unix timestamps.
 //! * **Entra ID token endpoint** at `https://127.0.0.1:PORT/{tenant}/oauth2/v2.0/token`
@@ -70,8 +70,8 @@ pub struct Throttle {
     pub limit: u32,
     /// Length of the sliding window.
     pub window: Duration,
-    /// `Retry-After` sent with 429 answers (whole seconds, rounded up); `None` sends no header, as the
-    /// real service usually does.
+    /// `Retry-After` sent with 429 answers (whole seconds, rounded up). The default sends `Retry-After: 1`;
+    /// `None` sends no header, as the real service usually does (docs/KEYVAULT.md#throttling-and-limits).
     pub retry_after: Option<Duration>,
 }
 

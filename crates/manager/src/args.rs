@@ -1,6 +1,7 @@
 //! Command-line flags. Every flag can also be set through the environment: the three Arc settings use
 //! their Arc names (`rotationPollIntervalInSeconds`, `jitterSeconds`, `enablePartialSecretSync`, as the
-//! settings ConfigMap provides them), the others the upstream flag names of SPEC §6.1 where they exist.
+//! settings ConfigMap provides them), the others the upstream flag names where they exist
+//! (docs/API.md#settings-and-flags).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -251,7 +252,8 @@ pub fn parse_bind_address(s: &str) -> Result<Option<SocketAddr>, String> {
 }
 
 impl RunArgs {
-    /// The configured audiences, trimmed, empties dropped (fixes the upstream `", "` QUIRK of §5.4).
+    /// The configured audiences, trimmed, empties dropped (fixes the upstream `", "` defect,
+    /// docs/API.md#settings-and-flags).
     pub fn audiences(&self) -> Vec<String> {
         self.token_request_audience
             .split(',')

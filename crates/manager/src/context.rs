@@ -22,7 +22,7 @@ pub struct Config {
     pub poll_interval: Duration,
     /// Extra random delay, up to this.
     pub jitter: Duration,
-    /// Partial sync (A5).
+    /// Partial sync (docs/API.md#partial-sync).
     pub partial_sync: bool,
     /// First retry delay after a transient failure.
     pub backoff_base: Duration,

@@ -1,5 +1,5 @@
-//! Why a sync failed, and what that means: the status reason (A4), the message (the real cause, never a
-//! secret value), and whether retrying soon can help.
+//! Why a sync failed, and what that means: the status reason (docs/API.md#status-reasons), the message (the
+//! real cause, never a secret value), and whether retrying soon can help.
 //!
 //! Every variant maps to its reason and class by an exhaustive `match`, so a new failure cannot be added
 //! without deciding how it is reported and retried.
@@ -55,8 +55,8 @@ pub enum SyncError {
     },
     /// A Secret marked adoptable that the API server did not let SSE-rs take over: with the
     /// OwnerReferencesPermissionEnforcement admission plugin, setting an owner reference on an existing
-    /// object needs `delete` on it, which the manager does not have (SPEC §7.4). The person who marked it
-    /// hands it over instead. The Secret is left as it was.
+    /// object needs `delete` on it, which the manager does not have (docs/ADMISSION.md#manager-rbac). The
+    /// person who marked it hands it over instead. The Secret is left as it was.
     #[error(
         "secret {namespace}/{name} is marked sse-rs.io/adoptable, but the API server refused to let SSE-rs set its owner reference ({message}); it was left as it was: hand it over with kubectl sse adopt {name} -n {namespace}"
     )]

@@ -4,9 +4,10 @@
 //! The dates come with the provider's change-detection answer ([`crate::provider::Fingerprint`]), from the
 //! same vault metadata as the fingerprints, so they cost no request of their own; a provider without the
 //! service reports none and the status shows none. Key Vault still serves a secret outside its dates
-//! (KEYVAULT.md A6): an expired object keeps syncing and `Ready` is not affected; this is a warning.
-//! The dates are those of the metadata the check relied on, so like a value change they show within one
-//! interval; an object whose version is pinned reports none (the latest version's dates are not its own).
+//! (docs/KEYVAULT.md#enabled-and-validity-dates): an expired object keeps syncing and `Ready` is not
+//! affected; this is a warning. The dates are those of the metadata the check relied on, so like a value
+//! change they show within one interval; an object whose version is pinned reports none (the latest version's
+//! dates are not its own).
 //!
 //! An object stands `Expired` once `exp` has passed, `Expiring` when `exp` falls within the warning window
 //! (`--expiry-warning-window`), `NotYetValid` while `nbf` is ahead, else `Valid`. An Event fires when an

@@ -1,4 +1,6 @@
-//! `status.syncHash` (SPEC §5.6, decision A8): a keyed MAC over the Secret data and the objects' identities.
+//! `status.syncHash` (docs/API.md#sync-hash): a keyed MAC identifying the state a sync wrote, over the
+//! identities and generations of the SecretSync and its class, `forceSynchronization`, the data mapping and
+//! the object versions the provider returned — never over the values.
 //!
 //! `v2:` + lowercase hex of HMAC-SHA256, keyed with the SecretSync UID, over an injective encoding of
 //! every input:
@@ -13,9 +15,14 @@
 //! field(x) = u64be(len(x)) ++ x
 //! ```
 //!
+//! The entries are the sync's (`hash` in `sync.rs`): `key:<targetKey>` → `sourcePath` for each data item,
+//! `version:<object id>` → the version the provider returned for each object, and `config:<annotation>` →
+//! its value for each tag annotation that is set. Vault versions are immutable, so a new value always comes
+//! with a new version.
+//!
 //! Every variable-length part is length-prefixed and the entry count is explicit, so two different input
 //! sets never produce the same message (no ambiguity from concatenation: `{"ab": "c"}` ≠ `{"a": "bc"}`).
-//! One HMAC pass over the data replaces upstream's 100 000 PBKDF2-HMAC-SHA512 iterations (`v1:` hashes);
+//! One HMAC pass replaces upstream's 100 000 PBKDF2-HMAC-SHA512 iterations over the values (`v1:` hashes);
 //! hashes of either older format simply differ, which causes one re-apply after an upgrade.
 
 use std::collections::BTreeMap;
@@ -28,10 +35,11 @@ use sse_api::consts::SYNC_HASH_PREFIX;
 /// Domain-separation tag at the start of every hashed message.
 const DOMAIN: &[u8] = b"sse-rs/syncHash/v2";
 
-/// Everything the sync hash covers. `Debug` shows the data's keys and byte counts, never the values.
+/// Everything the sync hash covers. `Debug` shows the entries' names and byte counts, never their bytes.
 #[derive(Clone, Copy)]
 pub struct HashInputs<'a> {
-    /// Secret data: target key → bytes.
+    /// The hashed entries, name → bytes: the data mapping, the object versions and the tag configuration
+    /// (module documentation), never a secret value.
     pub data: &'a BTreeMap<String, Vec<u8>>,
     /// `metadata.uid` of the SecretProviderClass.
     pub spc_uid: &'a str,
@@ -75,7 +83,7 @@ pub fn sync_hash(inputs: &HashInputs<'_>) -> String {
     format!("{SYNC_HASH_PREFIX}{}", hex::encode(tag))
 }
 
-/// Feed the canonical encoding of `inputs` to `sink`, part by part (streamed: no copy of the secret data).
+/// Feed the canonical encoding of `inputs` to `sink`, part by part (streamed: no copy of the entries).
 fn encode(inputs: &HashInputs<'_>, mut sink: impl FnMut(&[u8])) {
     fn field(sink: &mut impl FnMut(&[u8]), bytes: &[u8]) {
         sink(&len_be(bytes.len()));

@@ -1,6 +1,8 @@
-//! Leader election on a `coordination.k8s.io/v1` Lease (SPEC §6.3: `29f1d54e.secret-sync.x-k8s.io`,
-//! 15 s lease, renewed every 2 s). Only the holder runs the controller; a holder that cannot renew within
-//! the lease duration stops (fail-stop), so two managers never write at once.
+//! Leader election on a `coordination.k8s.io/v1` Lease (docs/API.md#leader-election:
+//! `29f1d54e.secret-sync.x-k8s.io`, 15 s lease, renewed every 2 s). Only the holder runs the controller. A
+//! holder that finds another holder, or cannot renew within the renew deadline (10 s, inside the lease
+//! duration), cancels [`Leadership::lost`]: the caller ends that term of leadership, stops every reconcile,
+//! and campaigns again (`run.rs`), so two managers never write at once and the process is not restarted.
 
 use std::sync::Arc;
 use std::time::Duration;

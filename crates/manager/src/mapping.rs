@@ -1,5 +1,5 @@
 //! Building the Secret's `data` from a SecretSync's `spec.secretObject` and the files a provider returned
-//! (SPEC §5.5), item by item for partial sync (SPEC A5) or all-or-nothing.
+//! (docs/API.md#data-mapping), item by item for partial sync (docs/API.md#partial-sync) or all-or-nothing.
 //!
 //! For each `secretObject.data[i]`, in order: `sourcePath` and `targetKey` are trimmed and must not be empty;
 //! the file is looked up exactly (case-sensitive); its bytes become the value. When the Secret type is exactly
@@ -10,10 +10,13 @@
 //!   (SEC1, named curve). Other PKCS#8 algorithms (Ed25519, …) are rejected.
 //! * `tls.crt`: every `CERTIFICATE` PEM block in input order, or else the PKCS#12 certificates (leaf first when
 //!   it can be identified).
+//! * `ca.crt`: the certificates of `tls.crt` but the leaf (the issuing chain); a self-signed leaf alone is
+//!   its own CA, a CA-issued leaf without its chain is rejected.
 //! * any other key is rejected.
 //!
-//! Differences from upstream: when no private key can be parsed, upstream writes an empty `PRIVATE KEY` block
-//! without error; here it is an error (`failed to get cert data for tls.key: …`).
+//! Differences from upstream: upstream accepts only `tls.key` and `tls.crt`; and when no private key can be
+//! parsed, upstream writes an empty `PRIVATE KEY` block without error, where here it is an error
+//! (`failed to get cert data for tls.key: …`).
 //!
 //! Secret bytes never appear in errors or `Debug` output.
 

@@ -8,9 +8,10 @@
 //!   (`Valid`, `NotYetValid`, `Expiring`, `Expired`; [`crate::expiry`]), and
 //!   `secretsync_earliest_expiry_timestamp_seconds`, the soonest `exp` among them (0: none). Which objects
 //!   they are is in each SecretSync's `status.validity` (`kubectl sse status -A -o wide`), not in labels.
-//! * The controller-runtime names of the Go controller (SPEC §6.4), so its dashboards keep working:
-//!   `controller_runtime_reconcile_total{controller,result}`, `controller_runtime_reconcile_errors_total`,
-//!   `controller_runtime_reconcile_time_seconds`, `controller_runtime_max_concurrent_reconciles`.
+//! * The controller-runtime names of the Go controller (docs/API.md#health-and-metrics), so its dashboards
+//!   keep working: `controller_runtime_reconcile_total{controller,result}`,
+//!   `controller_runtime_reconcile_errors_total`, `controller_runtime_reconcile_time_seconds`,
+//!   `controller_runtime_max_concurrent_reconciles`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};

@@ -30,7 +30,7 @@ pub enum Outcome {
         /// Hash of the synced state.
         hash: String,
     },
-    /// Some items failed; the healthy ones were written (A5).
+    /// Some items failed; the healthy ones were written (docs/API.md#partial-sync).
     Partial {
         /// What the Secret write did.
         written: Written,

@@ -1,14 +1,14 @@
 //! Writing the synced Secret, and never touching one that is not ours.
 //!
-//! The manager has `create` and `patch` on Secrets and no read (SPEC §7.4). It still knows, before it writes,
-//! whether the Secret is absent, ours and unchanged, ours and drifted, or foreign — by sending a JSON patch
-//! made **only of `test` operations**: the API server evaluates them atomically and writes nothing when
-//! they hold (an unchanged object is not persisted, so its resourceVersion does not move). kube-apiserver
-//! answers 404 when the Secret is absent and, when a test fails, the same generic 422 it gives any JSON
-//! patch it cannot apply ([`ClusterError::is_patch_not_applicable`]) — which is why a check never carries
-//! other operations: for a test-only patch that answer can only mean "a test did not hold". The write
-//! itself is a forced server-side apply (A6), or for partial sync a merge patch whose `resourceVersion`
-//! precondition pins it to the Secret the ownership check just saw.
+//! The manager has `create` and `patch` on Secrets and no read (docs/ADMISSION.md#manager-rbac). It still
+//! knows, before it writes, whether the Secret is absent, ours and unchanged, ours and drifted, or foreign —
+//! by sending a JSON patch made **only of `test` operations**: the API server evaluates them atomically and
+//! writes nothing when they hold (an unchanged object is not persisted, so its resourceVersion does not
+//! move). kube-apiserver answers 404 when the Secret is absent and, when a test fails, the same generic 422
+//! it gives any JSON patch it cannot apply ([`ClusterError::is_patch_not_applicable`]) — which is why a check
+//! never carries other operations: for a test-only patch that answer can only mean "a test did not hold". The
+//! write itself is a forced server-side apply (docs/API.md#field-manager), or for partial sync a merge patch
+//! whose `resourceVersion` precondition pins it to the Secret the ownership check just saw.
 //!
 //! | check                                   | answer | meaning                         | next                  |
 //! |-----------------------------------------|--------|---------------------------------|-----------------------|

@@ -1,9 +1,10 @@
 //! The next `SecretSync.status`, computed from the current one and the outcome of a sync (no I/O).
 //!
-//! Conditions use the Arc vocabulary (A4): `Create` until the first successful sync, then `Update`, and
-//! `Ready` mirroring the latest outcome for GitOps health checks. The QUIRKs of SPEC §5.2 are fixed: any
-//! success sets its condition True (no sticky failure), nothing is True before the write succeeded, and
-//! conditions carry the real cause.
+//! Conditions use the Arc vocabulary (docs/API.md#status-conditions): `Create` until the first successful
+//! sync, then `Update`, and `Ready` mirroring the latest outcome for GitOps health checks. The upstream
+//! defects (docs/API.md#what-the-original-did-and-what-sse-rs-does-instead) are fixed: any success sets its
+//! condition True (no sticky failure), nothing is True before the write succeeded, and conditions carry the
+//! real cause.
 //!
 //! A status identical to the current one (ignoring `lastCheckedTime`/`nextCheckTime`) is not written, so a
 //! poll where nothing changed bumps no resourceVersion.

@@ -4,8 +4,8 @@
 //! validate ─▶ class ─▶ tokens ─▶ mount ─▶ map ─▶ hash ─▶ write ─▶ Outcome (the status step is the caller's)
 //! ```
 //!
-//! With partial sync (A5) the mount stage makes one Mount per object, so one failing object cannot block
-//! the others; the map and write stages then keep the healthy keys only.
+//! With partial sync (docs/API.md#partial-sync) the mount stage makes one Mount per object, so one failing
+//! object cannot block the others; the map and write stages then keep the healthy keys only.
 //!
 //! Before the mount stage, when the provider serves change detection, its fingerprint of the objects is
 //! asked for; if nothing changed since the last full sync (see [`crate::changes`]) the check ends there,

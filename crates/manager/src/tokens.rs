@@ -1,5 +1,6 @@
-//! Service-account tokens for providers (SPEC §2.5, §5.4): one TokenRequest per audience, 600 s, reused
-//! until 80 % of their life has passed, then refreshed. A failed refresh keeps using a still-valid token.
+//! Service-account tokens for providers (docs/PROVIDER.md#service-account-tokens): one TokenRequest per
+//! audience, 600 s, reused until 80 % of their life has passed, then refreshed. A failed refresh keeps using
+//! a still-valid token.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

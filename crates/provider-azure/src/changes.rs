@@ -378,7 +378,8 @@ impl ChangeDetector {
     }
 }
 
-/// The `permission` the manager sends with every Mount (SPEC §2.4); change detection writes no file.
+/// The `permission` the manager sends with every Mount (docs/PROVIDER.md#mount-request); change detection
+/// writes no file.
 const PERMISSION: &str = "420";
 
 /// The fingerprint of an object last updated at `updated` (Unix seconds), read at `read_at` (Unix

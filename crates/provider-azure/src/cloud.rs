@@ -1,4 +1,4 @@
-//! Azure clouds: where Entra ID and Key Vault live for each `cloudName` (SPEC §8.3).
+//! Azure clouds: where Entra ID and Key Vault live for each `cloudName` (docs/PROVIDER.md#clouds).
 //!
 //! `AzureStackCloud` reads its endpoints from the JSON environment file named by `cloudEnvFileName` (the
 //! Go autorest format). Upstream exports `AZURE_ENVIRONMENT_FILEPATH` process-wide for that, which races

@@ -1,6 +1,6 @@
-//! Content transformations of the Azure Key Vault provider (SPEC §8.6, §8.8): turning what Key Vault returns
-//! into the bytes of the files a mount produces. Everything here is pure — no I/O, no logging — so the
-//! transformations are testable on their own and the fetch code only moves bytes.
+//! Content transformations of the Azure Key Vault provider (docs/PROVIDER.md#content-transformations):
+//! turning what Key Vault returns into the bytes of the files a mount produces. Everything here is pure — no
+//! I/O, no logging — so the transformations are testable on their own and the fetch code only moves bytes.
 //!
 //! | Function | Used for | What it does |
 //! |---|---|---|
@@ -12,8 +12,9 @@
 //! PEM is read and written with Go's `encoding/pem` rules (`\n` line endings, 64-column base64, every block
 //! ending in a newline, text outside blocks skipped) so files are byte-identical to the upstream provider's.
 //!
-//! Error texts are the upstream ones (SPEC §8.9) where upstream has one. No error message and no `Debug`
-//! output contains secret material: decode errors carry an offset, never the offending byte.
+//! Error texts are the upstream ones (docs/PROVIDER.md#content-transformations) where upstream has one. No
+//! error message and no `Debug` output contains secret material: decode errors carry an offset, never the
+//! offending byte.
 
 mod chain;
 mod codec;

@@ -9,8 +9,9 @@
 //!                                                   └──▶ content (PEM/PFX/JWK transformations, pure)
 //! ```
 //!
-//! The behaviour is that of Microsoft's provider (SPEC §8) with the fixes of SPEC Part A; [`server`] wires
-//! the process together.
+//! The behaviour is that of Microsoft's provider (docs/PROVIDER.md#the-azure-provider) with the fixes listed
+//! in docs/COMPATIBILITY.md#upstream-defects-and-what-sse-rs-does-instead; [`server`] wires the process
+//! together.
 
 pub mod args;
 pub mod auth;

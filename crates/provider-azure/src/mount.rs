@@ -1,8 +1,9 @@
-//! The Mount pipeline (SPEC §8.2): parameters → versions → fetch → transform → files.
+//! The Mount pipeline (docs/PROVIDER.md#mount-pipeline): parameters → versions → fetch → transform → files.
 //!
-//! Differences from upstream, all deliberate (SPEC Part A and the provider issue):
+//! Differences from upstream, all deliberate (the provider's rows of
+//! docs/COMPATIBILITY.md#upstream-defects-and-what-sse-rs-does-instead):
 //! * objects are fetched concurrently (bounded per Mount), results keep the declared order;
-//! * `objectVersionHistory: N` yields exactly N files (A10);
+//! * `objectVersionHistory: N` yields exactly N files (docs/PROVIDER.md#version-history);
 //! * credentials and clients are reused across Mounts (see [`crate::keyvault`]).
 //!
 //! A Mount is all-or-nothing: the first failure fails the request and cancels the fetches still running.
@@ -22,8 +23,9 @@ use crate::params::{
     self, DefaultCloud, KeyVaultObject, MountParams, ObjectLabel, ParamError, UnmarshalError, keys,
 };
 
-/// Why a Mount failed. `Display` is the upstream provider's text, which the caller receives verbatim (SPEC
-/// §8.9): `failed to mount objects, error: …`, except for a request whose JSON fields do not parse.
+/// Why a Mount failed. `Display` is the upstream provider's text, which the caller receives verbatim
+/// (docs/PROVIDER.md#error-answers): `failed to mount objects, error: …`, except for a request whose JSON
+/// fields do not parse.
 #[derive(Debug, thiserror::Error)]
 pub enum MountError {
     /// `attributes`, `secrets` or `permission` is not JSON of the expected shape (returned unwrapped, as
@@ -311,7 +313,7 @@ pub(crate) fn label(object: &KeyVaultObject, version: &str) -> ObjectLabel {
     }
 }
 
-/// The units of an object with `objectVersionHistory: N > 1` (SPEC §8.7 with decision A10): enabled
+/// The units of an object with `objectVersionHistory: N > 1` (docs/PROVIDER.md#version-history): enabled
 /// versions newest first, starting at `objectVersion` (or the newest for `""`/`latest`), exactly N at most.
 fn history(object: &Arc<KeyVaultObject>, versions: &[crate::keyvault::VersionItem]) -> Vec<Unit> {
     let mut sorted: Vec<_> = versions.iter().collect();

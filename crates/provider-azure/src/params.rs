@@ -1,9 +1,11 @@
 //! Parsing and validating a `MountRequest` into a typed [`MountParams`], before any network call: [`decode`]
 //! reads its JSON fields, [`Decoded::validate`] applies the rules.
 //!
-//! The rules and error texts are those of the upstream Azure provider (SPEC §8.2–§8.4, §8.9), with the
-//! QUIRK fixes of SPEC Part A: an invalid `filePermission` is an error (not mode 0), and the cloud
-//! environment file is read per request instead of being exported as a process-global variable.
+//! The rules and error texts are those of the upstream Azure provider (docs/PROVIDER.md#parameters,
+//! docs/PROVIDER.md#objects, docs/PROVIDER.md#error-answers), with two upstream defects fixed
+//! (docs/COMPATIBILITY.md#upstream-defects-and-what-sse-rs-does-instead): an invalid `filePermission` is an
+//! error (not mode 0), and the cloud environment file is read per request instead of being exported as a
+//! process-global variable.
 
 mod errors;
 mod identity;
@@ -56,7 +58,7 @@ pub struct MountParams {
 }
 
 impl MountParams {
-    /// `https://<vault>.<suffix>` after validating the vault name (SPEC §8.3).
+    /// `https://<vault>.<suffix>` after validating the vault name (docs/PROVIDER.md#parameters).
     pub fn vault_url(&self) -> Result<String, ParamError> {
         let name = &self.vault_name;
         if !(3..=24).contains(&name.len()) {

@@ -1,4 +1,5 @@
-//! Condition vocabulary of `SecretSync.status.conditions` (SPEC A4) and a pure condition-merge helper.
+//! Condition vocabulary of `SecretSync.status.conditions` (docs/API.md#status-conditions) and a pure
+//! condition-merge helper.
 //!
 //! Condition types are the Arc ones, [`CREATE`] and [`UPDATE`], plus [`READY`] for GitOps health checks. A
 //! condition's `reason` is one of [`Reason`]; its `message` carries the real cause (never a secret value).
@@ -45,7 +46,7 @@ pub const STATUS_FALSE: &str = "False";
 /// Condition `status` value `Unknown`.
 pub const STATUS_UNKNOWN: &str = "Unknown";
 
-/// Condition reasons (the Arc Secret Store extension vocabulary, SPEC A4 / §5.10).
+/// Condition reasons (the Arc Secret Store extension vocabulary, docs/API.md#status-reasons).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Reason {
     /// The Secret was created.

@@ -1,7 +1,7 @@
 //! Interface constants shared by the manager, the provider client, the deploy manifests and the tests.
 //!
-//! Every value here is an interface fact (SPEC Appendix C, §2.4, §2.5, §6.2, §6.3, Part A): changing one
-//! changes what other programs see, so each is defined exactly once.
+//! Every value here is an interface fact (docs/API.md#interface-constants): changing one changes what other
+//! programs see, so each is defined exactly once.
 
 // ---------------------------------------------------------------------------------------------------------------
 // API identity
@@ -32,7 +32,7 @@ pub const SECRET_PROVIDER_CLASS_KIND: &str = "SecretProviderClass";
 pub const SECRET_PROVIDER_CLASS_PLURAL: &str = "secretproviderclasses";
 /// Name of the `SecretProviderClass` CustomResourceDefinition.
 pub const SECRET_PROVIDER_CLASS_CRD_NAME: &str = "secretproviderclasses.secrets-store.csi.x-k8s.io";
-/// Deprecation warning served for `secrets-store.csi.x-k8s.io/v1alpha1` (SPEC §3).
+/// Deprecation warning served for `secrets-store.csi.x-k8s.io/v1alpha1` (docs/API.md#secretproviderclass).
 pub const SECRET_PROVIDER_CLASS_V1ALPHA1_DEPRECATION: &str =
     "secrets-store.csi.x-k8s.io/v1alpha1 is deprecated. Use secrets-store.csi.x-k8s.io/v1 instead.";
 
@@ -46,7 +46,7 @@ pub const CONTROLLER_LABEL_KEY: &str = "secrets-store.sync.x-k8s.io";
 pub const CONTROLLER_LABEL_VALUE: &str = "";
 /// Prefix reserved for the controller: user labels and annotations in `spec.secretObject` must not start with it.
 pub const RESERVED_KEY_PREFIX: &str = "secrets-store.sync.x-k8s.io";
-/// Server-side-apply field manager for the Secret and the SecretSync status (SPEC A6).
+/// Server-side-apply field manager for the Secret and the SecretSync status (docs/API.md#field-manager).
 pub const FIELD_MANAGER: &str = "secrets-store-sync-controller";
 /// Field manager used by upstream releases up to v0.0.4; only needed to recognise their managed fields.
 pub const LEGACY_FIELD_MANAGER: &str = "v1-secrets-store-sync-controller";
@@ -54,7 +54,7 @@ pub const LEGACY_FIELD_MANAGER: &str = "v1-secrets-store-sync-controller";
 pub const DEFAULT_SECRET_TYPE: &str = "Opaque";
 
 // ---------------------------------------------------------------------------------------------------------------
-// Provider Mount call (SPEC §2.4, §2.5)
+// Provider Mount call (docs/PROVIDER.md#mount-request, docs/PROVIDER.md#service-account-tokens)
 // ---------------------------------------------------------------------------------------------------------------
 
 /// Fixed `MountRequest.secrets` (there is no `nodePublishSecretRef` in secret sync).
@@ -71,11 +71,11 @@ pub const TOKEN_EXPIRATION_SECONDS: i64 = 600;
 pub const DEFAULT_PROVIDER_VOLUME: &str = "/provider";
 /// Suffix of a provider socket file name: the socket of provider `P` is `<volume>/P.sock`.
 pub const PROVIDER_SOCKET_SUFFIX: &str = ".sock";
-/// Maximum length of a provider name (`^[a-zA-Z0-9_-]{0,30}$`, SPEC §2.3).
+/// Maximum length of a provider name (`^[a-zA-Z0-9_-]{0,30}$`, docs/PROVIDER.md#dialing-a-provider).
 pub const PROVIDER_NAME_MAX_LEN: usize = 30;
 
 // ---------------------------------------------------------------------------------------------------------------
-// Process (SPEC §6.2, §6.3, Part A)
+// Process (docs/API.md#manager-process)
 // ---------------------------------------------------------------------------------------------------------------
 
 /// Env var with the manager pod's name (downward API), sent as the `csi.storage.k8s.io/pod.name` Mount attribute.
@@ -88,18 +88,21 @@ pub const ENV_POD_NAMESPACE: &str = "SYNC_CONTROLLER_POD_NAMESPACE";
 /// Name of the leader-election Lease (`coordination.k8s.io/v1`).
 pub const LEADER_ELECTION_ID: &str = "29f1d54e.secret-sync.x-k8s.io";
 
-/// Arc setting `rotationPollIntervalInSeconds` default (SPEC A5).
+/// Arc setting `rotationPollIntervalInSeconds` default (docs/API.md#settings-and-flags).
 pub const DEFAULT_ROTATION_POLL_INTERVAL_SECONDS: u64 = 3600;
-/// Arc setting `jitterSeconds` default (SPEC A5).
+/// Arc setting `jitterSeconds` default (docs/API.md#settings-and-flags).
 pub const DEFAULT_JITTER_SECONDS: u64 = 0;
-/// Arc setting `enablePartialSecretSync` default (SPEC A5).
+/// Arc setting `enablePartialSecretSync` default (docs/API.md#settings-and-flags).
 pub const DEFAULT_ENABLE_PARTIAL_SECRET_SYNC: bool = true;
 
-/// Prefix of `status.syncHash` values written by SSE-rs (keyed MAC, SPEC A8). Upstream writes `v1:`.
+/// Prefix of `status.syncHash` values written by SSE-rs (keyed MAC, docs/API.md#sync-hash). Upstream writes
+/// `v1:`.
 pub const SYNC_HASH_PREFIX: &str = "v2:";
 
-/// True when `name` is a valid provider name (`^[a-zA-Z0-9_-]{0,30}$`). Like upstream, the empty string is valid
-/// here; it then fails socket discovery with "provider not found".
+/// True when `name` matches upstream's provider-name pattern `^[a-zA-Z0-9_-]{0,30}$`, which admits the empty
+/// string. The manager refuses an empty name on its own before socket discovery, answering
+/// `invalid provider: provider ""` where upstream answers "provider not found"
+/// (docs/COMPATIBILITY.md#upstream-defects-and-what-sse-rs-does-instead).
 pub fn is_valid_provider_name(name: &str) -> bool {
     name.len() <= PROVIDER_NAME_MAX_LEN
         && name

@@ -1,6 +1,7 @@
-//! `SecretProviderClass` (`secrets-store.csi.x-k8s.io`), the Secrets Store CSI Driver's provider configuration
-//! (SPEC §3). The sync controller uses only `spec.provider`, `spec.parameters`, `metadata.uid` and
-//! `metadata.generation`; `spec.secretObjects` is the CSI driver's own sync feature and is ignored.
+//! `SecretProviderClass` (`secrets-store.csi.x-k8s.io`), the Secrets Store CSI Driver's provider
+//! configuration (docs/API.md#secretproviderclass). The sync controller uses only `spec.provider`,
+//! `spec.parameters`, `metadata.uid` and `metadata.generation`; `spec.secretObjects` is the CSI driver's own
+//! sync feature and is ignored.
 //!
 //! The CRD is owned by the CSI driver project. [`crd`] reproduces it so SSE-rs can be installed without the
 //! driver: version `v1` (served, storage) and the deprecated `v1alpha1` (served, not storage, with the upstream

@@ -1,5 +1,5 @@
 //! `SecretSync` (`secret-sync.x-k8s.io/v1alpha1`): which provider objects become which keys of a Kubernetes
-//! Secret of the same name and namespace (SPEC §4, Part A).
+//! Secret of the same name and namespace (docs/API.md#secretsync).
 //!
 //! The schema carries every validation of the upstream HEAD CRD (patterns, lengths, list-map keys, CEL rules with
 //! their exact messages). The status adds, beyond upstream, the times operators need to see whether and when the
@@ -24,8 +24,8 @@ use crate::{
 
 impl SecretSync {
     /// The owner reference every synced Secret carries: this SecretSync, exactly as the original controller
-    /// writes it (SPEC §5.8: no `controller`, no `blockOwnerDeletion`), so Secrets created by the original
-    /// are recognised as ours after a migration.
+    /// writes it (no `controller`, no `blockOwnerDeletion`; docs/API.md#the-synced-secret), so Secrets
+    /// created by the original are recognised as ours after a migration.
     pub fn secret_owner(&self) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
         use kube::ResourceExt as _;
         k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {

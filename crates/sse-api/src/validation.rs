@@ -1,6 +1,6 @@
-//! Validation of `SecretSync` input: the schema patterns and CEL rules of the CRD (SPEC §4.2), and
-//! [`validate_secret_object`], the controller's defence-in-depth check run before anything is written
-//! (SPEC §5.2 QUIRK 4, §5.5).
+//! Validation of `SecretSync` input: the schema patterns and CEL rules of the CRD
+//! (docs/API.md#secretsync-spec), and [`validate_secret_object`], the controller's defence-in-depth check run
+//! before anything is written (docs/API.md#checks-before-anything-is-written).
 //!
 //! The API server enforces the patterns and CEL rules at admission. The controller repeats the checks it can do
 //! without a regex engine, because a SecretSync may have been stored under an older, laxer CRD and because the

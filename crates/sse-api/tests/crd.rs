@@ -1,6 +1,7 @@
-//! The generated CRDs carry every interface fact of SPEC §3, §4 and A11: identity, subresources, printer columns,
-//! list-map keys, CEL rules with their exact messages, and every pattern/length/item limit. Expected strings are
-//! written out here (copied from the SPEC), not taken from the crate's constants, so a wrong constant fails.
+//! The generated CRDs carry every interface fact of docs/API.md#secretproviderclass and
+//! docs/API.md#secretsync: identity, subresources, printer columns, list-map keys, CEL rules with their exact
+//! messages, and every pattern/length/item limit. Expected strings are written out here (copied from
+//! docs/API.md), not taken from the crate's constants, so a wrong constant fails.
 
 use kube::CustomResourceExt;
 use serde_json::{Value, json};

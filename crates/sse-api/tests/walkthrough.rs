@@ -1,6 +1,7 @@
-//! The Azure Arc Secret Store extension walkthrough objects apply unchanged (SPEC A1): they deserialise into the
-//! types and serialise back to exactly what was written. Unset optional fields are never serialised, so a
-//! server-side-apply body carries only the fields that are set.
+//! The Azure Arc Secret Store extension walkthrough objects apply unchanged
+//! (docs/COMPATIBILITY.md#which-original): they deserialise into the types and serialise back to exactly what
+//! was written. Unset optional fields are never serialised, so a server-side-apply body carries only the
+//! fields that are set.
 
 use std::collections::BTreeMap;
 

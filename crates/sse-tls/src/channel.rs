@@ -2,8 +2,8 @@
 //!
 //! tonic refuses a TLS config on `unix:` endpoints, so the TLS handshake happens in our connector and
 //! tonic sees a plain HTTP/2 stream. The request URI is `http://localhost`, so the `:authority` is
-//! `localhost` as gRPC-Go sends for Unix targets (SPEC §2.3), and the server name verified in the
-//! provider's certificate is `localhost` too.
+//! `localhost` as gRPC-Go sends for Unix targets (docs/PROVIDER.md#dialing-a-provider), and the server name
+//! verified in the provider's certificate is `localhost` too.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -62,8 +62,8 @@ pub async fn type_not_allowed_by_policy(w: &World, ns: &str) -> Result<()> {
 
 pub async fn service_account_token_type_denied(w: &World, ns: &str) -> Result<()> {
     w.vault_class(ns, "t", "v").await?;
-    // As SPEC §9.1 B7: with the annotation the API server's own Secret validation requires for this type,
-    // so that the admission policy is what refuses it.
+    // As docs/TESTING.md#acceptance-scenarios B7: with the annotation the API server's own Secret validation
+    // requires for this type, so that the admission policy is what refuses it.
     let yaml = sync_yaml(ns, "satoken", "spc", "kubernetes.io/service-account-token", &[("t", "bar")], "").replace(
     "    type: kubernetes.io/service-account-token\n",
     &format!("    type: kubernetes.io/service-account-token\n    annotations: {{kubernetes.io/service-account.name: {SA}}}\n"),
@@ -128,7 +128,8 @@ pub async fn crd_validation_label_value(w: &World, ns: &str) -> Result<()> {
 }
 
 pub async fn token_policy_denies_other_requests(w: &World, ns: &str) -> Result<()> {
-    // Acting as the manager: only the configured audience with a 600 s lifetime is allowed (SPEC §9.3 T1–T4).
+    // Acting as the manager: only the configured audience with a 600 s lifetime is allowed
+    // (docs/TESTING.md#acceptance-scenarios T1–T6).
     let request = |audience: &str, seconds: &str| {
         let (aud, dur) = (format!("--audience={audience}"), format!("--duration={seconds}s"));
         async move {
@@ -181,7 +182,7 @@ pub async fn token_policy_denies_other_requests(w: &World, ns: &str) -> Result<(
 }
 
 pub async fn crd_validation_patterns(w: &World, ns: &str) -> Result<()> {
-    // SPEC §9.3 A5, A6.
+    // docs/TESTING.md#acceptance-scenarios A5, A6.
     let bad_sa = sync_yaml(ns, "badsa", "spc", "Opaque", &[("t", "bar")], "").replace(
         &format!("serviceAccountName: {SA}"),
         "serviceAccountName: defa:ult",
@@ -209,7 +210,7 @@ pub async fn crd_validation_patterns(w: &World, ns: &str) -> Result<()> {
 }
 
 pub async fn policies_bind_the_manager(w: &World, ns: &str) -> Result<()> {
-    // SPEC §9.3, acting as the manager's ServiceAccount.
+    // docs/TESTING.md#acceptance-scenarios, acting as the manager's ServiceAccount.
     // P1: a Secret without a SecretSync owner.
     let orphan = format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: orphan, namespace: {ns}, labels: {{secrets-store.sync.x-k8s.io: \"\"}}}}\ntype: Opaque\ndata: {{a: YQ==}}\n"
@@ -320,7 +321,7 @@ pub async fn policies_bind_the_manager(w: &World, ns: &str) -> Result<()> {
 }
 
 pub async fn secret_type_is_immutable(w: &World, ns: &str) -> Result<()> {
-    // SPEC §9.4 X8: the type of an existing Secret is immutable.
+    // docs/TESTING.md#acceptance-scenarios X8: the type of an existing Secret is immutable.
     w.vault_class(ns, "ty", "v").await?;
     w.k.apply(&sync_yaml(
         ns,

@@ -183,7 +183,8 @@ pub async fn offline_keeps_secret_and_recovers(w: &World, ns: &str) -> Result<()
 }
 
 pub async fn spc_change_resyncs(w: &World, ns: &str) -> Result<()> {
-    // A7: a SecretProviderClass change re-syncs the SecretSyncs that use it (no SecretSync edit).
+    // Triggers (docs/API.md#triggers): a SecretProviderClass change re-syncs the SecretSyncs that use it (no
+    // SecretSync edit).
     w.emulator.store().set_secret(VAULT, "spc-a", "from-a");
     w.emulator.store().set_secret(VAULT, "spc-b", "from-b");
     w.k.apply(&w.spc(
@@ -212,7 +213,8 @@ pub async fn spc_change_resyncs(w: &World, ns: &str) -> Result<()> {
 }
 
 pub async fn partial_sync(w: &World, ns: &str) -> Result<()> {
-    // A5: one object missing in the vault; the healthy key is written, the status is PartialSync.
+    // Partial sync (docs/API.md#partial-sync): one object missing in the vault; the healthy key is written,
+    // the status is PartialSync.
     w.emulator.store().set_secret(VAULT, "part-ok", "healthy");
     w.k.apply(&w.spc(
         ns,
@@ -250,8 +252,9 @@ pub async fn partial_sync(w: &World, ns: &str) -> Result<()> {
 }
 
 pub async fn quiet_poll_writes_nothing(w: &World, ns: &str) -> Result<()> {
-    // A7: checks where nothing changed write nothing: no resourceVersion moves. The suite's manager checks
-    // every 20 s; there is no signal for "nothing happened", so this waits out more than two intervals.
+    // Triggers (docs/API.md#triggers): checks where nothing changed write nothing: no resourceVersion moves.
+    // The suite's manager checks every 20 s; there is no signal for "nothing happened", so this waits out
+    // more than two intervals.
     w.vault_class(ns, "quiet", "v").await?;
     w.k.apply(&sync_yaml(ns, "quiet", "spc", "Opaque", &[("quiet", "bar")], ""))
         .await?;
@@ -384,8 +387,9 @@ pub async fn edited_owned_secret_is_restored(w: &World, ns: &str) -> Result<()> 
     Ok(())
 }
 
-/// A5 on a real server: while one object fails, a hand-edited healthy key is repaired (the guarded
-/// merge patch), and once the missing object appears the Secret becomes complete.
+/// Partial sync (docs/API.md#partial-sync) on a real server: while one object fails, a hand-edited healthy
+/// key is repaired (the guarded merge patch), and once the missing object appears the Secret becomes
+/// complete.
 pub async fn partial_sync_repairs_an_edited_key_and_completes(w: &World, ns: &str) -> Result<()> {
     w.emulator.store().set_secret(VAULT, "pr-ok", "healthy");
     w.k.apply(&w.spc(

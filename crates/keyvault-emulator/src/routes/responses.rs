@@ -111,7 +111,7 @@ pub(super) fn not_found(kind: ObjectKind, name: &str, version: Option<&str>) -> 
 }
 
 /// 403 `ForbiddenByRbac`: an RBAC vault and a caller without a role assignment (the message shape of
-/// KEYVAULT.md's error table, from real responses). `op` is the emulator's operation name, e.g. `secrets.get`.
+/// docs/KEYVAULT.md#errors, from real responses). `op` is the emulator's operation name, e.g. `secrets.get`.
 pub(crate) fn forbidden_by_rbac(vault: &str, op: &str) -> Response {
     let (collection, verb) = op.split_once('.').unwrap_or(("secrets", "get"));
     let action = match (collection, verb) {

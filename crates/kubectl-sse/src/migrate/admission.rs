@@ -21,10 +21,11 @@ const CREDENTIAL_TYPES: [&str; 2] = [
     "kubernetes.io/service-account-token",
     "bootstrap.kubernetes.io/token",
 ];
-/// The Secret type whose values the manager splits by key name (SPEC §5.5).
+/// The Secret type whose values the manager splits by key name (docs/API.md#kubernetesiotls-keys).
 pub(super) const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
-/// The only keys a `kubernetes.io/tls` SecretSync may map.
-const TLS_KEYS: [&str; 2] = ["tls.crt", "tls.key"];
+/// The only keys a `kubernetes.io/tls` SecretSync may map: those the manager's TLS post-processing accepts
+/// (`cert_part` in crates/manager/src/mapping/tls.rs), the issuing chain `ca.crt` included.
+const TLS_KEYS: [&str; 3] = ["tls.crt", "tls.key", "ca.crt"];
 
 /// Where a generated SecretSync's parts come from in the source, for notes.
 pub(super) struct SourceFields<'a> {
@@ -79,7 +80,7 @@ pub(super) fn admissible(spec: &SecretSyncSpec, fields: &SourceFields<'_>, notes
             notes.add(
                 fields.data,
                 format!(
-                    "SSE-rs splits a kubernetes.io/tls object into tls.crt and tls.key and refuses other keys ({}): the SecretSync is not printed",
+                    "SSE-rs splits a kubernetes.io/tls object into tls.crt, tls.key and ca.crt and refuses other keys ({}): the SecretSync is not printed",
                     others.join(", ")
                 ),
             );

@@ -1,4 +1,4 @@
-//! The kube-runtime controller: what triggers a reconcile (A7), and the caches it reads.
+//! The kube-runtime controller: what triggers a reconcile (docs/API.md#triggers), and the caches it reads.
 //!
 //! * SecretSync create and generation change (so `forceSynchronization` works at once);
 //! * a SecretProviderClass change re-syncs every SecretSync that uses it — whichever of the two the caches

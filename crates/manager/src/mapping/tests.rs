@@ -1,5 +1,6 @@
-//! Unit tests of SPEC §5.5 with real keys and certificates (rcgen) and PKCS#12 archives (p12-keystore).
-//! The fixtures and the robustness properties live here; the rules, by subject, in `tests/`.
+//! Unit tests of the data mapping (docs/API.md#data-mapping) with real keys and certificates (rcgen) and
+//! PKCS#12 archives (p12-keystore). The fixtures and the robustness properties live here; the rules, by
+//! subject, in `tests/`.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;

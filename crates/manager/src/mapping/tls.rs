@@ -1,6 +1,7 @@
-//! `kubernetes.io/tls` post-processing (SPEC §5.5 step 4): the private key (`tls.key`) and the certificates
-//! (`tls.crt`) out of PEM or PKCS#12 (PFX) provider content, and, beyond upstream (which refuses every other
-//! key), the issuing chain (`ca.crt`, the key cert-manager and ingress controllers read for the CA).
+//! `kubernetes.io/tls` post-processing (docs/API.md#kubernetesiotls-keys): the private key (`tls.key`) and
+//! the certificates (`tls.crt`) out of PEM or PKCS#12 (PFX) provider content, and, beyond upstream (which
+//! refuses every other key), the issuing chain (`ca.crt`, the key cert-manager and ingress controllers read
+//! for the CA).
 //!
 //! Errors never carry key or certificate bytes; at most a PEM block label (sanitised) is named.
 
@@ -100,8 +101,9 @@ impl Pkcs12Problem {
     }
 }
 
-/// The SPEC §5.5 TLS post-processing of one value: `tls.key` → one `RSA PRIVATE KEY` / `EC PRIVATE KEY`
-/// block, `tls.crt` → the certificate blocks; any other key is not supported.
+/// The TLS post-processing of one value (docs/API.md#kubernetesiotls-keys): `tls.key` → one
+/// `RSA PRIVATE KEY` / `EC PRIVATE KEY` block, `tls.crt` → the certificate blocks, `ca.crt` → the issuing
+/// chain; any other key is not supported.
 pub(crate) fn cert_part(data: &[u8], key: &str) -> Result<Vec<u8>, CertError> {
     match key {
         "tls.key" => private_key(data),

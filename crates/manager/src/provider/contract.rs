@@ -91,7 +91,8 @@ pub(super) fn digest(response: &provider_proto::ssers::FingerprintsResponse) -> 
     }
 }
 
-/// SPEC §2.6: an error code or missing object versions is a failure; later duplicates of a path win.
+/// docs/PROVIDER.md#interpreting-the-answer: an error code or missing object versions is a failure; later
+/// duplicates of a path win.
 pub fn interpret(response: provider_proto::v1alpha1::MountResponse) -> Result<Mounted, ProviderError> {
     if let Some(error) = response.error.filter(|e| !e.code.is_empty()) {
         return Err(ProviderError::ErrorCode(error.code));
@@ -109,7 +110,8 @@ pub fn interpret(response: provider_proto::v1alpha1::MountResponse) -> Result<Mo
     })
 }
 
-/// The Mount `attributes` (SPEC §2.4): SPC parameters, then the pod attributes, then the tokens.
+/// The Mount `attributes` (docs/PROVIDER.md#mount-request): SPC parameters, then the pod attributes, then
+/// the tokens.
 pub fn attributes(
     parameters: &BTreeMap<String, String>,
     pod_name: &str,

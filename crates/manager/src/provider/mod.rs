@@ -1,4 +1,4 @@
-//! Calling providers over the `v1alpha1.CSIDriverProvider` contract (SPEC §2).
+//! Calling providers over the `v1alpha1.CSIDriverProvider` contract (docs/PROVIDER.md#the-provider-contract).
 //!
 //! One lazily connected channel per provider, to `<providers-dir>/<provider>.sock`, with mutual TLS unless
 //! the provider is explicitly configured as plaintext (third-party providers). Every Mount has a deadline
@@ -127,7 +127,8 @@ impl ProviderClients {
         }
     }
 
-    /// Call Mount with the fixed values of SPEC §2.4 and interpret the response per §2.6.
+    /// Call Mount with the fixed values of docs/PROVIDER.md#mount-request and interpret the response per
+    /// docs/PROVIDER.md#interpreting-the-answer.
     pub async fn mount(&self, provider: &str, attributes: String) -> Result<Mounted, ProviderError> {
         let answer = self
             .call(provider, |channel, max_recv| async move {

@@ -116,7 +116,7 @@ fn plain_hex_decodes_and_errors() {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Error texts (SPEC §8.9).
+// Error texts (docs/PROVIDER.md#content-transformations).
 
 #[test]
 fn error_texts_are_upstreams() {

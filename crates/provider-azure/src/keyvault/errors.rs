@@ -46,7 +46,7 @@ pub struct HttpClientError(pub(super) reqwest::Error);
 /// `&str`, which fails on any JSON escape, so Key Vault's RBAC denial (its message has `\r\n` line breaks)
 /// came out as `403: {the raw body}` with the status as its code. The inner code tells a missing role
 /// (`ForbiddenByRbac`), a missing access policy (`AccessDenied`), a firewall (`ForbiddenByFirewall`) and a
-/// disabled object (`SecretDisabled`) apart, which all share `Forbidden` (KEYVAULT.md A5).
+/// disabled object (`SecretDisabled`) apart, which all share `Forbidden` (docs/KEYVAULT.md#errors).
 fn service_error(body: &[u8]) -> Option<String> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let error = value.get("error")?;

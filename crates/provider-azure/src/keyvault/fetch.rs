@@ -18,7 +18,8 @@ impl fmt::Debug for SecretValue {
 }
 
 /// An object version's validity dates, Key Vault `attributes.nbf` and `attributes.exp` (Unix seconds; 0 when
-/// absent). Informational for secrets: Key Vault serves a value outside them (KEYVAULT.md A6).
+/// absent). Informational for secrets: Key Vault serves a value outside them
+/// (docs/KEYVAULT.md#enabled-and-validity-dates).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Validity {
     /// `attributes.nbf`.
@@ -385,7 +386,7 @@ pub(super) async fn list_versions(
 }
 
 /// All pages of a versions listing, each item through [`listed`]: items without attributes, and disabled
-/// items, are skipped (SPEC §8.6).
+/// items, are skipped (docs/PROVIDER.md#key-vault-requests).
 async fn enabled<P>(
     pager: impl Stream<Item = azure_core::Result<P>>,
     listed: impl Fn(P) -> Option<VersionItem>,
@@ -394,7 +395,8 @@ async fn enabled<P>(
     Ok(items.into_iter().filter_map(listed).collect())
 }
 
-/// A listed version, unless it has no attributes or is disabled (SPEC §8.6); `created` defaults to 0.
+/// A listed version, unless it has no attributes or is disabled (docs/PROVIDER.md#key-vault-requests);
+/// `created` defaults to 0.
 pub(super) fn listed(
     id: Option<&str>,
     attributes: Option<(Option<bool>, Option<time::OffsetDateTime>)>,

@@ -165,3 +165,48 @@ spec:
         migration.notes
     );
 }
+
+#[test]
+fn a_tls_secret_object_may_map_the_issuing_chain_as_the_manager_does() {
+    let migrations = run_on(
+        r"
+apiVersion: secrets-store.csi.x-k8s.io/v1
+kind: SecretProviderClass
+metadata: {name: p, namespace: shop}
+spec:
+  provider: azure
+  parameters: {keyvaultName: kv, clientID: c, objects: 'array: []'}
+  secretObjects:
+    - secretName: web-tls
+      type: kubernetes.io/tls
+      data:
+        - {objectName: web-cert, key: tls.crt}
+        - {objectName: web-cert, key: tls.key}
+        - {objectName: web-cert, key: ca.crt}
+    - secretName: other-tls
+      type: kubernetes.io/tls
+      data:
+        - {objectName: web-cert, key: tls.crt}
+        - {objectName: web-cert, key: ca.pem}
+",
+    );
+    let migration = only(&migrations);
+    let sync = the_sync(migration);
+    assert_eq!(sync.metadata.name.as_deref(), Some("web-tls"));
+    assert_eq!(
+        data(sync),
+        [
+            ("web-cert", "tls.crt"),
+            ("web-cert", "tls.key"),
+            ("web-cert", "ca.crt")
+        ]
+    );
+    assert_eq!(
+        fields(migration),
+        ["serviceAccountName", "spec.secretObjects[1].data"]
+    );
+    assert_eq!(
+        reason(migration, "spec.secretObjects[1].data"),
+        "SSE-rs splits a kubernetes.io/tls object into tls.crt, tls.key and ca.crt and refuses other keys (ca.pem): the SecretSync is not printed"
+    );
+}
