@@ -1,7 +1,7 @@
 //! The last failure as the manager recorded it in the `Ready` condition, read back into its parts.
 //!
 //! The manager records a failed provider call as gRPC-Go prints a status, `rpc error: code = NotFound desc =
-//! …` (`ProviderError::Rpc`, crates/manager/src/provider.rs), after `fetching secrets from the provider
+//! …` (`ProviderError::Rpc`, crates/manager/src/provider/error.rs), after `fetching secrets from the provider
 //! failed: ` (`SyncError::Provider`, crates/manager/src/error.rs); a partial sync lists the same texts in its
 //! summary's `providerErrors`. The Azure provider answers a failed Mount with a code per failure and the
 //! upstream provider's text, `failed to mount objects, error: …` (`From<MountError> for Status`,
@@ -271,7 +271,7 @@ fn network_failure(text: &str) -> Option<Network> {
 }
 
 /// Whether the manager found no socket for the provider. No call was made, so there is no gRPC status: only
-/// the text of the manager's `ProviderError::NotFound` (crates/manager/src/provider.rs), `provider not found:
+/// the text of the manager's `ProviderError::NotFound` (crates/manager/src/provider/error.rs), `provider not found:
 /// provider "NAME"`.
 fn no_provider_socket(message: &str) -> bool {
     message
@@ -279,7 +279,7 @@ fn no_provider_socket(message: &str) -> bool {
         .is_some_and(|error| error.starts_with("provider not found: "))
 }
 
-/// A code by its gRPC-Go name, as the manager writes it (`code_name` in crates/manager/src/provider.rs).
+/// A code by its gRPC-Go name, as the manager writes it (`code_name` in crates/manager/src/provider/error.rs).
 fn grpc_code(name: &str) -> Option<Code> {
     Some(match name {
         "OK" => Code::Ok,
