@@ -87,7 +87,13 @@ fn the_scanner_reads_paths_as_documented() {
         paths("see `crates/manager/src/cluster/` and crates/manager/src/reconcile.rs."),
         ["crates/manager/src/cluster/", "crates/manager/src/reconcile.rs"]
     );
-    assert!(paths("crates/*/src/lib.rs and tests/tests/e2e/{a,b}.rs").is_empty(), "patterns");
+    assert!(
+        paths("crates/*/src/lib.rs and tests/tests/e2e/{a,b}.rs").is_empty(),
+        "patterns"
+    );
     assert!(paths("../crates/x.rs").is_empty(), "inside a longer path");
-    assert!(paths("crates/manager/Cargo.toml").is_empty(), "not a source file or folder");
+    assert!(
+        paths("crates/manager/Cargo.toml").is_empty(),
+        "not a source file or folder"
+    );
 }

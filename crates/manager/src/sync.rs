@@ -135,6 +135,24 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     })
 }
 
+/// The attributes of a Mount (or a fingerprints request) for `sync` with these SecretProviderClass
+/// parameters.
+fn mount_attributes(
+    sync: &SecretSync,
+    ctx: &Context,
+    parameters: &BTreeMap<String, String>,
+    tokens: Option<&str>,
+) -> String {
+    provider::attributes(
+        parameters,
+        &ctx.config.pod_name,
+        &ctx.config.pod_uid,
+        (&sync.namespace().unwrap_or_default(), &sync.name_any()),
+        &sync.spec.service_account_name,
+        tokens,
+    )
+}
+
 /// The provider's fingerprint of the SecretSync's objects, from metadata newer than its last answer; `None`
 /// when change detection is off, not served by the provider, or failed (a Mount follows).
 async fn detect(
@@ -148,14 +166,7 @@ async fn detect(
         return None;
     }
     let provider = class.spec.provider.clone().unwrap_or_default();
-    let attributes = provider::attributes(
-        &parameters(class, sync),
-        &ctx.config.pod_name,
-        &ctx.config.pod_uid,
-        &sync.namespace().unwrap_or_default(),
-        &sync.spec.service_account_name,
-        tokens,
-    );
+    let attributes = mount_attributes(sync, ctx, &parameters(class, sync), tokens);
     // Newer than what this SecretSync last saw; on its first check, anything from the last interval (the
     // check mounts anyway, the answer only becomes its baseline).
     let not_before = ctx.baselines.observed_at(key).unwrap_or_else(|| {
@@ -264,19 +275,9 @@ async fn mount(
     class: &SecretProviderClass,
     tokens: Option<&str>,
 ) -> Result<Mount, SyncError> {
-    let namespace = sync.namespace().unwrap_or_default();
     let provider = class.spec.provider.clone().unwrap_or_default();
     let parameters = parameters(class, sync);
-    let attributes = |params: &BTreeMap<String, String>| {
-        provider::attributes(
-            params,
-            &ctx.config.pod_name,
-            &ctx.config.pod_uid,
-            &namespace,
-            &sync.spec.service_account_name,
-            tokens,
-        )
-    };
+    let attributes = |params: &BTreeMap<String, String>| mount_attributes(sync, ctx, params, tokens);
     let parts = ctx
         .config
         .partial_sync

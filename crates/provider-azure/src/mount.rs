@@ -276,6 +276,7 @@ impl Mounter {
 pub fn span() -> tracing::Span {
     tracing::error_span!(
         "mount",
+        secretsync = Empty,
         namespace = Empty,
         pod = Empty,
         service_account = Empty,
@@ -289,6 +290,7 @@ fn parse(request: &MountRequest, default_cloud: &DefaultCloud) -> Result<MountPa
     let decoded = params::decode(&request.attributes, &request.secrets, &request.permission)?;
     let span = tracing::Span::current();
     for (field, key) in [
+        ("secretsync", keys::SECRET_SYNC),
         ("namespace", keys::POD_NAMESPACE),
         ("pod", keys::POD_NAME),
         ("service_account", keys::SA_NAME),

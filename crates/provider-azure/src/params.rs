@@ -29,7 +29,7 @@ pub use self::objects::{KeyVaultObject, ObjectType, parse_objects};
 pub mod keys {
     pub use provider_proto::contract::attributes::SERVICE_ACCOUNT_NAME as SA_NAME;
     pub use provider_proto::contract::attributes::SERVICE_ACCOUNT_TOKENS as SA_TOKENS;
-    pub use provider_proto::contract::attributes::{OBJECTS, POD_NAME, POD_NAMESPACE};
+    pub use provider_proto::contract::attributes::{OBJECTS, POD_NAME, POD_NAMESPACE, SECRET_SYNC};
 }
 
 pub use provider_proto::contract::WORKLOAD_IDENTITY_AUDIENCE;

@@ -98,6 +98,7 @@ async fn the_lines_about_a_mount_name_it() {
     let attributes = serde_json::json!({
         "csi.storage.k8s.io/pod.name": "sse-manager-0",
         "csi.storage.k8s.io/pod.namespace": "app",
+        "sse-rs.io/secretsync": "app/web",
         "csi.storage.k8s.io/serviceAccount.name": "app-sa",
         "csi.storage.k8s.io/serviceAccount.tokens":
             r#"{"api://AzureADTokenExchange":{"token":"TOPSECRETJWT"}}"#,
@@ -125,6 +126,7 @@ async fn the_lines_about_a_mount_name_it() {
         line["span"],
         serde_json::json!({
             "name": "mount",
+            "secretsync": "app/web",
             "namespace": "app",
             "pod": "sse-manager-0",
             "service_account": "app-sa",

@@ -20,6 +20,10 @@ pub mod attributes {
     pub const SERVICE_ACCOUNT_TOKENS: &str = "csi.storage.k8s.io/serviceAccount.tokens";
     /// The SecretProviderClass parameter listing the objects to fetch (see [`super::Objects`]).
     pub const OBJECTS: &str = "objects";
+    /// Set by SSE-rs's manager (not by the CSI driver): the `namespace/name` of the SecretSync the Mount
+    /// is for, so a provider's log lines name it. A provider may ignore it; the Azure provider puts it in
+    /// its Mount span. Never a secret.
+    pub const SECRET_SYNC: &str = "sse-rs.io/secretsync";
 }
 
 /// The Azure provider's SecretProviderClass parameters, spelled as the upstream Azure provider reads them:

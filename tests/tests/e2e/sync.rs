@@ -57,6 +57,13 @@ pub async fn walkthrough_version_history(w: &World, ns: &str) -> Result<()> {
     })
     .await;
     events.context("no CreateSucceeded Event for the SecretSync")?;
+    // One grep answers "what happened to ns/name" in either container's log (the manager's reconcile span,
+    // the provider's Mount span).
+    let needle = format!("secretsync={ns}/secret-sync-name");
+    for log in ["manager.log", "provider.log"] {
+        let text = std::fs::read_to_string(w.dir.join(log)).unwrap_or_default();
+        ensure!(text.contains(&needle), "{log} has no line with {needle}");
+    }
     Ok(())
 }
 

@@ -110,27 +110,30 @@ pub fn interpret(response: provider_proto::v1alpha1::MountResponse) -> Result<Mo
     })
 }
 
-/// The Mount `attributes` (docs/PROVIDER.md#mount-request): SPC parameters, then the pod attributes, then
-/// the tokens.
+/// The Mount `attributes` (docs/PROVIDER.md#mount-request): SPC parameters, then the pod attributes and
+/// the SecretSync's `namespace/name` (`secret_sync`, for the provider's logs), then the tokens.
 pub fn attributes(
     parameters: &BTreeMap<String, String>,
     pod_name: &str,
     pod_uid: &str,
-    namespace: &str,
+    secret_sync: (&str, &str),
     service_account: &str,
     tokens: Option<&str>,
 ) -> String {
+    let (namespace, name) = secret_sync;
+    let key = format!("{namespace}/{name}");
     // Pod and token attributes come from the manager only: a SecretProviderClass author must not be able
     // to inject `csi.storage.k8s.io/serviceAccount.tokens` (or another pod's identity) through parameters.
     let mut attrs: BTreeMap<&str, &str> = parameters
         .iter()
-        .filter(|(k, _)| !k.starts_with(attributes::RESERVED_PREFIX))
+        .filter(|(k, _)| !k.starts_with(attributes::RESERVED_PREFIX) && *k != attributes::SECRET_SYNC)
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     attrs.insert(attributes::POD_NAME, pod_name);
     attrs.insert(attributes::POD_UID, pod_uid);
     attrs.insert(attributes::POD_NAMESPACE, namespace);
     attrs.insert(attributes::SERVICE_ACCOUNT_NAME, service_account);
+    attrs.insert(attributes::SECRET_SYNC, &key);
     if let Some(tokens) = tokens {
         attrs.insert(attributes::SERVICE_ACCOUNT_TOKENS, tokens);
     }
@@ -168,15 +171,28 @@ mod tests {
         let params = BTreeMap::from([
             ("keyvaultName".to_string(), "kv".to_string()),
             (attributes::POD_NAME.to_string(), "spoofed".to_string()),
+            (attributes::SECRET_SYNC.to_string(), "other/spoofed".to_string()),
         ]);
-        let json = attributes(&params, "sse-pod", "uid", "app", "app-sa", Some("{\"aud\":{}}"));
+        let json = attributes(
+            &params,
+            "sse-pod",
+            "uid",
+            ("app", "web"),
+            "app-sa",
+            Some("{\"aud\":{}}"),
+        );
         let map: BTreeMap<String, String> = serde_json::from_str(&json).unwrap();
         assert_eq!(map[attributes::POD_NAME], "sse-pod");
         assert_eq!(map[attributes::POD_NAMESPACE], "app");
         assert_eq!(map[attributes::SERVICE_ACCOUNT_NAME], "app-sa");
+        assert_eq!(
+            map[attributes::SECRET_SYNC],
+            "app/web",
+            "the manager's, not the class author's"
+        );
         assert_eq!(map[attributes::SERVICE_ACCOUNT_TOKENS], "{\"aud\":{}}");
         assert_eq!(map["keyvaultName"], "kv");
-        let without = attributes(&BTreeMap::new(), "p", "u", "n", "s", None);
+        let without = attributes(&BTreeMap::new(), "p", "u", ("n", "w"), "s", None);
         assert!(
             !without.contains(attributes::SERVICE_ACCOUNT_TOKENS),
             "no audience, no token attribute"

@@ -119,6 +119,7 @@ fn service() -> ProviderService {
 /// A Mount of the walkthrough's attributes with `extra` set over them, as the sync controller sends it.
 fn request(extra: &[(&str, &str)]) -> Request<MountRequest> {
     let mut all = vec![
+        (keys::SECRET_SYNC, "app/web"),
         (keys::SA_NAME, "app-sa"),
         (
             keys::SA_TOKENS,
@@ -139,6 +140,7 @@ async fn every_line_of_a_mount_names_the_request_and_nothing_secret() {
     let service = service();
     let named = json!({
         "name": "mount",
+        "secretsync": "app/web",
         "namespace": "app",
         "pod": "sse-pod",
         "service_account": "app-sa",
@@ -169,7 +171,7 @@ async fn every_line_of_a_mount_names_the_request_and_nothing_secret() {
     drop(guard);
     let text = logged.text();
     assert!(
-        text.contains("mount{namespace=app pod=sse-pod service_account=app-sa vault=contoso-kv objects=0}: ")
+        text.contains("mount{secretsync=app/web namespace=app pod=sse-pod service_account=app-sa vault=contoso-kv objects=0}: ")
             && text.contains("mount succeeded"),
         "{text}"
     );
