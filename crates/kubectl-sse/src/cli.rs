@@ -1,43 +1,11 @@
-//! Command line, with kubectl's conventions: `--kubeconfig`, `--context`, `-n`, `-A`, `-o`.
+//! The flags every subcommand shares, with kubectl's conventions: `--kubeconfig`, `--context`, `-n`, `-A`,
+//! `-o`, `--request-timeout`; and the connection they make.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use kube::config::{KubeConfigOptions, Kubeconfig};
-
-/// `kubectl sse`: SecretSync status, on-demand checks and migration to SSE-rs.
-#[derive(clap::Parser, Debug)]
-#[command(name = "kubectl-sse", bin_name = "kubectl sse", version)]
-pub struct Cli {
-    /// Which cluster and namespace.
-    #[command(flatten)]
-    pub target: TargetArgs,
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// The subcommands.
-#[derive(clap::Subcommand, Debug)]
-pub enum Command {
-    /// When each SecretSync's vault was last checked, when its Secret last changed, the next check, why.
-    Status(crate::status::StatusArgs),
-    /// Check the vault now (sets the sse-rs.io/force-sync annotation) and wait for the manager's answer.
-    Sync(crate::sync::SyncArgs),
-    /// Hand a Secret marked sse-rs.io/adoptable=true over to the SecretSync of the same name, then check.
-    Adopt(crate::adopt::AdoptArgs),
-    /// Run the troubleshooting checklist on one SecretSync: each check's verdict and the command that fixes it.
-    Doctor(crate::doctor::DoctorArgs),
-    /// Print the SecretProviderClass + SecretSync equivalent to ESO ExternalSecrets (azurekv) or CSI
-    /// secretObjects, and what cannot be carried over.
-    ///
-    /// Reads the cluster (ExternalSecrets with their SecretStores and ClusterSecretStores, SecretProviderClasses
-    /// with spec.secretObjects) or -f files; never a Secret. Each source's manifests are preceded by comments
-    /// saying what was not carried over and why. Exit code 0: everything carried over; 2: something was not;
-    /// 1: an error.
-    Migrate(crate::migrate::MigrateArgs),
-}
 
 /// kubectl's cluster and namespace flags.
 #[derive(clap::Args, Debug)]
@@ -132,39 +100,8 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser as _;
 
     use super::*;
-
-    #[test]
-    fn kubectl_flags_go_anywhere() {
-        let cli = Cli::try_parse_from(["kubectl-sse", "status", "-n", "apps", "web", "-o", "wide"])
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(cli.target.namespace.as_deref(), Some("apps"));
-        let Command::Status(args) = cli.command else {
-            panic!("status")
-        };
-        assert_eq!(args.name.as_deref(), Some("web"));
-        assert_eq!(args.output, Output::Wide);
-        let cli = Cli::try_parse_from([
-            "kubectl-sse",
-            "-A",
-            "--context",
-            "prod",
-            "sync",
-            "--all",
-            "--timeout",
-            "5m",
-        ])
-        .unwrap_or_else(|e| panic!("{e}"));
-        assert!(cli.target.all_namespaces);
-        assert_eq!(cli.target.context.as_deref(), Some("prod"));
-        let Command::Sync(args) = cli.command else {
-            panic!("sync")
-        };
-        assert!(args.all);
-        assert_eq!(args.timeout, Duration::from_secs(300));
-    }
 
     #[test]
     fn durations() {

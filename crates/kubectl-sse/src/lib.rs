@@ -25,6 +25,7 @@
 
 pub mod adopt;
 pub mod cli;
+pub mod command;
 pub mod doctor;
 pub mod migrate;
 pub mod status;

@@ -222,13 +222,7 @@ async fn quiet(
 /// The SecretProviderClass parameters, its objects cut down to those the SecretSync maps
 /// ([`crate::scope`]).
 fn parameters(class: &SecretProviderClass, sync: &SecretSync) -> BTreeMap<String, String> {
-    let all = class
-        .spec
-        .parameters
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let all = class.spec.parameters.clone().unwrap_or_default();
     let paths = sync
         .spec
         .secret_object

@@ -305,7 +305,7 @@ spec:
 #[test]
 fn the_command_line() {
     use clap::Parser as _;
-    let cli = crate::cli::Cli::try_parse_from([
+    let cli = crate::command::Cli::try_parse_from([
         "kubectl-sse",
         "migrate",
         "-f",
@@ -322,16 +322,16 @@ fn the_command_line() {
     ])
     .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(cli.target.namespace.as_deref(), Some("shop"));
-    let crate::cli::Command::Migrate(args) = cli.command else {
+    let crate::command::Command::Migrate(args) = cli.command else {
         panic!("migrate")
     };
     assert_eq!(args.filenames, [PathBuf::from("eso.yaml"), PathBuf::from("-")]);
     assert_eq!(args.output, Format::Json);
     assert_eq!(args.service_account, "app");
     assert_eq!(args.name.as_deref(), Some("db"));
-    let cli =
-        crate::cli::Cli::try_parse_from(["kubectl-sse", "migrate", "-A"]).unwrap_or_else(|e| panic!("{e}"));
-    let crate::cli::Command::Migrate(args) = cli.command else {
+    let cli = crate::command::Cli::try_parse_from(["kubectl-sse", "migrate", "-A"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let crate::command::Command::Migrate(args) = cli.command else {
         panic!("migrate")
     };
     assert_eq!(

@@ -138,14 +138,7 @@ fn private_key(data: &[u8]) -> Result<Vec<u8>, CertError> {
 /// bytes after the last PEM block, leaf first when the leaf can be identified.
 fn certificates(data: &[u8]) -> Result<Vec<u8>, CertError> {
     let (blocks, leftover) = gopem::decode_all(data);
-    let mut out = Vec::new();
-    for block in blocks.iter().filter(|b| b.label == CERTIFICATE) {
-        out.extend_from_slice(&gopem::encode_with_headers(
-            block.label,
-            &block.headers,
-            &block.bytes,
-        ));
-    }
+    let mut out = reencoded(blocks.iter().filter(|b| b.label == CERTIFICATE));
     if !out.is_empty() {
         return Ok(out);
     }
@@ -157,6 +150,19 @@ fn certificates(data: &[u8]) -> Result<Vec<u8>, CertError> {
         out.extend_from_slice(&gopem::encode(CERTIFICATE, der));
     }
     Ok(out)
+}
+
+/// `blocks` written back as PEM, headers kept, in order.
+fn reencoded<'a, 'b: 'a>(blocks: impl Iterator<Item = &'a gopem::Block<'b>>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for block in blocks {
+        out.extend_from_slice(&gopem::encode_with_headers(
+            block.label,
+            &block.headers,
+            &block.bytes,
+        ));
+    }
+    out
 }
 
 /// `ca.crt`: the certificates of `tls.crt` but the leaf. The leaf is the one certificate that issued none of
@@ -180,16 +186,13 @@ fn issuing_chain(data: &[u8]) -> Result<Vec<u8>, CertError> {
     let Some(leaf_block) = certs.get(leaf) else {
         return Err(CertError::NoCertificate);
     };
-    let mut out = Vec::new();
-    for (i, block) in certs.iter().enumerate() {
-        if i != leaf {
-            out.extend_from_slice(&gopem::encode_with_headers(
-                block.label,
-                &block.headers,
-                &block.bytes,
-            ));
-        }
-    }
+    let out = reencoded(
+        certs
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != leaf)
+            .map(|(_, block)| *block),
+    );
     if !out.is_empty() {
         return Ok(out);
     }

@@ -266,6 +266,20 @@ where
     Ok(listing)
 }
 
+/// `(updated, validity)` of an SDK model's `attributes`: each SDK crate has an attributes type of its own,
+/// all with `updated`, `not_before` and `expires`.
+macro_rules! dates {
+    ($attributes:expr) => {{
+        let attributes = $attributes.as_ref();
+        (
+            unix(attributes.and_then(|a| a.updated)),
+            attributes
+                .map(|a| Validity::of(a.not_before, a.expires))
+                .unwrap_or_default(),
+        )
+    }};
+}
+
 pub(super) async fn get_object(
     clients: &VaultClients,
     object_type: ObjectType,
@@ -286,13 +300,10 @@ pub(super) async fn get_object(
                 .into_model()?;
             let value = secret.value.ok_or_else(|| nil("secret value is nil"))?;
             let id = secret.id.as_deref().ok_or_else(|| nil("secret id is nil"))?;
+            let (updated, validity) = dates!(secret.attributes);
             Ok(Fetched::Secret {
-                updated: unix(secret.attributes.as_ref().and_then(|a| a.updated)),
-                validity: secret
-                    .attributes
-                    .as_ref()
-                    .map(|a| Validity::of(a.not_before, a.expires))
-                    .unwrap_or_default(),
+                updated,
+                validity,
                 version: last_segment(Some(id)),
                 value: SecretValue(value),
                 content_type: secret.content_type,
@@ -308,13 +319,10 @@ pub(super) async fn get_object(
             let key = clients.keys.get_key(name, Some(options)).await?.into_model()?;
             let jwk = key.key.ok_or_else(|| nil("key value is nil"))?;
             let kid = jwk.kid.as_deref().ok_or_else(|| nil("key id is nil"))?;
+            let (updated, validity) = dates!(key.attributes);
             Ok(Fetched::Key {
-                updated: unix(key.attributes.as_ref().and_then(|a| a.updated)),
-                validity: key
-                    .attributes
-                    .as_ref()
-                    .map(|a| Validity::of(a.not_before, a.expires))
-                    .unwrap_or_default(),
+                updated,
+                validity,
                 version: last_segment(Some(kid)),
                 tags: tags_of(key.tags),
                 kty: jwk.kty.map(|k| k.to_string()).unwrap_or_default(),
@@ -338,13 +346,10 @@ pub(super) async fn get_object(
                 .into_model()?;
             let der = cert.cer.ok_or_else(|| nil("certificate value is nil"))?;
             let id = cert.id.as_deref().ok_or_else(|| nil("certificate id is nil"))?;
+            let (updated, validity) = dates!(cert.attributes);
             Ok(Fetched::Certificate {
-                updated: unix(cert.attributes.as_ref().and_then(|a| a.updated)),
-                validity: cert
-                    .attributes
-                    .as_ref()
-                    .map(|a| Validity::of(a.not_before, a.expires))
-                    .unwrap_or_default(),
+                updated,
+                validity,
                 tags: tags_of(cert.tags),
                 der,
                 version: last_segment(Some(id)),

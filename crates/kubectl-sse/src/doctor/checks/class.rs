@@ -95,13 +95,7 @@ pub(super) fn inspect(facts: &Facts, sync: &SecretSync) -> CheckedClass {
             ));
         }
     };
-    let parameters: BTreeMap<String, String> = spc
-        .spec
-        .parameters
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .collect();
+    let parameters: BTreeMap<String, String> = spc.spec.parameters.clone().unwrap_or_default();
     let get = |key: &str| {
         parameters
             .get(key)
