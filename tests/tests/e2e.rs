@@ -53,6 +53,7 @@ scenarios! {
     Shared class_created_after_its_sync_triggers_it;
     Shared force_sync_annotation_checks_now;
     Shared kubectl_sse_status_and_sync;
+    Shared kubectl_sse_as_the_admin_with_its_client_certificate;
     Shared adoption_of_a_marked_secret;
     Shared expiry_dates_reach_the_status;
     Shared key_vault_tags_become_labels;

@@ -83,7 +83,7 @@ impl TargetArgs {
             )
         };
         Ok(Target {
-            client: kube::Client::try_from(config)?,
+            client: sse_runtime::kube_client::client(config)?,
             namespace,
         })
     }

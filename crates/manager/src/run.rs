@@ -55,9 +55,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
 
     let shutdown = sse_runtime::shutdown::on_signals("finishing in-flight reconciles");
 
-    let client = Client::try_default()
+    // In a pod: the ServiceAccount token and CA (kube's own client). Run locally: the kubeconfig, any
+    // client certificate kubectl takes included (sse_runtime::kube_client).
+    let config = kube::Config::infer()
         .await
         .context("connect to the Kubernetes API")?;
+    let client = sse_runtime::kube_client::client(config).context("connect to the Kubernetes API")?;
     let metrics = Metrics::default();
     metrics.set_max_concurrent_reconciles(workers);
     let ready = Arc::new(AtomicBool::new(false));

@@ -7,6 +7,7 @@
 //! * [`positive_duration`]: the parser of duration flags that drive a timer.
 
 pub mod admin;
+pub mod kube_client;
 pub mod metrics;
 pub mod shutdown;
 

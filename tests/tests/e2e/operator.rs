@@ -58,13 +58,66 @@ pub async fn force_sync_annotation_checks_now(w: &World, ns: &str) -> Result<()>
 /// `kubectl sse status` shows the three times and the reason; `kubectl sse sync` checks now, waits for the
 /// answer, and exits 0 when Ready, 2 when not, 1 for a SecretSync that does not exist. It runs as an
 /// ordinary editor of the namespace (the built-in `edit` role, which deploy/ extends to SecretSyncs),
-/// authenticated by a token. (Not as the suite's admin: that one's client certificate is X.509 v1, which
-/// rustls refuses; clusters' own client certificates are v3.)
+/// authenticated by a token. (The suite's admin, with its client certificate: the next scenario.)
 pub async fn kubectl_sse_status_and_sync(w: &World, ns: &str) -> Result<()> {
     let operator = operator(w, ns).await?;
     let result = sse_as(w, &operator, ns).await;
     let _ = std::fs::remove_file(&operator.kubeconfig);
     result
+}
+
+/// `kubectl sse` where `kubectl get` works: as the suite's cluster admin, whose kubeconfig holds a client
+/// certificate. On the local control plane (`realk8s`) that certificate is X.509 **v1**, as `openssl x509
+/// -req` makes it without an extensions file: kube's own TLS stack refused it before a byte was sent
+/// (`UnsupportedCertVersion`); `sse_runtime::kube_client` sends it, and the API server accepts it.
+pub async fn kubectl_sse_as_the_admin_with_its_client_certificate(w: &World, ns: &str) -> Result<()> {
+    let version = admin_certificate_version(&w.k.kubeconfig);
+    w.vault_class(ns, "app", "before").await?;
+    daily_sync(w, ns, "app", "spc").await?;
+    wait_reason(w, ns, "app", "Create", "CreateSucceeded").await?;
+    let (code, table, err) = w.k.output(&["sse", "status", "-n", ns], None).await?;
+    ensure!(
+        code == Some(0),
+        "kubectl sse status as the admin ({version}): {code:?} {err}"
+    );
+    ensure!(
+        table.lines().any(|l| l.split_whitespace().next() == Some("app")),
+        "{table}"
+    );
+    let (code, _, err) = w.k.output(&["sse", "sync", "app", "-n", ns], None).await?;
+    ensure!(
+        code == Some(0),
+        "kubectl sse sync as the admin ({version}): {code:?} {err}"
+    );
+    println!("figure: kubectl sse status and sync as the admin, client certificate {version}");
+    Ok(())
+}
+
+/// "X.509 v1" or "X.509 v3": the version of the client certificate in `kubeconfig` (inline or a file).
+fn admin_certificate_version(kubeconfig: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(kubeconfig).unwrap_or_default();
+    let config: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text).unwrap_or_default();
+    let user = &config["users"][0]["user"];
+    let pem = match (
+        user["client-certificate-data"].as_str(),
+        user["client-certificate"].as_str(),
+    ) {
+        (Some(data), _) => {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(data)
+                .unwrap_or_default()
+        }
+        (None, Some(path)) => std::fs::read(path).unwrap_or_default(),
+        _ => return "none (not a certificate user)".into(),
+    };
+    let der = rustls_pki_types::pem::PemObject::from_pem_slice(&pem)
+        .map(|c: rustls_pki_types::CertificateDer<'_>| c.to_vec())
+        .unwrap_or_default();
+    match x509_parser::parse_x509_certificate(&der) {
+        Ok((_, cert)) => format!("X.509 v{}", cert.version().0 + 1),
+        Err(_) => "unreadable".into(),
+    }
 }
 
 /// kubectl as an editor of `ns` (the built-in `edit` role), authenticated by a token.
