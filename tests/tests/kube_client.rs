@@ -172,11 +172,13 @@ fn b64(file: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(std::fs::read(fixture(file)).unwrap())
 }
 
+/// As `kubectl sse` connects (a short-lived command: a token file is read once, trimmed).
 async fn connect(config: kube::config::Kubeconfig) -> Result<kube::Client, String> {
     let options = kube::config::KubeConfigOptions::default();
-    let config = kube::Config::from_custom_kubeconfig(config, &options)
+    let mut config = kube::Config::from_custom_kubeconfig(config, &options)
         .await
         .map_err(|e| e.to_string())?;
+    sse_runtime::kube_client::trim_token_file(&mut config.auth_info);
     sse_runtime::kube_client::client(config).map_err(|e| e.to_string())
 }
 
@@ -265,6 +267,45 @@ async fn a_token_and_impersonation_travel_as_headers() {
 }
 
 #[tokio::test]
+async fn a_token_file_with_its_newline_and_an_exec_plugin() {
+    let dir = tempfile::tempdir().unwrap();
+    let token_file = dir.path().join("token");
+    std::fs::write(&token_file, "token-from-a-file\n").unwrap();
+    let user = format!("    tokenFile: {}", token_file.display());
+    let seen = version_as(&ca_file(), &user)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        seen.head
+            .to_ascii_lowercase()
+            .contains("authorization: bearer token-from-a-file"),
+        "{}",
+        seen.head
+    );
+    // A non-interactive exec credential plugin, as cloud CLIs install them.
+    let plugin = dir.path().join("credential-plugin");
+    std::fs::write(
+        &plugin,
+        r#"printf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"token-from-a-plugin"}}'"#,
+    )
+    .unwrap();
+    let user = format!(
+        "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: sh\n      args: [{}]\n      interactiveMode: Never",
+        plugin.display()
+    );
+    let seen = version_as(&ca_file(), &user)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        seen.head
+            .to_ascii_lowercase()
+            .contains("authorization: bearer token-from-a-plugin"),
+        "{}",
+        seen.head
+    );
+}
+
+#[tokio::test]
 async fn the_servers_certificate_is_verified_unless_told_not_to() {
     let user = format!(
         "    client-certificate: {}\n    client-key: {}",
@@ -280,4 +321,119 @@ async fn the_servers_certificate_is_verified_unless_told_not_to() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(seen.certificate.is_some());
+}
+
+/// A tunnelling forward proxy on loopback (`CONNECT host:port`, then bytes both ways); returns its URL and
+/// the targets it was asked for.
+async fn proxy() -> (String, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::AsyncBufReadExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let targets: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = targets.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut client = tokio::io::BufReader::new(stream);
+                let mut line = String::new();
+                if client.read_line(&mut line).await.is_err() {
+                    return;
+                }
+                let mut header = String::new();
+                while client.read_line(&mut header).await.is_ok_and(|n| n > 2) {
+                    header.clear();
+                }
+                let target = line.split_whitespace().nth(1).unwrap_or_default().to_string();
+                seen.lock().unwrap().push(target.clone());
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
+                    return;
+                };
+                let mut client = client.into_inner();
+                if client
+                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                    .await
+                    .is_ok()
+                {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+                }
+            });
+        }
+    });
+    (url, targets)
+}
+
+#[tokio::test]
+async fn a_proxy_url_tunnels_token_and_certificate_users_alike() {
+    let (proxy_url, targets) = proxy().await;
+    let cluster = format!("{}\n    proxy-url: {proxy_url}", ca_file());
+    let token = "    token: not-a-real-token".to_string();
+    let certificate = format!(
+        "    client-certificate: {}\n    client-key: {}",
+        fixture("client-v1-ec.crt").display(),
+        fixture("client-v1-ec.key").display()
+    );
+    for user in [token, certificate] {
+        let before = targets.lock().unwrap().len();
+        version_as(&cluster, &user)
+            .await
+            .unwrap_or_else(|e| panic!("{user}: {e}"));
+        let after = targets.lock().unwrap().clone();
+        assert_eq!(
+            after.len(),
+            before + 1,
+            "{user}: one CONNECT through the proxy: {after:?}"
+        );
+        assert!(after[before].starts_with("127.0.0.1:"), "{after:?}");
+    }
+}
+
+/// `kubectl sse --context … --as … --as-group …`, as kubectl passes them to a plugin: the context's user,
+/// impersonated.
+#[tokio::test]
+async fn kubectl_sse_flags_pick_the_context_and_impersonate() {
+    use clap::Parser as _;
+    let (url, seen) = endpoint().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config");
+    // Two contexts: the current one would send a token; `admin` sends the v1 client certificate.
+    let yaml = format!(
+        "apiVersion: v1\nkind: Config\ncurrent-context: viewer\nclusters:\n- name: c\n  cluster:\n    server: {url}\n{ca}\nusers:\n- name: viewer\n  user:\n    token: viewer-token\n- name: admin\n  user:\n    client-certificate: {crt}\n    client-key: {key}\ncontexts:\n- name: viewer\n  context: {{cluster: c, user: viewer}}\n- name: admin\n  context: {{cluster: c, user: admin}}\n",
+        ca = ca_file(),
+        crt = fixture("client-v1-rsa.crt").display(),
+        key = fixture("client-v1-rsa.key").display(),
+    );
+    std::fs::write(&path, yaml).unwrap();
+    let path = path.display().to_string();
+    let cli = kubectl_sse::command::Cli::try_parse_from([
+        "kubectl-sse",
+        "--kubeconfig",
+        &path,
+        "--context",
+        "admin",
+        "--as",
+        "jane",
+        "--as-group",
+        "ops",
+        "status",
+    ])
+    .unwrap();
+    let target = cli.target.connect().await.unwrap();
+    target.client.apiserver_version().await.unwrap();
+    let seen = seen.lock().unwrap().last().cloned().unwrap_or_default();
+    assert_eq!(
+        seen.certificate,
+        Some(pem_der("client-v1-rsa.crt")),
+        "the admin context's user"
+    );
+    let head = seen.head.to_ascii_lowercase();
+    assert!(!head.contains("viewer-token"), "{head}");
+    assert!(
+        head.contains("impersonate-user: jane") && head.contains("impersonate-group: ops"),
+        "{head}"
+    );
+    assert!(
+        kubectl_sse::command::Cli::try_parse_from(["kubectl-sse", "--as-group", "ops", "status"]).is_err(),
+        "--as-group without --as is refused, as kubectl does"
+    );
 }

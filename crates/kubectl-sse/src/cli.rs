@@ -25,6 +25,12 @@ pub struct TargetArgs {
     /// Longest wait for one API request.
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Act as this user (impersonation, as kubectl's --as).
+    #[arg(long = "as", global = true, value_name = "USER")]
+    pub as_user: Option<String>,
+    /// Act as a member of this group (repeatable; needs --as, as kubectl's --as-group).
+    #[arg(long = "as-group", global = true, value_name = "GROUP", requires = "as_user")]
+    pub as_groups: Vec<String>,
 }
 
 /// Output format, as kubectl's `-o`.
@@ -67,6 +73,12 @@ impl TargetArgs {
                 .await
                 .context("read kubeconfig ($KUBECONFIG or ~/.kube/config)")?,
         };
+        sse_runtime::kube_client::trim_token_file(&mut config.auth_info);
+        if let Some(user) = &self.as_user {
+            config.auth_info.impersonate = Some(user.clone());
+            config.auth_info.impersonate_groups =
+                (!self.as_groups.is_empty()).then(|| self.as_groups.clone());
+        }
         config.connect_timeout = Some(self.request_timeout);
         config.read_timeout = Some(self.request_timeout);
         config.write_timeout = Some(self.request_timeout);

@@ -8,7 +8,7 @@
 //! accepts it and `kubectl` works. The client never needs to parse its own certificate: it only sends it
 //! and signs with the key. So with a client certificate this module builds the same client as kube does
 //! (kube's verifier and roots, `insecure-skip-tls-verify`, `tls-server-name`, auth, impersonation headers,
-//! timeouts), with the certificate given through a resolver that sends it as it is. The API server still
+//! timeouts, an `http://` proxy-url), with the certificate given through a resolver that sends it as it is. The API server still
 //! checks it, with its own rules. Without one, kube builds the client itself (token, token file, exec
 //! plugins), unchanged.
 
@@ -34,6 +34,11 @@ pub enum ClientError {
         /// Why.
         message: String,
     },
+    /// A proxy other than `http://` with a client certificate.
+    #[error(
+        "proxy-url {0}: with a client certificate only an http:// proxy (a CONNECT tunnel) is supported; use one, or a token"
+    )]
+    Proxy(String),
     /// kube refused the configuration.
     #[error(transparent)]
     Kube(#[from] kube::Error),
@@ -66,6 +71,40 @@ pub fn client(config: kube::Config) -> Result<kube::Client, ClientError> {
     tls.client_auth_cert_resolver = Arc::new(Identity(Arc::new(CertifiedKey::new(chain, signing_key))));
     let mut http = HttpConnector::new();
     http.enforce_http(false);
+    match config.proxy_url.clone() {
+        None => over(config, tls, http),
+        // As kube does for `proxy-url: http://…`: a CONNECT tunnel, with the URL's user info as basic auth.
+        Some(proxy) if proxy.scheme_str() == Some("http") => {
+            let mut tunnel = hyper_util::client::legacy::connect::proxy::Tunnel::new(proxy.clone(), http);
+            if let Some((userinfo, _)) = proxy.authority().and_then(|a| a.as_str().split_once('@')) {
+                use base64::Engine as _;
+                let basic = format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(userinfo)
+                );
+                if let Ok(header) = http::HeaderValue::from_str(&basic) {
+                    tunnel = tunnel.with_auth(header);
+                }
+            }
+            over(config, tls, tunnel)
+        }
+        Some(proxy) => Err(ClientError::Proxy(proxy.to_string())),
+    }
+}
+
+/// kube's client stack over `connector` (a TCP connector, or a proxy tunnel over one), with `tls`.
+fn over<C>(config: kube::Config, tls: rustls::ClientConfig, connector: C) -> Result<kube::Client, ClientError>
+where
+    C: tower::Service<http::Uri> + Clone + Send + Sync + 'static,
+    C::Response: hyper::rt::Read
+        + hyper::rt::Write
+        + hyper_util::client::legacy::connect::Connection
+        + Send
+        + Unpin
+        + 'static,
+    C::Future: Send + 'static,
+    C::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let mut https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_tls_config(tls)
         .https_or_http();
@@ -74,7 +113,7 @@ pub fn client(config: kube::Config) -> Result<kube::Client, ClientError> {
             .map_err(|e| identity_error("certificate", &format!("tls-server-name {name:?}: {e}")))?;
         https = https.with_server_name_resolver(hyper_rustls::FixedServerNameResolver::new(name));
     }
-    let mut connector = hyper_timeout::TimeoutConnector::new(https.enable_http1().wrap_connector(http));
+    let mut connector = hyper_timeout::TimeoutConnector::new(https.enable_http1().wrap_connector(connector));
     connector.set_connect_timeout(config.connect_timeout);
     connector.set_read_timeout(config.read_timeout);
     connector.set_write_timeout(config.write_timeout);
@@ -86,6 +125,25 @@ pub fn client(config: kube::Config) -> Result<kube::Client, ClientError> {
         .map_err(tower::BoxError::from)
         .service(http_client);
     Ok(kube::Client::new(service, config.default_namespace))
+}
+
+/// A token file written by hand ends in a newline; client-go trims it, kube puts it into the header as it is
+/// and fails ("invalid bearer token: failed to parse header value"). Such a file is read once, trimmed, and
+/// used as the token: right for a short-lived command (`kubectl sse`). A long-lived process (the manager)
+/// leaves token files to kube, which re-reads them as the kubelet rotates a pod's ServiceAccount token. A
+/// file without surrounding whitespace is left to kube here too.
+pub fn trim_token_file(auth: &mut kube::config::AuthInfo) {
+    let Some(path) = auth.token_file.as_ref() else {
+        return;
+    };
+    let Ok(content) = std::fs::read_to_string(path) else {
+        return;
+    };
+    let token = content.trim();
+    if token.len() != content.len() && !token.is_empty() {
+        auth.token = Some(secrecy::SecretString::from(token.to_string()));
+        auth.token_file = None;
+    }
 }
 
 /// The client certificate chain and key of `auth`, from inline data or files; `None` without a
