@@ -213,7 +213,12 @@ async fn client_certificates_of_either_version_from_files_or_inline_data() {
                 b64(&format!("{name}.key"))
             ),
         };
-        let seen = version_as(&ca_file(), &user)
+        // The CA as the user's material is given: a file, or inline data.
+        let cluster = match how {
+            "files" => ca_file(),
+            _ => format!("    certificate-authority-data: {}", b64("ca.crt")),
+        };
+        let seen = version_as(&cluster, &user)
             .await
             .unwrap_or_else(|e| panic!("{name} ({how}): {e}"));
         assert_eq!(

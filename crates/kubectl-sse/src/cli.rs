@@ -110,6 +110,20 @@ pub fn parse_duration(value: &str) -> Result<Duration, String> {
     }
 }
 
+/// `error` and its causes on one line, each said once: kube and hyper put their source's text into their own
+/// message and then report the source again, so a plain `{:#}` says "client error (Connect): client error
+/// (Connect): …".
+pub fn one_line(error: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ")
+}
+
 #[cfg(test)]
 mod tests {
 
@@ -125,6 +139,35 @@ mod tests {
         assert!(
             parse_duration("99999999999999999h").is_err(),
             "overflow is an error, not a panic"
+        );
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        #[derive(Debug)]
+        struct Wrap(&'static str, Option<Box<Wrap>>);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                self.1.as_deref().map(|e| e as _)
+            }
+        }
+        // As kube reports a refused connection: its message repeats its source's.
+        let inner = Wrap("tcp connect error: Connection refused", None);
+        let hyper = Wrap("client error (Connect)", Some(Box::new(inner)));
+        let hyper_again = Wrap("client error (Connect)", Some(Box::new(hyper)));
+        let kube = Wrap(
+            "ServiceError: client error (Connect)",
+            Some(Box::new(hyper_again)),
+        );
+        let error = anyhow::Error::new(kube).context("list secretsyncs");
+        assert_eq!(
+            one_line(&error),
+            "list secretsyncs: ServiceError: client error (Connect): tcp connect error: Connection refused"
         );
     }
 }

@@ -22,7 +22,7 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", kubectl_sse::cli::one_line(&error));
             ExitCode::FAILURE
         }
     }
