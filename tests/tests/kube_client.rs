@@ -308,6 +308,16 @@ async fn a_token_file_with_its_newline_and_an_exec_plugin() {
         "{}",
         seen.head
     );
+    // An interactive one (it may prompt): it gets the terminal's stdin and stderr, as kubectl gives them.
+    let user = user.replace("interactiveMode: Never", "interactiveMode: IfAvailable");
+    let seen = version_as(&ca_file(), &user)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        seen.head.to_ascii_lowercase().contains("token-from-a-plugin"),
+        "{}",
+        seen.head
+    );
 }
 
 #[tokio::test]
