@@ -173,8 +173,12 @@ impl ChangeDetector {
         &self,
         request: &FingerprintsRequest,
     ) -> Result<FingerprintsResponse, MountError> {
-        let params = params::decode(&request.attributes, &request.secrets, PERMISSION)?
-            .validate(&self.config.default_cloud)?;
+        let params = crate::mount::named(
+            &request.attributes,
+            &request.secrets,
+            PERMISSION,
+            &self.config.default_cloud,
+        )?;
         if params.objects.is_empty() {
             return Ok(FingerprintsResponse {
                 objects: Vec::new(),

@@ -285,9 +285,38 @@ pub fn span() -> tracing::Span {
     )
 }
 
+/// The span of one fingerprints request (change detection), named as a Mount's [`span`] is, by [`named`].
+pub fn fingerprints_span() -> tracing::Span {
+    tracing::error_span!(
+        "fingerprints",
+        secretsync = Empty,
+        namespace = Empty,
+        pod = Empty,
+        service_account = Empty,
+        vault = Empty,
+        objects = Empty
+    )
+}
+
 /// A Mount's parameters: `request` decoded and validated, and named in the current [`span`].
 fn parse(request: &MountRequest, default_cloud: &DefaultCloud) -> Result<MountParams, MountError> {
-    let decoded = params::decode(&request.attributes, &request.secrets, &request.permission)?;
+    named(
+        &request.attributes,
+        &request.secrets,
+        &request.permission,
+        default_cloud,
+    )
+}
+
+/// Parameters decoded and validated, and named in the current span ([`span`], [`fingerprints_span`]): who
+/// asks, for which vault, how many objects (never a value or a token).
+pub(crate) fn named(
+    attributes: &str,
+    secrets: &str,
+    permission: &str,
+    default_cloud: &DefaultCloud,
+) -> Result<MountParams, MountError> {
+    let decoded = params::decode(attributes, secrets, permission)?;
     let span = tracing::Span::current();
     for (field, key) in [
         ("secretsync", keys::SECRET_SYNC),

@@ -97,14 +97,18 @@ impl ChangeDetection for ChangeService {
     ) -> Result<Response<FingerprintsResponse>, Status> {
         let started = Instant::now();
         // Failures are those a Mount would report (the caller then mounts and reports it): DEBUG here.
-        let result = self
-            .detector
-            .fingerprints(request.get_ref())
-            .await
-            .map_err(|error| {
-                tracing::debug!(%error, "failed to answer a fingerprints request");
-                Status::from(error)
-            });
+        let span = mount::fingerprints_span();
+        let result = async {
+            self.detector
+                .fingerprints(request.get_ref())
+                .await
+                .map_err(|error| {
+                    tracing::debug!(%error, "failed to answer a fingerprints request");
+                    Status::from(error)
+                })
+        }
+        .instrument(span)
+        .await;
         let code = result.as_ref().map_or_else(Status::code, |_| Code::Ok);
         self.metrics.grpc_request(
             "/ssers.v1alpha1.ChangeDetection/Fingerprints",

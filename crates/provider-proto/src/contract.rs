@@ -102,6 +102,45 @@ impl Objects {
     }
 }
 
+/// gRPC status codes as gRPC-Go spells them in `rpc error: code = … desc = …`, the text the original's
+/// conditions carry: the manager writes it, `kubectl sse doctor` reads the code back.
+pub mod grpc_go {
+    use tonic::Code;
+
+    const NAMES: [(Code, &str); 17] = [
+        (Code::Ok, "OK"),
+        (Code::Cancelled, "Canceled"),
+        (Code::Unknown, "Unknown"),
+        (Code::InvalidArgument, "InvalidArgument"),
+        (Code::DeadlineExceeded, "DeadlineExceeded"),
+        (Code::NotFound, "NotFound"),
+        (Code::AlreadyExists, "AlreadyExists"),
+        (Code::PermissionDenied, "PermissionDenied"),
+        (Code::ResourceExhausted, "ResourceExhausted"),
+        (Code::FailedPrecondition, "FailedPrecondition"),
+        (Code::Aborted, "Aborted"),
+        (Code::OutOfRange, "OutOfRange"),
+        (Code::Unimplemented, "Unimplemented"),
+        (Code::Internal, "Internal"),
+        (Code::Unavailable, "Unavailable"),
+        (Code::DataLoss, "DataLoss"),
+        (Code::Unauthenticated, "Unauthenticated"),
+    ];
+
+    /// `code`'s gRPC-Go name (`Canceled`, not tonic's `Cancelled`).
+    pub fn name(code: Code) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map_or("Unknown", |(_, name)| name)
+    }
+
+    /// The code a gRPC-Go name stands for.
+    pub fn code(name: &str) -> Option<Code> {
+        NAMES.iter().find(|(_, n)| *n == name).map(|(code, _)| *code)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,5 +179,19 @@ mod tests {
         let parsed = Objects::parse("array: [\"objectName: x\\nobjectType: key\"]").unwrap();
         assert_eq!(parsed.array, vec!["objectName: x\nobjectType: key".to_string()]);
         assert!(Objects::parse("array: {").is_err());
+    }
+
+    #[test]
+    fn grpc_go_names_go_both_ways() {
+        for n in 0..17 {
+            let code = tonic::Code::from_i32(n);
+            assert_eq!(grpc_go::code(grpc_go::name(code)), Some(code), "{code:?}");
+        }
+        assert_eq!(grpc_go::name(tonic::Code::Cancelled), "Canceled");
+        assert_eq!(
+            grpc_go::code("Cancelled"),
+            None,
+            "tonic's spelling is not gRPC-Go's"
+        );
     }
 }

@@ -193,7 +193,7 @@ impl<'a> RpcStatus<'a> {
             .strip_prefix(RPC_ERROR)?;
         let (name, message) = status.split_once(" desc = ")?;
         Some(Self {
-            code: grpc_code(name)?,
+            code: provider_proto::contract::grpc_go::code(name)?,
             message,
         })
     }
@@ -277,28 +277,4 @@ fn no_provider_socket(message: &str) -> bool {
     message
         .strip_prefix(PROVIDER_FAILED)
         .is_some_and(|error| error.starts_with("provider not found: "))
-}
-
-/// A code by its gRPC-Go name, as the manager writes it (`code_name` in crates/manager/src/provider/error.rs).
-fn grpc_code(name: &str) -> Option<Code> {
-    Some(match name {
-        "OK" => Code::Ok,
-        "Canceled" => Code::Cancelled,
-        "Unknown" => Code::Unknown,
-        "InvalidArgument" => Code::InvalidArgument,
-        "DeadlineExceeded" => Code::DeadlineExceeded,
-        "NotFound" => Code::NotFound,
-        "AlreadyExists" => Code::AlreadyExists,
-        "PermissionDenied" => Code::PermissionDenied,
-        "ResourceExhausted" => Code::ResourceExhausted,
-        "FailedPrecondition" => Code::FailedPrecondition,
-        "Aborted" => Code::Aborted,
-        "OutOfRange" => Code::OutOfRange,
-        "Unimplemented" => Code::Unimplemented,
-        "Internal" => Code::Internal,
-        "Unavailable" => Code::Unavailable,
-        "DataLoss" => Code::DataLoss,
-        "Unauthenticated" => Code::Unauthenticated,
-        _ => return None,
-    })
 }

@@ -17,7 +17,7 @@ pub enum ProviderError {
     /// No answer came from the provider: the connection could not be made or broke (nothing listening on
     /// a stale socket, a refused TLS handshake), or a probe went unanswered. Said as gRPC-Go says a
     /// transport failure, so the condition reads as the original's.
-    #[error("rpc error: code = {} desc = {message}", code_name(*code))]
+    #[error("rpc error: code = {} desc = {message}", provider_proto::contract::grpc_go::name(*code))]
     Unreachable {
         /// The gRPC status code the client library gave the failure (mostly `Unavailable`).
         code: tonic::Code,
@@ -26,7 +26,7 @@ pub enum ProviderError {
     },
     /// The provider answered the call with a gRPC error (`UNAVAILABLE` included: a Key Vault that cannot
     /// be reached or answers 5xx is the provider's answer, not the provider being away).
-    #[error("rpc error: code = {} desc = {message}", code_name(*code))]
+    #[error("rpc error: code = {} desc = {message}", provider_proto::contract::grpc_go::name(*code))]
     Rpc {
         /// gRPC status code.
         code: tonic::Code,
@@ -61,30 +61,6 @@ impl ProviderError {
             self,
             Self::InvalidName(_) | Self::NotFound(_) | Self::NoClientCertificate(_)
         )
-    }
-}
-
-/// gRPC-Go's spelling of a code, as in `rpc error: code = Unknown desc = …`.
-fn code_name(code: tonic::Code) -> &'static str {
-    use tonic::Code::*;
-    match code {
-        Ok => "OK",
-        Cancelled => "Canceled",
-        Unknown => "Unknown",
-        InvalidArgument => "InvalidArgument",
-        DeadlineExceeded => "DeadlineExceeded",
-        NotFound => "NotFound",
-        AlreadyExists => "AlreadyExists",
-        PermissionDenied => "PermissionDenied",
-        ResourceExhausted => "ResourceExhausted",
-        FailedPrecondition => "FailedPrecondition",
-        Aborted => "Aborted",
-        OutOfRange => "OutOfRange",
-        Unimplemented => "Unimplemented",
-        Internal => "Internal",
-        Unavailable => "Unavailable",
-        DataLoss => "DataLoss",
-        Unauthenticated => "Unauthenticated",
     }
 }
 

@@ -176,3 +176,27 @@ async fn every_line_of_a_mount_names_the_request_and_nothing_secret() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_fingerprints_request_is_named_as_a_mount_is() {
+    let keyvault = Arc::new(KeyVault::new(&KeyVaultConfig::default(), Metrics::default()).unwrap());
+    let detector = crate::changes::ChangeDetector::new(crate::changes::ChangeConfig::default(), keyvault);
+    let service = ChangeService::new(Arc::new(detector), Metrics::default());
+    let mount = request(&[("tenantID", "")]).into_inner();
+    let fingerprints = provider_proto::ssers::FingerprintsRequest {
+        attributes: mount.attributes,
+        secrets: mount.secrets,
+        ..Default::default()
+    };
+    let (logged, guard) = Logged::start(true, "debug");
+    service
+        .fingerprints(Request::new(fingerprints))
+        .await
+        .unwrap_err();
+    drop(guard);
+    let span = &logged.line("failed to answer a fingerprints request")["span"];
+    assert_eq!(span["name"], "fingerprints");
+    assert_eq!(span["secretsync"], "app/web");
+    assert_eq!(span["vault"], "contoso-kv");
+    assert!(!logged.text().contains("TOPSECRETJWT"), "{}", logged.text());
+}
