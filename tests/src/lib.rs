@@ -9,6 +9,7 @@
 
 pub mod deploy;
 pub mod e2e;
+pub mod proxies;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -338,49 +338,9 @@ async fn the_servers_certificate_is_verified_unless_told_not_to() {
     assert!(seen.certificate.is_some());
 }
 
-/// A tunnelling forward proxy on loopback (`CONNECT host:port`, then bytes both ways); returns its URL and
-/// the targets it was asked for.
-async fn proxy() -> (String, Arc<Mutex<Vec<String>>>) {
-    use tokio::io::AsyncBufReadExt as _;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let targets: Arc<Mutex<Vec<String>>> = Arc::default();
-    let seen = targets.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
-            let seen = seen.clone();
-            tokio::spawn(async move {
-                let mut client = tokio::io::BufReader::new(stream);
-                let mut line = String::new();
-                if client.read_line(&mut line).await.is_err() {
-                    return;
-                }
-                let mut header = String::new();
-                while client.read_line(&mut header).await.is_ok_and(|n| n > 2) {
-                    header.clear();
-                }
-                let target = line.split_whitespace().nth(1).unwrap_or_default().to_string();
-                seen.lock().unwrap().push(target.clone());
-                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
-                    return;
-                };
-                let mut client = client.into_inner();
-                if client
-                    .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-                    .await
-                    .is_ok()
-                {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
-                }
-            });
-        }
-    });
-    (url, targets)
-}
-
 #[tokio::test]
 async fn a_proxy_url_tunnels_token_and_certificate_users_alike() {
-    let (proxy_url, targets) = proxy().await;
+    let (proxy_url, targets) = sse_tests::proxies::tunnel().await;
     let cluster = format!("{}\n    proxy-url: {proxy_url}", ca_file());
     let token = "    token: not-a-real-token".to_string();
     let certificate = format!(
@@ -451,4 +411,26 @@ async fn kubectl_sse_flags_pick_the_context_and_impersonate() {
         kubectl_sse::command::Cli::try_parse_from(["kubectl-sse", "--as-group", "ops", "status"]).is_err(),
         "--as-group without --as is refused, as kubectl does"
     );
+}
+
+#[tokio::test]
+async fn a_socks5_proxy_url_carries_token_and_certificate_users_alike() {
+    let (proxy_url, targets) = sse_tests::proxies::socks5().await;
+    let cluster = format!("{}\n    proxy-url: {proxy_url}", ca_file());
+    let certificate = format!(
+        "    client-certificate: {}\n    client-key: {}",
+        fixture("client-v1-rsa.crt").display(),
+        fixture("client-v1-rsa.key").display()
+    );
+    for user in ["    token: not-a-real-token".to_string(), certificate] {
+        let before = targets.lock().unwrap().len();
+        version_as(&cluster, &user)
+            .await
+            .unwrap_or_else(|e| panic!("{user}: {e}"));
+        assert_eq!(
+            targets.lock().unwrap().len(),
+            before + 1,
+            "{user}: one connection through the proxy"
+        );
+    }
 }

@@ -8,7 +8,7 @@
 //! accepts it and `kubectl` works. The client never needs to parse its own certificate: it only sends it
 //! and signs with the key. So with a client certificate this module builds the same client as kube does
 //! (kube's verifier and roots, `insecure-skip-tls-verify`, `tls-server-name`, auth, impersonation headers,
-//! timeouts, an `http://` proxy-url), with the certificate given through a resolver that sends it as it is. The API server still
+//! timeouts, an `http://` or `socks5://` proxy-url), with the certificate given through a resolver that sends it as it is. The API server still
 //! checks it, with its own rules. Without one, kube builds the client itself (token, token file, exec
 //! plugins), unchanged.
 
@@ -34,9 +34,9 @@ pub enum ClientError {
         /// Why.
         message: String,
     },
-    /// A proxy other than `http://` with a client certificate.
+    /// A proxy other than `http://` or `socks5://` with a client certificate.
     #[error(
-        "proxy-url {0}: with a client certificate only an http:// proxy (a CONNECT tunnel) is supported; use one, or a token"
+        "proxy-url {0}: with a client certificate only http:// (a CONNECT tunnel) and socks5:// proxies are supported"
     )]
     Proxy(String),
     /// kube refused the configuration.
@@ -87,6 +87,11 @@ pub fn client(config: kube::Config) -> Result<kube::Client, ClientError> {
                 }
             }
             over(config, tls, tunnel)
+        }
+        // As kube does for `proxy-url: socks5://…`.
+        Some(proxy) if proxy.scheme_str() == Some("socks5") => {
+            let socks = hyper_util::client::legacy::connect::proxy::SocksV5::new(proxy, http);
+            over(config, tls, socks)
         }
         Some(proxy) => Err(ClientError::Proxy(proxy.to_string())),
     }
