@@ -27,10 +27,7 @@ pub struct Leadership {
     /// Cancelled when the lease is lost (another holder, or renewals failing past the deadline).
     pub lost: CancellationToken,
     renewer: tokio::task::JoinHandle<()>,
-    cluster: Arc<dyn Cluster>,
-    namespace: String,
-    name: String,
-    identity: String,
+    lease: LeaseRef,
 }
 
 /// Block until this process holds the Lease; `None` when `shutdown` comes first. Then keep renewing it in
@@ -43,7 +40,7 @@ pub async fn acquire(
     shutdown: CancellationToken,
 ) -> Option<Leadership> {
     let lease = LeaseRef {
-        cluster: cluster.clone(),
+        cluster,
         namespace: namespace.to_string(),
         name: name.to_string(),
         identity: identity.to_string(),
@@ -65,8 +62,9 @@ pub async fn acquire(
     }
     tracing::info!(lease = name, namespace, identity, "became leader");
     let lost = CancellationToken::new();
-    let lost2 = lost.clone();
+    let (lost2, renewing) = (lost.clone(), lease.clone());
     let renewer = tokio::spawn(async move {
+        let lease = renewing;
         let mut last_renewed = tokio::time::Instant::now();
         loop {
             tokio::select! {
@@ -90,14 +88,7 @@ pub async fn acquire(
             }
         }
     });
-    Some(Leadership {
-        lost,
-        renewer,
-        cluster,
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        identity: identity.to_string(),
-    })
+    Some(Leadership { lost, renewer, lease })
 }
 
 impl Leadership {
@@ -109,13 +100,19 @@ impl Leadership {
         if self.lost.is_cancelled() {
             return;
         }
+        let LeaseRef {
+            cluster,
+            namespace,
+            name,
+            identity,
+        } = &self.lease;
         let Ok(Ok(Some(mut lease))) =
-            tokio::time::timeout(ATTEMPT_TIMEOUT, self.cluster.lease(&self.namespace, &self.name)).await
+            tokio::time::timeout(ATTEMPT_TIMEOUT, cluster.lease(namespace, name)).await
         else {
             return;
         };
         let Some(spec) = lease.spec.as_mut() else { return };
-        if spec.holder_identity.as_deref() != Some(self.identity.as_str()) {
+        if spec.holder_identity.as_deref() != Some(identity.as_str()) {
             return;
         }
         let now = MicroTime(Timestamp::now());
@@ -123,19 +120,15 @@ impl Leadership {
         spec.lease_duration_seconds = Some(1);
         spec.renew_time = Some(now.clone());
         spec.acquire_time = Some(now);
-        match tokio::time::timeout(
-            ATTEMPT_TIMEOUT,
-            self.cluster.replace_lease(&self.namespace, &lease),
-        )
-        .await
-        {
-            Ok(Ok(_)) => tracing::info!(lease = %self.name, "released the lease"),
+        match tokio::time::timeout(ATTEMPT_TIMEOUT, cluster.replace_lease(namespace, &lease)).await {
+            Ok(Ok(_)) => tracing::info!(lease = %name, "released the lease"),
             _ => tracing::warn!("could not release the lease; it will expire"),
         }
     }
 }
 
 /// The Lease one process campaigns for.
+#[derive(Clone)]
 struct LeaseRef {
     cluster: Arc<dyn Cluster>,
     namespace: String,

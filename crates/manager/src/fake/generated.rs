@@ -23,6 +23,13 @@ const SYNCS: &str = "secretsyncs.secret-sync.x-k8s.io";
 const CLASSES: &str = "secretproviderclasses.secrets-store.csi.x-k8s.io";
 const LEASES: &str = "leases.coordination.k8s.io";
 
+fn meta_mut(object: &mut Generated) -> &mut k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta {
+    match object {
+        Generated::Class(class) => &mut class.metadata,
+        Generated::Sync(sync) => &mut sync.metadata,
+    }
+}
+
 fn resource(kind: GeneratedKind) -> &'static str {
     match kind {
         GeneratedKind::Class => CLASSES,
@@ -41,12 +48,18 @@ impl State {
         let k = key(namespace, name);
         match kind {
             GeneratedKind::Class => self.classes.get(&k).map(|c| Generated::Class((**c).clone())),
-            GeneratedKind::Sync => self.syncs.get(&k).map(|s| {
-                let mut sync = s.clone();
-                sync.status = self.statuses.get(&k).cloned();
-                Generated::Sync(sync)
-            }),
+            GeneratedKind::Sync => self.syncs.get(&k).map(|s| Generated::Sync(self.with_status(s))),
         }
+    }
+
+    /// `sync` with the status last written for it (kept apart, as the status subresource is).
+    pub(super) fn with_status(&self, sync: &SecretSync) -> SecretSync {
+        let mut sync = sync.clone();
+        sync.status = self
+            .statuses
+            .get(&key(&sync.namespace().unwrap_or_default(), &sync.name_any()))
+            .cloned();
+        sync
     }
 
     /// Store `object` as created: a new uid, generation 1.
@@ -61,10 +74,7 @@ impl State {
         }
         let version = self.next_version();
         let mut object = object.clone();
-        let meta = match &mut object {
-            Generated::Class(class) => &mut class.metadata,
-            Generated::Sync(sync) => &mut sync.metadata,
-        };
+        let meta = meta_mut(&mut object);
         meta.uid = Some(format!("{}-uid-{name}-{version}", kind.as_str()));
         meta.resource_version = Some(version);
         meta.generation = Some(1);
@@ -91,26 +101,27 @@ impl State {
         }
         .map_err(internal)?;
         json_patch::patch(&mut doc, patch).map_err(|_| ClusterError::patch_not_applicable())?;
-        let mut patched = match kind {
+        let patched = match kind {
             GeneratedKind::Class => serde_json::from_value(doc).map(Generated::Class),
             GeneratedKind::Sync => serde_json::from_value(doc).map(Generated::Sync),
         }
         .map_err(|_| ClusterError::patch_not_applicable())?;
-        if patched == stored {
-            return Ok(());
+        if patched != stored {
+            self.replace(&stored.spec(), patched);
         }
-        let spec_changed = patched.spec() != stored.spec();
-        let version = self.next_version();
-        let meta = match &mut patched {
-            Generated::Class(class) => &mut class.metadata,
-            Generated::Sync(sync) => &mut sync.metadata,
-        };
+        Ok(())
+    }
+
+    /// Store `object` as written over a stored one whose spec was `spec`: a new resourceVersion, and a new
+    /// generation when the spec changed.
+    fn replace(&mut self, spec: &serde_json::Value, mut object: Generated) {
+        let (version, spec_changed) = (self.next_version(), object.spec() != *spec);
+        let meta = meta_mut(&mut object);
         meta.resource_version = Some(version);
         if spec_changed {
             meta.generation = Some(meta.generation.unwrap_or(1) + 1);
         }
-        self.store(patched);
-        Ok(())
+        self.store(object);
     }
 
     /// Delete a SecretSync if the preconditions hold.
@@ -225,16 +236,7 @@ impl FakeCluster {
         if let Some(mut object) = state.generated(kind, namespace, name) {
             let spec = object.spec();
             edit(&mut object);
-            let (version, spec_changed) = (state.next_version(), object.spec() != spec);
-            let meta = match &mut object {
-                Generated::Class(class) => &mut class.metadata,
-                Generated::Sync(sync) => &mut sync.metadata,
-            };
-            meta.resource_version = Some(version);
-            if spec_changed {
-                meta.generation = Some(meta.generation.unwrap_or(1) + 1);
-            }
-            state.store(object);
+            state.replace(&spec, object);
         }
     }
 

@@ -304,10 +304,12 @@ impl Cluster for FakeCluster {
             s.namespace().as_deref() == Some(namespace)
                 && s.labels().get(sse_api::akv_sync::LABEL).map(String::as_str) == Some(akvsync)
         };
-        let mut syncs: Vec<SecretSync> = state.syncs.values().filter(labelled).cloned().collect();
-        for sync in &mut syncs {
-            sync.status = state.statuses.get(&key(namespace, &sync.name_any())).cloned();
-        }
+        let mut syncs: Vec<SecretSync> = state
+            .syncs
+            .values()
+            .filter(labelled)
+            .map(|s| state.with_status(s))
+            .collect();
         syncs.sort_by_key(ResourceExt::name_any);
         Ok(syncs)
     }
