@@ -265,6 +265,21 @@ impl Mounter {
     }
 }
 
+/// A request's span named `$name` (a span's name must be a literal), with the fields [`named`] records.
+macro_rules! request_span {
+    ($name:literal) => {
+        tracing::error_span!(
+            $name,
+            secretsync = Empty,
+            namespace = Empty,
+            pod = Empty,
+            service_account = Empty,
+            vault = Empty,
+            objects = Empty
+        )
+    };
+}
+
 /// The span of one Mount, for the caller to enter around the request and what it logs about the outcome.
 /// Its fields name the request: `namespace`, `pod` and `service_account` as the caller set them (for the
 /// sync controller: the SecretSync's namespace and ServiceAccount, and the controller's own pod), the
@@ -274,28 +289,12 @@ impl Mounter {
 /// ERROR level, so that it is enabled whatever the log filter: a span the filter drops would take its fields
 /// away from the WARN and ERROR lines logged inside it.
 pub fn span() -> tracing::Span {
-    tracing::error_span!(
-        "mount",
-        secretsync = Empty,
-        namespace = Empty,
-        pod = Empty,
-        service_account = Empty,
-        vault = Empty,
-        objects = Empty
-    )
+    request_span!("mount")
 }
 
 /// The span of one fingerprints request (change detection), named as a Mount's [`span`] is, by [`named`].
 pub fn fingerprints_span() -> tracing::Span {
-    tracing::error_span!(
-        "fingerprints",
-        secretsync = Empty,
-        namespace = Empty,
-        pod = Empty,
-        service_account = Empty,
-        vault = Empty,
-        objects = Empty
-    )
+    request_span!("fingerprints")
 }
 
 /// A Mount's parameters: `request` decoded and validated, and named in the current [`span`].
