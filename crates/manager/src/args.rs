@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use clap::{ArgAction, Args as ClapArgs, Parser, Subcommand};
 
+pub mod events;
+
 pub use sse_runtime::LogFormat;
 
 /// `manager`: the SSE-rs SecretSync controller.
@@ -166,6 +168,10 @@ pub struct RunArgs {
     /// reached with `kubectl port-forward`; `0` disables.
     #[arg(long, env = "DEBUG_BIND_ADDRESS", default_value = "127.0.0.1:8082")]
     pub debug_bind_address: String,
+
+    /// Refresh driven by the vault's events.
+    #[command(flatten)]
+    pub events: events::EventArgs,
 
     /// Run the controller only while holding the Lease.
     #[arg(long, env = "LEADER_ELECT", default_value_t = false, action = ArgAction::Set)]

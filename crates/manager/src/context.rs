@@ -107,6 +107,8 @@ pub struct Context {
     pub announced: crate::expiry::Announced,
     /// Reload on change, when on.
     pub reloads: Option<Arc<crate::reload::Reloads>>,
+    /// The checks the vault's events asked for, until a reconcile takes them.
+    pub hints: crate::vault_events::Hints,
     /// Work slots, handed out first come, first served.
     pub(crate) slots: crate::slots::FairSlots,
     /// The share of slots SecretSyncs in failure may take (half): a broken vault cannot starve the others.
@@ -133,6 +135,7 @@ impl Context {
             baselines: crate::changes::Baselines::default(),
             announced: crate::expiry::Announced::default(),
             reloads,
+            hints: crate::vault_events::Hints::default(),
             config,
             metrics,
             // Each namespace may have as many reconciles waiting as there are slots: with the controller

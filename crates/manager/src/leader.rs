@@ -37,6 +37,7 @@ pub async fn acquire(
     namespace: &str,
     name: &str,
     identity: &str,
+    notes: Notes,
     shutdown: CancellationToken,
 ) -> Option<Leadership> {
     let lease = LeaseRef {
@@ -44,6 +45,7 @@ pub async fn acquire(
         namespace: namespace.to_string(),
         name: name.to_string(),
         identity: identity.to_string(),
+        notes,
     };
     loop {
         if shutdown.is_cancelled() {
@@ -105,6 +107,7 @@ impl Leadership {
             namespace,
             name,
             identity,
+            ..
         } = &self.lease;
         let Ok(Ok(Some(mut lease))) =
             tokio::time::timeout(ATTEMPT_TIMEOUT, cluster.lease(namespace, name)).await
@@ -128,15 +131,37 @@ impl Leadership {
 }
 
 /// The Lease one process campaigns for.
+/// Annotations the holder keeps on the Lease, read at each write (which renewals make anyway): what the
+/// leader wants operators to see, such as where the vault's event stream stands.
+pub type Notes = Arc<dyn Fn() -> std::collections::BTreeMap<String, String> + Send + Sync>;
+
+/// No notes.
+pub fn no_notes() -> Notes {
+    Arc::new(std::collections::BTreeMap::new)
+}
+
 #[derive(Clone)]
 struct LeaseRef {
     cluster: Arc<dyn Cluster>,
     namespace: String,
     name: String,
     identity: String,
+    notes: Notes,
 }
 
 impl LeaseRef {
+    /// Our notes on the Lease as they are now: ours set, our stale ones (`sse-rs.io/…`) removed.
+    fn annotate(&self, metadata: &mut ObjectMeta) {
+        let notes = (self.notes)();
+        let annotations = metadata.annotations.get_or_insert_with(Default::default);
+        annotations
+            .retain(|key, _| !key.starts_with(sse_api::consts::ANNOTATION_PREFIX) || notes.contains_key(key));
+        annotations.extend(notes);
+        if annotations.is_empty() {
+            metadata.annotations = None;
+        }
+    }
+
     /// Take or renew the lease; `Ok(false)` when someone else validly holds it (or took it between our
     /// read and our write: the API server answers 409 to a create of an existing Lease and to a replace
     /// pinned to a stale resourceVersion).
@@ -156,6 +181,7 @@ impl LeaseRef {
                     metadata: ObjectMeta {
                         name: Some(self.name.clone()),
                         namespace: Some(self.namespace.clone()),
+                        annotations: Some((self.notes)()).filter(|n| !n.is_empty()),
                         ..ObjectMeta::default()
                     },
                     spec: Some(spec(0, None)),
@@ -176,6 +202,7 @@ impl LeaseRef {
                 }
                 let transitions = current.lease_transitions.unwrap_or(0) + i32::from(!ours);
                 lease.spec = Some(spec(transitions, if ours { current.acquire_time } else { None }));
+                self.annotate(&mut lease.metadata);
                 self.cluster.replace_lease(&self.namespace, &lease).await
             }
         };
@@ -209,11 +236,18 @@ mod tests {
         let port: Arc<dyn Cluster> = Arc::new(cluster.clone());
         let shutdown = CancellationToken::new();
         let a_stop = shutdown.child_token();
-        let a = acquire(port.clone(), NS, NAME, "a", a_stop.clone())
+        let a = acquire(port.clone(), NS, NAME, "a", no_notes(), a_stop.clone())
             .await
             .unwrap_or_else(|| panic!("a campaigns alone"));
         assert_eq!(holder(&cluster), (Some("a".into()), Some(0)));
-        let mut b = tokio::spawn(acquire(port.clone(), NS, NAME, "b", shutdown.child_token()));
+        let mut b = tokio::spawn(acquire(
+            port.clone(),
+            NS,
+            NAME,
+            "b",
+            no_notes(),
+            shutdown.child_token(),
+        ));
         // Over a window in which b tries at least once (it retries every 2 s), it must not take a lease
         // that a renews.
         assert!(
@@ -246,7 +280,7 @@ mod tests {
             Request::Lease,
             Some(ClusterError::new(503, "ServiceUnavailable", "etcd away")),
         );
-        let mut campaign = tokio::spawn(acquire(port, NS, NAME, "a", CancellationToken::new()));
+        let mut campaign = tokio::spawn(acquire(port, NS, NAME, "a", no_notes(), CancellationToken::new()));
         // Attempts fail (at least two in this window), and the campaign goes on.
         assert!(
             tokio::time::timeout(RETRY + Duration::from_secs(1), &mut campaign)

@@ -43,4 +43,5 @@ pub mod status;
 pub mod sync;
 pub mod tags;
 pub mod tokens;
+pub mod vault_events;
 pub mod workload;

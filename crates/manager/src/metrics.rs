@@ -8,6 +8,10 @@
 //!   (`Valid`, `NotYetValid`, `Expiring`, `Expired`; [`crate::expiry`]), and
 //!   `secretsync_earliest_expiry_timestamp_seconds`, the soonest `exp` among them (0: none). Which objects
 //!   they are is in each SecretSync's `status.validity` (`kubectl sse status -A -o wide`), not in labels.
+//! * `secretsync_vault_events_total{type,outcome}`, `secretsync_event_stream_up`,
+//!   `secretsync_event_stream_failures_total{reason}`, `secretsync_event_stream_requests_total{action}`,
+//!   `secretsync_event_delivery_seconds`, `secretsync_event_refresh_seconds`: the vault's events
+//!   ([`crate::vault_events`]).
 //! * The controller-runtime names of the Go controller (docs/API.md#health-and-metrics), so its dashboards
 //!   keep working: `controller_runtime_reconcile_total{controller,result}`,
 //!   `controller_runtime_reconcile_errors_total`, `controller_runtime_reconcile_time_seconds`,
@@ -74,6 +78,7 @@ pub struct Metrics {
     reasons: ReasonGauge,
     expiry: Arc<ExpiryMetrics>,
     leases_lost: Counter,
+    events: crate::vault_events::EventMetrics,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -147,6 +152,7 @@ impl Default for Metrics {
         let reasons = ReasonGauge::default();
         let expiry = Arc::new(ExpiryMetrics::default());
         let leases_lost = Counter::default();
+        let events;
         for validity in STANDINGS {
             expiry.objects.get_or_create(&ValidityLabel { validity }).set(0);
         }
@@ -178,6 +184,7 @@ impl Default for Metrics {
                 "The soonest Key Vault expiry (exp, Unix seconds) among synced objects; 0 when none has one",
                 expiry.earliest.clone(),
             );
+            events = crate::vault_events::EventMetrics::register(ours);
             ours.register(
                 "leader_leases_lost",
                 "Times this process lost the leader-election lease and stepped down to campaign again",
@@ -221,11 +228,17 @@ impl Default for Metrics {
             reasons,
             expiry,
             leases_lost,
+            events,
         }
     }
 }
 
 impl Metrics {
+    /// The event stream's metrics (crate::vault_events).
+    pub fn events(&self) -> &crate::vault_events::EventMetrics {
+        &self.events
+    }
+
     /// Record one sync (the provider was called).
     pub fn sync(&self, reason: Reason, took: Duration) {
         self.syncs

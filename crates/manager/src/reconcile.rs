@@ -12,8 +12,10 @@ use crate::clock::to_time;
 use crate::cluster::ClusterError;
 use crate::error::{Class, SyncError};
 use crate::outcome::{Outcome, Written};
+use crate::provider::Changed;
 use crate::schedule::ClassVersion;
 use crate::status;
+use crate::vault_events::{Hint, Verdict};
 
 pub use crate::context::{Config, Context};
 pub use crate::schedule::key;
@@ -118,11 +120,20 @@ pub async fn reconcile(sync: &SecretSync, ctx: &Context) -> Result<Report, Error
             });
         }
     };
-    let ran = run(sync, ctx).await;
+    let ran = run(sync, ctx, admitted.hint.as_ref().map(|h| &h.changed)).await;
     let recorded = record(sync, ctx, &admitted, &ran, class_version, now);
     let written = publish(sync, ctx, &ran, &recorded).await;
-    drop(admitted);
+    let Admitted { hint, .. } = admitted;
     let status_written = matches!(written, Some(Ok(())));
+    if let Some(hint) = hint {
+        // The event that asked for this check is settled by how it ended (crate::vault_events).
+        let retry = ran
+            .failure
+            .as_ref()
+            .is_some_and(|e| e.class() == Class::Transient)
+            || matches!(written, Some(Err(_)));
+        hint.finish(if retry { Verdict::Retry } else { Verdict::Checked });
+    }
     if let Some(source) = ran.failure {
         return Err(Error::Sync {
             source,
@@ -156,6 +167,8 @@ struct Admitted<'a> {
     force_sync: Option<String>,
     /// When this check was scheduled, if it is a scheduled one (not one a change triggered early).
     due: Option<SystemTime>,
+    /// The vault's news this check answers, when an event asked for it.
+    hint: Option<Hint>,
     _retry_slot: Option<tokio::sync::SemaphorePermit<'a>>,
     _slot: crate::slots::Slot<'a>,
 }
@@ -206,6 +219,7 @@ async fn admit<'a>(
     Ok(Admitted {
         force_sync,
         due,
+        hint: ctx.hints.take(&key(sync)),
         _retry_slot: retry_slot,
         _slot: slot,
     })
@@ -250,11 +264,12 @@ struct Ran {
     started: std::time::Instant,
 }
 
-/// Stage 2: the sync, abandoned after `--reconcile-timeout`.
-async fn run(sync: &SecretSync, ctx: &Context) -> Ran {
+/// Stage 2: the sync (told what an event said changed, if one asked for it), abandoned after
+/// `--reconcile-timeout`.
+async fn run(sync: &SecretSync, ctx: &Context, changed: Option<&Changed>) -> Ran {
     let started = std::time::Instant::now();
     let limit = ctx.config.reconcile_timeout;
-    let result = tokio::time::timeout(limit, crate::sync::sync_once(sync, ctx))
+    let result = tokio::time::timeout(limit, crate::sync::sync_with_news(sync, ctx, changed))
         .await
         .unwrap_or(Err(SyncError::TimedOut(limit)));
     match result {

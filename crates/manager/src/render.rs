@@ -137,6 +137,8 @@ impl Cluster for RenderCluster {
 
     async fn akvsync_event(&self, _: &sse_api::AKVSync, _: bool, _: &str, _: &str) {}
 
+    async fn manager_event(&self, _: &str, _: &str, _: bool, _: &str, _: &str) {}
+
     async fn lease(&self, _: &str, _: &str) -> Result<Option<Lease>, ClusterError> {
         Err(no_cluster())
     }

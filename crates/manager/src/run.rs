@@ -44,6 +44,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         metrics_bind_address,
         health_probe_bind_address,
         debug_bind_address,
+        events,
         leader_elect,
         leader_election_namespace,
         pod_name,
@@ -128,12 +129,24 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         expiry_window: expiry_warning_window,
         ..Config::default()
     };
+    let stream = events.stream(reconcile_timeout)?.map(Arc::new);
     let settings = crate::controller::Settings {
         workers,
         watch_owned_secrets,
         sweep_interval: poll_interval.clamp(SWEEP_MIN, SWEEP_MAX),
         shutdown_timeout,
+        events: stream.clone(),
+        deployment: (pod_namespace.clone(), events.deployment_name.clone()),
     };
+    // The stream's state rides on the Lease every renewal writes anyway (`kubectl sse status`, doctor).
+    let lease_notes: crate::leader::Notes = Arc::new(move || {
+        stream
+            .as_ref()
+            .and_then(|s| s.status.annotation())
+            .map(|note| (crate::vault_events::health::ANNOTATION.to_string(), note))
+            .into_iter()
+            .collect()
+    });
     // Terms of leadership, until the stop signal. A lost lease (another holder took it, or renewals failed
     // past their deadline: the API server or etcd away) ends a term, not the process: the manager stops
     // every reconcile, forgets what it held in memory, and campaigns again, like a newly started one. A
@@ -165,6 +178,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
                     namespace,
                     consts::LEADER_ELECTION_ID,
                     identity,
+                    lease_notes.clone(),
                     shutdown.clone(),
                 )
                 .await

@@ -12,7 +12,7 @@
 //! quiet, without a Mount.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use kube::ResourceExt;
 use sse_api::{SecretProviderClass, SecretSync, validation};
@@ -23,7 +23,7 @@ use crate::error::SyncError;
 use crate::hash::{HashInputs, sync_hash};
 use crate::mapping::{self, SecretData};
 use crate::outcome::{Outcome, Written};
-use crate::provider::{self, Fingerprint, Mounted, ProviderError};
+use crate::provider::{self, Changed, Fingerprint, Mounted, ProviderError};
 use crate::secret;
 
 /// What a sync achieved, and when the vault state it reflects was read (when change detection answered):
@@ -42,6 +42,17 @@ pub struct Done {
 
 /// The sync proper: what the provider returns, written to the Secret.
 pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncError> {
+    sync_with_news(sync, ctx, None).await
+}
+
+/// [`sync_once`], told by the vault's events that `changed` objects have a new version: change detection
+/// reads those afresh and answers the others from the metadata its last answer used
+/// (docs/EVENTS.md#refresh-driven-by-events).
+pub async fn sync_with_news(
+    sync: &SecretSync,
+    ctx: &Context,
+    changed: Option<&Changed>,
+) -> Result<Done, SyncError> {
     validation::validate_spec(&sync.spec)?;
     let (tag_labels, tag_annotations) = match &sync.metadata.annotations {
         Some(annotations) => {
@@ -59,7 +70,7 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
         class.metadata.generation,
         crate::schedule::tag_config(sync),
     );
-    let detected = detect(sync, ctx, &key, &class, tokens.as_deref()).await;
+    let detected = detect(sync, ctx, &key, &class, tokens.as_deref(), changed).await;
     let observed_at = detected.as_ref().map(|f| f.observed_at);
     let validity = detected.as_ref().map(|f| f.validity.clone());
     // Tags onto the Secret when asked for and known (they come with change detection).
@@ -161,6 +172,7 @@ async fn detect(
     key: &str,
     class: &SecretProviderClass,
     tokens: Option<&str>,
+    changed: Option<&Changed>,
 ) -> Option<Fingerprint> {
     if !ctx.config.change_detection {
         return None;
@@ -169,14 +181,19 @@ async fn detect(
     let attributes = mount_attributes(sync, ctx, &parameters(class, sync), tokens);
     // Newer than what this SecretSync last saw; on its first check, anything from the last interval (the
     // check mounts anyway, the answer only becomes its baseline).
-    let not_before = ctx.baselines.observed_at(key).unwrap_or_else(|| {
-        SystemTime::now()
+    // Told of a change, the objects it names are read afresh and the others may come from the very
+    // metadata the last answer used: a check an event asks for reads only what the event is about.
+    let observed = ctx.baselines.observed_at(key);
+    let not_before = match (observed, changed) {
+        (Some(at), Some(_)) => at.checked_sub(Duration::from_millis(1)).unwrap_or(at),
+        (Some(at), None) => at,
+        (None, _) => SystemTime::now()
             .checked_sub(ctx.schedule.interval(sync))
-            .unwrap_or(SystemTime::UNIX_EPOCH)
-    });
+            .unwrap_or(SystemTime::UNIX_EPOCH),
+    };
     let mut found = ctx
         .providers
-        .fingerprint(&provider, attributes, not_before)
+        .fingerprint(&provider, attributes, not_before, changed)
         .await?;
     found.observed_at = ctx
         .schedule

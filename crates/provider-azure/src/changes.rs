@@ -105,16 +105,22 @@ struct SourceState {
 
 impl SourceState {
     /// The fingerprint of `name` from metadata read after `not_before`, if there is such metadata.
+    /// The most recent read wins: an object re-read on its own after a listing (a change an event named)
+    /// answers with that read, not with the older listing.
     fn lookup(&self, name: &str, not_before: u64) -> Option<Seen> {
-        if let Some((read_at, listed)) = &self.listing
-            && *read_at > not_before
-        {
-            return Some(Seen {
+        let listed = self
+            .listing
+            .as_ref()
+            .filter(|(read_at, _)| *read_at > not_before)
+            .map(|(read_at, listed)| Seen {
                 meta: listed.get(name).cloned().unwrap_or_default(),
                 read_at: *read_at,
             });
+        let single = self.singles.get(name).filter(|s| s.read_at > not_before).cloned();
+        match (listed, single) {
+            (Some(listed), Some(single)) if single.read_at > listed.read_at => Some(single),
+            (listed, single) => listed.or(single),
         }
-        self.singles.get(name).filter(|s| s.read_at > not_before).cloned()
     }
 
     /// Whether to list rather than GET one object: until a listing told the vault's size, and whenever the
@@ -191,12 +197,15 @@ impl ChangeDetector {
             .vault(&vault_url, &params.cloud, &params.tenant_id, &params.identity)
             .map_err(MountError::Credential)?;
         let not_before = request.not_before_unix_millis;
-        let answers = futures::future::try_join_all(
-            params
-                .objects
-                .iter()
-                .map(|object| self.fingerprint(&vault, object, not_before)),
-        )
+        let answers = futures::future::try_join_all(params.objects.iter().map(|object| {
+            let id = object_id(object);
+            if request.changed.contains(&id) {
+                let after = request.changed_after_unix_millis.max(not_before);
+                futures::future::Either::Left(self.reread(&vault, object, after))
+            } else {
+                futures::future::Either::Right(self.fingerprint(&vault, object, not_before))
+            }
+        }))
         .await?;
         let observed = answers
             .iter()
@@ -216,7 +225,7 @@ impl ChangeDetector {
                         (Validity::default(), Tags::default())
                     };
                     ObjectFingerprint {
-                        id: format!("{}/{}", object.object_type.as_str(), object.name),
+                        id: object_id(object),
                         fingerprint: seen.meta.fingerprint,
                         expires_unix_seconds: validity.expires,
                         not_before_unix_seconds: validity.not_before,
@@ -342,6 +351,27 @@ impl ChangeDetector {
         }))
     }
 
+    /// The fingerprint of an object named as changed after `after`: from metadata read after it, else one
+    /// GET of the object, made once for every caller told of the same change (under the source's refresh
+    /// lock, so the others find its answer); never a listing, whose cost grows with the vault.
+    async fn reread(
+        &self,
+        vault: &VaultHandle,
+        object: &KeyVaultObject,
+        after: u64,
+    ) -> Result<Seen, MountError> {
+        let name = object.name.to_ascii_lowercase();
+        let source = self.source(vault, object.object_type, &name);
+        if let Some(seen) = source.state().lookup(&name, after) {
+            return Ok(seen);
+        }
+        let _refreshing = source.refresh.lock().await;
+        if let Some(seen) = source.state().lookup(&name, after) {
+            return Ok(seen);
+        }
+        self.get_one(vault, object, &source, name).await
+    }
+
     fn fingerprint_of(&self, updated: i64, enabled: bool, read_at: u64) -> String {
         fingerprint_of(self.config.settle, updated, enabled, read_at)
     }
@@ -382,6 +412,11 @@ impl ChangeDetector {
     }
 }
 
+/// `<objectType>/<objectName>`, as the SecretProviderClass names the object (`ObjectFingerprint.id`).
+fn object_id(object: &KeyVaultObject) -> String {
+    format!("{}/{}", object.object_type.as_str(), object.name)
+}
+
 /// The `permission` the manager sends with every Mount (docs/PROVIDER.md#mount-request); change detection
 /// writes no file.
 const PERMISSION: &str = "420";
@@ -404,79 +439,4 @@ fn fingerprint_of(settle: Duration, updated: i64, enabled: bool, read_at: u64) -
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn state(pages: Option<usize>, asked: usize) -> SourceState {
-        SourceState {
-            listing: None,
-            pages,
-            singles: HashMap::new(),
-            asked: (0..asked).map(|i| (format!("n{i}"), Instant::now())).collect(),
-            list_refused: None,
-            last_used: Instant::now(),
-        }
-    }
-
-    #[test]
-    fn lists_until_the_vault_size_is_known_then_takes_the_cheaper_way() {
-        assert!(state(None, 1).should_list(), "the vault's size is unknown");
-        assert!(!state(Some(40), 3).should_list(), "3 GETs beat 40 pages");
-        assert!(state(Some(2), 3).should_list(), "2 pages beat 3 GETs");
-        assert!(
-            state(Some(3), 3).should_list(),
-            "a tie lists: one answer for every object"
-        );
-    }
-
-    #[test]
-    fn a_fingerprint_only_for_an_enabled_object_whose_second_is_over() {
-        let settle = Duration::from_secs(2);
-        // Updated at second 100: a write in the same second (up to 100.999) plus two seconds of skew.
-        assert_eq!(fingerprint_of(settle, 100, true, 103_000), "u:100");
-        assert_eq!(fingerprint_of(settle, 100, true, 102_999), "", "not settled yet");
-        assert_eq!(fingerprint_of(settle, 100, false, 200_000), "", "disabled");
-        assert_eq!(
-            fingerprint_of(Duration::ZERO, 100, true, 100_000),
-            "u:100",
-            "settling off"
-        );
-        assert_eq!(
-            fingerprint_of(Duration::ZERO, 0, true, 100_000),
-            "",
-            "no updated time: nothing to follow changes by"
-        );
-        assert_ne!(
-            fingerprint_of(settle, 100, true, 200_000),
-            fingerprint_of(settle, 101, true, 200_000)
-        );
-    }
-
-    #[test]
-    fn only_metadata_read_after_not_before_answers() {
-        let mut s = state(Some(1), 1);
-        let meta = |fingerprint: &str| Meta {
-            fingerprint: fingerprint.into(),
-            ..Meta::default()
-        };
-        s.listing = Some((1_000, HashMap::from([("a".to_string(), meta("u:1"))])));
-        assert_eq!(s.lookup("a", 999).map(|s| s.meta.fingerprint), Some("u:1".into()));
-        assert!(s.lookup("a", 1_000).is_none(), "not strictly after: read again");
-        assert_eq!(
-            s.lookup("gone", 0).map(|s| s.meta.fingerprint),
-            Some(String::new()),
-            "not in a fresh listing: no fingerprint (absent)"
-        );
-        s.singles.insert(
-            "b".into(),
-            Seen {
-                meta: meta("v:x"),
-                read_at: 5_000,
-            },
-        );
-        assert_eq!(
-            s.lookup("b", 4_000).map(|s| s.meta.fingerprint),
-            Some("v:x".into())
-        );
-    }
-}
+mod tests;

@@ -68,7 +68,7 @@ pub struct KeyVaultConfig {
     /// proxy's CA, the emulator.
     pub extra_roots_pem: Option<Vec<u8>>,
     /// The outbound proxy, if any.
-    pub proxy: Option<crate::http::OutboundProxy>,
+    pub proxy: Option<sse_runtime::outbound::OutboundProxy>,
     /// When to fail fast against a vault that is down.
     pub breaker: BreakerConfig,
     /// Requests per vault over time (see [`pacer`]).
@@ -160,8 +160,12 @@ pub struct KeyVault {
 impl KeyVault {
     /// Build the HTTP transport and caches.
     pub fn new(config: &KeyVaultConfig, metrics: Metrics) -> Result<Self, HttpClientError> {
-        let http = crate::http::client(config.extra_roots_pem.as_deref(), config.proxy.as_ref())
-            .map_err(HttpClientError)?;
+        let http = sse_runtime::outbound::client(
+            concat!("sse-rs-provider-azure/", env!("CARGO_PKG_VERSION")),
+            config.extra_roots_pem.as_deref(),
+            config.proxy.as_ref(),
+        )
+        .map_err(HttpClientError)?;
         let client_options = ClientOptions {
             transport: Some(Transport::new(Arc::new(http))),
             retry: RetryOptions::exponential(ExponentialRetryOptions {

@@ -18,7 +18,6 @@ pub mod auth;
 pub mod changes;
 pub mod cloud;
 pub mod content;
-pub mod http;
 pub mod json;
 pub mod keyvault;
 pub mod metrics;

@@ -251,12 +251,12 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
             max_in_flight: max_keyvault_requests,
             max_retries,
             extra_roots_pem,
-            proxy: https_proxy
-                .filter(|url| !url.trim().is_empty())
-                .map(|url| crate::http::OutboundProxy {
+            proxy: https_proxy.filter(|url| !url.trim().is_empty()).map(|url| {
+                sse_runtime::outbound::OutboundProxy {
                     url: url.trim().to_string(),
                     no_proxy: no_proxy.unwrap_or_default(),
-                }),
+                }
+            }),
             breaker: crate::keyvault::BreakerConfig {
                 threshold: vault_failures_before_failing_fast,
                 cooldown: vault_failing_fast_cooldown,

@@ -4,11 +4,13 @@
 //! * [`shutdown::on_signals`]: the two-signal shutdown (the first SIGTERM/SIGINT drains, the second exits);
 //! * [`admin::serve`]: the HTTP server behind the health, readiness, debug and metrics endpoints;
 //! * [`metrics`]: the `/metrics` route and its Prometheus text encoding;
+//! * [`outbound`]: the HTTPS client to Azure (extra roots, an outbound proxy, `*.localhost` on loopback);
 //! * [`positive_duration`]: the parser of duration flags that drive a timer.
 
 pub mod admin;
 pub mod kube_client;
 pub mod metrics;
+pub mod outbound;
 pub mod shutdown;
 
 use std::time::Duration;

@@ -200,6 +200,10 @@ pub trait Cluster: Send + Sync + 'static {
     /// Publish an Event about an AKVSync (best effort).
     async fn akvsync_event(&self, akv: &AKVSync, warning: bool, reason: &str, message: &str);
 
+    /// Publish an Event about the manager's own Deployment `namespace/name` (best effort): what concerns
+    /// the whole manager, such as the vault's event stream failing.
+    async fn manager_event(&self, namespace: &str, name: &str, warning: bool, reason: &str, message: &str);
+
     /// The Lease `namespace/name`, if it exists.
     async fn lease(&self, namespace: &str, name: &str) -> Result<Option<Lease>, ClusterError>;
 

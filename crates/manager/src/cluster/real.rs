@@ -225,6 +225,27 @@ impl Cluster for KubeCluster {
         .await;
     }
 
+    async fn manager_event(&self, namespace: &str, name: &str, warning: bool, reason: &str, message: &str) {
+        let regarding = ObjectReference {
+            api_version: Some("apps/v1".into()),
+            kind: Some("Deployment".into()),
+            name: Some(name.to_string()),
+            namespace: Some(namespace.to_string()),
+            ..ObjectReference::default()
+        };
+        publish(
+            &self.client,
+            namespace,
+            name,
+            regarding,
+            warning,
+            reason,
+            message,
+            &self.instance,
+        )
+        .await;
+    }
+
     async fn generated_syncs(&self, namespace: &str, akvsync: &str) -> Result<Vec<SecretSync>, ClusterError> {
         let api: Api<SecretSync> = Api::namespaced(self.client.clone(), namespace);
         let selector = ListParams::default().labels(&format!("{}={akvsync}", sse_api::akv_sync::LABEL));

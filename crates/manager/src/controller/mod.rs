@@ -47,7 +47,7 @@ mod tests;
 mod triggers;
 
 use self::caches::{Change, LIST_PAGE, Users, drive, slim, trigger};
-use self::triggers::{spawn_provider_recovery, spawn_sweeper, watch_owned_secrets};
+use self::triggers::{dispatcher, reporter, spawn_provider_recovery, spawn_sweeper, watch_owned_secrets};
 
 async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, reconcile::Error> {
     // Every wait inside is bounded: API calls (crate::cluster), the sync (`--reconcile-timeout`), and the
@@ -75,6 +75,10 @@ pub struct Settings {
     pub sweep_interval: Duration,
     /// In-flight reconciles get this long after `shutdown` before they are abandoned.
     pub shutdown_timeout: Duration,
+    /// The vault's events, when read (crate::vault_events).
+    pub events: Option<Arc<crate::vault_events::Stream>>,
+    /// The manager's Deployment (`namespace`, `name`): what Events about the manager itself regard.
+    pub deployment: (String, String),
 }
 
 /// Run the controller until `shutdown`; in-flight reconciles get `settings.shutdown_timeout` to finish.
@@ -115,14 +119,25 @@ pub async fn run(
     // SecretProviderClasses: a change (or a deletion) triggers every SecretSync that names the class. The
     // cache keeps what a reconcile reads of each (crate::classes), not the object.
     let class_cache = classes.clone();
+    // Which classes read each vault object, for the vault's events: kept only when they are read.
+    let readers = settings
+        .events
+        .as_ref()
+        .map(|_| Arc::new(crate::vault_events::Readers::default()));
+    let class_readers = readers.clone();
     let class_events = watcher(
         Api::<SecretProviderClass>::all(client.clone()),
         watcher::Config::default().page_size(LIST_PAGE),
     )
     .default_backoff()
-    .inspect_ok(move |event| class_cache.apply(event));
+    .inspect_ok(move |event| {
+        class_cache.apply(event);
+        if let Some(readers) = &class_readers {
+            readers.apply(event);
+        }
+    });
     let classes_listed = drive("SecretProviderClass", class_events, shutdown.clone(), {
-        let (triggers, syncs) = (triggers.clone(), sync_store.clone());
+        let (triggers, syncs, users) = (triggers.clone(), sync_store.clone(), users.clone());
         move |spc: &SecretProviderClass, change| {
             // During the first list nothing reconciles yet, and every SecretSync is triggered by its own
             // first-list event.
@@ -156,6 +171,17 @@ pub async fn run(
         triggers.clone(),
         shutdown.clone(),
     );
+    if let (Some(stream), Some(readers)) = (settings.events.clone(), readers) {
+        let dispatch = dispatcher(readers, users, sync_store.clone(), ctx.clone(), triggers.clone());
+        let report = reporter(ctx.cluster.clone(), settings.deployment.clone());
+        tokio::spawn(crate::vault_events::run(
+            stream,
+            dispatch,
+            ctx.metrics.events().clone(),
+            report,
+            shutdown.clone(),
+        ));
+    }
     spawn_sweeper(
         sync_store.clone(),
         ctx.clone(),

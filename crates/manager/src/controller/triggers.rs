@@ -139,3 +139,60 @@ pub(super) fn spawn_sweeper(
         }
     });
 }
+
+/// The vault's events → checks: the classes that read the object an event names (the readers index), the
+/// SecretSyncs that name each class (the controller's own index, checked against the store), each marked
+/// with what to read afresh, made due and triggered. O(readers) per event.
+pub(super) fn dispatcher(
+    readers: Arc<crate::vault_events::Readers>,
+    users: Arc<super::Users>,
+    syncs: Store<SecretSync>,
+    ctx: Arc<Context>,
+    triggers: Triggers,
+) -> crate::vault_events::Dispatch {
+    use crate::vault_events::news::Kind;
+    Arc::new(move |news, arrived| {
+        let mut waits = Vec::new();
+        for (class, ids) in readers.of(news) {
+            let Some((namespace, class_name)) = class.split_once('/') else {
+                continue;
+            };
+            // Only a new version is read afresh; an expiry date passing needs no read (the dates are known).
+            let ids = if news.kind == Kind::NewVersion {
+                ids
+            } else {
+                Vec::new()
+            };
+            let names = users.lock().get(&class).cloned().unwrap_or_default();
+            for name in names {
+                let reference = ObjectRef::<SecretSync>::new(&name).within(namespace);
+                let Some(sync) = syncs.get(&reference) else {
+                    continue;
+                };
+                if sync.spec.secret_provider_class_name != class_name {
+                    continue;
+                }
+                let key = format!("{namespace}/{name}");
+                waits.push(ctx.hints.mark(&key, &ids, arrived));
+                ctx.force(&key);
+                let _ = triggers.unbounded_send(trigger(&sync));
+            }
+        }
+        waits
+    })
+}
+
+/// Events about the manager itself, on its Deployment (best effort, off the caller's task).
+pub(super) fn reporter(
+    cluster: Arc<dyn crate::cluster::Cluster>,
+    (namespace, name): (String, String),
+) -> crate::vault_events::Report {
+    Arc::new(move |warning, reason, message| {
+        let (cluster, namespace, name) = (cluster.clone(), namespace.clone(), name.clone());
+        tokio::spawn(async move {
+            cluster
+                .manager_event(&namespace, &name, warning, reason, &message)
+                .await;
+        });
+    })
+}

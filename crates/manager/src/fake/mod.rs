@@ -295,6 +295,13 @@ impl Cluster for FakeCluster {
         ));
     }
 
+    async fn manager_event(&self, namespace: &str, name: &str, _warning: bool, reason: &str, _message: &str) {
+        self.state().calls.push(Call::Event(
+            format!("{namespace}/Deployment/{name}"),
+            reason.to_string(),
+        ));
+    }
+
     async fn generated_syncs(&self, namespace: &str, akvsync: &str) -> Result<Vec<SecretSync>, ClusterError> {
         let state = self.state();
         if let Some(error) = state.refused.get(&Request::ListGenerated) {

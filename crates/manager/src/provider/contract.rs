@@ -22,6 +22,16 @@ pub struct Fingerprint {
     pub tags: crate::tags::ObjectTags,
 }
 
+/// Objects news from the vault says changed (an event): asked for afresh in the fingerprints request
+/// (`FingerprintsRequest.changed`), the others answered from the metadata the last answer used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Changed {
+    /// `objectType/objectName`, as the class writes them.
+    pub ids: Vec<String>,
+    /// When the news arrived: metadata read after it shows the change.
+    pub after: std::time::SystemTime,
+}
+
 /// Provider files: `path → contents`.
 pub type Files = HashMap<String, Vec<u8>>;
 

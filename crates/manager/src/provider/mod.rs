@@ -19,7 +19,7 @@ use sse_tls::ClientTls;
 use tokio::sync::Semaphore;
 use tonic::transport::Channel;
 
-pub use self::contract::{Files, Fingerprint, Mounted, attributes, interpret, split_objects};
+pub use self::contract::{Changed, Files, Fingerprint, Mounted, attributes, interpret, split_objects};
 pub use self::error::ProviderError;
 pub use self::recovery::{PROBE_EVERY, ProviderHealth};
 
@@ -168,6 +168,7 @@ impl ProviderClients {
         provider: &str,
         attributes: String,
         not_before: std::time::SystemTime,
+        changed: Option<&Changed>,
     ) -> Option<Fingerprint> {
         let unsupported_since = self
             .unsupported
@@ -178,15 +179,22 @@ impl ProviderClients {
         if unsupported_since.is_some_and(|at| at.elapsed() < UNSUPPORTED_RETRY) {
             return None;
         }
-        let not_before_unix_millis = not_before
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let unix_millis = |at: std::time::SystemTime| {
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        };
+        let not_before_unix_millis = unix_millis(not_before);
+        let (changed, changed_after_unix_millis) = changed
+            .map(|c| (c.ids.clone(), unix_millis(c.after)))
+            .unwrap_or_default();
         let answer = self
             .call(provider, |channel, max_recv| async move {
                 let mut request = tonic::Request::new(FingerprintsRequest {
                     attributes,
                     secrets: consts::MOUNT_SECRETS.into(),
                     not_before_unix_millis,
+                    changed,
+                    changed_after_unix_millis,
                 });
                 request.set_timeout(self.config.mount_timeout);
                 ChangeDetectionClient::new(channel)

@@ -15,6 +15,15 @@ pub struct FingerprintsRequest {
     /// share one listing.
     #[prost(uint64, tag = "3")]
     pub not_before_unix_millis: u64,
+    /// Objects known to have changed after `changed_after_unix_millis` (ids as in `ObjectFingerprint.id`):
+    /// typically named by the vault's own event that a new version exists. Each is answered only from metadata
+    /// read after that instant, whatever `not_before_unix_millis` allows; the others as usual. Metadata read
+    /// after it for the same vault and identity may be reused, so every caller told of one event shares one
+    /// read of the object. Empty: no such object.
+    #[prost(string, repeated, tag = "4")]
+    pub changed: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(uint64, tag = "5")]
+    pub changed_after_unix_millis: u64,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct FingerprintsResponse {

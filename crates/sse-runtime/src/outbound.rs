@@ -1,4 +1,5 @@
-//! The HTTPS client used for Entra ID and Key Vault.
+//! The outbound HTTPS client: the provider's for Entra ID and Key Vault, the manager's for Entra ID and Event
+//! Grid (the vault's events).
 //!
 //! rustls with the platform's trust store, plus optional extra roots (an Azure Stack Hub enterprise CA, a
 //! TLS-inspecting proxy's CA, or the emulator's CA in tests and the demo), through an optional outbound
@@ -10,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-/// An outbound proxy for every Entra and Key Vault request.
+/// An outbound proxy for every request of the client.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OutboundProxy {
     /// `http://HOST:PORT` (credentials as `http://USER:PASSWORD@HOST:PORT`).
@@ -19,14 +20,15 @@ pub struct OutboundProxy {
     pub no_proxy: String,
 }
 
-/// Build the client. `extra_roots_pem` may hold several certificates.
+/// Build the client, sending `user_agent`. `extra_roots_pem` may hold several certificates.
 pub fn client(
+    user_agent: &str,
     extra_roots_pem: Option<&[u8]>,
     proxy: Option<&OutboundProxy>,
 ) -> Result<reqwest::Client, reqwest::Error> {
     let mut builder = reqwest::Client::builder()
         .dns_resolver(LocalhostResolver)
-        .user_agent(concat!("sse-rs-provider-azure/", env!("CARGO_PKG_VERSION")))
+        .user_agent(user_agent)
         .connect_timeout(std::time::Duration::from_secs(10));
     if let Some(pem) = extra_roots_pem {
         builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(pem)?);
@@ -67,15 +69,16 @@ mod tests {
 
     #[test]
     fn an_empty_extra_bundle_and_a_proxy_build_a_client() {
-        sse_tls::install_crypto_provider();
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         // deploy/components/outbound-proxy ships an empty inspection CA for proxies that do not inspect.
         let proxy = OutboundProxy {
             url: "http://proxy.example.internal:3128".into(),
             no_proxy: ".svc,.cluster.local".into(),
         };
-        assert!(client(Some(b""), Some(&proxy)).is_ok());
+        assert!(client("test", Some(b""), Some(&proxy)).is_ok());
         assert!(
             client(
+                "test",
                 None,
                 Some(&OutboundProxy {
                     url: "not a url".into(),
