@@ -45,9 +45,9 @@ pub async fn sync_once(sync: &SecretSync, ctx: &Context) -> Result<Done, SyncErr
     sync_with_news(sync, ctx, None).await
 }
 
-/// [`sync_once`], told by the vault's events that `changed` objects have a new version: change detection
-/// reads those afresh and answers the others from the metadata its last answer used
-/// (docs/EVENTS.md#refresh-driven-by-events).
+/// [`sync_once`], told by the vault's events that `changed` objects have a new version (or, with no ids, that
+/// an expiry date passed): the check mounts, then asks change detection for those objects as read after the
+/// news, the others as its last answer saw them (docs/EVENTS.md#refresh-driven-by-events).
 pub async fn sync_with_news(
     sync: &SecretSync,
     ctx: &Context,
@@ -70,7 +70,34 @@ pub async fn sync_with_news(
         class.metadata.generation,
         crate::schedule::tag_config(sync),
     );
-    let detected = detect(sync, ctx, &key, &class, tokens.as_deref(), changed).await;
+    // Told of a new version, the check mounts first: the provider learns the objects' metadata from the
+    // Mount's own reads, so the fingerprint asked for after it (the baseline of later checks, tags and
+    // dates) costs no request, and a rotation costs the one GET of the new version. Otherwise change
+    // detection comes first, and a quiet check ends there.
+    let news = changed.filter(|c| !c.ids.is_empty());
+    let mut detected = match news {
+        Some(_) => None,
+        None => detect(sync, ctx, &key, &class, tokens.as_deref(), changed).await,
+    };
+    // A force-sync request reads the vault whatever change detection says (the fingerprint still
+    // becomes the baseline of the checks that follow).
+    let forced = ctx.schedule.force_sync_pending(sync).is_some();
+    if !forced
+        && let Some(found) = &detected
+        && let Some(outcome) = quiet(sync, ctx, &key, inputs, found).await?
+    {
+        return Ok(Done {
+            outcome,
+            observed_at: Some(found.observed_at),
+            validity: Some(found.validity.clone()),
+            warnings: Vec::new(),
+        });
+    }
+    ctx.baselines.invalidate(&key);
+    let mount = mount(sync, ctx, &class, tokens.as_deref()).await?;
+    if news.is_some() {
+        detected = detect(sync, ctx, &key, &class, tokens.as_deref(), news).await;
+    }
     let observed_at = detected.as_ref().map(|f| f.observed_at);
     let validity = detected.as_ref().map(|f| f.validity.clone());
     // Tags onto the Secret when asked for and known (they come with change detection).
@@ -92,22 +119,6 @@ pub async fn sync_with_news(
         }
         desired
     };
-    // A force-sync request reads the vault whatever change detection says (the fingerprint still
-    // becomes the baseline of the checks that follow).
-    let forced = ctx.schedule.force_sync_pending(sync).is_some();
-    if !forced
-        && let Some(found) = &detected
-        && let Some(outcome) = quiet(sync, ctx, &key, inputs, found).await?
-    {
-        return Ok(Done {
-            outcome,
-            observed_at,
-            validity,
-            warnings: Vec::new(),
-        });
-    }
-    ctx.baselines.invalidate(&key);
-    let mount = mount(sync, ctx, &class, tokens.as_deref()).await?;
     if mount.failures.is_empty() {
         let data = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?.fits()?;
         let hash = hash(sync, &class, &mount.mounted);

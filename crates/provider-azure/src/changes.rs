@@ -35,7 +35,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use provider_proto::ssers::{FingerprintsRequest, FingerprintsResponse, ObjectFingerprint};
 
 use crate::auth::IdentityKey;
-use crate::keyvault::{KeyVault, KeyVaultError, Tags, Validity, VaultHandle};
+use crate::keyvault::{Fetched, KeyVault, KeyVaultError, Tags, Validity, VaultHandle};
 use crate::mount::{MountError, label};
 use crate::params::{self, KeyVaultObject, ObjectType};
 
@@ -157,7 +157,8 @@ pub struct ChangeDetector {
     sources: Mutex<HashMap<SourceKey, Arc<Source>>>,
 }
 
-fn unix_millis() -> u64 {
+/// Now, in Unix milliseconds (the clock of `read_at` and `not_before`).
+pub(crate) fn unix_millis() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
@@ -349,6 +350,22 @@ impl ChangeDetector {
             meta: Meta::default(),
             read_at: started,
         }))
+    }
+
+    /// A Mount read `object`'s latest version, starting at `read_at`: its metadata answers the
+    /// fingerprints that follow, as a GET of change detection's own would (a newer read is kept).
+    pub fn observed(&self, vault: &VaultHandle, object: &KeyVaultObject, fetched: &Fetched, read_at: u64) {
+        let name = object.name.to_ascii_lowercase();
+        let source = self.source(vault, object.object_type, &name);
+        let meta = Meta {
+            fingerprint: self.fingerprint_of(fetched.updated(), true, read_at),
+            validity: fetched.validity(),
+            tags: fetched.tags().clone(),
+        };
+        let mut state = source.state();
+        if state.singles.get(&name).is_none_or(|seen| seen.read_at <= read_at) {
+            state.singles.insert(name, Seen { meta, read_at });
+        }
     }
 
     /// The fingerprint of an object named as changed after `after`: from metadata read after it, else one

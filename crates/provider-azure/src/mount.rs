@@ -101,12 +101,25 @@ struct Unit {
 pub struct Mounter {
     config: MountConfig,
     keyvault: Arc<KeyVault>,
+    /// Change detection, told what each Mount read of an object's latest version (its metadata comes
+    /// with the value), so the fingerprint asked for right after costs no request of its own.
+    detector: Option<Arc<crate::changes::ChangeDetector>>,
 }
 
 impl Mounter {
     /// A pipeline using `keyvault` for every request.
     pub fn new(config: MountConfig, keyvault: Arc<KeyVault>) -> Self {
-        Self { config, keyvault }
+        Self {
+            config,
+            keyvault,
+            detector: None,
+        }
+    }
+
+    /// Tell `detector` the metadata of every latest version a Mount reads.
+    pub fn with_detector(mut self, detector: Arc<crate::changes::ChangeDetector>) -> Self {
+        self.detector = Some(detector);
+        self
     }
 
     /// Serve one Mount.
@@ -185,6 +198,7 @@ impl Mounter {
             object: label(object, &unit.version),
             error,
         };
+        let read_at = crate::changes::unix_millis();
         let fetched = self
             .keyvault
             .get(vault, object.object_type, &object.name, &unit.version)
@@ -193,6 +207,9 @@ impl Mounter {
                 object: label(object, &unit.version),
                 error,
             })?;
+        if let Some(detector) = self.detector.as_ref().filter(|_| unit.version.is_empty()) {
+            detector.observed(vault, object, &fetched, read_at);
+        }
         let mode = i32::try_from(object.mode).unwrap_or(0o644);
         let file = |path: String, contents: Vec<u8>| File { path, mode, contents };
         let (contents, version, extra) = match &*fetched {

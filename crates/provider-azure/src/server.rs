@@ -271,20 +271,20 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
         metrics.clone(),
     )?;
     let keyvault = Arc::new(keyvault);
-    let changes = change_detection.then(|| {
-        ChangeDetectionServer::new(ChangeService::new(
-            Arc::new(ChangeDetector::new(
-                ChangeConfig {
-                    settle: change_settle,
-                    default_cloud: default_cloud.clone(),
-                    ..ChangeConfig::default()
-                },
-                keyvault.clone(),
-            )),
-            metrics.clone(),
+    let detector = change_detection.then(|| {
+        Arc::new(ChangeDetector::new(
+            ChangeConfig {
+                settle: change_settle,
+                default_cloud: default_cloud.clone(),
+                ..ChangeConfig::default()
+            },
+            keyvault.clone(),
         ))
     });
-    let mounter = Arc::new(Mounter::new(
+    let changes = detector
+        .clone()
+        .map(|detector| ChangeDetectionServer::new(ChangeService::new(detector, metrics.clone())));
+    let mut mounter = Mounter::new(
         MountConfig {
             default_cloud,
             construct_pem_chain,
@@ -292,7 +292,11 @@ pub async fn start(args: Args) -> anyhow::Result<Running> {
             fetch_concurrency,
         },
         keyvault,
-    ));
+    );
+    if let Some(detector) = detector {
+        mounter = mounter.with_detector(detector);
+    }
+    let mounter = Arc::new(mounter);
     let service = CsiDriverProviderServer::new(ProviderService::new(mounter, metrics.clone()));
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     health_reporter
