@@ -9,6 +9,7 @@
 
 pub mod deploy;
 pub mod e2e;
+pub mod events;
 pub mod proxies;
 
 use std::collections::BTreeMap;

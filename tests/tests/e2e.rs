@@ -68,7 +68,10 @@ scenarios! {
     Exclusive api_server_stopped_for_30s_the_manager_steps_down_and_recovers;
     Exclusive etcd_killed_and_restarted_the_manager_steps_down_and_recovers;
     Exclusive manager_killed_mid_burst_loses_nothing;
+    Exclusive vault_events_refresh_within_seconds_and_the_poll_stays_the_safety_net;
 }
+#[path = "e2e/events.rs"]
+mod events;
 #[path = "e2e/adoption.rs"]
 mod adoption;
 #[path = "e2e/akvsync.rs"]
@@ -94,6 +97,7 @@ mod vault_metadata;
 mod scenario {
     pub use super::adoption::*;
     pub use super::akvsync::*;
+    pub use super::events::*;
     pub use super::api::*;
     pub use super::faults::*;
     pub use super::fences::*;

@@ -18,15 +18,15 @@
 //! | a FIC with the assertion's issuer | 400 `invalid_client` AADSTS700211 |
 //! | … and its subject | 400 `invalid_client` AADSTS700213 |
 //! | … and one of its audiences | 400 `invalid_client` AADSTS700212 |
-//! | `scope` is `https://vault.localhost/.default` | 400 `invalid_scope` AADSTS70011 / `invalid_resource` AADSTS500011 |
+//! | `scope` is `https://vault.localhost/.default` or `https://eventgrid.azure.net/.default` | 400 `invalid_scope` AADSTS70011 / `invalid_resource` AADSTS500011 |
 //!
 //! **The assertion's signature is not verified.** Real Entra fetches the issuer's OIDC discovery document
 //! and JWKS and verifies the signature; here the payload is only decoded, so any JWT-shaped token with the
 //! right claims passes (see [`mint_assertion`]).
 //!
 //! Access tokens are opaque random strings, remembered with their tenant, client, resource and expiry;
-//! the data plane accepts a bearer token only if it was issued here, for the Key Vault resource, and has
-//! not expired.
+//! each data plane accepts a bearer token only if it was issued here, for its own resource (Key Vault's
+//! or Event Grid's: a token for one is refused by the other, as audiences are), and has not expired.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -38,7 +38,7 @@ use base64::engine::general_purpose::{URL_SAFE, URL_SAFE_NO_PAD};
 use rand::RngCore as _;
 use serde_json::{Value, json};
 
-use crate::{KEYVAULT_RESOURCE, unix_now};
+use crate::{EVENTGRID_RESOURCE, KEYVAULT_RESOURCE, unix_now};
 
 /// The `client_assertion_type` of a JWT client assertion.
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -306,7 +306,7 @@ impl Entra {
                 ),
             )
         })?;
-        if resource != KEYVAULT_RESOURCE {
+        if resource != KEYVAULT_RESOURCE && resource != EVENTGRID_RESOURCE {
             return Err(EntraError::new(
                 400,
                 "invalid_resource",
@@ -348,8 +348,8 @@ impl Entra {
         }))
     }
 
-    /// Check an `Authorization` header value from a data-plane request.
-    pub(crate) fn check_bearer(&self, authorization: Option<&str>) -> TokenCheck {
+    /// Check an `Authorization` header value from a data-plane request to `resource`.
+    pub(crate) fn check_bearer(&self, authorization: Option<&str>, resource: &str) -> TokenCheck {
         let Some(token) = authorization.and_then(|h| {
             let (scheme, token) = h.trim().split_once(' ')?;
             scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
@@ -361,7 +361,7 @@ impl Entra {
         };
         if info.expires_at <= Instant::now() {
             TokenCheck::Expired
-        } else if info.resource != KEYVAULT_RESOURCE {
+        } else if info.resource != resource {
             TokenCheck::WrongAudience
         } else {
             tracing::trace!(
@@ -451,24 +451,8 @@ pub fn mint_assertion(issuer: &str, subject: &str, audience: &str, lifetime: Dur
 
 /// `2024-03-01 07:41:07Z`, the format Entra uses in error bodies.
 fn format_timestamp(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (H. Hinnant), proleptic Gregorian calendar.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
+    let (year, month, day, hour, minute, second) = crate::timefmt::civil(unix);
+    format!("{year:04}-{month:02}-{day:02} {hour:02}:{minute:02}:{second:02}Z")
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! # Model
 //!
 //! One [`Emulator`] is one HTTPS listener (TLS by a throw-away CA from `sse_tls::pki`, ALPN `h2` and
-//! `http/1.1`) that plays two services at once:
+//! `http/1.1`) that plays three services at once:
 //!
 //! * **Key Vault data plane**, for every vault at once, routed by the request host: vault `myvault` lives at
 //!   `https://myvault.vault.localhost:PORT/` ([`Emulator::vault_url`]). Vaults spring into existence on first
@@ -18,27 +18,56 @@
 //! * **Entra ID token endpoint** at `https://127.0.0.1:PORT/{tenant}/oauth2/v2.0/token`
 //!   ([`Emulator::authority_host`]): the `client_credentials` grant with a JWT client assertion, checked
 //!   against federated identity credentials registered through [`Entra`] (issuer, subject, audience),
-//!   answering AADSTS-style errors. Access tokens are opaque random strings the data plane looks up.
+//!   answering AADSTS-style errors. Access tokens are opaque random strings the data plane looks up. The
+//!   scope names the resource: Key Vault's ([`KEYVAULT_RESOURCE`]) or Event Grid's ([`EVENTGRID_RESOURCE`],
+//!   `https://eventgrid.azure.net/.default` as the official SDKs ask); each service refuses the other's.
+//! * **Event Grid namespaces with pull delivery** ([`EventGrid`], `docs/EVENTGRID.md`): namespace `ns` at
+//!   `https://ns.eventgrid.localhost:PORT` ([`Emulator::eventgrid_url`]; the certificate also covers
+//!   `*.eventgrid.localhost`), its topics and queue subscriptions made by [`EventGrid::add_subscription`].
+//!   Each vault's "system topic" delivers to the topics [`EventGrid::route_vault`] names: every new version
+//!   of a secret, key or certificate, written through the data plane or the [`Store`], publishes a
+//!   CloudEvents 1.0 `Microsoft.KeyVault.{Secret,Key,Certificate}NewVersionCreated` (a certificate import
+//!   publishes only the certificate's), and [`EventGrid::expiry_pass`] the `NearExpiry` (30 days before
+//!   `exp`) and `Expired` events, once per version. `data` is Key Vault's PascalCase `Id`, `VaultName`,
+//!   `ObjectType`, `ObjectName`, `Version`, `NBF`, `EXP` (epoch seconds or null); `source` is the vault's
+//!   resource id, `subject` the object name. The routes `POST
+//!   /topics/{topic}/eventsubscriptions/{sub}:{receive,acknowledge,release,reject,renewLock}` accept
+//!   `api-version` `2023-11-01` and `2024-06-01` (the default of the official Python `azure-eventgrid`
+//!   4.22.1, observed on the wire by `tests/python_eventgrid.rs`), `Authorization: SharedAccessKey` or an
+//!   Event Grid bearer token. A receive (`maxEvents` 1–100, default 1; `maxWaitTime` 10–120 s, default 60)
+//!   is held until an event is available or the wait ends; a received event is locked for the
+//!   subscription's lock duration and comes back with `deliveryCount` + 1 when not settled in time, until
+//!   `max_delivery_count` deliveries (then dead-lettered). Settlements answer `succeededLockTokens` and
+//!   `failedLockTokens` (`TokenLost` "Token has expired." for a token whose lock is gone, as the Go SDK's
+//!   live tests record; `BadToken` for one that is not a lock token, as the Azure docs' example shows).
+//!   Faults: duplicated, dropped and reordered events, camelCase `data`, an injected status, a missing role.
+//!   Where each wire fact was observed (spec, SDK source, Azure docs) and which are the emulator's own
+//!   guesses: `docs/EVENTGRID.md#sources`.
 //!
 //! State lives in memory: objects in [`Store`] (seed and mutate it directly from tests), fault injection and
-//! throttling in [`Faults`], identities in [`Entra`], and a per-operation request counter
-//! ([`Emulator::counters`]). All handles are cheap to clone and safe to use while the server runs.
+//! throttling in [`Faults`], identities in [`Entra`], namespaces, queues and their faults in [`EventGrid`],
+//! and a per-operation request counter ([`Emulator::counters`]). All handles are cheap to clone and safe to use while the server runs.
 //!
 //! # What is not emulated
 //!
 //! Deleted-object APIs, backup/restore, crypto operations, certificate creation and policies beyond a
 //! minimal read-only policy, RBAC/access policies, and signature verification of client assertions (real
 //! Entra verifies the assertion signature against the issuer's JWKS; this emulator only decodes the
-//! payload).
+//! payload). Of Event Grid: the management plane, publishing over HTTP (`:publish`; tests call
+//! [`EventGrid::publish`]), push delivery, event retention and time to live, dead-letter destinations,
+//! `VaultAccessPolicyChanged`, and the Event Grid event schema (only CloudEvents, the one pull delivery
+//! allows).
 
 mod counters;
 mod entra;
+mod eventgrid;
 mod faults;
 mod routes;
 pub mod seed;
 mod server;
 mod sha1;
 mod store;
+mod timefmt;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -52,6 +81,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use entra::{Entra, FederatedCredential, mint_assertion};
+pub use eventgrid::{
+    EVENTGRID_DNS_SUFFIX, EVENTGRID_RESOURCE, EventGrid, SubscriptionOptions, SubscriptionStats,
+};
 pub use faults::Faults;
 pub use store::{CertificateInput, ObjectKind, PublicJwk, SecretInput, Store};
 
@@ -115,6 +147,7 @@ pub(crate) struct App {
     pub(crate) store: Store,
     pub(crate) faults: Faults,
     pub(crate) entra: Entra,
+    pub(crate) eventgrid: EventGrid,
     pub(crate) counters: Counters,
     pub(crate) authority_host: String,
     pub(crate) default_tenant: String,
@@ -142,11 +175,14 @@ impl Emulator {
 
         let ca = sse_tls::pki::TestCa::new("keyvault-emulator CA").context("minting the emulator CA")?;
         let wildcard = format!("*.{VAULT_DNS_SUFFIX}");
+        let eventgrid_wildcard = format!("*.{EVENTGRID_DNS_SUFFIX}");
         let leaf = ca
             .issue(
                 &[
                     wildcard.as_str(),
                     VAULT_DNS_SUFFIX,
+                    eventgrid_wildcard.as_str(),
+                    EVENTGRID_DNS_SUFFIX,
                     "localhost",
                     "127.0.0.1",
                     "::1",
@@ -158,8 +194,10 @@ impl Emulator {
         let acceptor = server::tls_acceptor(&leaf.cert_pem, &leaf.key_pem)?;
 
         let authority_host = format!("https://127.0.0.1:{}/", addr.port());
+        let store = Store::default();
         let app = Arc::new(App {
-            store: Store::default(),
+            eventgrid: EventGrid::new(store.clone(), addr.port()),
+            store,
             faults: Faults::new(config.throttle.clone()),
             entra: Entra::new(config.token_lifetime),
             counters: Counters::default(),
@@ -249,6 +287,17 @@ impl Emulator {
         &self.app.entra
     }
 
+    /// Event Grid namespaces, their topics and queue subscriptions, vault routing and faults.
+    pub fn event_grid(&self) -> EventGrid {
+        self.app.eventgrid.clone()
+    }
+
+    /// Base URL of Event Grid namespace `namespace`, `https://{namespace}.eventgrid.localhost:PORT` (no
+    /// trailing slash).
+    pub fn eventgrid_url(&self, namespace: &str) -> String {
+        format!("https://{namespace}.{EVENTGRID_DNS_SUFFIX}:{}", self.addr.port())
+    }
+
     /// Requests per operation since start or the last [`Emulator::reset_counters`].
     ///
     /// Every request that reaches the router counts once under its operation (`secrets.get`,
@@ -256,6 +305,9 @@ impl Emulator {
     /// `keys.list_versions`, `keys.list`, `certificates.get`, `certificates.list_versions`,
     /// `certificates.list`, `entra.token`, `unknown`); answers that are not the operation's own add one to
     /// `challenge` (401), `throttled` (429), `fault` (injected 5xx) or `entra.error` (token request refused).
+    /// Event Grid requests count as `eventgrid.receive`, `eventgrid.acknowledge`, `eventgrid.release`,
+    /// `eventgrid.reject`, `eventgrid.renew_lock` or `eventgrid.unknown`, their refusals as `eventgrid.fault`,
+    /// `eventgrid.unauthorized` and `eventgrid.forbidden`.
     pub fn counters(&self) -> BTreeMap<String, u64> {
         self.app.counters.snapshot()
     }
@@ -268,6 +320,7 @@ impl Emulator {
     /// Stop accepting, ask open connections to finish (at most 5 s), and return.
     pub async fn shutdown(mut self) {
         self.cancel.cancel();
+        self.app.eventgrid.close();
         if let Some(accept_loop) = self.accept_loop.take()
             && let Err(err) = accept_loop.await
         {
@@ -287,6 +340,7 @@ impl Emulator {
 impl Drop for Emulator {
     fn drop(&mut self) {
         self.cancel.cancel();
+        self.app.eventgrid.close();
     }
 }
 

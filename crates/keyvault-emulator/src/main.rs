@@ -2,10 +2,14 @@
 //!
 //! ```text
 //! keyvault-emulator --listen 127.0.0.1:8443 --seed secrets.yaml --ca-out ca.pem --env-out cloud.json \
-//!     --federated-credential 'TENANT,CLIENT_ID,https://issuer.example,system:serviceaccount:ns:sa,api://AzureADTokenExchange'
+//!     --federated-credential 'TENANT,CLIENT_ID,https://issuer.example,system:serviceaccount:ns:sa,api://AzureADTokenExchange' \
+//!     --eventgrid ns1/kv-events/sse --eventgrid-key KEY
 //! ```
 //!
-//! Prints `listening on ADDR` on stdout once serving; logs go to stderr (`RUST_LOG`, default `info`).
+//! Prints `listening on ADDR` on stdout once serving, then one `eventgrid URL` line per `--eventgrid` (the
+//! subscription's URL, `https://ns1.eventgrid.localhost:PORT/topics/kv-events/eventsubscriptions/sse`); logs
+//! go to stderr (`RUST_LOG`, default `info`). With `--eventgrid`, the near-expiry and expired events are
+//! looked for every minute.
 //! Stops cleanly on SIGINT or SIGTERM. The seed file format is documented in `keyvault_emulator::seed`.
 
 use std::net::SocketAddr;
@@ -13,7 +17,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
 use clap::Parser;
-use keyvault_emulator::{Config, Emulator, FederatedCredential};
+use keyvault_emulator::{Config, Emulator, FederatedCredential, SubscriptionOptions};
 
 /// Azure Key Vault + Entra ID emulator over HTTPS.
 #[derive(Parser, Debug)]
@@ -45,6 +49,38 @@ struct Args {
     /// Tenant named in the bearer challenge.
     #[arg(long, default_value = "00000000-0000-0000-0000-000000000001")]
     default_tenant: String,
+
+    /// An Event Grid namespace topic and queue subscription receiving the events of every vault, or of
+    /// VAULT only (repeatable).
+    #[arg(long = "eventgrid", value_name = "[VAULT=]NAMESPACE/TOPIC/SUBSCRIPTION")]
+    eventgrid: Vec<String>,
+
+    /// Shared access key (`Authorization: SharedAccessKey KEY`) of every `--eventgrid` namespace.
+    #[arg(long)]
+    eventgrid_key: Option<String>,
+}
+
+/// One `--eventgrid`: `(vault or every vault, namespace, topic, subscription)`.
+type EventGridSpec = (Option<String>, String, String, String);
+
+fn parse_eventgrid(spec: &str) -> anyhow::Result<EventGridSpec> {
+    let (vault, path) = match spec.split_once('=') {
+        Some((vault, path)) => (Some(vault.trim().to_string()), path),
+        None => (None, spec),
+    };
+    let parts: Vec<&str> = path.split('/').map(str::trim).collect();
+    let [namespace, topic, subscription] = parts.as_slice() else {
+        bail!("--eventgrid '{spec}': expected [VAULT=]NAMESPACE/TOPIC/SUBSCRIPTION");
+    };
+    if parts.iter().any(|p| p.is_empty()) || vault.as_deref() == Some("") {
+        bail!("--eventgrid '{spec}': no part may be empty");
+    }
+    Ok((
+        vault,
+        (*namespace).to_string(),
+        (*topic).to_string(),
+        (*subscription).to_string(),
+    ))
 }
 
 fn parse_fic(spec: &str) -> anyhow::Result<(String, String, FederatedCredential)> {
@@ -92,6 +128,11 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .map(|s| parse_fic(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let eventgrid = args
+        .eventgrid
+        .iter()
+        .map(|s| parse_eventgrid(s))
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let seed = match &args.seed {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -138,12 +179,48 @@ async fn main() -> anyhow::Result<()> {
         resource = emulator.keyvault_resource(),
         "ready"
     );
+    let grid = emulator.event_grid();
+    let mut subscription_urls = Vec::new();
+    for (vault, namespace, topic, subscription) in &eventgrid {
+        grid.add_subscription(namespace, topic, subscription, SubscriptionOptions::default());
+        match vault {
+            Some(vault) => grid.route_vault(vault, namespace, topic),
+            None => grid.route_all_vaults(namespace, topic),
+        }
+        if let Some(key) = &args.eventgrid_key {
+            grid.set_access_key(namespace, key);
+        }
+        let url = format!(
+            "{}/topics/{topic}/eventsubscriptions/{subscription}",
+            emulator.eventgrid_url(namespace)
+        );
+        tracing::info!(
+            url,
+            vault = vault.as_deref().unwrap_or("*"),
+            resource = keyvault_emulator::EVENTGRID_RESOURCE,
+            "event grid subscription"
+        );
+        subscription_urls.push(url);
+    }
+    if !eventgrid.is_empty() {
+        let grid = grid.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                grid.expiry_pass(std::time::SystemTime::now());
+            }
+        });
+    }
     #[allow(
         clippy::print_stdout,
-        reason = "the listen address on stdout is this binary's interface"
+        reason = "the listen address and subscription URLs on stdout are this binary's interface"
     )]
     {
         println!("listening on {}", emulator.addr());
+        for url in &subscription_urls {
+            println!("eventgrid {url}");
+        }
     }
 
     let result = shutdown_signal().await;

@@ -5,6 +5,7 @@
 //! doubled slashes are ignored everywhere.
 //!
 //! * `POST /{tenant}/oauth2/v2.0/token` on any host → Entra ([`crate::entra`]).
+//! * Host `{namespace}.eventgrid.localhost[:port]` → Event Grid namespace ([`crate::eventgrid`]).
 //! * Host `{vault}.vault.localhost[:port]` → Key Vault data plane. Each request goes through, in order:
 //!   injected failure ([`crate::Faults::fail_next`]), `api-version` check, bearer-token check (401
 //!   challenge), throttling (429), then the operation.
@@ -37,7 +38,7 @@ use http::{HeaderName, HeaderValue, StatusCode, header};
 
 use crate::entra::TokenCheck;
 use crate::store::{Object, ObjectKind, Vault, Version};
-use crate::{App, VAULT_DNS_SUFFIX};
+use crate::{App, KEYVAULT_RESOURCE, VAULT_DNS_SUFFIX};
 
 use self::auth::{challenge, entra_token};
 use self::certificates::{CERTIFICATES, get_certificate};
@@ -110,7 +111,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
     if let Some(v) = entra_request_id {
         headers.insert(HeaderName::from_static("client-request-id"), v);
     }
-    if op != "entra.token" {
+    if op != "entra.token" && !op.starts_with("eventgrid.") {
         headers.insert(
             HeaderName::from_static("x-ms-keyvault-service-version"),
             HeaderValue::from_static("1.9.0.0"),
@@ -137,6 +138,9 @@ async fn dispatch(app: &App, req: Request) -> (&'static str, Response) {
     }
 
     let host = request_host(&req);
+    if let Some(namespace) = crate::eventgrid::namespace_of_host(&host) {
+        return crate::eventgrid::routes::dispatch(app, &namespace, req).await;
+    }
     let Some(vault) = vault_name(&host) else {
         app.counters.incr("unknown");
         let msg = format!(
@@ -183,7 +187,7 @@ async fn dispatch(app: &App, req: Request) -> (&'static str, Response) {
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    let check = app.entra.check_bearer(authorization);
+    let check = app.entra.check_bearer(authorization, KEYVAULT_RESOURCE);
     if check != TokenCheck::Valid {
         app.counters.incr("challenge");
         return (op, challenge(app, &check));
@@ -247,12 +251,18 @@ fn request_host(req: &Request) -> String {
 
 /// `myvault.vault.localhost:8443` → `myvault`.
 fn vault_name(host: &str) -> Option<String> {
+    host_label(host, VAULT_DNS_SUFFIX)
+}
+
+/// The one label before `.{suffix}` in a host (port ignored): `("a.vault.localhost:1", "vault.localhost")`
+/// → `a`.
+pub(crate) fn host_label(host: &str, suffix: &str) -> Option<String> {
     let without_port = match host.rsplit_once(':') {
         Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
         _ => host,
     };
-    let vault = without_port.strip_suffix(VAULT_DNS_SUFFIX)?.strip_suffix('.')?;
-    (!vault.is_empty() && !vault.contains('.')).then(|| vault.to_string())
+    let label = without_port.strip_suffix(suffix)?.strip_suffix('.')?;
+    (!label.is_empty() && !label.contains('.')).then(|| label.to_string())
 }
 
 /// Percent-decoded query parameters; the first occurrence of a key wins.

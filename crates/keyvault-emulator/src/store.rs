@@ -8,6 +8,9 @@
 //! * A certificate import creates three objects that share one version id, as the real service does: the
 //!   certificate, its key (`managed: true`) and the secret holding the private key (`managed: true`,
 //!   `kid` pointing at the key).
+//! * Every new version (a secret set, a key created, a certificate imported) is handed, once, to the
+//!   listener set with `Store::set_listener` (the Event Grid publisher, `crate::eventgrid`), after the
+//!   store lock is released. Attribute and tag updates create no version and are not handed on.
 //! * Times are Unix seconds. `nbf`/`exp` are informational for secrets (reads still work outside the
 //!   window); `enabled: false` makes GET of that version answer 403.
 
@@ -21,7 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use self::input::{CertificateInput, PublicJwk, SecretInput};
 pub(crate) use self::object::{Attrs, Object, Version};
-pub(crate) use self::vault::{CertData, KeyData, SecretData, Vault};
+pub(crate) use self::vault::{CertData, KeyData, NewVersion, SecretData, Vault};
 
 /// Which collection an object lives in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -34,10 +37,14 @@ pub enum ObjectKind {
     Certificate,
 }
 
+/// Told of every version created: `(lowercase vault name, the version)`.
+pub(crate) type Listener = Arc<dyn Fn(&str, &NewVersion) + Send + Sync>;
+
 /// All vaults. Cheap to clone (shared state); every method takes `&self`.
 #[derive(Clone, Default)]
 pub struct Store {
     inner: Arc<Mutex<BTreeMap<String, Vault>>>,
+    listener: Arc<Mutex<Option<Listener>>>,
 }
 
 impl fmt::Debug for Store {
@@ -54,10 +61,48 @@ impl Store {
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Run `f` on `vault` (created empty if new) under the store lock.
+    /// Run `f` on `vault` (created empty if new) under the store lock, then hand the versions it created
+    /// to the listener, in creation order, outside the lock.
     pub(crate) fn with_vault<R>(&self, vault: &str, f: impl FnOnce(&mut Vault) -> R) -> R {
-        let mut vaults = self.lock();
-        f(vaults.entry(vault.to_ascii_lowercase()).or_default())
+        let vault = vault.to_ascii_lowercase();
+        let (result, created) = {
+            let mut vaults = self.lock();
+            let v = vaults.entry(vault.clone()).or_default();
+            let result = f(v);
+            (result, std::mem::take(&mut v.created))
+        };
+        if !created.is_empty() {
+            let listener = self
+                .listener
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            if let Some(listener) = listener {
+                for record in &created {
+                    listener(&vault, record);
+                }
+            }
+        }
+        result
+    }
+
+    /// Set (or replace) the listener told of every new version.
+    pub(crate) fn set_listener(&self, listener: Listener) {
+        *self
+            .listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(listener);
+    }
+
+    /// The current version of every object of every vault: `(lowercase vault name, version)`.
+    pub(crate) fn current_versions(&self) -> Vec<(String, NewVersion)> {
+        let vaults = self.lock();
+        let all = vaults.iter().flat_map(|(name, v)| {
+            v.current_versions()
+                .into_iter()
+                .map(move |record| (name.clone(), record))
+        });
+        all.collect()
     }
 
     /// Add a new enabled version of secret `name` holding `value`; returns the version id.

@@ -1,5 +1,6 @@
 //! The `keyvault-emulator` binary: flags, seed file, CA and environment files, a token exchange with a
-//! federated credential given on the command line, a data-plane read, and a clean exit on SIGTERM.
+//! federated credential given on the command line, a data-plane read, an Event Grid subscription given on the
+//! command line receiving the event of a data-plane write, and a clean exit on SIGTERM.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -31,6 +32,10 @@ async fn binary_serves_seeded_secrets_and_stops_on_sigterm() {
         .args([
             "--federated-credential",
             "tenant-a,client-a,https://issuer.example/,system:serviceaccount:ns:sa,api://AzureADTokenExchange",
+            "--eventgrid",
+            "demo=ns1/kv-events/sse",
+            "--eventgrid-key",
+            "k3y",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -45,6 +50,19 @@ async fn binary_serves_seeded_secrets_and_stops_on_sigterm() {
         .unwrap()
         .unwrap();
     let addr: SocketAddr = line.strip_prefix("listening on ").unwrap().parse().unwrap();
+    let line = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let subscription_url = line.strip_prefix("eventgrid ").unwrap().to_string();
+    assert_eq!(
+        subscription_url,
+        format!(
+            "https://ns1.eventgrid.localhost:{}/topics/kv-events/eventsubscriptions/sse",
+            addr.port()
+        )
+    );
 
     let ca = std::fs::read_to_string(&ca_out).unwrap();
     let env: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&env_out).unwrap()).unwrap();
@@ -56,6 +74,7 @@ async fn binary_serves_seeded_secrets_and_stops_on_sigterm() {
     let http = reqwest::Client::builder()
         .tls_certs_only([reqwest::Certificate::from_pem(ca.as_bytes()).unwrap()])
         .resolve("demo.vault.localhost", addr)
+        .resolve("ns1.eventgrid.localhost", addr)
         .build()
         .unwrap();
 
@@ -96,6 +115,33 @@ async fn binary_serves_seeded_secrets_and_stops_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(secret["value"], "hi");
+
+    // A write publishes its event to the subscription given on the command line.
+    let written: serde_json::Value = http
+        .put(format!(
+            "https://demo.vault.localhost:{}/secrets/greeting?api-version=2025-07-01",
+            addr.port()
+        ))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"value": "hello again"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let received: serde_json::Value = http
+        .post(format!(
+            "{subscription_url}:receive?api-version=2024-06-01&maxWaitTime=10"
+        ))
+        .header("authorization", "SharedAccessKey k3y")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(received["value"][0]["event"]["data"]["Id"], written["id"]);
 
     let pid = child.id().unwrap().to_string();
     let status = std::process::Command::new("kill")

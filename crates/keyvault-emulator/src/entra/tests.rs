@@ -48,11 +48,29 @@ fn issues_and_checks_tokens() {
     assert_eq!(ok["expires_in"], 60);
     let token = ok["access_token"].as_str().unwrap();
     assert_eq!(
-        e.check_bearer(Some(&format!("Bearer {token}"))),
+        e.check_bearer(Some(&format!("Bearer {token}")), KEYVAULT_RESOURCE),
         TokenCheck::Valid
     );
-    assert_eq!(e.check_bearer(Some("Bearer nope")), TokenCheck::Unknown);
-    assert_eq!(e.check_bearer(None), TokenCheck::Missing);
+    assert_eq!(
+        e.check_bearer(Some("Bearer nope"), KEYVAULT_RESOURCE),
+        TokenCheck::Unknown
+    );
+    assert_eq!(e.check_bearer(None, KEYVAULT_RESOURCE), TokenCheck::Missing);
+    // A Key Vault token is refused by Event Grid, and an Event Grid token by Key Vault.
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        e.check_bearer(Some(&bearer), EVENTGRID_RESOURCE),
+        TokenCheck::WrongAudience
+    );
+    let eg = e
+        .token("t1", &form(&a, "c1", "https://eventgrid.azure.net/.default"))
+        .unwrap();
+    let eg = format!("Bearer {}", eg["access_token"].as_str().unwrap());
+    assert_eq!(e.check_bearer(Some(&eg), EVENTGRID_RESOURCE), TokenCheck::Valid);
+    assert_eq!(
+        e.check_bearer(Some(&eg), KEYVAULT_RESOURCE),
+        TokenCheck::WrongAudience
+    );
 }
 
 #[test]

@@ -3,6 +3,8 @@
 //! code would be against a sovereign cloud (custom authority host, challenge-resource verification left on).
 #![allow(dead_code)] // each test binary uses its own part of the harness
 
+pub mod eventgrid;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
