@@ -12,6 +12,7 @@
 //! | `deploy_flags.rs` | the containers' args and env against the binaries' clap definitions |
 //! | `deploy_policies.rs` | admission policies, bindings and their CEL ([`cel`]) |
 //! | `deploy_rbac.rs` | the manager's grants are exactly docs/ADMISSION.md#manager-rbac |
+//! | `deploy_events.rs` | the vault's events (workload identity or access key) and the outbound proxy reach the containers that use them |
 //!
 //! `kubectl` must be on PATH: without it the tests fail (they are not skipped).
 #![allow(clippy::print_stdout, reason = "one summary line per render")]
@@ -272,10 +273,34 @@ pub fn volume_mounted_at<'a>(pod: &'a Value, container_name: &str, dir: &str) ->
 /// settings (see deploy/base/deployment.yaml).
 const C_RUNTIME_ENV: &[&str] = &["MALLOC_MMAP_THRESHOLD_"];
 
+/// The keys and values of a ConfigMap's `data`, or a Secret's `stringData` and (decoded) `data`.
+pub fn source_entries(o: &Obj) -> Vec<(String, String)> {
+    use base64::Engine as _;
+    let entries = |field: &str| o.json[field].as_object().into_iter().flatten();
+    let mut out: Vec<(String, String)> = Vec::new();
+    if o.kind() == "Secret" {
+        for (k, v) in entries("data") {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(v.as_str().unwrap_or(""))
+                .ok()
+                .and_then(|b| String::from_utf8(b).ok());
+            out.push((k.clone(), decoded.unwrap_or_default()));
+        }
+        for (k, v) in entries("stringData") {
+            out.push((k.clone(), v.as_str().unwrap_or("").to_string()));
+        }
+    } else {
+        for (k, v) in entries("data") {
+            out.push((k.clone(), v.as_str().unwrap_or("").to_string()));
+        }
+    }
+    out
+}
+
 /// The manager container's command line as the pod runs it: its args (starting with the program name),
 /// and `--flag=value` for every env var it gets literally, from a ConfigMap key in the render, or from a
-/// ConfigMap in `envFrom`. Downward-API env vars are skipped (they carry the pod's identity); env vars no
-/// manager flag reads, and ConfigMaps missing from the render, are problems.
+/// ConfigMap or Secret in `envFrom`. Downward-API env vars are skipped (they carry the pod's identity); env
+/// vars no manager flag reads, and ConfigMaps or Secrets missing from the render, are problems.
 pub fn manager_command_line(
     r: &Render,
     ns: Option<&str>,
@@ -324,21 +349,26 @@ pub fn manager_command_line(
         }
     }
     for from in items(&c["envFrom"]) {
-        let Some(cm_name) = from.pointer("/configMapRef/name").and_then(Value::as_str) else {
-            p.add("manager: envFrom must be a configMapRef");
+        let (kind, name) = match (
+            from.pointer("/configMapRef/name").and_then(Value::as_str),
+            from.pointer("/secretRef/name").and_then(Value::as_str),
+        ) {
+            (Some(name), _) => ("ConfigMap", name),
+            (None, Some(name)) => ("Secret", name),
+            (None, None) => {
+                p.add("manager: envFrom must be a configMapRef or a secretRef");
+                continue;
+            }
+        };
+        let Some(source) = r.find(kind, ns, name) else {
+            p.add(format!("manager: envFrom {kind} {name} is not in the render"));
             continue;
         };
-        let Some(cm) = r.find("ConfigMap", ns, cm_name) else {
-            p.add(format!(
-                "manager: envFrom ConfigMap {cm_name} is not in the render"
-            ));
-            continue;
-        };
-        for (key, value) in cm.json["data"].as_object().into_iter().flatten() {
-            match env_to_long.get(key) {
-                Some(long) => env_flags.push(format!("--{long}={}", value.as_str().unwrap_or(""))),
+        for (key, value) in source_entries(source) {
+            match env_to_long.get(&key) {
+                Some(long) => env_flags.push(format!("--{long}={value}")),
                 None => p.add(format!(
-                    "ConfigMap {cm_name}: key {key} is not an env name any manager flag reads"
+                    "{kind} {name}: key {key} is not an env name any manager flag reads"
                 )),
             }
         }

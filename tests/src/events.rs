@@ -84,7 +84,12 @@ impl Drop for Running {
 }
 
 /// Start reading `stream` for `classes` and `syncs` (all in [`NS`]).
-pub fn start(env: &Env, stream: Arc<Stream>, classes: &[SecretProviderClass], syncs: Vec<SecretSync>) -> Running {
+pub fn start(
+    env: &Env,
+    stream: Arc<Stream>,
+    classes: &[SecretProviderClass],
+    syncs: Vec<SecretSync>,
+) -> Running {
     let readers = Arc::new(Readers::default());
     for class in classes {
         readers.apply(&watcher::Event::Apply(class.clone()));
@@ -102,21 +107,33 @@ pub fn start(env: &Env, stream: Arc<Stream>, classes: &[SecretProviderClass], sy
         Arc::new(move |news, arrived| {
             let mut waits = Vec::new();
             for (class, ids) in readers.of(news) {
-                let ids = if news.kind == vault_events::news::Kind::NewVersion { ids } else { Vec::new() };
+                let ids = if news.kind == vault_events::news::Kind::NewVersion {
+                    ids
+                } else {
+                    Vec::new()
+                };
                 for name in by_class.get(&*class).into_iter().flatten() {
                     let key = format!("{NS}/{name}");
                     waits.push(ctx.hints.mark(&key, &ids, arrived));
                     ctx.force(&key);
-                    let (ctx, cluster, syncs, name) = (ctx.clone(), cluster.clone(), syncs.clone(), name.clone());
+                    let (ctx, cluster, syncs, name) =
+                        (ctx.clone(), cluster.clone(), syncs.clone(), name.clone());
                     let checked = checked_tx.clone();
                     tokio::spawn(async move {
-                        let Some(mut sync) = syncs.lock().unwrap_or_else(|e| e.into_inner()).get(&name).cloned()
+                        let Some(mut sync) = syncs
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .get(&name)
+                            .cloned()
                         else {
                             return;
                         };
                         crate::reconcile(&sync, &ctx).await;
                         sync.status = cluster.status(NS, &name);
-                        syncs.lock().unwrap_or_else(|e| e.into_inner()).insert(name.clone(), sync);
+                        syncs
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .insert(name.clone(), sync);
                         let _ = checked.unbounded_send(name);
                     });
                 }

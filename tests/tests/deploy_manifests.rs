@@ -273,6 +273,9 @@ fn installable_dirs_are_discovered() {
         "overlays/no-cert-manager",
         "overlays/watch-owned-secrets",
         "overlays/reload-workloads",
+        "overlays/outbound-proxy",
+        "overlays/events",
+        "overlays/events-access-key",
     ] {
         assert!(dirs.iter().any(|d| d == want), "{want} missing from {dirs:?}");
     }

@@ -2,14 +2,23 @@
 //! emulator fail the way Key Vault or Entra does (DNS failure, connection refused, Entra refusals, RBAC 403,
 //! not found, disabled, expired) or the API double lack something (ServiceAccount, class entry, a foreign
 //! Secret), lets the manager reconcile, then runs the doctor's diagnosis on the resulting SecretSync and
-//! the double's objects, and asserts the verdict and the fix it prints.
+//! the double's objects, and asserts the verdict and the fix it prints. The stream of the vault's events is
+//! read back from the Lease the manager's own leader election writes into the double, with the note its
+//! stream status makes.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use keyvault_emulator::{FederatedCredential, ObjectKind, SecretInput};
 use kube::ResourceExt as _;
 use kubectl_sse::doctor::{Check, Facts, Lookup, Verdict, diagnose};
+use kubectl_sse::vault_events::LeaseNote;
+use manager::vault_events::{StreamError, StreamStatus};
 use sse_api::SecretSync;
+use sse_api::consts::LEADER_ELECTION_ID;
 use sse_tests::*;
+use tokio_util::sync::CancellationToken;
 
 const OBJECT: &str = "objectName: db\nobjectType: secret";
 
@@ -35,6 +44,8 @@ fn facts(env: &Env, sync: &SecretSync) -> Facts {
             .map_or(Lookup::Missing, |s| Lookup::Found(s.metadata)),
         containers: Lookup::Unreadable("tier 2 runs no pod".into()),
         events: Lookup::Unreadable("the API double keeps no Event notes".into()),
+        event_stream: Lookup::Unreadable("no leader elected in this test".into()),
+        event_stream_failures: Lookup::Missing,
     }
 }
 
@@ -304,4 +315,127 @@ async fn what_the_api_double_lacks_is_named_with_its_fix() {
         )
     );
     assert_eq!(get(&checks, "secretsync").verdict, Verdict::Fail);
+}
+
+/// The Lease as the manager's leader election writes it into the double, with `status`'s note, read back
+/// the way `kubectl sse doctor` and `status` read it. The note is written at each write of the Lease, so
+/// each state is taken by a fresh term of leadership.
+async fn leader_note(env: &Env, status: &Arc<StreamStatus>) -> LeaseNote {
+    const INSTALL_NS: &str = "azure-secret-store";
+    let note = status.clone();
+    let notes: manager::leader::Notes = Arc::new(move || {
+        note.annotation()
+            .map(|a| (manager::vault_events::health::ANNOTATION.to_string(), a))
+            .into_iter()
+            .collect()
+    });
+    let port: Arc<dyn manager::cluster::Cluster> = Arc::new(env.cluster.clone());
+    let stop = CancellationToken::new();
+    let leadership = manager::leader::acquire(
+        port,
+        INSTALL_NS,
+        LEADER_ELECTION_ID,
+        "manager-0",
+        notes,
+        stop.clone(),
+    )
+    .await
+    .unwrap();
+    let lease = env.cluster.stored_lease(INSTALL_NS, LEADER_ELECTION_ID).unwrap();
+    stop.cancel();
+    leadership.release().await;
+    LeaseNote::of(INSTALL_NS, lease, SystemTime::now())
+}
+
+#[tokio::test]
+async fn the_leaders_note_on_the_vault_events_reads_back_as_the_manager_wrote_it() {
+    assert_eq!(
+        manager::vault_events::health::ANNOTATION,
+        sse_api::consts::EVENT_STREAM_ANNOTATION,
+        "the manager writes the annotation the plugin reads"
+    );
+    let env = Env::start().await;
+    env.emulator.store().set_secret(VAULT, "db", "pw");
+    env.put_class("kv", "azure", &[OBJECT]);
+    let mut sync = env.sync("app", "kv", "Opaque", &[("db", "password")]);
+    env.reconcile(&mut sync).await;
+    let diagnose_with = |lease: LeaseNote| {
+        let mut facts = facts(&env, &sync);
+        facts.event_stream = Lookup::Found(lease);
+        diagnose(&facts)
+    };
+    let status = Arc::new(StreamStatus::default());
+
+    // Events off: the leader notes nothing, and polling alone refreshes.
+    let off = leader_note(&env, &status).await;
+    assert_eq!((off.annotation.as_deref(), off.status_line()), (None, None));
+    let checks = diagnose_with(off);
+    assert_eq!(get(&checks, "vault-events").verdict, Verdict::Info);
+    for c in &checks {
+        assert!(
+            matches!(c.verdict, Verdict::Ok | Verdict::Skip | Verdict::Info),
+            "{c:#?}"
+        );
+    }
+
+    // Failing: the manager's reason and message, and the fix for that reason.
+    let source = "ns.westeurope-1.eventgrid.azure.net/keyvault/cluster";
+    status.starting(source.into(), SystemTime::now());
+    let forbidden = StreamError {
+        reason: "Forbidden",
+        message: format!(
+            "{source} answered HTTP 403 (Unauthorized: The principal does not have the required role.): the \
+             manager's identity needs the EventGrid Data Receiver role on the namespace topic"
+        ),
+    };
+    status.failing(&forbidden, SystemTime::now());
+    let lease = leader_note(&env, &status).await;
+    assert_eq!(lease.holder.as_deref(), Some("manager-0"));
+    assert!(
+        lease
+            .status_line()
+            .is_some_and(|l| l.starts_with("Vault events: FAILING since ")
+                && l.contains(
+                    "s (Forbidden): ns.westeurope-1.eventgrid.azure.net/keyvault/cluster answered HTTP 403"
+                )),
+        "{lease:?}"
+    );
+    let checks = diagnose_with(lease);
+    let stream = get(&checks, "vault-events");
+    assert_eq!(stream.verdict, Verdict::Fail);
+    assert!(
+        stream.summary.contains(&forbidden.message)
+            && stream
+                .summary
+                .contains("lacks the \"EventGrid Data Receiver\" role"),
+        "{stream:?}"
+    );
+    assert!(
+        fix(stream).starts_with("az role assignment create --role \"EventGrid Data Receiver\"")
+            && fix(stream).contains("--namespace-name ns -n keyvault"),
+        "{stream:?}"
+    );
+    assert_eq!(
+        get(&checks, "keyvault").verdict,
+        Verdict::Ok,
+        "the SecretSync itself is fine"
+    );
+
+    // Receiving again: the last event and its delivery lag.
+    status.receiving(SystemTime::now(), &[Duration::from_millis(800)]);
+    let lease = leader_note(&env, &status).await;
+    assert!(
+        lease.status_line().is_some_and(|l| l
+            .starts_with(&format!("Vault events: receiving from {source}; last event "))
+            && l.ends_with("ago (delivered in 0.8s)")),
+        "{lease:?}"
+    );
+    let stream = get(&diagnose_with(lease), "vault-events").clone();
+    assert_eq!(stream.verdict, Verdict::Ok);
+    assert!(
+        stream
+            .summary
+            .ends_with("delivered in 0.8s; 1 event(s) this term of leadership"),
+        "{stream:?}"
+    );
 }

@@ -70,14 +70,14 @@ scenarios! {
     Exclusive manager_killed_mid_burst_loses_nothing;
     Exclusive vault_events_refresh_within_seconds_and_the_poll_stays_the_safety_net;
 }
-#[path = "e2e/events.rs"]
-mod events;
 #[path = "e2e/adoption.rs"]
 mod adoption;
 #[path = "e2e/akvsync.rs"]
 mod akvsync;
 #[path = "e2e/api.rs"]
 mod api;
+#[path = "e2e/events.rs"]
+mod events;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/fences.rs"]
@@ -97,8 +97,8 @@ mod vault_metadata;
 mod scenario {
     pub use super::adoption::*;
     pub use super::akvsync::*;
-    pub use super::events::*;
     pub use super::api::*;
+    pub use super::events::*;
     pub use super::faults::*;
     pub use super::fences::*;
     pub use super::lifecycle::*;

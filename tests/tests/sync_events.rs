@@ -26,7 +26,12 @@ async fn fleet(env: &Env, names: &[&str]) -> (Vec<sse_api::SecretProviderClass>,
     for name in names {
         env.emulator.store().set_secret(VAULT, name, &format!("{name}-1"));
         classes.push(env.put_class(&format!("kv-{name}"), "azure", &[&secret(name)]));
-        let mut sync = env.sync(&format!("ss-{name}"), &format!("kv-{name}"), "Opaque", &[("v", "key")]);
+        let mut sync = env.sync(
+            &format!("ss-{name}"),
+            &format!("kv-{name}"),
+            "Opaque",
+            &[("v", "key")],
+        );
         env.reconcile(&mut sync).await;
         assert_eq!(condition(&sync, READY).0, "True", "{:?}", sync.status);
         syncs.push(sync);
@@ -48,7 +53,8 @@ fn secret_writes(env: &Env) -> usize {
 
 async fn settled(grid: &EventGrid, what: &str, done: impl Fn(&keyvault_emulator::SubscriptionStats) -> bool) {
     assert!(
-        grid.wait_for_stats(NAMESPACE, TOPIC, SUBSCRIPTION, done, WITHIN).await,
+        grid.wait_for_stats(NAMESPACE, TOPIC, SUBSCRIPTION, done, WITHIN)
+            .await,
         "{what}: {:?}",
         grid.stats(NAMESPACE, TOPIC, SUBSCRIPTION)
     );
@@ -65,10 +71,22 @@ async fn a_check_an_event_asks_for_costs_the_one_get_of_the_new_version_and_a_du
     let answer = env.ctx.hints.mark(&key, &["secret/db".into()], SystemTime::now());
     env.ctx.force(&key);
     env.reconcile(&mut syncs[0]).await;
-    assert_eq!(env.secret_data("ss-db").get("key").map(String::as_str), Some("db-2"));
+    assert_eq!(
+        env.secret_data("ss-db").get("key").map(String::as_str),
+        Some("db-2")
+    );
     assert_eq!(answer.await.ok(), Some(Verdict::Checked));
-    assert_eq!(gets(&env), 1, "the Mount's GET, and no other: {:?}", env.emulator.counters());
-    assert_eq!(env.emulator.counters().get("secrets.list"), None, "no listing for an event");
+    assert_eq!(
+        gets(&env),
+        1,
+        "the Mount's GET, and no other: {:?}",
+        env.emulator.counters()
+    );
+    assert_eq!(
+        env.emulator.counters().get("secrets.list"),
+        None,
+        "no listing for an event"
+    );
 
     // The same news again (a duplicate, or an older version delivered late): the same bytes, no write.
     env.emulator.reset_counters();
@@ -78,7 +96,10 @@ async fn a_check_an_event_asks_for_costs_the_one_get_of_the_new_version_and_a_du
     env.reconcile(&mut syncs[0]).await;
     assert_eq!(answer.await.ok(), Some(Verdict::Checked));
     assert_eq!(secret_writes(&env), 0, "{:?}", env.cluster.calls());
-    assert_eq!(env.secret_data("ss-db").get("key").map(String::as_str), Some("db-2"));
+    assert_eq!(
+        env.secret_data("ss-db").get("key").map(String::as_str),
+        Some("db-2")
+    );
     assert_eq!(gets(&env), 1, "the Mount's GET: {:?}", env.emulator.counters());
 
     // The check left a baseline: the next scheduled check is quiet.
@@ -92,33 +113,73 @@ async fn the_stream_checks_the_readers_at_once_and_acknowledges_once_the_check_i
     let env = Env::start().await;
     let (classes, syncs) = fleet(&env, &["db", "other"]).await;
     let grid = events::subscribe(&env, Duration::from_secs(60));
-    let stream = events::stream(&env, Credential::AccessKey(ACCESS_KEY.into()), Duration::from_secs(10));
+    let stream = events::stream(
+        &env,
+        Credential::AccessKey(ACCESS_KEY.into()),
+        Duration::from_secs(10),
+    );
     let mut running = events::start(&env, stream.clone(), &classes, syncs);
-    assert!(grid.wait_for_receivers(NAMESPACE, TOPIC, SUBSCRIPTION, 1, WITHIN).await);
+    assert!(
+        grid.wait_for_receivers(NAMESPACE, TOPIC, SUBSCRIPTION, 1, WITHIN)
+            .await
+    );
 
     env.emulator.reset_counters();
     env.emulator.store().set_secret(VAULT, "db", "db-2");
-    let checked = tokio::time::timeout(WITHIN, running.checked.next()).await.unwrap();
-    assert_eq!(checked.as_deref(), Some("ss-db"), "only the SecretSync reading the object");
-    assert_eq!(env.secret_data("ss-db").get("key").map(String::as_str), Some("db-2"));
+    let checked = tokio::time::timeout(WITHIN, running.checked.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        checked.as_deref(),
+        Some("ss-db"),
+        "only the SecretSync reading the object"
+    );
+    assert_eq!(
+        env.secret_data("ss-db").get("key").map(String::as_str),
+        Some("db-2")
+    );
     settled(&grid, "acknowledged after the check", |s| s.acknowledged == 1).await;
     assert_eq!(grid.pending(NAMESPACE, TOPIC, SUBSCRIPTION), 0);
-    assert_eq!(gets(&env), 1, "one GET per rotation: {:?}", env.emulator.counters());
+    assert_eq!(
+        gets(&env),
+        1,
+        "one GET per rotation: {:?}",
+        env.emulator.counters()
+    );
     assert_eq!(stream.status.note().state, "Receiving");
     assert_eq!(stream.status.note().received, 1);
 
     // An object nobody reads: acknowledged, nothing checked.
     env.emulator.store().set_secret(VAULT, "nobody-reads-this", "x");
     settled(&grid, "an unread event is acknowledged", |s| s.acknowledged == 2).await;
-    assert!(running.checked.try_recv().is_err(), "no check for an unread object");
+    assert!(
+        running.checked.try_recv().is_err(),
+        "no check for an unread object"
+    );
+    let metrics = env.ctx.metrics.encode();
+    for outcome in ["checked", "unread"] {
+        let line = format!(
+            "secretsync_vault_events_total{{type=\"Microsoft.KeyVault.SecretNewVersionCreated\",outcome=\"{outcome}\"}} 1"
+        );
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
 
     // A duplicate delivery and an older version delivered after a newer one: nothing new is written.
-    let before = env.cluster.secret(NS, "ss-db").and_then(|s| s.metadata.resource_version);
+    let before = env
+        .cluster
+        .secret(NS, "ss-db")
+        .and_then(|s| s.metadata.resource_version);
     grid.duplicate_next(1);
     env.emulator.store().set_secret(VAULT, "db", "db-3");
     settled(&grid, "both deliveries acknowledged", |s| s.acknowledged == 4).await;
-    assert_eq!(env.secret_data("ss-db").get("key").map(String::as_str), Some("db-3"));
-    let after_duplicate = env.cluster.secret(NS, "ss-db").and_then(|s| s.metadata.resource_version);
+    assert_eq!(
+        env.secret_data("ss-db").get("key").map(String::as_str),
+        Some("db-3")
+    );
+    let after_duplicate = env
+        .cluster
+        .secret(NS, "ss-db")
+        .and_then(|s| s.metadata.resource_version);
     assert_ne!(before, after_duplicate, "the rotation was written");
     grid.reorder_next(1);
     env.emulator.store().set_secret(VAULT, "db", "db-4");
@@ -136,20 +197,32 @@ async fn a_check_that_failed_releases_its_event_to_come_again() {
     let env = Env::start().await;
     let (classes, syncs) = fleet(&env, &["db"]).await;
     let grid = events::subscribe(&env, Duration::from_secs(60));
-    let stream = events::stream(&env, Credential::AccessKey(ACCESS_KEY.into()), Duration::from_secs(10));
+    let stream = events::stream(
+        &env,
+        Credential::AccessKey(ACCESS_KEY.into()),
+        Duration::from_secs(10),
+    );
     let mut running = events::start(&env, stream, &classes, syncs);
-    assert!(grid.wait_for_receivers(NAMESPACE, TOPIC, SUBSCRIPTION, 1, WITHIN).await);
+    assert!(
+        grid.wait_for_receivers(NAMESPACE, TOPIC, SUBSCRIPTION, 1, WITHIN)
+            .await
+    );
     // The vault answers 503 to the Mount (and its retries): a failure a retry can fix.
     env.emulator.faults().fail_next(100, 503);
     env.emulator.store().set_secret(VAULT, "db", "db-2");
-    tokio::time::timeout(WITHIN, running.checked.next()).await.unwrap();
+    tokio::time::timeout(WITHIN, running.checked.next())
+        .await
+        .unwrap();
     settled(&grid, "released", |s| s.released >= 1).await;
     let synced = running.syncs.lock().unwrap().get("ss-db").cloned().unwrap();
     assert_ne!(condition(&synced, READY).0, "True", "{:?}", synced.status);
     // The vault is back: the event comes again, its check succeeds, and it is acknowledged.
     env.emulator.faults().fail_next(0, 503);
     settled(&grid, "acknowledged on redelivery", |s| s.acknowledged >= 1).await;
-    assert_eq!(env.secret_data("ss-db").get("key").map(String::as_str), Some("db-2"));
+    assert_eq!(
+        env.secret_data("ss-db").get("key").map(String::as_str),
+        Some("db-2")
+    );
 }
 
 #[tokio::test]
@@ -158,9 +231,16 @@ async fn a_failing_stream_is_reported_once_retried_and_its_recovery_too() {
     let (classes, syncs) = fleet(&env, &["db"]).await;
     let grid = events::subscribe(&env, Duration::from_secs(60));
     grid.fail_requests(Some(403));
-    let stream = events::stream(&env, Credential::AccessKey(ACCESS_KEY.into()), Duration::from_secs(10));
+    let stream = events::stream(
+        &env,
+        Credential::AccessKey(ACCESS_KEY.into()),
+        Duration::from_secs(10),
+    );
     let mut running = events::start(&env, stream.clone(), &classes, syncs);
-    let (warning, reason, message) = tokio::time::timeout(WITHIN, running.reports.next()).await.unwrap().unwrap();
+    let (warning, reason, message) = tokio::time::timeout(WITHIN, running.reports.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(warning);
     assert_eq!(reason, "EventStreamFailed");
     assert!(message.contains("EventGrid Data Receiver"), "{message}");
@@ -169,9 +249,15 @@ async fn a_failing_stream_is_reported_once_retried_and_its_recovery_too() {
     assert_eq!((note.state, note.reason), ("Failing", Some("Forbidden")));
     assert!(!message.contains(ACCESS_KEY), "never the key");
     grid.fail_requests(None);
-    let (warning, reason, _) = tokio::time::timeout(WITHIN, running.reports.next()).await.unwrap().unwrap();
+    let (warning, reason, _) = tokio::time::timeout(WITHIN, running.reports.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((warning, reason), (false, "EventStreamRecovered"));
-    assert!(running.reports.try_recv().is_err(), "one Event per transition, not per retry");
+    assert!(
+        running.reports.try_recv().is_err(),
+        "one Event per transition, not per retry"
+    );
     assert_eq!(stream.status.note().state, "Receiving");
 }
 
@@ -192,7 +278,11 @@ async fn the_manager_identity_reads_the_stream_with_a_federated_token() {
         },
     );
     let token_file = env.dir.path().join("azure-identity-token");
-    std::fs::write(&token_file, mint_assertion(ISSUER, subject, AUDIENCE, Duration::from_secs(3600))).unwrap();
+    std::fs::write(
+        &token_file,
+        mint_assertion(ISSUER, subject, AUDIENCE, Duration::from_secs(3600)),
+    )
+    .unwrap();
     let credential = Credential::WorkloadIdentity {
         authority: env.emulator.authority_host(),
         tenant: TENANT.into(),
@@ -202,16 +292,148 @@ async fn the_manager_identity_reads_the_stream_with_a_federated_token() {
     let stream = events::stream(&env, credential, Duration::from_secs(10));
     let mut running = events::start(&env, stream.clone(), &classes, syncs);
     env.emulator.store().set_secret(VAULT, "db", "db-2");
-    tokio::time::timeout(WITHIN, running.checked.next()).await.unwrap();
+    tokio::time::timeout(WITHIN, running.checked.next())
+        .await
+        .unwrap();
     settled(&grid, "acknowledged", |s| s.acknowledged == 1).await;
 
     // Without the EventGrid Data Receiver role: refused, and said so.
     grid.deny_role(NAMESPACE, true);
     env.emulator.store().set_secret(VAULT, "db", "db-3");
-    let (_, reason, message) = tokio::time::timeout(WITHIN, running.reports.next()).await.unwrap().unwrap();
+    let (_, reason, message) = tokio::time::timeout(WITHIN, running.reports.next())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(reason, "EventStreamFailed");
     assert!(message.contains("403"), "{message}");
     grid.deny_role(NAMESPACE, false);
-    tokio::time::timeout(WITHIN, running.checked.next()).await.unwrap();
-    assert_eq!(env.secret_data("ss-db").get("key").map(String::as_str), Some("db-3"));
+    tokio::time::timeout(WITHIN, running.checked.next())
+        .await
+        .unwrap();
+    assert_eq!(
+        env.secret_data("ss-db").get("key").map(String::as_str),
+        Some("db-3")
+    );
+}
+
+#[tokio::test]
+async fn a_near_expiry_event_moves_the_standing_without_reading_the_vault() {
+    use keyvault_emulator::SecretInput;
+    const WINDOW: Duration = Duration::from_secs(30 * 86_400);
+    let env = Env::start().await;
+    // Expiring in the window plus two seconds: Valid at the first check, Expiring two seconds later.
+    let now = SystemTime::now();
+    let exp = now + WINDOW + Duration::from_secs(2);
+    let exp_unix = i64::try_from(exp.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs()).unwrap();
+    env.emulator.store().set_secret_with(
+        VAULT,
+        "cert-pw",
+        SecretInput {
+            value: "v".into(),
+            expires: Some(exp_unix),
+            ..SecretInput::default()
+        },
+    );
+    let class = env.put_class("kv", "azure", &[&secret("cert-pw")]);
+    let mut sync = env.sync("ss", "kv", "Opaque", &[("v", "key")]);
+    env.reconcile(&mut sync).await;
+    let standing = |s: &SecretSync| {
+        s.status
+            .as_ref()
+            .unwrap()
+            .validity
+            .first()
+            .map(|v| v.state.clone())
+    };
+    assert_eq!(standing(&sync).as_deref(), Some("Valid"), "{:?}", sync.status);
+    let grid = events::subscribe(&env, Duration::from_secs(60));
+    let stream = events::stream(
+        &env,
+        Credential::AccessKey(ACCESS_KEY.into()),
+        Duration::from_secs(10),
+    );
+    let mut running = events::start(&env, stream, &[class], vec![sync]);
+    assert!(
+        grid.wait_for_receivers(NAMESPACE, TOPIC, SUBSCRIPTION, 1, WITHIN)
+            .await
+    );
+
+    // The moment Key Vault's NearExpiry fires (30 days before `exp`): the clock is the behaviour here.
+    tokio::time::sleep_until(
+        tokio::time::Instant::now()
+            + (exp - WINDOW)
+                .duration_since(SystemTime::now())
+                .unwrap_or_default()
+            + Duration::from_millis(200),
+    )
+    .await;
+    env.emulator.reset_counters();
+    assert_eq!(grid.expiry_pass(SystemTime::now()), 1, "one NearExpiry");
+    assert_eq!(
+        tokio::time::timeout(WITHIN, running.checked.next())
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("ss")
+    );
+    let checked = running.syncs.lock().unwrap().get("ss").cloned().unwrap();
+    assert_eq!(
+        standing(&checked).as_deref(),
+        Some("Expiring"),
+        "{:?}",
+        checked.status
+    );
+    assert_eq!(condition(&checked, sse_api::conditions::EXPIRING).0, "True");
+    settled(&grid, "acknowledged", |s| s.acknowledged == 1).await;
+    let counters = env.emulator.counters();
+    let vault: u64 = counters
+        .iter()
+        .filter(|(k, _)| k.starts_with("secrets."))
+        .map(|(_, v)| v)
+        .sum();
+    assert_eq!(
+        vault, 0,
+        "no vault read for a date that is already known: {counters:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_long_check_keeps_its_event_locked() {
+    let env = Env::start().await;
+    let (classes, syncs) = fleet(&env, &["db"]).await;
+    // Locks of 2 s: a check of 3 s would lose its lock without renewals, and the event come again.
+    let grid = events::subscribe(&env, Duration::from_secs(2));
+    let reading = events::stream(
+        &env,
+        Credential::AccessKey(ACCESS_KEY.into()),
+        Duration::from_secs(10),
+    );
+    let stream = std::sync::Arc::new(manager::vault_events::Stream {
+        client: reading.client.clone(),
+        max_events: reading.max_events,
+        max_wait: reading.max_wait,
+        renew_every: Duration::from_millis(500),
+        release_delay: reading.release_delay,
+        give_up: reading.give_up,
+        status: reading.status.clone(),
+    });
+    let mut running = events::start(&env, stream, &classes, syncs);
+    assert!(
+        grid.wait_for_receivers(NAMESPACE, TOPIC, SUBSCRIPTION, 1, WITHIN)
+            .await
+    );
+    env.emulator.faults().set_latency(Duration::from_secs(3));
+    env.emulator.store().set_secret(VAULT, "db", "db-2");
+    tokio::time::timeout(WITHIN, running.checked.next())
+        .await
+        .unwrap();
+    env.emulator.faults().set_latency(Duration::ZERO);
+    settled(&grid, "acknowledged", |s| s.acknowledged == 1).await;
+    let stats = grid.stats(NAMESPACE, TOPIC, SUBSCRIPTION).unwrap();
+    assert!(stats.lock_renewals >= 2, "{stats:?}");
+    assert_eq!(stats.delivered, 1, "never delivered again: {stats:?}");
+    assert_eq!(
+        env.secret_data("ss-db").get("key").map(String::as_str),
+        Some("db-2")
+    );
 }

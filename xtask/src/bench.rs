@@ -5,11 +5,14 @@
 //! * `manager`: the reconciler against the in-memory API double, the real provider over mTLS and the
 //!   emulator: a fleet's convergence and quiet cycles (`bench/fleet.rs`), how fresh Secrets stay while the
 //!   vault rotates (`bench/freshness.rs`), and a healthy vault beside one that is down (`bench/outage.rs`).
+//! * `events`: refresh driven by the vault's events (`bench/events.rs`) beside polling every 60 s
+//!   (`bench/freshness.rs`), on the same fleet in the same run.
 #![allow(
     clippy::print_stdout,
     reason = "a benchmark report is printed output by design"
 )]
 
+mod events;
 mod fleet;
 mod freshness;
 mod outage;
@@ -76,6 +79,25 @@ pub fn manager(root: &Path) -> Result<()> {
     block_on(run_manager())
 }
 
+/// `cargo xtask bench events`: refresh driven by the vault's events beside polling, measured in release.
+pub fn events(root: &Path) -> Result<()> {
+    if rerun_in_release(root, "events")? {
+        return Ok(());
+    }
+    block_on(async {
+        let n: usize = std::env::var("SSE_BENCH_SYNCS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(10_000);
+        println!(
+            "events benchmark: reconciler + in-memory API double + provider-azure (mTLS) + Key Vault and Event Grid emulator\n"
+        );
+        events::measure(n, (n / 10).max(1_000).min(n), 20).await?;
+        // The same fleet, polled every 60 s (one SecretSync per object here too), rotations every 2 s.
+        freshness::measure_each(n, Duration::from_secs(60), Duration::from_secs(240)).await
+    })
+}
+
 /// The manager benchmarks, one after the other (`$SSE_BENCH_SYNCS`: the fleet sizes, comma-separated).
 async fn run_manager() -> Result<()> {
     println!(
@@ -137,7 +159,7 @@ fn kv_requests(env: &sse_tests::Env) -> (u64, u64, u64) {
 }
 
 /// Whether the SecretSync's status says Ready.
-fn is_ready(s: &sse_api::SecretSync) -> bool {
+pub(super) fn is_ready(s: &sse_api::SecretSync) -> bool {
     s.status
         .as_ref()
         .is_some_and(|st| sse_api::conditions::is_condition_true(&st.conditions, "Ready"))

@@ -50,6 +50,8 @@ enum BenchTarget {
     Provider,
     /// The reconciler at 1,000 and 10,000 SecretSyncs (re-runs itself from a release build).
     Manager,
+    /// Refresh driven by the vault's events beside polling every 60 s, 10,000 SecretSyncs (release build).
+    Events,
 }
 
 fn main() -> Result<()> {
@@ -62,6 +64,9 @@ fn main() -> Result<()> {
         Command::Bench {
             target: BenchTarget::Manager,
         } => bench::manager(&root),
+        Command::Bench {
+            target: BenchTarget::Events,
+        } => bench::events(&root),
         Command::Demo => demo::run(&root),
         Command::E2e { args } => e2e::run(&root, &args),
         Command::GenProto => gen_proto(&root, &root.join(PROTO_OUT)),

@@ -81,7 +81,7 @@ impl Faults {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Delay every request by `d` (zero turns it off).
+    /// Delay every Key Vault and Entra request by `d` (zero turns it off); Event Grid requests are not delayed.
     pub fn set_latency(&self, d: Duration) {
         let micros = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
         self.inner.latency_micros.store(micros, Ordering::Relaxed);

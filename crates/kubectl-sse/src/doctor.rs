@@ -4,8 +4,9 @@
 //! The doctor reads (never writes) what a person would look at: the SecretSync and its status, its
 //! SecretProviderClass, its ServiceAccount, the cluster's token issuer, the token audience the admission
 //! policy allows, the SSE-rs pod, a same-named Secret's *metadata* (who owns it, never what it holds) and the
-//! SecretSync's Events. What it cannot read with the caller's rights is a `skip`, not a failure. The
-//! provider's last Key Vault error, as the manager recorded it in the `Ready` condition, is classified by its
+//! SecretSync's Events, and the leader's note on the stream of the vault's events (the leader-election
+//! Lease, with the last `EventStreamFailed` Event). What it cannot read with the caller's rights is a
+//! `skip`, not a failure. The provider's last Key Vault error, as the manager recorded it in the `Ready` condition, is classified by its
 //! gRPC status code and Key Vault's own error code (DNS, firewall or private link, Entra, missing role or
 //! access policy, not found, disabled) and an object's expiry comes from `status.validity`.
 //!
@@ -28,6 +29,7 @@ use anyhow::Result;
 
 use crate::cli::{Output, Target};
 
+pub(crate) use checks::first_line;
 pub use checks::{Check, Verdict, diagnose};
 pub use facts::{ContainerFacts, EventFacts, Facts, Lookup};
 pub use gather::gather;
@@ -41,6 +43,11 @@ const AUDIENCE_CONFIGMAP: &str = "secrets-store-sync-controller-token-audience";
 const POD_SELECTOR: &str = "app=secrets-store-sync-controller";
 /// The provider's container.
 const PROVIDER_CONTAINER: &str = "provider-azure-installer";
+/// The manager's Deployment and ServiceAccount (Events about the stream of the vault's events regard the
+/// Deployment; workload identity federates the ServiceAccount).
+const MANAGER_NAME: &str = "secrets-store-sync-controller-manager";
+/// The ConfigMap of deploy/components/events: where the stream is read, and the manager's identity.
+const EVENTS_CONFIGMAP: &str = "secrets-store-sync-controller-events";
 
 /// `kubectl sse doctor` arguments.
 #[derive(clap::Args, Debug)]

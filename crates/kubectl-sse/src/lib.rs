@@ -30,6 +30,7 @@ pub mod doctor;
 pub mod migrate;
 pub mod status;
 pub mod sync;
+pub mod vault_events;
 
 /// Exit code: the command worked but a SecretSync is not Ready.
 pub const EXIT_NOT_READY: u8 = 2;

@@ -1,6 +1,8 @@
 //! `kubectl sse status [NAME]`: the three times an operator needs ("changed it at 2 PM, still old at
 //! 2:15"): when the vault was last checked, when the Secret last changed, when the next check is; and
-//! the reason, the message and since when it has been failing. Read from the SecretSync's status only.
+//! the reason, the message and since when it has been failing. Read from the SecretSync's status; above
+//! the table, one line on the stream of the vault's events when the leader notes one on its Lease
+//! ([`crate::vault_events`]; said only when the Lease can be read with your rights).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -11,6 +13,8 @@ use serde::Serialize;
 use sse_api::{SecretSync, Time, conditions};
 
 use crate::cli::{Output, Target};
+use crate::doctor::Lookup;
+use crate::vault_events::LeaseNote;
 
 /// `kubectl sse status` arguments.
 #[derive(clap::Args, Debug)]
@@ -20,6 +24,9 @@ pub struct StatusArgs {
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Output,
+    /// The namespace SSE-rs is installed in (its leader-election Lease notes the vault's events).
+    #[arg(long, default_value = "azure-secret-store")]
+    pub install_namespace: String,
 }
 
 /// What `status` reports about one SecretSync. Times are RFC 3339.
@@ -89,14 +96,33 @@ impl Row {
 
 /// Run `status`.
 pub async fn run(target: &Target, args: &StatusArgs) -> Result<u8> {
-    let rows = rows(target, args.name.as_deref()).await?;
+    // The Lease is read beside the SecretSyncs, bounded, and left out when it cannot be read.
+    let (rows, lease) = tokio::join!(
+        rows(target, args.name.as_deref()),
+        crate::vault_events::read(&target.client, &args.install_namespace)
+    );
+    let rows = rows?;
+    let lease = match lease {
+        Lookup::Found(lease) => Some(lease),
+        Lookup::Missing | Lookup::Unreadable(_) => None,
+    };
+    let events = lease.as_ref();
     if rows.is_empty() && args.output != Output::Json && args.output != Output::Yaml {
+        if let Some(line) = events.and_then(LeaseNote::status_line) {
+            println!("{line}");
+        }
         eprintln!("No SecretSyncs found{}.", in_scope(target));
         return Ok(0);
     }
     print!(
         "{}",
-        render(&rows, args.output, target.namespace.is_none(), SystemTime::now())?
+        render_with(
+            &rows,
+            args.output,
+            target.namespace.is_none(),
+            SystemTime::now(),
+            events
+        )?
     );
     Ok(0)
 }
@@ -142,10 +168,35 @@ pub async fn rows(target: &Target, name: Option<&str>) -> Result<Vec<Row>> {
 
 /// The rows in `output` format; tables show times relative to `now`.
 pub fn render(rows: &[Row], output: Output, all_namespaces: bool, now: SystemTime) -> Result<String> {
+    render_with(rows, output, all_namespaces, now, None)
+}
+
+/// [`render`], with the leader's note on the vault's events: one line above the table, `vaultEvents` beside
+/// `items` in JSON and YAML (absent while events are off or the Lease cannot be read).
+pub fn render_with(
+    rows: &[Row],
+    output: Output,
+    all_namespaces: bool,
+    now: SystemTime,
+    events: Option<&LeaseNote>,
+) -> Result<String> {
+    let document = || {
+        let mut document = serde_json::json!({ "items": rows });
+        if let Some(note) = events.and_then(LeaseNote::to_json) {
+            document["vaultEvents"] = note;
+        }
+        document
+    };
     match output {
-        Output::Json => Ok(serde_json::to_string_pretty(&serde_json::json!({ "items": rows }))? + "\n"),
-        Output::Yaml => Ok(serde_yaml_ng::to_string(&serde_json::json!({ "items": rows }))?),
-        Output::Table | Output::Wide => Ok(table(rows, output == Output::Wide, all_namespaces, now)),
+        Output::Json => Ok(serde_json::to_string_pretty(&document())? + "\n"),
+        Output::Yaml => Ok(serde_yaml_ng::to_string(&document())?),
+        Output::Table | Output::Wide => {
+            let line = events
+                .and_then(LeaseNote::status_line)
+                .map(|l| l + "\n")
+                .unwrap_or_default();
+            Ok(line + &table(rows, output == Output::Wide, all_namespaces, now))
+        }
     }
 }
 

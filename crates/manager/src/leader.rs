@@ -297,4 +297,57 @@ mod tests {
         assert!(held.is_some());
         assert_eq!(holder(&cluster).0.as_deref(), Some("a"));
     }
+
+    #[tokio::test]
+    async fn the_holders_notes_ride_on_the_lease_and_only_ours_are_removed() {
+        let cluster = FakeCluster::default();
+        let port: Arc<dyn Cluster> = Arc::new(cluster.clone());
+        let note = Arc::new(std::sync::Mutex::new(Some("one".to_string())));
+        let notes: Notes = {
+            let note = note.clone();
+            Arc::new(move || {
+                let current = note.lock().unwrap().clone();
+                current
+                    .map(|n| ("sse-rs.io/event-stream".to_string(), n))
+                    .into_iter()
+                    .collect()
+            })
+        };
+        let lease = LeaseRef {
+            cluster: port.clone(),
+            namespace: NS.into(),
+            name: NAME.into(),
+            identity: "a".into(),
+            notes,
+        };
+        let annotations = || {
+            cluster
+                .stored_lease(NS, NAME)
+                .and_then(|l| l.metadata.annotations)
+                .unwrap_or_default()
+        };
+        assert!(lease.try_acquire().await.unwrap(), "created");
+        assert_eq!(
+            annotations().get("sse-rs.io/event-stream").map(String::as_str),
+            Some("one")
+        );
+        *note.lock().unwrap() = Some("two".into());
+        assert!(lease.try_acquire().await.unwrap(), "renewed");
+        assert_eq!(
+            annotations().get("sse-rs.io/event-stream").map(String::as_str),
+            Some("two")
+        );
+        // Someone else's annotation stays; ours goes when there is nothing to say.
+        let mut stored = cluster.stored_lease(NS, NAME).unwrap();
+        stored
+            .metadata
+            .annotations
+            .get_or_insert_default()
+            .insert("example.com/owner".into(), "ops".into());
+        port.replace_lease(NS, &stored).await.unwrap();
+        *note.lock().unwrap() = None;
+        assert!(lease.try_acquire().await.unwrap(), "renewed");
+        let left: Vec<String> = annotations().into_keys().collect();
+        assert_eq!(left, vec!["example.com/owner".to_string()]);
+    }
 }

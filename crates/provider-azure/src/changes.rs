@@ -363,7 +363,11 @@ impl ChangeDetector {
             tags: fetched.tags().clone(),
         };
         let mut state = source.state();
-        if state.singles.get(&name).is_none_or(|seen| seen.read_at <= read_at) {
+        if state
+            .singles
+            .get(&name)
+            .is_none_or(|seen| seen.read_at <= read_at)
+        {
             state.singles.insert(name, Seen { meta, read_at });
         }
     }

@@ -87,6 +87,11 @@ pub const ENV_POD_NAMESPACE: &str = "SYNC_CONTROLLER_POD_NAMESPACE";
 
 /// Name of the leader-election Lease (`coordination.k8s.io/v1`).
 pub const LEADER_ELECTION_ID: &str = "29f1d54e.secret-sync.x-k8s.io";
+/// Annotation of the leader-election Lease where the leader notes, at each renewal, where the stream of the
+/// vault's events stands (JSON: `state` `Starting`, `Receiving` or `Failing`, `source`, `since`, `reason`,
+/// `message`, `lastEventTime`, `lagSeconds`, `received`); absent while events are off. `kubectl sse status`
+/// and `kubectl sse doctor` read it (docs/EVENTS.md#refresh-driven-by-events).
+pub const EVENT_STREAM_ANNOTATION: &str = "sse-rs.io/event-stream";
 
 /// Arc setting `rotationPollIntervalInSeconds` default (docs/API.md#settings-and-flags).
 pub const DEFAULT_ROTATION_POLL_INTERVAL_SECONDS: u64 = 3600;

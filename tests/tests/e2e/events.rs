@@ -17,21 +17,40 @@ const EVENT_BOUND: Duration = Duration::from_secs(5);
 
 /// The value of key `key` of Secret `ns/name`, read every 100 ms until it is `want` or `within` passes;
 /// how long that took.
-async fn value_within(w: &World, ns: &str, name: &str, key: &str, want: &str, within: Duration) -> Result<Duration> {
+async fn value_within(
+    w: &World,
+    ns: &str,
+    name: &str,
+    key: &str,
+    want: &str,
+    within: Duration,
+) -> Result<Duration> {
     let started = Instant::now();
     loop {
         let data = secret_data(w, ns, name).await.unwrap_or_default();
         if data.get(key).and_then(Value::as_str) == Some(want) {
             return Ok(started.elapsed());
         }
-        ensure!(started.elapsed() < within, "{ns}/{name} still shows {:?} after {within:?}", data.get(key));
+        ensure!(
+            started.elapsed() < within,
+            "{ns}/{name} still shows {:?} after {within:?}",
+            data.get(key)
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// The stream's state as the leader writes it on its Lease.
 async fn stream_note(w: &World) -> Result<Value> {
-    let lease = w.k.json(&["get", "lease", "-n", SYSTEM_NS, sse_api::consts::LEADER_ELECTION_ID]).await?;
+    let lease =
+        w.k.json(&[
+            "get",
+            "lease",
+            "-n",
+            SYSTEM_NS,
+            sse_api::consts::LEADER_ELECTION_ID,
+        ])
+        .await?;
     let note = lease["metadata"]["annotations"]["sse-rs.io/event-stream"]
         .as_str()
         .context("no sse-rs.io/event-stream annotation on the Lease")?;
@@ -41,14 +60,20 @@ async fn stream_note(w: &World) -> Result<Value> {
 async fn stream_state(w: &World, state: &str, within: Duration) -> Result<Value> {
     eventually(within, || async {
         let note = stream_note(w).await?;
-        if note["state"] == state { Ok(Some(note)) } else { anyhow::bail!("stream: {note}") }
+        if note["state"] == state {
+            Ok(Some(note))
+        } else {
+            anyhow::bail!("stream: {note}")
+        }
     })
     .await
 }
 
 /// Whether the manager's Deployment has an Event `reason`.
 async fn deployment_event(w: &World, reason: &str) -> Result<Option<Value>> {
-    let events = w.k.json(&["get", "events.events.k8s.io", "-n", SYSTEM_NS]).await?;
+    let events =
+        w.k.json(&["get", "events.events.k8s.io", "-n", SYSTEM_NS])
+            .await?;
     Ok(events["items"]
         .as_array()
         .into_iter()
@@ -57,7 +82,10 @@ async fn deployment_event(w: &World, reason: &str) -> Result<Option<Value>> {
         .cloned())
 }
 
-pub async fn vault_events_refresh_within_seconds_and_the_poll_stays_the_safety_net(w: &World, ns: &str) -> Result<()> {
+pub async fn vault_events_refresh_within_seconds_and_the_poll_stays_the_safety_net(
+    w: &World,
+    ns: &str,
+) -> Result<()> {
     let grid = w.emulator.event_grid();
     grid.add_subscription(NAMESPACE, TOPIC, SUBSCRIPTION, SubscriptionOptions::default());
     grid.route_vault(VAULT, NAMESPACE, TOPIC);

@@ -11,6 +11,15 @@ use super::{SYNCS_PER_OBJECT, kv_requests, pass, percentile};
 /// schedule (what the controller does with each reconcile's `requeue_after`), objects rotated every 2 s
 /// for `run`.
 pub(super) async fn measure(n: usize, interval: Duration, run: Duration) -> Result<()> {
+    measure_with(n, SYNCS_PER_OBJECT, interval, run).await
+}
+
+/// [`measure`] with one object per SecretSync (the events benchmark's fleet).
+pub(super) async fn measure_each(n: usize, interval: Duration, run: Duration) -> Result<()> {
+    measure_with(n, 1, interval, run).await
+}
+
+async fn measure_with(n: usize, per_object: usize, interval: Duration, run: Duration) -> Result<()> {
     use futures::StreamExt;
     use futures::stream::FuturesUnordered;
     let env = sse_tests::Env::start_with(manager::reconcile::Config {
@@ -18,7 +27,7 @@ pub(super) async fn measure(n: usize, interval: Duration, run: Duration) -> Resu
         ..sse_tests::default_config()
     })
     .await;
-    let objects = n / SYNCS_PER_OBJECT;
+    let objects = n / per_object.max(1);
     for o in 0..objects {
         env.emulator
             .store()

@@ -7,6 +7,7 @@ mod keyvault;
 mod provider;
 mod secret;
 mod status;
+mod vault_events;
 
 use serde::Serialize;
 use sse_api::Reason;
@@ -27,6 +28,8 @@ pub enum Verdict {
     Fail,
     /// Not checked (not readable with your rights, or not applicable).
     Skip,
+    /// Neither good nor bad: how things are set up (e.g. the vault's events are off).
+    Info,
 }
 
 /// One check's outcome.
@@ -95,11 +98,12 @@ pub fn diagnose(facts: &Facts) -> Vec<Check> {
         secret::secret(facts, sync),
         status::admission(facts, failure),
         status::events(facts),
+        vault_events::vault_events(facts),
     ]
 }
 
 /// A message's first line, at most 300 characters.
-fn first_line(message: &str) -> String {
+pub(crate) fn first_line(message: &str) -> String {
     const MAX: usize = 300;
     let line = message.lines().next().unwrap_or_default();
     if line.chars().count() > MAX {

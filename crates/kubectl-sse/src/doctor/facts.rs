@@ -2,6 +2,8 @@
 
 use sse_api::{SecretProviderClass, SecretSync};
 
+use crate::vault_events::LeaseNote;
+
 /// The result of reading one thing: there, absent, or not readable with the caller's rights.
 #[derive(Debug, Clone)]
 pub enum Lookup<T> {
@@ -64,4 +66,9 @@ pub struct Facts {
     pub containers: Lookup<Vec<ContainerFacts>>,
     /// Events about the SecretSync, latest last.
     pub events: Lookup<Vec<EventFacts>>,
+    /// The leader-election Lease and its note on the stream of the vault's events.
+    pub event_stream: Lookup<LeaseNote>,
+    /// `EventStreamFailed` Events about the manager's Deployment, latest last (read only when the Lease
+    /// carries a note).
+    pub event_stream_failures: Lookup<Vec<EventFacts>>,
 }

@@ -8,7 +8,7 @@ use kube::api::{Api, ListParams};
 use sse_api::{SecretProviderClass, SecretSync};
 
 use super::facts::{ContainerFacts, EventFacts, Facts, Lookup};
-use super::{AUDIENCE_CONFIGMAP, POD_SELECTOR};
+use super::{AUDIENCE_CONFIGMAP, MANAGER_NAME, POD_SELECTOR};
 
 impl<T> Lookup<T> {
     /// A `get_opt` (or, wrapped in `Some`, a `list`): found, 404, or the API server's refusal.
@@ -86,6 +86,21 @@ pub async fn gather(client: &kube::Client, namespace: &str, name: &str, install_
             .map(Some),
     )
     .map(|list| events_of(list.items));
+    let event_stream = crate::vault_events::read(client, install_namespace).await;
+    // The Warning Events of a failing stream regard the manager's Deployment: only worth a request when the
+    // leader notes a stream at all.
+    let event_stream_failures = match &event_stream {
+        Lookup::Found(lease) if lease.annotation.is_some() => Lookup::from_result(
+            Api::<Event>::namespaced(client.clone(), install_namespace)
+                .list(&ListParams::default().fields(&format!(
+                    "involvedObject.kind=Deployment,involvedObject.name={MANAGER_NAME},reason=EventStreamFailed"
+                )))
+                .await
+                .map(Some),
+        )
+        .map(|list| events_of(list.items)),
+        _ => Lookup::Missing,
+    };
     Facts {
         namespace: namespace.to_string(),
         name: name.to_string(),
@@ -97,6 +112,8 @@ pub async fn gather(client: &kube::Client, namespace: &str, name: &str, install_
         secret,
         containers,
         events,
+        event_stream,
+        event_stream_failures,
     }
 }
 

@@ -16,6 +16,7 @@ impl Verdict {
             Self::Warn => "warn",
             Self::Fail => "FAIL",
             Self::Skip => "skip",
+            Self::Info => "info",
         }
     }
 }
@@ -41,7 +42,7 @@ pub fn render(facts: &Facts, checks: &[Check], output: Output) -> Result<String>
                     c.summary
                 );
                 if let Some(fix) = &c.fix
-                    && (c.verdict != Verdict::Ok || output == Output::Wide)
+                    && (!matches!(c.verdict, Verdict::Ok | Verdict::Info) || output == Output::Wide)
                 {
                     let _ = writeln!(out, "         {:<width$}  fix: {fix}", "");
                 }

@@ -36,6 +36,8 @@ fn failing(reason: &str, message: &str) -> Facts {
         secret: Lookup::Missing,
         containers: Lookup::Unreadable("forbidden".into()),
         events: Lookup::Missing,
+        event_stream: Lookup::Unreadable("forbidden".into()),
+        event_stream_failures: Lookup::Missing,
     }
 }
 
@@ -161,5 +163,209 @@ fn a_partial_sync_names_the_failure_of_the_object_it_names() {
     assert!(
         summary.starts_with("secret db does not exist in contoso-kv (404)"),
         "{summary}"
+    );
+}
+
+// The stream of the vault's events, as the leader notes it on its Lease.
+
+const SOURCE: &str = "ns.westeurope-1.eventgrid.azure.net/t/s";
+
+/// A healthy SecretSync, with the Lease read at 14:15:00 (renewed a second before) carrying `note`.
+fn with_stream(note: Option<serde_json::Value>) -> Facts {
+    let at = |t: &str| crate::status::parse_time(t).unwrap_or_else(|| panic!("{t}"));
+    let mut facts = failing("ProviderError", "irrelevant here");
+    facts.event_stream = Lookup::Found(crate::vault_events::LeaseNote {
+        namespace: "azure-secret-store".into(),
+        annotation: note.map(|n| n.to_string()),
+        holder: Some("secrets-store-sync-controller-manager-7d9f-abcde".into()),
+        renewed: Some(at("2026-12-06T14:14:59Z")),
+        read_at: at("2026-12-06T14:15:00Z"),
+    });
+    facts
+}
+
+fn stream(facts: &Facts) -> Check {
+    diagnose(facts)
+        .into_iter()
+        .find(|c| c.check == "vault-events")
+        .unwrap_or_else(|| panic!("no vault-events check"))
+}
+
+fn failing_note(reason: &str, message: &str) -> serde_json::Value {
+    serde_json::json!({"state": "Failing", "source": SOURCE, "since": "2026-12-06T14:12:00Z",
+                       "reason": reason, "message": message, "received": 0})
+}
+
+#[test]
+fn events_off_is_information_not_a_finding() {
+    let c = stream(&with_stream(None));
+    assert_eq!(c.verdict, Verdict::Info);
+    assert!(
+        c.summary
+            .starts_with("off: SecretSyncs are refreshed by polling alone"),
+        "{c:?}"
+    );
+    let table = render(
+        &with_stream(None),
+        std::slice::from_ref(&c),
+        crate::cli::Output::Table,
+    )
+    .unwrap_or_default();
+    assert!(
+        table.contains("[info] vault-events") && !table.contains("fix:"),
+        "{table}"
+    );
+    let wide = render(&with_stream(None), &[c], crate::cli::Output::Wide).unwrap_or_default();
+    assert!(
+        wide.contains("fix: deploy/README.md \"Refresh from the vault's events\""),
+        "{wide}"
+    );
+}
+
+#[test]
+fn a_receiving_stream_says_when_the_last_event_came_and_how_late() {
+    let c = stream(&with_stream(Some(serde_json::json!({
+        "state": "Receiving", "source": SOURCE, "since": "2026-12-06T13:00:00Z",
+        "lastEventTime": "2026-12-06T14:14:48Z", "lagSeconds": 0.8, "received": 7}))));
+    assert_eq!(c.verdict, Verdict::Ok);
+    assert_eq!(
+        c.summary,
+        format!(
+            "receiving from {SOURCE}; last event 12s ago, delivered in 0.8s; 7 event(s) this term of leadership"
+        )
+    );
+}
+
+#[test]
+fn starting_is_fine_for_a_while_then_worth_a_look() {
+    let starting = |since: &str| {
+        stream(&with_stream(Some(
+            serde_json::json!({"state": "Starting", "source": SOURCE, "since": since, "received": 0}),
+        )))
+    };
+    assert_eq!(starting("2026-12-06T14:14:30Z").verdict, Verdict::Ok);
+    let long = starting("2026-12-06T14:12:00Z");
+    assert_eq!(long.verdict, Verdict::Warn);
+    assert!(long.summary.contains("for 3m"), "{long:?}");
+    assert!(
+        long.fix
+            .as_deref()
+            .is_some_and(|f| f.contains("logs deploy/secrets-store-sync-controller-manager -c manager"))
+    );
+}
+
+#[test]
+fn a_forbidden_stream_names_the_role_and_where_to_grant_it() {
+    let message = "ns.westeurope-1.eventgrid.azure.net/t/s answered HTTP 403 (Unauthorized: The principal does not \
+                   have the required role.): the manager's identity needs the EventGrid Data Receiver role on the \
+                   namespace topic";
+    let c = stream(&with_stream(Some(failing_note("Forbidden", message))));
+    assert_eq!(c.verdict, Verdict::Fail);
+    assert!(
+        c.summary
+            .starts_with(&format!("failing for 3m (Forbidden): {message}")),
+        "{c:?}"
+    );
+    assert!(
+        c.summary
+            .contains("lacks the \"EventGrid Data Receiver\" role on the namespace topic"),
+        "{c:?}"
+    );
+    assert_eq!(
+        c.fix.as_deref(),
+        Some(
+            "az role assignment create --role \"EventGrid Data Receiver\" --assignee $(kubectl -n azure-secret-store \
+             get configmap secrets-store-sync-controller-events -o jsonpath='{.data.AZURE_CLIENT_ID}') --scope \
+             $(az eventgrid namespace topic show -g <resource group> --namespace-name ns -n t --query id -o tsv)"
+        )
+    );
+    // A stream failing does not make the SecretSync's own checks fail.
+    assert_ne!(
+        verdict(
+            &diagnose(&with_stream(Some(failing_note("Forbidden", message)))),
+            "provider"
+        )
+        .0,
+        Verdict::Fail
+    );
+}
+
+#[test]
+fn each_failure_points_at_its_own_fix() {
+    let fix = |reason: &str| {
+        stream(&with_stream(Some(failing_note(reason, "…"))))
+            .fix
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        fix("NotFound"),
+        "az eventgrid namespace topic event-subscription show -g <resource group> --namespace-name ns --topic-name t -n s"
+    );
+    // The issuer the doctor read, and the manager's own ServiceAccount.
+    assert_eq!(
+        fix("TokenFailed"),
+        "az identity federated-credential create --name sse-rs-manager --identity-name <the manager's identity> \
+         --resource-group <its resource group> --issuer https://issuer.example --subject \
+         system:serviceaccount:azure-secret-store:secrets-store-sync-controller-manager --audiences \
+         api://AzureADTokenExchange"
+    );
+    assert_eq!(
+        fix("Unauthorized"),
+        "az eventgrid namespace list-key -g <resource group> --namespace-name ns"
+    );
+    assert!(fix("Unreachable").contains("logs deploy/secrets-store-sync-controller-manager"));
+    assert!(fix("Throttled").contains("logs deploy/secrets-store-sync-controller-manager"));
+}
+
+#[test]
+fn the_last_failure_event_is_told_when_it_says_more() {
+    let mut facts = with_stream(Some(failing_note("NotFound", "no such subscription")));
+    facts.event_stream_failures = Lookup::Found(vec![EventFacts {
+        type_: "Warning".into(),
+        reason: "EventStreamFailed".into(),
+        message: "an older failure".into(),
+        count: 3,
+    }]);
+    let c = stream(&facts);
+    assert!(
+        c.summary
+            .contains("; last Event EventStreamFailed (3x): an older failure"),
+        "{c:?}"
+    );
+    assert!(
+        c.summary
+            .ends_with("SecretSyncs keep refreshing by polling meanwhile"),
+        "{c:?}"
+    );
+}
+
+#[test]
+fn a_note_nobody_renews_or_nobody_may_read_is_not_a_failure() {
+    let mut facts = with_stream(Some(failing_note("Forbidden", "…")));
+    if let Lookup::Found(lease) = &mut facts.event_stream {
+        lease.renewed = crate::status::parse_time("2026-12-06T14:00:00Z");
+    }
+    let stale = stream(&facts);
+    assert_eq!(stale.verdict, Verdict::Warn);
+    assert!(
+        stale
+            .summary
+            .starts_with("no leader has renewed the Lease for 15m"),
+        "{stale:?}"
+    );
+    let mut facts = with_stream(None);
+    facts.event_stream = Lookup::Unreadable("leases.coordination.k8s.io is forbidden (403)".into());
+    assert_eq!(stream(&facts).verdict, Verdict::Skip);
+    facts.event_stream = Lookup::Found(crate::vault_events::LeaseNote {
+        annotation: Some("{".into()),
+        namespace: "azure-secret-store".into(),
+        holder: None,
+        renewed: None,
+        read_at: std::time::SystemTime::now(),
+    });
+    assert_eq!(
+        stream(&facts).verdict,
+        Verdict::Warn,
+        "a note that does not parse"
     );
 }

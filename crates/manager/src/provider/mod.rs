@@ -184,8 +184,10 @@ impl ProviderClients {
                 .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
         };
         let not_before_unix_millis = unix_millis(not_before);
+        // A read that started in the very millisecond the news arrived started after it: the instant sent
+        // is one millisecond earlier (the provider takes reads strictly after it).
         let (changed, changed_after_unix_millis) = changed
-            .map(|c| (c.ids.clone(), unix_millis(c.after)))
+            .map(|c| (c.ids.clone(), unix_millis(c.after).saturating_sub(1)))
             .unwrap_or_default();
         let answer = self
             .call(provider, |channel, max_recv| async move {

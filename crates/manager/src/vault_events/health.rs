@@ -15,7 +15,7 @@ use serde::Serialize;
 use super::client::StreamError;
 
 /// The annotation of the leader-election Lease that carries [`StreamStatus::note`].
-pub const ANNOTATION: &str = "sse-rs.io/event-stream";
+pub const ANNOTATION: &str = sse_api::consts::EVENT_STREAM_ANNOTATION;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct EventLabel {
