@@ -100,7 +100,9 @@ fn an_object_read_alone_after_a_listing_answers_with_that_read() {
     let seen = state.lookup("n0", 1_500).map(|s| s.meta.fingerprint);
     assert_eq!(seen.as_deref(), Some("u:2"), "only the single read is after 1500");
     assert!(state.lookup("n0", 2_000).is_none(), "nothing read after 2000");
-    state.singles.get_mut("n0").map(|s| s.read_at = 900);
+    if let Some(single) = state.singles.get_mut("n0") {
+        single.read_at = 900;
+    }
     let seen = state.lookup("n0", 500).map(|s| s.meta.fingerprint);
     assert_eq!(
         seen.as_deref(),
