@@ -95,6 +95,10 @@ struct SourceState {
     pages: Option<usize>,
     /// Objects read one by one.
     singles: HashMap<String, Seen>,
+    /// Objects a Mount read (latest version): answers only a request naming them as changed, the check
+    /// an event asked for, which mounts first. A regular check never takes them: its answer's time must
+    /// be the time of the metadata it compared, not of a Mount that followed.
+    mounted: HashMap<String, Seen>,
     /// Names asked for, with when last asked.
     asked: HashMap<String, Instant>,
     /// When the identity was refused the listing (403: a role with `get` but not `list`); objects are then
@@ -120,6 +124,15 @@ impl SourceState {
         match (listed, single) {
             (Some(listed), Some(single)) if single.read_at > listed.read_at => Some(single),
             (listed, single) => listed.or(single),
+        }
+    }
+
+    /// [`SourceState::lookup`], or what a Mount read after `not_before`: for an object named as changed.
+    fn lookup_changed(&self, name: &str, not_before: u64) -> Option<Seen> {
+        let mounted = self.mounted.get(name).filter(|s| s.read_at > not_before).cloned();
+        match (self.lookup(name, not_before), mounted) {
+            (Some(seen), Some(mounted)) if mounted.read_at > seen.read_at => Some(mounted),
+            (seen, mounted) => seen.or(mounted),
         }
     }
 
@@ -261,6 +274,7 @@ impl ChangeDetector {
                         listing: None,
                         pages: None,
                         singles: HashMap::new(),
+                        mounted: HashMap::new(),
                         asked: HashMap::new(),
                         list_refused: None,
                         last_used: now,
@@ -277,6 +291,7 @@ impl ChangeDetector {
             state.asked.retain(|_, at| now.duration_since(*at) < idle);
             let asked = &state.asked;
             state.singles.retain(|n, _| asked.contains_key(n));
+            state.mounted.retain(|n, _| asked.contains_key(n));
         }
         source
     }
@@ -352,8 +367,9 @@ impl ChangeDetector {
         }))
     }
 
-    /// A Mount read `object`'s latest version, starting at `read_at`: its metadata answers the
-    /// fingerprints that follow, as a GET of change detection's own would (a newer read is kept).
+    /// A Mount read `object`'s latest version, starting at `read_at`: its metadata answers a fingerprint
+    /// request that names the object as changed after an earlier instant (the check an event asked for,
+    /// which mounts first), as a GET of change detection's own would (a newer read is kept).
     pub fn observed(&self, vault: &VaultHandle, object: &KeyVaultObject, fetched: &Fetched, read_at: u64) {
         let name = object.name.to_ascii_lowercase();
         let source = self.source(vault, object.object_type, &name);
@@ -364,11 +380,11 @@ impl ChangeDetector {
         };
         let mut state = source.state();
         if state
-            .singles
+            .mounted
             .get(&name)
             .is_none_or(|seen| seen.read_at <= read_at)
         {
-            state.singles.insert(name, Seen { meta, read_at });
+            state.mounted.insert(name, Seen { meta, read_at });
         }
     }
 
@@ -383,11 +399,11 @@ impl ChangeDetector {
     ) -> Result<Seen, MountError> {
         let name = object.name.to_ascii_lowercase();
         let source = self.source(vault, object.object_type, &name);
-        if let Some(seen) = source.state().lookup(&name, after) {
+        if let Some(seen) = source.state().lookup_changed(&name, after) {
             return Ok(seen);
         }
         let _refreshing = source.refresh.lock().await;
-        if let Some(seen) = source.state().lookup(&name, after) {
+        if let Some(seen) = source.state().lookup_changed(&name, after) {
             return Ok(seen);
         }
         self.get_one(vault, object, &source, name).await

@@ -5,6 +5,7 @@ fn state(pages: Option<usize>, asked: usize) -> SourceState {
         listing: None,
         pages,
         singles: HashMap::new(),
+        mounted: HashMap::new(),
         asked: (0..asked).map(|i| (format!("n{i}"), Instant::now())).collect(),
         list_refused: None,
         last_used: Instant::now(),
@@ -109,4 +110,34 @@ fn an_object_read_alone_after_a_listing_answers_with_that_read() {
         Some("u:1"),
         "the listing is newer than an old single read"
     );
+}
+
+#[test]
+fn what_a_mount_read_answers_only_a_request_naming_the_object_as_changed() {
+    let mut state = state(Some(1), 1);
+    let old = Meta {
+        fingerprint: "u:1".into(),
+        ..Meta::default()
+    };
+    state.listing = Some((1_000, HashMap::from([("n0".to_string(), old)])));
+    state.mounted.insert(
+        "n0".into(),
+        Seen {
+            meta: Meta {
+                fingerprint: "u:2".into(),
+                ..Meta::default()
+            },
+            read_at: 2_000,
+        },
+    );
+    assert!(
+        state.lookup("n0", 1_000).is_none(),
+        "a regular check needs a read of its own"
+    );
+    let changed = state
+        .lookup_changed("n0", 1_500)
+        .map(|s| (s.meta.fingerprint, s.read_at));
+    assert_eq!(changed, Some(("u:2".to_string(), 2_000)));
+    let older = state.lookup_changed("n0", 500).map(|s| s.meta.fingerprint);
+    assert_eq!(older.as_deref(), Some("u:2"), "the newest read");
 }
