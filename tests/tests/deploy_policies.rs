@@ -15,13 +15,14 @@ use sse_tests::deploy::{
 };
 
 /// Every policy SSE-rs ships (docs/ADMISSION.md#admission-policies): the five that start from the upstream
-/// chart's staging variants, then the fences around what AKVSyncs, reload on change and Events make it write.
-const POLICIES: [&str; 8] = [
+/// chart's staging variants (the token one split in two), then the fences around what AKVSyncs, reload on change and Events make it write.
+const POLICIES: [&str; 9] = [
     "secrets-store-sync-controller-create-update-policy",
     "secrets-store-sync-controller-delete-policy",
     "secrets-store-sync-controller-update-check-oldobject-policy",
     "secrets-store-sync-controller-update-label-policy",
     "secrets-store-sync-controller-validate-token-policy",
+    "secrets-store-sync-controller-token-audience-policy",
     "secrets-store-sync-controller-generated-objects-policy",
     "secrets-store-sync-controller-reload-workloads-policy",
     "secrets-store-sync-controller-events-policy",
@@ -82,8 +83,13 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
                         b.id()
                     )
                 });
-                p.check(pref["parameterNotFoundAction"] == "Deny", || {
-                    format!("{}: parameterNotFoundAction must be Deny", b.id())
+                // The API server looks parameters up before matchConditions: `Deny` with the ConfigMap
+                // missing refuses the request for every user, not only the manager.
+                p.check(pref["parameterNotFoundAction"] == "Allow", || {
+                    format!(
+                        "{}: parameterNotFoundAction must be Allow (Deny would refuse every user's request when the ConfigMap is missing)",
+                        b.id()
+                    )
                 });
                 p.check(r.find("ConfigMap", ns, name).is_some(), || {
                     format!(
@@ -240,7 +246,7 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
     );
     // The fence around AKVSync's writes: the label and owner the manager's AKVSync controller sets, and no
     // node or pod identity in a class it writes.
-    let generated = text(POLICIES[5]);
+    let generated = text(POLICIES[6]);
     p.check(
         generated.contains(&format!("'{}'", manager::akvsync::LABEL))
             && generated.contains("o.kind == 'AKVSync'")
@@ -250,7 +256,7 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
         || {
             format!(
                 "{} must check the AKVSync label and owner and refuse node/pod identity",
-                POLICIES[5]
+                POLICIES[6]
             )
         },
     );
@@ -293,7 +299,7 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
     });
     let param_ref = bindings
         .iter()
-        .find(|b| b.str_at("/spec/policyName") == POLICIES[4])
+        .find(|b| b.str_at("/spec/policyName") == POLICIES[5])
         .and_then(|b| b.json["spec"].get("paramRef").cloned());
     match (env_ref, param_ref) {
         (Some(env), Some(param)) => {
@@ -302,7 +308,7 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
                 || "TOKEN_REQUEST_AUDIENCE and the token policy's paramRef must name the same ConfigMap".to_string(),
             );
             let key = env["key"].as_str().unwrap_or("");
-            p.check(token.contains(&format!("'{key}'")), || {
+            p.check(text(POLICIES[5]).contains(&format!("'{key}'")), || {
                 format!("the token policy must read the key {key} that TOKEN_REQUEST_AUDIENCE reads")
             });
         }

@@ -69,6 +69,7 @@ scenarios! {
     Exclusive etcd_killed_and_restarted_the_manager_steps_down_and_recovers;
     Exclusive manager_killed_mid_burst_loses_nothing;
     Exclusive vault_events_refresh_within_seconds_and_the_poll_stays_the_safety_net;
+    Exclusive token_policy_never_blocks_anyone_else;
 }
 #[path = "e2e/adoption.rs"]
 mod adoption;

@@ -1,5 +1,6 @@
 //! Tier 3: the admission fences around the manager's Secret writes that the original did not have: no
-//! Secret that grants API access, and a Secret kept with its SecretSync by uid.
+//! Secret that grants API access, a Secret kept with its SecretSync by uid, and a token fence that holds the
+//! manager and nobody else.
 
 use super::*;
 
@@ -159,6 +160,82 @@ pub async fn akvsync_reports_a_generated_object_that_lost_its_label(w: &World, n
     ensure!(
         sync["metadata"]["labels"]["sse-rs.io/akvsync"].is_null(),
         "left as it is"
+    );
+    Ok(())
+}
+
+/// The token fence applies to the manager and to nobody else, even when its ConfigMap is gone: the API
+/// server looks a binding's parameters up before its matchConditions, so a `Deny` binding without its
+/// ConfigMap refused every TokenRequest in the cluster (docs/ADMISSION.md#secrets-store-sync-controller-token-audience-policy).
+/// Without it, the manager's tokens are still held to 600 s and one audience; with it back, to the list.
+pub async fn token_policy_never_blocks_anyone_else(w: &World, ns: &str) -> Result<()> {
+    const CONFIGMAP: &str = "secrets-store-sync-controller-token-audience";
+    let saved =
+        w.k.run(
+            &["get", "configmap", CONFIGMAP, "-n", SYSTEM_NS, "-o", "yaml"],
+            None,
+        )
+        .await?;
+    w.k.run(&["create", "serviceaccount", "probe", "-n", ns], None)
+        .await?;
+    let admin_token = || async {
+        w.k.run(&["create", "token", "probe", "-n", ns, "--duration=3600s"], None)
+            .await
+    };
+    let manager_token = |audience: &'static str, seconds: &'static str| async move {
+        let (aud, dur) = (format!("--audience={audience}"), format!("--duration={seconds}s"));
+        w.as_manager
+            .run(&["create", "token", SA, "-n", ns, &aud, &dur], None)
+            .await
+    };
+    ensure!(
+        admin_token().await.is_ok(),
+        "an admin's token request with the ConfigMap in place"
+    );
+    w.k.run(&["delete", "configmap", CONFIGMAP, "-n", SYSTEM_NS], None)
+        .await?;
+    let outcome = async {
+        let admin = admin_token().await;
+        ensure!(
+            admin.is_ok(),
+            "without the ConfigMap, an admin's TokenRequest was refused: {:?}",
+            admin.err()
+        );
+        ensure!(
+            manager_token(AUDIENCE, "3600").await.is_err(),
+            "the manager's hour-long token was allowed"
+        );
+        ensure!(
+            manager_token(AUDIENCE, "600").await.is_ok(),
+            "the manager's 600 s token for its audience"
+        );
+        Ok(())
+    }
+    .await;
+    // The ConfigMap back, whatever happened (its resourceVersion and uid dropped: a create).
+    let restore: String = saved
+        .lines()
+        .filter(|l| {
+            !["  resourceVersion:", "  uid:", "  creationTimestamp:"]
+                .iter()
+                .any(|p| l.starts_with(p))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    w.k.run(&["create", "-f", "-"], Some(&restore)).await?;
+    outcome?;
+    let other = eventually(Duration::from_secs(10), || async {
+        // The API server's parameter cache follows the ConfigMap through a watch.
+        match manager_token("other-audience", "600").await {
+            Err(_) => Ok(Some(())),
+            Ok(_) => anyhow::bail!("the manager's token for another audience was allowed"),
+        }
+    })
+    .await;
+    other.context("with the ConfigMap back, the audience list holds again")?;
+    ensure!(
+        manager_token(AUDIENCE, "600").await.is_ok(),
+        "the configured audience after the restore"
     );
     Ok(())
 }
