@@ -13,6 +13,8 @@
     reason = "test helpers outside #[test] functions; the skip notice and the script's output go to stdout"
 )]
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::Duration;
@@ -31,31 +33,6 @@ const SDK_MODULES: &str = "import azure.keyvault.secrets, azure.keyvault.certifi
 const INSTALL_HINT: &str = "python3 -m venv /tmp/sse-pysdk && /tmp/sse-pysdk/bin/pip install \
                             azure-keyvault-secrets azure-keyvault-certificates azure-keyvault-keys, then set \
                             SSE_PYTHON=/tmp/sse-pysdk/bin/python";
-
-fn python() -> String {
-    std::env::var("SSE_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-        .unwrap_or_else(|| "python3".to_string())
-}
-
-/// Whether `python` can import the three Key Vault packages; the reason if not.
-async fn sdk_missing(python: &str) -> Option<String> {
-    match Command::new(python)
-        .args(["-c", SDK_MODULES])
-        .stdin(Stdio::null())
-        .output()
-        .await
-    {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(format!(
-            "`{python} -c '{SDK_MODULES}'` failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(err) => Some(format!("cannot run `{python}`: {err}")),
-    }
-}
 
 /// An access token for the Key Vault resource, through the emulator's Entra token endpoint.
 async fn access_token(emu: &Emulator) -> String {
@@ -123,17 +100,10 @@ fn seed(emu: &Emulator) {
 
 #[tokio::test]
 async fn python_sdk_defaults_are_accepted() {
-    let python = python();
-    if let Some(reason) = sdk_missing(&python).await {
-        if std::env::var("SSE_REQUIRE_PYTHON_SDK").as_deref() == Ok("1") {
-            panic!(
-                "SSE_REQUIRE_PYTHON_SDK=1 but the Python Azure SDK is not usable: {reason}. Install it: \
-                 {INSTALL_HINT}"
-            );
-        }
-        println!("skipped: Python Azure SDK not installed (set SSE_PYTHON): {reason}");
+    let Some(python) = common::python::interpreter("Python Azure SDK", SDK_MODULES, INSTALL_HINT).await
+    else {
         return;
-    }
+    };
 
     let emu = Emulator::start(Config::default()).await.unwrap();
     emu.entra().add_federated_credential(

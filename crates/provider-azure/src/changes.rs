@@ -373,11 +373,7 @@ impl ChangeDetector {
     pub fn observed(&self, vault: &VaultHandle, object: &KeyVaultObject, fetched: &Fetched, read_at: u64) {
         let name = object.name.to_ascii_lowercase();
         let source = self.source(vault, object.object_type, &name);
-        let meta = Meta {
-            fingerprint: self.fingerprint_of(fetched.updated(), true, read_at),
-            validity: fetched.validity(),
-            tags: fetched.tags().clone(),
-        };
+        let meta = self.meta_of(fetched, read_at);
         let mut state = source.state();
         if state
             .mounted
@@ -409,6 +405,15 @@ impl ChangeDetector {
         self.get_one(vault, object, &source, name).await
     }
 
+    /// What a read of an object's latest version says of it (a read that succeeds is of an enabled one).
+    fn meta_of(&self, fetched: &Fetched, read_at: u64) -> Meta {
+        Meta {
+            fingerprint: self.fingerprint_of(fetched.updated(), true, read_at),
+            validity: fetched.validity(),
+            tags: fetched.tags().clone(),
+        }
+    }
+
     fn fingerprint_of(&self, updated: i64, enabled: bool, read_at: u64) -> String {
         fingerprint_of(self.config.settle, updated, enabled, read_at)
     }
@@ -427,11 +432,7 @@ impl ChangeDetector {
             .get(vault, object.object_type, &object.name, "")
             .await
         {
-            Ok(fetched) => Meta {
-                fingerprint: self.fingerprint_of(fetched.updated(), true, read_at),
-                validity: fetched.validity(),
-                tags: fetched.tags().clone(),
-            },
+            Ok(fetched) => self.meta_of(&fetched, read_at),
             // Absent, disabled or forbidden: no fingerprint, so the caller mounts and reports the cause.
             Err(KeyVaultError::Status {
                 status: 403 | 404, ..

@@ -25,18 +25,17 @@ Environment:
 
 import json
 import os
-import socket
 import sys
-import time
 import traceback
 import uuid
 from urllib.parse import parse_qs, urlparse
 
-from azure.core.credentials import AccessToken, AzureKeyCredential
+from azure.core.credentials import AzureKeyCredential
 from azure.eventgrid import EventGridConsumerClient
 from azure.eventgrid import _patch as eventgrid_patch
 from azure.eventgrid.models import ReleaseDelay
 from azure.keyvault.secrets import SecretClient
+from emulator_net import StaticCredential, resolve_to
 
 VAULT_URL = os.environ["VAULT_URL"]
 EVENTGRID_URL = os.environ["EVENTGRID_URL"]
@@ -48,33 +47,8 @@ KV_TOKEN = os.environ["KV_TOKEN"]
 EG_TOKEN = os.environ["EG_TOKEN"]
 SHARED_KEY = os.environ["SHARED_KEY"]
 
-# The emulator's hosts end in `.vault.localhost` and `.eventgrid.localhost`, which the system resolver may
-# not answer; the SDK has no hook to resolve a host, so resolve them here, below requests/urllib3. The URL,
-# SNI and certificate check keep the real host name.
-_real_getaddrinfo = socket.getaddrinfo
+resolve_to(EMULATOR_HOST)
 
-
-def _getaddrinfo(host, *args, **kwargs):
-    if isinstance(host, bytes):
-        host = host.decode()
-    if isinstance(host, str) and host.lower().rstrip(".").endswith((".vault.localhost", ".eventgrid.localhost")):
-        host = EMULATOR_HOST
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-socket.getaddrinfo = _getaddrinfo
-
-
-class StaticCredential:
-    """A TokenCredential handing out a token the test obtained from the emulator's Entra endpoint."""
-
-    def __init__(self, token):
-        self.token = token
-        self.scopes = []
-
-    def get_token(self, *scopes, **kwargs):
-        self.scopes.extend(scopes)
-        return AccessToken(self.token, int(time.time()) + 3600)
 
 
 class Recorder:

@@ -20,57 +20,26 @@ Environment:
 
 import json
 import os
-import socket
 import sys
-import time
 import traceback
 import uuid
 from urllib.parse import parse_qs, urlparse
 
-from azure.core.credentials import AccessToken
 from azure.keyvault.certificates import CertificateClient
 from azure.keyvault.keys import KeyClient
 from azure.keyvault.secrets import SecretClient
 from azure.keyvault.certificates._shared import client_base as certificates_base
 from azure.keyvault.keys._shared import client_base as keys_base
 from azure.keyvault.secrets._shared import client_base as secrets_base
+from emulator_net import StaticCredential, resolve_to
 
 VAULT_URL = os.environ["VAULT_URL"]
 CA_FILE = os.environ["CA_FILE"]
 EMULATOR_HOST = os.environ["EMULATOR_ADDR"].rsplit(":", 1)[0].strip("[]")
 ACCESS_TOKEN = os.environ["ACCESS_TOKEN"]
 
-# Vault hosts are `{vault}.vault.localhost`, which the system resolver may not answer (RFC 6761 lets it, but
-# glibc without nss-myhostname does not). The SDK gives no hook to resolve a host, so resolve these names
-# to the emulator here, below requests/urllib3. The URL, SNI and certificate check keep the real host name.
-_real_getaddrinfo = socket.getaddrinfo
+resolve_to(EMULATOR_HOST)
 
-
-def _getaddrinfo(host, *args, **kwargs):
-    if isinstance(host, bytes):
-        host = host.decode()
-    if isinstance(host, str) and host.lower().rstrip(".").endswith(".vault.localhost"):
-        host = EMULATOR_HOST
-    return _real_getaddrinfo(host, *args, **kwargs)
-
-
-socket.getaddrinfo = _getaddrinfo
-
-
-class StaticCredential:
-    """A TokenCredential handing out the token the test obtained from the emulator's Entra endpoint.
-
-    ChallengeAuthPolicy (azure-core 1.41 / keyvault 4.12) calls get_token_info when the credential has it,
-    get_token otherwise; get_token is enough.
-    """
-
-    def __init__(self, token):
-        self.token = token
-        self.scopes = []
-
-    def get_token(self, *scopes, **kwargs):
-        self.scopes.extend(scopes)
-        return AccessToken(self.token, int(time.time()) + 3600)
 
 
 class Recorder:
