@@ -60,6 +60,7 @@ pub fn stream(env: &Env, credential: Credential, max_wait: Duration) -> Arc<Stre
         max_events: 100,
         max_wait,
         renew_every: Duration::from_secs(30),
+        max_in_flight: 1000,
         release_delay: 0,
         give_up: Duration::from_secs(120),
         status: Arc::new(StreamStatus::default()),

@@ -413,6 +413,7 @@ async fn a_long_check_keeps_its_event_locked() {
         max_events: reading.max_events,
         max_wait: reading.max_wait,
         renew_every: Duration::from_millis(500),
+        max_in_flight: reading.max_in_flight,
         release_delay: reading.release_delay,
         give_up: reading.give_up,
         status: reading.status.clone(),
@@ -436,4 +437,54 @@ async fn a_long_check_keeps_its_event_locked() {
         env.secret_data("ss-db").get("key").map(String::as_str),
         Some("db-2")
     );
+}
+
+#[tokio::test]
+async fn a_backlog_is_taken_in_turns_never_locked_whole() {
+    let env = Env::start().await;
+    let names = ["a", "b", "c", "d", "e"];
+    let (classes, syncs) = fleet(&env, &names).await;
+    let grid = events::subscribe(&env, Duration::from_secs(60));
+    let reading = events::stream(
+        &env,
+        Credential::AccessKey(ACCESS_KEY.into()),
+        Duration::from_secs(10),
+    );
+    let stream = std::sync::Arc::new(manager::vault_events::Stream {
+        client: reading.client.clone(),
+        max_events: reading.max_events,
+        max_wait: reading.max_wait,
+        renew_every: reading.renew_every,
+        max_in_flight: 2,
+        release_delay: reading.release_delay,
+        give_up: reading.give_up,
+        status: reading.status.clone(),
+    });
+    // Slow checks: each Mount waits 2 s at the vault.
+    env.emulator.faults().set_latency(Duration::from_secs(2));
+    for name in names {
+        env.emulator.store().set_secret(VAULT, name, &format!("{name}-2"));
+    }
+    let mut running = events::start(&env, stream, &classes, syncs);
+    // Two checks reach the vault and wait there (the emulator counts requests it holds)...
+    let started = std::time::Instant::now();
+    while env.emulator.faults().delayed() < 2 {
+        assert!(started.elapsed() < WITHIN, "two checks never reached the vault");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ...and no more events were received meanwhile: two held, three waiting in the subscription.
+    let stats = grid.stats(NAMESPACE, TOPIC, SUBSCRIPTION).unwrap();
+    assert_eq!(stats.delivered, 2, "{stats:?}");
+    assert_eq!(grid.pending(NAMESPACE, TOPIC, SUBSCRIPTION), 5);
+    env.emulator.faults().set_latency(Duration::ZERO);
+    settled(&grid, "every event in turn", |s| s.acknowledged == 5).await;
+    for _ in names {
+        tokio::time::timeout(WITHIN, running.checked.next())
+            .await
+            .unwrap();
+    }
+    for name in names {
+        let key = env.secret_data(&format!("ss-{name}")).get("key").cloned();
+        assert_eq!(key, Some(format!("{name}-2")));
+    }
 }

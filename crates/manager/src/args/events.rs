@@ -98,6 +98,9 @@ pub struct EventArgs {
 /// An event is held this long at most waiting for its checks before it is released to come again.
 const GIVE_UP: Duration = Duration::from_secs(600);
 
+/// Events held locked at once while their checks run (a backlog is received in turns).
+const MAX_IN_FLIGHT: usize = 1000;
+
 impl EventArgs {
     /// The stream these flags describe; `None` when events are off. Every mistake is an error at start-up.
     pub fn stream(&self, reconcile_timeout: Duration) -> anyhow::Result<Option<Stream>> {
@@ -202,6 +205,7 @@ impl EventArgs {
             max_events: self.events_max_events,
             max_wait: self.events_max_wait,
             renew_every: self.events_lock_renewal,
+            max_in_flight: MAX_IN_FLIGHT,
             release_delay: self.events_release_delay,
             give_up: GIVE_UP.max(reconcile_timeout * 2),
             status: Arc::new(StreamStatus::default()),

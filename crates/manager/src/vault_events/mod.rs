@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 pub mod client;
 pub mod health;
 mod hints;
+mod locks;
 pub mod news;
 mod readers;
 
@@ -43,8 +44,10 @@ pub struct Stream {
     pub max_events: u16,
     /// How long one receive waits for an event (10 s to 120 s): the idle cost is one request per this.
     pub max_wait: Duration,
-    /// Renew an event's lock this often while its checks run (under the subscription's lock duration).
+    /// Renew the locks of events whose checks run this often (under the subscription's lock duration).
     pub renew_every: Duration,
+    /// Events held locked at once while their checks run; a backlog is received in turns.
+    pub max_in_flight: usize,
     /// After a failed check, the event comes again after this many seconds (0, 10, 60, 600 or 3600).
     pub release_delay: u32,
     /// An event whose checks have not ended after this long is released (it comes again).
@@ -85,11 +88,28 @@ pub async fn run(
     stream.status.starting(client.describe(), SystemTime::now());
     tracing::info!(source = %client.describe(), "reading the vault's events");
     let settle = spawn_settler(client.clone(), metrics.clone(), stop.clone());
+    let locks = locks::Locks::new(stream.max_in_flight);
+    locks::spawn_renewer(
+        locks.clone(),
+        client.clone(),
+        metrics.clone(),
+        stream.renew_every,
+        stop.clone(),
+    );
     let mut failures: u32 = 0;
     loop {
+        // Never more events locked than there is room for: a backlog comes in turns.
+        let room = tokio::select! {
+            () = stop.cancelled() => break,
+            room = locks.room() => room,
+        };
+        let max_events = stream
+            .max_events
+            .min(u16::try_from(room).unwrap_or(u16::MAX))
+            .max(1);
         let received = tokio::select! {
             () = stop.cancelled() => break,
-            received = client.receive(stream.max_events, stream.max_wait) => received,
+            received = client.receive(max_events, stream.max_wait) => received,
         };
         metrics.request("receive");
         let now = SystemTime::now();
@@ -110,7 +130,7 @@ pub async fn run(
                     );
                 }
                 for received in batch {
-                    handle(&stream, &dispatch, &metrics, &settle, received, &stop);
+                    handle(&stream, &dispatch, &metrics, &settle, &locks, received, &stop);
                 }
             }
             Err(error) => {
@@ -136,12 +156,14 @@ pub async fn run(
     metrics.up(false);
 }
 
-/// One received event: routed to its checks, or settled at once when nobody reads its object.
+/// One received event: routed to its checks (held, its lock renewed, until they end), or settled at once
+/// when nobody reads its object.
 fn handle(
     stream: &Arc<Stream>,
     dispatch: &Dispatch,
     metrics: &EventMetrics,
     settle: &mpsc::UnboundedSender<(Settle, String)>,
+    locks: &Arc<locks::Locks>,
     received: client::Received,
     stop: &CancellationToken,
 ) {
@@ -164,32 +186,18 @@ fn handle(
         return;
     }
     tracing::debug!(%news, checks = waits.len(), delivery = received.broker.delivery_count, "checking at once");
+    let held = locks.hold(&token);
     let (stream, metrics, settle, stop) = (stream.clone(), metrics.clone(), settle.clone(), stop.clone());
     tokio::spawn(async move {
-        let mut all = std::pin::pin!(futures::future::join_all(waits));
-        let give_up = tokio::time::sleep(stream.give_up);
-        let mut give_up = std::pin::pin!(give_up);
-        let mut renew = tokio::time::interval_at(
-            tokio::time::Instant::now() + stream.renew_every,
-            stream.renew_every,
-        );
-        let verdicts = loop {
-            tokio::select! {
-                verdicts = &mut all => break verdicts,
-                _ = renew.tick() => {
-                    metrics.request("renewLock");
-                    if let Err(error) = stream.client.settle(Settle::RenewLock, std::slice::from_ref(&token)).await {
-                        tracing::debug!(%error, "could not renew an event's lock; it may come again");
-                    }
-                }
-                () = &mut give_up => {
-                    metrics.event(kind, "unanswered");
-                    let _ = settle.unbounded_send((Settle::Release(0), token));
-                    return;
-                }
-                // The next leader gets the event once its lock expires.
-                () = stop.cancelled() => return,
+        let verdicts = tokio::select! {
+            verdicts = futures::future::join_all(waits) => verdicts,
+            () = tokio::time::sleep(stream.give_up) => {
+                metrics.event(kind, "unanswered");
+                let _ = settle.unbounded_send((Settle::Release(0), token));
+                return;
             }
+            // The next leader gets the event once its lock expires.
+            () = stop.cancelled() => return,
         };
         let checked = verdicts.iter().all(|v| *v == Ok(Verdict::Checked));
         metrics.refreshed(arrived.elapsed());
@@ -200,6 +208,7 @@ fn handle(
             metrics.event(kind, "retried");
             let _ = settle.unbounded_send((Settle::Release(stream.release_delay), token));
         }
+        drop(held);
     });
 }
 
@@ -217,7 +226,7 @@ fn spawn_settler(
                 next = rx.next() => match next { Some(next) => next, None => return },
             };
             let mut batch = vec![first];
-            while batch.len() < 100 {
+            while batch.len() < locks::PER_REQUEST {
                 match rx.try_recv() {
                     Ok(next) => batch.push(next),
                     _ => break,
