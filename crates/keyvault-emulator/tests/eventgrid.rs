@@ -10,6 +10,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::eventgrid::*;
+use common::token_for;
 use keyvault_emulator::SubscriptionOptions;
 use serde_json::json;
 

@@ -9,6 +9,7 @@ mod common;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::eventgrid::*;
+use common::token_for;
 use keyvault_emulator::{CertificateInput, PublicJwk, SecretInput, SubscriptionOptions};
 use serde_json::json;
 

@@ -16,12 +16,11 @@
 
 mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::eventgrid::{KEY, NS, SUB, TOPIC, token_for};
+use common::eventgrid::{KEY, NS, SUB, TOPIC};
+use common::token_for;
 use keyvault_emulator::SubscriptionOptions;
-use tokio::process::Command;
 
 const SDK_MODULES: &str = "import azure.eventgrid, azure.keyvault.secrets";
 const INSTALL_HINT: &str = "python3 -m venv /tmp/sse-pysdk && /tmp/sse-pysdk/bin/pip install azure-eventgrid \
@@ -45,41 +44,21 @@ async fn python_eventgrid_consumer_defaults_are_accepted() {
     let http = common::eventgrid::client(&emu, &[NS]);
     let kv_token = token_for(&emu, &http, "https://vault.localhost/.default").await;
     let eg_token = token_for(&emu, &http, "https://eventgrid.azure.net/.default").await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, emu.ca_pem()).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/eventgrid_defaults.py");
-
-    let run = Command::new(&python)
-        .arg(script)
-        .env("VAULT_URL", emu.vault_url(common::VAULT))
-        .env("EVENTGRID_URL", emu.eventgrid_url(NS))
-        .env("TOPIC", TOPIC)
-        .env("SUBSCRIPTION", SUB)
-        .env("CA_FILE", &ca_file)
-        .env("EMULATOR_ADDR", emu.addr().to_string())
-        .env("KV_TOKEN", &kv_token)
-        .env("EG_TOKEN", &eg_token)
-        .env("SHARED_KEY", KEY)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        // Talk to the emulator directly even where a proxy is configured.
-        .env("NO_PROXY", "*")
-        .env("no_proxy", "*")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the Python script did not finish within 120 s")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{python} {script} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-    println!("{stdout}");
+    let stdout = common::python::run(
+        &python,
+        &emu,
+        "eventgrid_defaults.py",
+        &[
+            ("VAULT_URL", &emu.vault_url(common::VAULT)),
+            ("EVENTGRID_URL", &emu.eventgrid_url(NS)),
+            ("TOPIC", TOPIC),
+            ("SUBSCRIPTION", SUB),
+            ("KV_TOKEN", &kv_token),
+            ("EG_TOKEN", &eg_token),
+            ("SHARED_KEY", KEY),
+        ],
+    )
+    .await;
 
     let line: serde_json::Value = stdout
         .lines()

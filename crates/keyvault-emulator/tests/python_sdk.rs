@@ -16,45 +16,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 
-use keyvault_emulator::{CertificateInput, Config, Emulator, FederatedCredential, PublicJwk, mint_assertion};
-use tokio::process::Command;
+use keyvault_emulator::{CertificateInput, Emulator, PublicJwk};
 
-const TENANT: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";
-const CLIENT: &str = "11111111-2222-3333-4444-555555555555";
-const ISSUER: &str = "https://oidc.cluster.example/abc/";
-const SUBJECT: &str = "system:serviceaccount:sse:provider";
-const AUDIENCE: &str = "api://AzureADTokenExchange";
 const VAULT: &str = "demo";
 
 const SDK_MODULES: &str = "import azure.keyvault.secrets, azure.keyvault.certificates, azure.keyvault.keys";
 const INSTALL_HINT: &str = "python3 -m venv /tmp/sse-pysdk && /tmp/sse-pysdk/bin/pip install \
                             azure-keyvault-secrets azure-keyvault-certificates azure-keyvault-keys, then set \
                             SSE_PYTHON=/tmp/sse-pysdk/bin/python";
-
-/// An access token for the Key Vault resource, through the emulator's Entra token endpoint.
-async fn access_token(emu: &Emulator) -> String {
-    let http = reqwest::Client::builder()
-        .tls_certs_only([reqwest::Certificate::from_pem(emu.ca_pem().as_bytes()).unwrap()])
-        .build()
-        .unwrap();
-    let assertion = mint_assertion(ISSUER, SUBJECT, AUDIENCE, Duration::from_secs(600));
-    let form = format!(
-        "grant_type=client_credentials&client_id={CLIENT}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&scope=https%3A%2F%2Fvault.localhost%2F.default"
-    );
-    let resp = http
-        .post(format!("{}{TENANT}/oauth2/v2.0/token", emu.authority_host()))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: serde_json::Value = resp.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}
 
 /// A certificate (P-256, imported as PEM; also creates managed key and secret `web`) and an RSA key.
 fn seed(emu: &Emulator) {
@@ -105,48 +76,18 @@ async fn python_sdk_defaults_are_accepted() {
         return;
     };
 
-    let emu = Emulator::start(Config::default()).await.unwrap();
-    emu.entra().add_federated_credential(
-        TENANT,
-        CLIENT,
-        FederatedCredential {
-            issuer: ISSUER.into(),
-            subject: SUBJECT.into(),
-            audience: AUDIENCE.into(),
-        },
-    );
+    // The suite's federated credential (common::start), and a vault of this test's own.
+    let emu = common::start().await;
     seed(&emu);
-    let token = access_token(&emu).await;
-    let dir = tempfile::tempdir().unwrap();
-    let ca_file = dir.path().join("ca.pem");
-    std::fs::write(&ca_file, emu.ca_pem()).unwrap();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/sdk_defaults.py");
-
-    let run = Command::new(&python)
-        .arg(script)
-        .env("VAULT_URL", emu.vault_url(VAULT))
-        .env("CA_FILE", &ca_file)
-        .env("EMULATOR_ADDR", emu.addr().to_string())
-        .env("ACCESS_TOKEN", &token)
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        // Talk to the emulator directly even where a proxy is configured.
-        .env("NO_PROXY", "*")
-        .env("no_proxy", "*")
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
-        .output();
-    let out = tokio::time::timeout(Duration::from_secs(120), run)
-        .await
-        .expect("the Python script did not finish within 120 s")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "{python} {script} failed ({}):\n--- stdout\n{stdout}\n--- stderr\n{stderr}",
-        out.status
-    );
-    println!("{stdout}");
+    let http = common::eventgrid::client(&emu, &[]);
+    let token = common::token_for(&emu, &http, "https://vault.localhost/.default").await;
+    let stdout = common::python::run(
+        &python,
+        &emu,
+        "sdk_defaults.py",
+        &[("VAULT_URL", &emu.vault_url(VAULT)), ("ACCESS_TOKEN", &token)],
+    )
+    .await;
 
     let lines: BTreeMap<String, serde_json::Value> = stdout
         .lines()

@@ -117,32 +117,3 @@ pub fn delivery_count(item: &Value) -> u64 {
 pub fn version(item: &Value) -> &str {
     item["event"]["data"]["Version"].as_str().unwrap()
 }
-
-/// An access token from the emulator's Entra for `scope` (e.g. `https://eventgrid.azure.net/.default`).
-pub async fn token_for(emu: &Emulator, http: &reqwest::Client, scope: &str) -> String {
-    let assertion = keyvault_emulator::mint_assertion(
-        super::ISSUER,
-        super::SUBJECT,
-        super::AUDIENCE,
-        Duration::from_secs(600),
-    );
-    let scope = scope.replace(':', "%3A").replace('/', "%2F");
-    let form = format!(
-        "grant_type=client_credentials&client_id={}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&scope={scope}",
-        super::CLIENT
-    );
-    let resp = http
-        .post(format!(
-            "{}{}/oauth2/v2.0/token",
-            emu.authority_host(),
-            super::TENANT
-        ))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let body: Value = resp.json().await.unwrap();
-    body["access_token"].as_str().unwrap().to_string()
-}

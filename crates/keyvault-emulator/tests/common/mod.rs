@@ -28,6 +28,26 @@ pub const SUBJECT: &str = "system:serviceaccount:sse:provider";
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
 pub const VAULT: &str = "myvault";
 
+/// An access token from the emulator's Entra for `scope` (e.g. `https://eventgrid.azure.net/.default`).
+pub async fn token_for(emu: &Emulator, http: &reqwest::Client, scope: &str) -> String {
+    let assertion = mint_assertion(ISSUER, SUBJECT, AUDIENCE, Duration::from_secs(600));
+    let scope = scope.replace(':', "%3A").replace('/', "%2F");
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion={assertion}&scope={scope}",
+        CLIENT
+    );
+    let resp = http
+        .post(format!("{}{}/oauth2/v2.0/token", emu.authority_host(), TENANT))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_string()
+}
+
 pub async fn start() -> Emulator {
     start_with(Config::default()).await
 }
