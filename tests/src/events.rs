@@ -44,6 +44,11 @@ pub fn subscribe(env: &Env, lock: Duration) -> EventGrid {
 
 /// How the manager reads it: `credential`, the emulator's CA, short waits.
 pub fn stream(env: &Env, credential: Credential, max_wait: Duration) -> Arc<Stream> {
+    Arc::new(settings(env, credential, max_wait))
+}
+
+/// [`stream`]'s settings, for a test to change one before it starts reading.
+pub fn settings(env: &Env, credential: Credential, max_wait: Duration) -> Stream {
     let http = sse_runtime::outbound::client("sse-tests", Some(env.emulator.ca_pem().as_bytes()), None)
         .unwrap_or_else(|e| panic!("client: {e}"));
     let client = PullClient::new(
@@ -55,7 +60,7 @@ pub fn stream(env: &Env, credential: Credential, max_wait: Duration) -> Arc<Stre
         },
         credential,
     );
-    Arc::new(Stream {
+    Stream {
         client: Arc::new(client),
         max_events: 100,
         max_wait,
@@ -64,7 +69,7 @@ pub fn stream(env: &Env, credential: Credential, max_wait: Duration) -> Arc<Stre
         release_delay: 0,
         give_up: Duration::from_secs(120),
         status: Arc::new(StreamStatus::default()),
-    })
+    }
 }
 
 /// The stream running, with the controller's part played here.

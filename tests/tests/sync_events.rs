@@ -403,21 +403,13 @@ async fn a_long_check_keeps_its_event_locked() {
     let (classes, syncs) = fleet(&env, &["db"]).await;
     // Locks of 2 s: a check of 3 s would lose its lock without renewals, and the event come again.
     let grid = events::subscribe(&env, Duration::from_secs(2));
-    let reading = events::stream(
+    let mut stream = events::settings(
         &env,
         Credential::AccessKey(ACCESS_KEY.into()),
         Duration::from_secs(10),
     );
-    let stream = std::sync::Arc::new(manager::vault_events::Stream {
-        client: reading.client.clone(),
-        max_events: reading.max_events,
-        max_wait: reading.max_wait,
-        renew_every: Duration::from_millis(500),
-        max_in_flight: reading.max_in_flight,
-        release_delay: reading.release_delay,
-        give_up: reading.give_up,
-        status: reading.status.clone(),
-    });
+    stream.renew_every = Duration::from_millis(500);
+    let stream = std::sync::Arc::new(stream);
     let mut running = events::start(&env, stream, &classes, syncs);
     assert!(
         grid.wait_for_receivers(NAMESPACE, TOPIC, SUBSCRIPTION, 1, WITHIN)
@@ -445,21 +437,13 @@ async fn a_backlog_is_taken_in_turns_never_locked_whole() {
     let names = ["a", "b", "c", "d", "e"];
     let (classes, syncs) = fleet(&env, &names).await;
     let grid = events::subscribe(&env, Duration::from_secs(60));
-    let reading = events::stream(
+    let mut stream = events::settings(
         &env,
         Credential::AccessKey(ACCESS_KEY.into()),
         Duration::from_secs(10),
     );
-    let stream = std::sync::Arc::new(manager::vault_events::Stream {
-        client: reading.client.clone(),
-        max_events: reading.max_events,
-        max_wait: reading.max_wait,
-        renew_every: reading.renew_every,
-        max_in_flight: 2,
-        release_delay: reading.release_delay,
-        give_up: reading.give_up,
-        status: reading.status.clone(),
-    });
+    stream.max_in_flight = 2;
+    let stream = std::sync::Arc::new(stream);
     // Slow checks: each Mount waits 2 s at the vault.
     env.emulator.faults().set_latency(Duration::from_secs(2));
     for name in names {

@@ -114,11 +114,7 @@ pub(super) async fn measure(n: usize, rotations: usize, per_second: u32) -> Resu
     latencies.sort_by(f64::total_cmp);
     let (kv, lists, gets) = kv_requests(&env);
     let counters = env.emulator.counters();
-    let eventgrid: u64 = counters
-        .iter()
-        .filter(|(k, _)| k.starts_with("eventgrid."))
-        .map(|(_, v)| v)
-        .sum();
+    let eventgrid = eventgrid_requests(&counters);
     println!(
         "events: {rotations} rotations at {per_second}/s over {n} SecretSyncs: vault write to Secret updated p50 {:.3} s, p99 {:.3} s, max {:.3} s",
         percentile(&latencies, 0.50),
@@ -131,22 +127,31 @@ pub(super) async fn measure(n: usize, rotations: usize, per_second: u32) -> Resu
         eventgrid as f64 / rotations as f64,
         counters
             .iter()
-            .filter(|(k, _)| k.starts_with("eventgrid."))
+            .filter(|(k, _)| is_eventgrid(k))
             .collect::<Vec<_>>(),
     );
 
     // An idle minute: nothing written, the stream waits.
     env.emulator.reset_counters();
     tokio::time::sleep(Duration::from_secs(60)).await;
-    let counters = env.emulator.counters();
-    let idle: u64 = counters
-        .iter()
-        .filter(|(k, _)| k.starts_with("eventgrid."))
-        .map(|(_, v)| v)
-        .sum();
+    let idle = eventgrid_requests(&env.emulator.counters());
     let (kv, ..) = kv_requests(&env);
     println!("events: an idle minute costs {idle} Event Grid requests and {kv} Key Vault requests\n");
     drop(running);
     env.emulator.shutdown().await;
     Ok(())
+}
+
+/// Whether an emulator counter counts Event Grid requests.
+fn is_eventgrid(counter: &str) -> bool {
+    counter.starts_with("eventgrid.")
+}
+
+/// Event Grid requests in the emulator's counters.
+fn eventgrid_requests(counters: &std::collections::BTreeMap<String, u64>) -> u64 {
+    counters
+        .iter()
+        .filter(|(k, _)| is_eventgrid(k))
+        .map(|(_, v)| v)
+        .sum()
 }
