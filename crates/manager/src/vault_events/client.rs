@@ -92,7 +92,8 @@ pub enum Settle {
 }
 
 impl Settle {
-    fn action(self) -> &'static str {
+    /// The route's action, also the `action` label of the request counter.
+    pub fn action(self) -> &'static str {
         match self {
             Self::Acknowledge => "acknowledge",
             Self::Release(_) => "release",

@@ -1,16 +1,17 @@
 //! The events this leader holds locked while their checks run. At most `limit` at once: a backlog (after an
 //! outage, a mass rotation) is taken in turns, never locked whole, so its memory and its renewals stay
-//! bounded. Their locks are renewed together, up to 100 tokens per request, not one request per event.
+//! bounded. Their locks are renewed together with the other settlements, up to 100 tokens per request, not
+//! one request per event.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use futures::channel::mpsc;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use super::client::{PullClient, Settle};
-use super::health::EventMetrics;
+use super::client::Settle;
 
 /// Lock tokens per settlement request (what Event Grid takes at once).
 pub const PER_REQUEST: usize = 100;
@@ -72,11 +73,11 @@ impl Locks {
     }
 }
 
-/// Renew every held lock each `every`, in batches, until `stop`.
+/// Renew every held lock each `every`, until `stop`: the renewals join the settlements, which go out in
+/// batches of [`PER_REQUEST`].
 pub fn spawn_renewer(
     locks: Arc<Locks>,
-    client: Arc<PullClient>,
-    metrics: EventMetrics,
+    settle: mpsc::UnboundedSender<(Settle, String)>,
     every: Duration,
     stop: CancellationToken,
 ) {
@@ -87,22 +88,8 @@ pub fn spawn_renewer(
                 () = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            for tokens in locks.tokens().chunks(PER_REQUEST) {
-                metrics.request("renewLock");
-                let renewed = tokio::select! {
-                    () = stop.cancelled() => return,
-                    renewed = client.settle(Settle::RenewLock, tokens) => renewed,
-                };
-                match renewed {
-                    Ok(settled) if !settled.failed.is_empty() => tracing::debug!(
-                        failed = settled.failed.len(),
-                        "some locks could not be renewed: those events may come again"
-                    ),
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::debug!(%error, "could not renew locks: those events may come again")
-                    }
-                }
+            for token in locks.tokens() {
+                let _ = settle.unbounded_send((Settle::RenewLock, token));
             }
         }
     });

@@ -89,13 +89,7 @@ pub async fn run(
     tracing::info!(source = %client.describe(), "reading the vault's events");
     let settle = spawn_settler(client.clone(), metrics.clone(), stop.clone());
     let locks = locks::Locks::new(stream.max_in_flight);
-    locks::spawn_renewer(
-        locks.clone(),
-        client.clone(),
-        metrics.clone(),
-        stream.renew_every,
-        stop.clone(),
-    );
+    locks::spawn_renewer(locks.clone(), settle.clone(), stream.renew_every, stop.clone());
     let mut failures: u32 = 0;
     loop {
         // Never more events locked than there is room for: a backlog comes in turns.
@@ -212,7 +206,8 @@ fn handle(
     });
 }
 
-/// Settlements, sent in batches: whatever is queued when a request can go (up to 100 tokens per action).
+/// Settlements (lock renewals too), sent in batches: whatever is queued when a request can go (up to 100
+/// tokens per action).
 fn spawn_settler(
     client: Arc<PullClient>,
     metrics: EventMetrics,
@@ -240,11 +235,7 @@ fn spawn_settler(
                 }
             }
             for (how, tokens) in by_action {
-                metrics.request(match how {
-                    Settle::Acknowledge => "acknowledge",
-                    Settle::Release(_) => "release",
-                    Settle::RenewLock => "renewLock",
-                });
+                metrics.request(how.action());
                 let settled = tokio::select! {
                     () = stop.cancelled() => return,
                     settled = client.settle(how, &tokens) => settled,
