@@ -246,7 +246,10 @@ async fn a_failing_stream_is_reported_once_retried_and_its_recovery_too() {
     assert!(message.contains("EventGrid Data Receiver"), "{message}");
     assert!(message.contains("polling interval"), "{message}");
     let note = stream.status.note();
-    assert_eq!((note.state, note.reason), ("Failing", Some("Forbidden")));
+    assert_eq!(
+        (note.state.as_str(), note.reason.as_deref()),
+        ("Failing", Some("Forbidden"))
+    );
     assert!(!message.contains(ACCESS_KEY), "never the key");
     grid.fail_requests(None);
     let (warning, reason, _) = tokio::time::timeout(WITHIN, running.reports.next())

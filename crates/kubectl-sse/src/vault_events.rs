@@ -1,60 +1,24 @@
 //! Where the stream of the vault's events stands (docs/EVENTS.md#refresh-driven-by-events), as the leader
 //! notes it at each renewal of its Lease, in the annotation [`EVENT_STREAM_ANNOTATION`]: `status` prints it
-//! in one line, `doctor` checks it. The note's shape is the manager's (`vault_events::health::Note`),
-//! re-declared here because the plugin does not depend on the manager; every field but `state` may be
-//! missing, so a note from another release still reads.
+//! in one line, `doctor` checks it. The note's shape is `sse_api::event_stream::StreamNote`, which the
+//! manager writes.
 
 use std::time::{Duration, SystemTime};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::api::Api;
-use serde::{Deserialize, Serialize};
 use sse_api::consts::{EVENT_STREAM_ANNOTATION, LEADER_ELECTION_ID};
 
 use crate::doctor::Lookup;
 use crate::status::{human, parse_time};
 
-/// The stream's states, as the manager writes them.
-pub const STARTING: &str = "Starting";
-/// Requests succeed.
-pub const RECEIVING: &str = "Receiving";
-/// Requests fail; the note says why.
-pub const FAILING: &str = "Failing";
+pub use sse_api::event_stream::{FAILING, RECEIVING, STARTING, StreamNote};
 
 /// Longest wait for the Lease: it is an extra, the command does not wait on it for the whole request timeout.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// The leader renews its Lease every 2 s (15 s duration): a Lease older than this has no leader behind it,
 /// and its note says where the stream stood when the last one stopped.
 const STALE_AFTER: Duration = Duration::from_secs(60);
-
-/// The leader's note about the stream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StreamNote {
-    /// [`STARTING`], [`RECEIVING`] or [`FAILING`].
-    pub state: String,
-    /// `host/topic/subscription`.
-    #[serde(default)]
-    pub source: String,
-    /// Since when the state holds (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub since: Option<String>,
-    /// Why it fails (`Forbidden`, `NotFound`, …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// What failed, and what to check.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// When the last event was received (RFC 3339).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_event_time: Option<String>,
-    /// From that event's time to its receipt, seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lag_seconds: Option<f64>,
-    /// Events received by the leader's current term.
-    #[serde(default)]
-    pub received: u64,
-}
 
 /// What the leader-election Lease says about the stream.
 #[derive(Debug, Clone, PartialEq)]

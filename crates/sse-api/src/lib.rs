@@ -16,6 +16,7 @@ pub mod akv_sync;
 pub mod conditions;
 pub mod consts;
 pub mod duration;
+pub mod event_stream;
 pub mod secret_provider_class;
 pub mod secret_sync;
 pub mod validation;

@@ -10,7 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
-use serde::Serialize;
+use sse_api::event_stream::{FAILING, RECEIVING, STARTING, StreamNote};
 
 use super::client::StreamError;
 
@@ -122,56 +122,30 @@ impl EventMetrics {
 
 /// The stream's state, shared by the loop that reads it and whoever reports it.
 #[derive(Default)]
-pub struct StreamStatus(Mutex<Note>);
-
-/// What the Lease annotation says (JSON): read by `kubectl sse status` and `doctor`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Note {
-    /// `Starting`, `Receiving` or `Failing`.
-    pub state: &'static str,
-    /// The namespace topic and subscription read.
-    pub source: String,
-    /// Since when the state holds (RFC 3339).
-    pub since: String,
-    /// Why it fails.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<&'static str>,
-    /// What failed, and what to check.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub message: Option<String>,
-    /// When the last event was received (RFC 3339).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_event_time: Option<String>,
-    /// From that event's time to its receipt, seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub lag_seconds: Option<f64>,
-    /// Events received by this term of leadership.
-    pub received: u64,
-}
+pub struct StreamStatus(Mutex<StreamNote>);
 
 impl StreamStatus {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Note> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, StreamNote> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A term starts reading from `source`.
     pub fn starting(&self, source: String, now: SystemTime) {
-        *self.lock() = Note {
-            state: "Starting",
+        *self.lock() = StreamNote {
+            state: STARTING.into(),
             source,
-            since: rfc3339(now),
-            ..Note::default()
+            since: Some(rfc3339(now)),
+            ..StreamNote::default()
         };
     }
 
     /// A request succeeded, with `events` received (their lag each). `true` when the stream was failing.
     pub fn receiving(&self, now: SystemTime, lags: &[Duration]) -> bool {
         let mut note = self.lock();
-        let recovered = note.state == "Failing";
-        if note.state != "Receiving" {
-            note.state = "Receiving";
-            note.since = rfc3339(now);
+        let recovered = note.state == FAILING;
+        if note.state != RECEIVING {
+            note.state = RECEIVING.into();
+            note.since = Some(rfc3339(now));
             note.reason = None;
             note.message = None;
         }
@@ -186,12 +160,12 @@ impl StreamStatus {
     /// A request failed. `true` when that is news: the stream was not failing, or fails for another reason.
     pub fn failing(&self, error: &StreamError, now: SystemTime) -> bool {
         let mut note = self.lock();
-        let news = note.state != "Failing" || note.reason != Some(error.reason);
+        let news = note.state != FAILING || note.reason.as_deref() != Some(error.reason);
         if news {
-            note.state = "Failing";
-            note.since = rfc3339(now);
+            note.state = FAILING.into();
+            note.since = Some(rfc3339(now));
         }
-        note.reason = Some(error.reason);
+        note.reason = Some(error.reason.into());
         note.message = Some(error.message.clone());
         news
     }
@@ -203,7 +177,7 @@ impl StreamStatus {
     }
 
     /// The note.
-    pub fn note(&self) -> Note {
+    pub fn note(&self) -> StreamNote {
         self.lock().clone()
     }
 }
@@ -239,7 +213,10 @@ mod tests {
         assert!(status.receiving(t + Duration::from_secs(9), &[Duration::from_millis(1500)]));
         assert!(!status.receiving(t + Duration::from_secs(10), &[]));
         let note = status.note();
-        assert_eq!((note.state, note.reason, note.received), ("Receiving", None, 1));
+        assert_eq!(
+            (note.state.as_str(), note.reason, note.received),
+            (RECEIVING, None, 1)
+        );
         assert_eq!(note.lag_seconds, Some(1.5));
         let json: serde_json::Value =
             serde_json::from_str(&status.annotation().unwrap_or_default()).unwrap_or_default();
