@@ -20,11 +20,16 @@ use sse_api::{SecretProviderClass, SecretSync, validation};
 use crate::changes::{self, Baseline};
 use crate::context::Context;
 use crate::error::SyncError;
-use crate::hash::{HashInputs, sync_hash};
-use crate::mapping::{self, SecretData};
+use crate::mapping;
 use crate::outcome::{Outcome, Written};
 use crate::provider::{self, Changed, Fingerprint, Mounted, ProviderError};
 use crate::secret;
+
+mod hashing;
+mod partial;
+
+use hashing::hash;
+use partial::map_partial;
 
 /// What a sync achieved, and when the vault state it reflects was read (when change detection answered):
 /// the next check is due one interval after that, so a change is never seen later than one interval.
@@ -342,116 +347,4 @@ async fn mount(
     // status, the same from one check to the next.
     mount.failures.sort_by_key(ToString::to_string);
     Ok(mount)
-}
-
-/// The healthy keys of a partial mount and the per-item summary; an error when nothing is healthy (the
-/// first provider failure).
-fn map_partial(sync: &SecretSync, mut mount: Mount) -> Result<(SecretData, String), SyncError> {
-    let items = mapping::map_items(&sync.spec.secret_object, &mount.mounted.files);
-    if items.iter().all(|i| i.result.is_err()) {
-        return Err(mount.failures.swap_remove(0).into());
-    }
-    let healthy = SecretData(
-        items
-            .iter()
-            .filter_map(|i| i.result.as_ref().ok().map(|v| (i.target_key.clone(), v.clone())))
-            .collect(),
-    );
-    let items = items.iter().map(|i| match &i.result {
-        Ok(_) => {
-            serde_json::json!({"targetKey": i.target_key, "sourcePath": i.source_path, "status": "Synced"})
-        }
-        Err(e) => serde_json::json!({
-            "targetKey": i.target_key, "sourcePath": i.source_path, "status": "Failed",
-            "error": crate::cluster::truncate(&e.to_string(), SUMMARY_ENTRY_MAX),
-        }),
-    });
-    let errors = mount
-        .failures
-        .iter()
-        .map(|e| serde_json::Value::String(crate::cluster::truncate(&e.to_string(), SUMMARY_ENTRY_MAX)));
-    Ok((healthy, partial_summary(items, errors)))
-}
-
-/// Longest error text of one entry of a partial-sync summary, in bytes.
-const SUMMARY_ENTRY_MAX: usize = 1024;
-
-/// The partial-sync summary, `{"items": […], "providerErrors": […]}`, kept valid JSON within a condition
-/// message's budget. Items keep the SecretSync's order when they all fit; otherwise failures come first (what
-/// failed is what the status must show) and the entries that would not fit are left out and counted
-/// (`omittedItems`, `omittedProviderErrors`).
-fn partial_summary(
-    items: impl Iterator<Item = serde_json::Value>,
-    errors: impl Iterator<Item = serde_json::Value>,
-) -> String {
-    // Room for the envelope and the two counts.
-    let budget = sse_api::conditions::MESSAGE_BUDGET - 128;
-    let items: Vec<_> = items.collect();
-    let errors: Vec<_> = errors.collect();
-    let whole = serde_json::json!({ "items": items, "providerErrors": errors }).to_string();
-    if whole.len() <= budget {
-        return whole;
-    }
-    let (mut failed, synced): (Vec<_>, Vec<_>) = items.into_iter().partition(|i| i["status"] == "Failed");
-    failed.extend(synced);
-    let mut used = 0;
-    let mut keep = |entries: Vec<serde_json::Value>| {
-        let total = entries.len();
-        let kept: Vec<_> = entries
-            .into_iter()
-            .take_while(|e| {
-                used += e.to_string().len() + 1;
-                used <= budget
-            })
-            .collect();
-        let omitted = total - kept.len();
-        (kept, omitted)
-    };
-    let (items, omitted_items) = keep(failed);
-    let (errors, omitted_errors) = keep(errors);
-    let mut summary = serde_json::json!({ "items": items, "providerErrors": errors });
-    if omitted_items > 0 {
-        summary["omittedItems"] = omitted_items.into();
-    }
-    if omitted_errors > 0 {
-        summary["omittedProviderErrors"] = omitted_errors.into();
-    }
-    summary.to_string()
-}
-
-/// The sync hash: the data mapping and the object versions the provider returned — not the values.
-/// `syncHash` is readable by anyone who may read the SecretSync, and every other hash input is public, so a
-/// hash over the values would let them test guesses of a secret. Vault versions are immutable, so a new
-/// value always comes with a new version; byte-level drift of the Secret itself is caught by the
-/// server-side content test in [`secret::write`].
-fn hash(sync: &SecretSync, class: &SecretProviderClass, mounted: &Mounted) -> String {
-    let mapping = sync.spec.secret_object.data.iter().map(|d| {
-        (
-            format!("key:{}", d.target_key.trim()),
-            d.source_path.trim().as_bytes().to_vec(),
-        )
-    });
-    let versions = mounted
-        .versions
-        .iter()
-        .map(|(id, version)| (format!("version:{id}"), version.as_bytes().to_vec()));
-    // The tag mappings are configuration, like the spec: present only when set, so a SecretSync without
-    // them keeps its hash.
-    let tag_config = [
-        sse_api::consts::TAG_LABELS_ANNOTATION,
-        sse_api::consts::TAG_ANNOTATIONS_ANNOTATION,
-    ]
-    .into_iter()
-    .filter_map(|key| {
-        let value = sync.metadata.annotations.as_ref()?.get(key)?;
-        Some((format!("config:{key}"), value.as_bytes().to_vec()))
-    });
-    sync_hash(&HashInputs {
-        data: &mapping.chain(versions).chain(tag_config).collect(),
-        spc_uid: &class.uid().unwrap_or_default(),
-        spc_generation: class.metadata.generation.unwrap_or_default(),
-        ss_uid: &sync.uid().unwrap_or_default(),
-        ss_generation: sync.metadata.generation.unwrap_or_default(),
-        force_synchronization: sync.spec.force_synchronization.as_deref().unwrap_or_default(),
-    })
 }
