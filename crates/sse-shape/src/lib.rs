@@ -1,3 +1,18 @@
 //! Shaping (docs/API.md#shaping): what turns the files a provider mounted into the keys of the Secret the
 //! application reads. Pure and synchronous: no I/O, no clock, no randomness, every render bounded in steps and
 //! bytes, and no error text carries a value.
+
+mod funcs;
+pub mod limits;
+pub mod template;
+
+pub use limits::Budget;
+pub use template::{Inputs, Template, TemplateError};
+
+/// The root `.` of a template: each value's name and its bytes.
+pub type Values = std::collections::BTreeMap<String, Vec<u8>>;
+
+/// The names of every function a template may call.
+pub fn function_names() -> Vec<&'static str> {
+    funcs::names()
+}
