@@ -3,6 +3,7 @@
 //! Sub-templates, methods and functions whose output depends on anything but their arguments do not exist.
 
 mod ast;
+mod control;
 mod eval;
 mod lex;
 mod parse;

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use super::ast::{Cmd, Control, Node, Number, Operand, Pipe, Term};
+use super::ast::{Cmd, Node, Number, Operand, Pipe, Term};
+use super::control::number;
 use super::lex::{Keyword, Tok, Token};
 use super::value::Value;
 use crate::funcs;
@@ -15,7 +16,7 @@ pub(crate) struct ParseError {
     pub(crate) what: String,
 }
 
-type Result<T> = std::result::Result<T, ParseError>;
+pub(super) type Result<T> = std::result::Result<T, ParseError>;
 
 /// The parsed list and what it reads of the root values.
 pub(crate) struct Parsed {
@@ -48,7 +49,7 @@ pub(crate) fn parse(tokens: Vec<Token>) -> Result<Parsed> {
 }
 
 /// What ended an item list.
-enum End {
+pub(super) enum End {
     Eof,
     Close(usize),
     /// `{{else}}`, or the `if`/`with` keyword of `{{else if …}}`/`{{else with …}}` (left pending).
@@ -56,14 +57,14 @@ enum End {
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Ctx {
+pub(super) enum Ctx {
     If,
     With,
     Range,
 }
 
 impl Ctx {
-    fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Ctx::If => "if",
             Ctx::With => "with",
@@ -72,19 +73,19 @@ impl Ctx {
     }
 }
 
-struct Parser {
-    toks: Vec<Token>,
-    i: usize,
-    vars: Vec<String>,
-    depth: usize,
-    range_depth: usize,
+pub(super) struct Parser {
+    pub(super) toks: Vec<Token>,
+    pub(super) i: usize,
+    pub(super) vars: Vec<String>,
+    pub(super) depth: usize,
+    pub(super) range_depth: usize,
     /// Whether `.` is the root values here (not inside the body of a `with` or `range`).
-    dot_root: bool,
-    names: BTreeSet<String>,
-    all: bool,
+    pub(super) dot_root: bool,
+    pub(super) names: BTreeSet<String>,
+    pub(super) all: bool,
 }
 
-fn describe(t: &Tok) -> String {
+pub(super) fn describe(t: &Tok) -> String {
     match t {
         Tok::Text(_) => "text".into(),
         Tok::LeftDelim => "\"{{\"".into(),
@@ -112,18 +113,18 @@ fn describe(t: &Tok) -> String {
 }
 
 impl Parser {
-    fn fail<T>(&self, pos: usize, what: impl Into<String>) -> Result<T> {
+    pub(super) fn fail<T>(&self, pos: usize, what: impl Into<String>) -> Result<T> {
         Err(ParseError {
             pos,
             what: what.into(),
         })
     }
 
-    fn peek(&self) -> &Token {
+    pub(super) fn peek(&self) -> &Token {
         &self.toks[self.i.min(self.toks.len() - 1)]
     }
 
-    fn next(&mut self) -> Token {
+    pub(super) fn next(&mut self) -> Token {
         let t = self.peek().clone();
         if self.i < self.toks.len() {
             self.i += 1;
@@ -131,27 +132,27 @@ impl Parser {
         t
     }
 
-    fn skip_space(&mut self) {
+    pub(super) fn skip_space(&mut self) {
         while self.peek().tok == Tok::Space {
             self.i += 1;
         }
     }
 
-    fn next_non_space(&mut self) -> Token {
+    pub(super) fn next_non_space(&mut self) -> Token {
         self.skip_space();
         self.next()
     }
 
-    fn peek_non_space(&mut self) -> &Token {
+    pub(super) fn peek_non_space(&mut self) -> &Token {
         self.skip_space();
         self.peek()
     }
 
-    fn unexpected<T>(&self, t: &Token, context: &str) -> Result<T> {
+    pub(super) fn unexpected<T>(&self, t: &Token, context: &str) -> Result<T> {
         self.fail(t.pos, format!("unexpected {} in {context}", describe(&t.tok)))
     }
 
-    fn expect_right_delim(&mut self, context: &str) -> Result<()> {
+    pub(super) fn expect_right_delim(&mut self, context: &str) -> Result<()> {
         let t = self.next_non_space();
         if t.tok != Tok::RightDelim {
             return self.unexpected(&t, context);
@@ -159,7 +160,7 @@ impl Parser {
         Ok(())
     }
 
-    fn deeper(&mut self, pos: usize) -> Result<()> {
+    pub(super) fn deeper(&mut self, pos: usize) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
             return self.fail(pos, format!("nesting is deeper than {MAX_DEPTH}"));
@@ -167,7 +168,7 @@ impl Parser {
         Ok(())
     }
 
-    fn item_list(&mut self) -> Result<(Vec<Node>, End)> {
+    pub(super) fn item_list(&mut self) -> Result<(Vec<Node>, End)> {
         let mut list = Vec::new();
         loop {
             let t = self.next();
@@ -234,84 +235,7 @@ impl Parser {
         }
     }
 
-    /// `if`, `with` or `range`, after its keyword, through its `{{end}}`.
-    fn control(&mut self, ctx: Ctx, pos: usize) -> Result<Box<Control>> {
-        self.deeper(pos)?;
-        let vars = self.vars.len();
-        let pipe = self.pipeline(ctx.name(), Tok::RightDelim)?;
-        let outer_dot = self.dot_root;
-        if ctx != Ctx::If {
-            self.dot_root = false;
-        }
-        if ctx == Ctx::Range {
-            self.range_depth += 1;
-        }
-        let (list, end) = self.item_list()?;
-        if ctx == Ctx::Range {
-            self.range_depth -= 1;
-        }
-        self.dot_root = outer_dot;
-        let else_list = match end {
-            End::Close(_) => None,
-            End::Eof => {
-                return self.fail(
-                    pos,
-                    format!("unexpected end of template: {{{{{}}}}} is not closed", ctx.name()),
-                );
-            }
-            End::Else(at, Some(k)) => {
-                let same = matches!((ctx, k), (Ctx::If, Keyword::If) | (Ctx::With, Keyword::With));
-                if !same {
-                    return self.fail(
-                        at,
-                        format!(
-                            "{{{{else {}}}}} inside {{{{{}}}}}",
-                            describe(&Tok::Keyword(k)).trim_start_matches("keyword "),
-                            ctx.name()
-                        ),
-                    );
-                }
-                self.next_non_space();
-                let nested = self.control(ctx, at)?;
-                Some(vec![if ctx == Ctx::If {
-                    Node::If(nested)
-                } else {
-                    Node::With(nested)
-                }])
-            }
-            End::Else(at, None) => {
-                let (list, end) = self.item_list()?;
-                match end {
-                    End::Close(_) => Some(list),
-                    End::Eof => {
-                        return self.fail(
-                            pos,
-                            format!("unexpected end of template: {{{{{}}}}} is not closed", ctx.name()),
-                        );
-                    }
-                    End::Else(_, _) => {
-                        return self.fail(
-                            at,
-                            format!(
-                                "expected {{{{end}}}} after {{{{else}}}} of {{{{{}}}}}",
-                                ctx.name()
-                            ),
-                        );
-                    }
-                }
-            }
-        };
-        self.vars.truncate(vars);
-        self.depth -= 1;
-        Ok(Box::new(Control {
-            pos,
-            pipe,
-            list,
-            else_list,
-        }))
-    }
-
-    fn pipeline(&mut self, context: &str, end: Tok) -> Result<Pipe> {
+    pub(super) fn pipeline(&mut self, context: &str, end: Tok) -> Result<Pipe> {
         let pos = self.peek_non_space().pos;
         let mut pipe = Pipe {
             pos,
@@ -506,117 +430,9 @@ impl Parser {
         };
         Ok(Some(term))
     }
-
-    /// Records what a command reads of the root values.
-    fn note_inputs(&mut self, args: &[Operand]) {
-        let root = |op: &Operand, dot_root: bool| {
-            op.fields.is_empty()
-                && (matches!(op.term, Term::Dot) && dot_root || matches!(&op.term, Term::Var(v) if v == "$"))
-        };
-        if let [
-            Operand {
-                term: Term::Func(f), ..
-            },
-            target,
-            Operand {
-                term: Term::Str(key),
-                fields,
-                ..
-            },
-        ] = args
-            && f.name == "index"
-            && root(target, self.dot_root)
-            && fields.is_empty()
-        {
-            match std::str::from_utf8(key) {
-                Ok(k) => {
-                    self.names.insert(k.to_owned());
-                }
-                Err(_) => self.all = true,
-            }
-            return;
-        }
-        for op in args {
-            let reads_root =
-                matches!(op.term, Term::Dot) && self.dot_root || matches!(&op.term, Term::Var(v) if v == "$");
-            if !reads_root {
-                continue;
-            }
-            match op.fields.first() {
-                Some(name) => {
-                    self.names.insert(name.clone());
-                }
-                None => self.all = true,
-            }
-        }
-    }
 }
 
 enum Action {
     Node(Node),
     End(End),
-}
-
-/// Go's `newNumber` and `idealConstant`: the untyped value of a number constant, and its integer value if exact.
-fn number(text: &str) -> std::result::Result<Number, String> {
-    let bad = || format!("bad number syntax: {}", super::quote_name(text));
-    if text.ends_with('i') {
-        return Err("complex numbers are not supported".into());
-    }
-    let (neg, body) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let lower = body.to_ascii_lowercase();
-    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
-        (16, d)
-    } else if let Some(d) = lower.strip_prefix("0o") {
-        (8, d)
-    } else if let Some(d) = lower.strip_prefix("0b") {
-        (2, d)
-    } else if lower.len() > 1
-        && lower.starts_with('0')
-        && lower.bytes().all(|b| b.is_ascii_digit() || b == b'_')
-    {
-        (8, &lower[1..])
-    } else {
-        (10, lower.as_str())
-    };
-    if radix == 16 && (digits.contains('.') || digits.contains('p')) {
-        return Err("hexadecimal floating-point constants are not supported".into());
-    }
-    let clean: String = digits.chars().filter(|&c| c != '_').collect();
-    if !clean.is_empty() && clean.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        if let Ok(u) = u64::from_str_radix(&clean, radix) {
-            let int = if neg {
-                0i64.checked_sub_unsigned(u)
-            } else {
-                i64::try_from(u).ok()
-            };
-            return match int {
-                Some(i) => Ok(Number {
-                    ideal: Value::Int(i),
-                    int: Some(i),
-                }),
-                None => Err(format!("number {} overflows int", super::quote_name(text))),
-            };
-        }
-        if radix != 10 || !clean.bytes().any(|b| b == b'e') {
-            return Err(bad());
-        }
-    }
-    if radix != 10 || clean.is_empty() {
-        return Err(bad());
-    }
-    let f: f64 = clean.parse().map_err(|_| bad())?;
-    if !f.is_finite() {
-        return Err(bad());
-    }
-    let f = if neg { -f } else { f };
-    let int = (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64);
-    Ok(Number {
-        ideal: Value::Float(f),
-        int,
-    })
 }
