@@ -59,6 +59,9 @@ scenarios! {
     Shared key_vault_tags_become_labels;
     Shared akvsync_generates_and_keeps_its_secret_syncs;
     Shared provider_killed_with_a_stale_socket_is_used_again_within_5s;
+    Shared shaped_dockerconfigjson_and_json_property_rotate;
+    Shared malformed_template_refused_at_admission;
+    Shared template_error_reported_nothing_written;
     Exclusive offline_keeps_secret_and_recovers;
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;
@@ -89,6 +92,8 @@ mod lifecycle;
 mod operator;
 #[path = "e2e/reload.rs"]
 mod reload;
+#[path = "e2e/shaping.rs"]
+mod shaping;
 #[path = "e2e/sync.rs"]
 mod sync;
 #[path = "e2e/vault_metadata.rs"]
@@ -105,6 +110,7 @@ mod scenario {
     pub use super::lifecycle::*;
     pub use super::operator::*;
     pub use super::reload::*;
+    pub use super::shaping::*;
     pub use super::sync::*;
     pub use super::vault_metadata::*;
 }

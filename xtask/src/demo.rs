@@ -7,6 +7,8 @@
 //! 3. Runs the real `manager render` on the walkthrough's SecretProviderClass and SecretSync (pointed at the
 //!    emulator with `cloudName: AzureStackCloud`), which calls `Mount` over mTLS and prints the Secret.
 //! 4. Rotates `my-secret` in the emulator and renders again: the new version arrives as `<name>/0`.
+//! 5. Adds three secrets (one of them JSON) and renders `deploy/examples/shaped.yaml`: a registry pull
+//!    secret composed by a template, and an app config from JSON properties, a `.env` file and a template.
 #![allow(clippy::print_stdout, reason = "the demo prints its story")]
 
 use std::path::{Path, PathBuf};
@@ -93,14 +95,52 @@ async fn demo(bins: &std::collections::BTreeMap<String, PathBuf>) -> Result<()> 
     let token_file = d.join("sa-token");
     std::fs::write(&token_file, token)?;
     println!("{}", indent(&std::fs::read_to_string(&manifests)?));
-    let render = |show: bool| render(&manager_bin, &manifests, &token_file, &providers, &client, show);
-    println!("{}", indent(&render(false).await?));
+    let walkthrough_render = |show: bool| {
+        render(
+            &manager_bin,
+            &manifests,
+            None,
+            &token_file,
+            &providers,
+            &client,
+            show,
+        )
+    };
+    println!("{}", indent(&walkthrough_render(false).await?));
 
     step("4. Rotate my-secret in the vault, render again (values shown: they are demo values)");
     let v3 = emulator.store().set_secret(VAULT, "my-secret", "third-value");
     println!("   new latest version {v3}");
-    println!("{}", indent(&render(true).await?));
+    println!("{}", indent(&walkthrough_render(true).await?));
     println!("   my-secret-data-key0 is now the new version, my-secret-data-key1 the previous one.");
+
+    step(
+        "5. Shaping: a registry pull secret and an app config from JSON secrets (deploy/examples/shaped.yaml)",
+    );
+    emulator.store().set_secret(VAULT, "acr-user", "contoso");
+    emulator.store().set_secret(VAULT, "acr-token", "example-token");
+    emulator.store().set_secret(
+        VAULT,
+        "db-config",
+        r#"{"primary":{"host":"db1.internal","password":"example-password"},"pool":{"size":"20","idle":"5"}}"#,
+    );
+    println!("   vault secrets acr-user, acr-token and db-config (JSON) added");
+    let shaped = d.join("shaped.yaml");
+    std::fs::write(&shaped, filled(SHAPED, "shaped.yaml", &d.join("cloud.json"))?)?;
+    for name in ["registry-pull", "app-config"] {
+        println!("   -- {name}");
+        let shaped_render = render(
+            &manager_bin,
+            &shaped,
+            Some(name),
+            &token_file,
+            &providers,
+            &client,
+            true,
+        )
+        .await?;
+        println!("{}", indent(&shaped_render));
+    }
 
     let _ = provider.start_kill();
     emulator.shutdown().await;
@@ -121,10 +161,17 @@ fn indent(text: &str) -> String {
 
 /// The walkthrough as users apply it, kept once for the demo and sse-api's walkthrough test.
 const WALKTHROUGH: &str = include_str!("../../deploy/examples/walkthrough.yaml");
+/// The shaping example as users apply it (sse-api's shaped_example test reads it too).
+const SHAPED: &str = include_str!("../../deploy/examples/shaped.yaml");
 
 /// The walkthrough with its placeholders filled in (without its header comment); the two `cloud*`
 /// parameters point it at the emulator instead of Azure.
 fn walkthrough(cloud_env: &Path) -> Result<String> {
+    filled(WALKTHROUGH, "walkthrough.yaml", cloud_env)
+}
+
+/// An example of deploy/examples with its placeholders filled in (without its header comment).
+fn filled(example: &str, file: &str, cloud_env: &Path) -> Result<String> {
     let fills = [
         ("clientID: \"<id>\"", format!("clientID: \"{CLIENT_ID}\"")),
         ("keyvaultName: my-kv", format!("keyvaultName: {VAULT}")),
@@ -136,14 +183,14 @@ fn walkthrough(cloud_env: &Path) -> Result<String> {
             ),
         ),
     ];
-    let mut text: String = WALKTHROUGH
+    let mut text: String = example
         .lines()
         .skip_while(|l| l.starts_with('#'))
         .map(|l| format!("{l}\n"))
         .collect();
     for (placeholder, value) in fills {
         if text.matches(placeholder).count() != 1 {
-            bail!("deploy/examples/walkthrough.yaml: expected `{placeholder}` exactly once");
+            bail!("deploy/examples/{file}: expected `{placeholder}` exactly once");
         }
         text = text.replacen(placeholder, &value, 1);
     }
@@ -153,6 +200,7 @@ fn walkthrough(cloud_env: &Path) -> Result<String> {
 async fn render(
     manager: &Path,
     manifests: &Path,
+    name: Option<&str>,
     token: &Path,
     providers: &Path,
     client: &sse_tls::TlsFiles,
@@ -168,6 +216,9 @@ async fn render(
         .arg(format!("--provider-tls-ca-file={}", client.ca.display()));
     if show_values {
         cmd.arg("--show-values");
+    }
+    if let Some(name) = name {
+        cmd.arg(format!("--name={name}"));
     }
     let out = cmd.output().await.context("run manager render")?;
     if !out.status.success() {

@@ -33,6 +33,9 @@ pub enum Command {
     /// saying what was not carried over and why. Exit code 0: everything carried over; 2: something was not;
     /// 1: an error.
     Migrate(crate::migrate::MigrateArgs),
+    /// Render a SecretSync's Secret from sample values in a file, without a vault: test a property path or a
+    /// template before it reaches a cluster. Exit code 2: the shape failed (the message says where).
+    Render(crate::render::RenderArgs),
 }
 
 #[cfg(test)]

@@ -13,10 +13,12 @@
 //! * `kubectl sse migrate [NAME] [-f FILE]`: the SecretProviderClass + SecretSync manifests equivalent to
 //!   ESO `ExternalSecret`s (provider `azurekv`) or to CSI `SecretProviderClass.spec.secretObjects`, with
 //!   what cannot be carried over and why (no Secret is read).
+//! * `kubectl sse render [NAME] [-f FILE] --values SAMPLES`: a SecretSync's Secret shaped from sample values,
+//!   without a vault (values shown only with `--show-values`).
 //!
 //! Exit codes follow kubectl: 0 done, 1 an error (the API server, a name not found, a timeout); `sync` and
 //! `adopt` exit 2 when they worked but a SecretSync they checked is not Ready (`status` reports, and exits 0);
-//! `migrate` exits 2 when something could not be carried over.
+//! `migrate` exits 2 when something could not be carried over, `render` when the shape failed.
 
 #![allow(
     clippy::print_stdout,
@@ -28,6 +30,7 @@ pub mod cli;
 pub mod command;
 pub mod doctor;
 pub mod migrate;
+pub mod render;
 pub mod status;
 pub mod sync;
 pub mod vault_events;

@@ -12,6 +12,8 @@ async fn main() -> ExitCode {
         match &cli.command {
             // Connects only when it reads the cluster (not with -f).
             Command::Migrate(args) => kubectl_sse::migrate::run(&cli.target, args).await,
+            // Connects only to read a SecretSync by name (not with -f).
+            Command::Render(args) => kubectl_sse::render::run(&cli.target, args).await,
             Command::Status(args) => kubectl_sse::status::run(&cli.target.connect().await?, args).await,
             Command::Sync(args) => kubectl_sse::sync::run(&cli.target.connect().await?, args).await,
             Command::Adopt(args) => kubectl_sse::adopt::run(&cli.target.connect().await?, args).await,

@@ -42,7 +42,10 @@ pub enum SyncError {
     Token(ClusterError),
     /// The provider's files do not fit the SecretSync's data mapping.
     #[error("fetching secrets from the provider failed: {0}")]
-    Mapping(#[from] MappingError),
+    Mapping(MappingError),
+    /// The values could not be shaped (docs/API.md#shaping): a property, an extraction, a template or a file.
+    #[error("{0}")]
+    Shape(#[from] sse_shape::plan::ShapeError),
     /// A Secret of that name exists and is not ours: it is left untouched.
     #[error(
         "secret {namespace}/{name} already exists and is not managed by this SecretSync (it lacks the label secrets-store.sync.x-k8s.io=\"\" or the owner reference to SecretSync {name}); it was left untouched: delete or rename that secret, rename the SecretSync, or let SSE-rs take it over in place with kubectl annotate secret {name} -n {namespace} sse-rs.io/adoptable=true"
@@ -84,6 +87,16 @@ pub enum SyncError {
     Internal(String),
 }
 
+/// A mapping failure; a data item's `property` that could not be read is a shaping failure (`PropertyError`).
+impl From<MappingError> for SyncError {
+    fn from(error: MappingError) -> Self {
+        match error {
+            MappingError::Property(e) => Self::Shape(e),
+            other => Self::Mapping(other),
+        }
+    }
+}
+
 impl SyncError {
     /// The condition reason (also the Event reason and the metric label).
     pub fn reason(&self) -> Reason {
@@ -97,6 +110,8 @@ impl SyncError {
             }
             Self::Token(_) => Reason::ControllerSyncFailed,
             Self::Mapping(_) => Reason::UserInputValidationFailed,
+            Self::Shape(e) if e.is_property() => Reason::PropertyError,
+            Self::Shape(_) => Reason::TemplateError,
             Self::ForeignSecret { .. } | Self::AdoptionRefused { .. } => {
                 Reason::InvalidClusterSecretLabelError
             }
@@ -119,7 +134,9 @@ impl SyncError {
     /// Whether retrying soon can help.
     pub fn class(&self) -> Class {
         match self {
-            Self::InvalidSpec(_) | Self::Mapping(_) | Self::ProviderClassNotFound { .. } => Class::Permanent,
+            Self::InvalidSpec(_) | Self::Mapping(_) | Self::Shape(_) | Self::ProviderClassNotFound { .. } => {
+                Class::Permanent
+            }
             // Usually a user's Secret; but also our own Secret of a deleted-and-recreated SecretSync that
             // garbage collection has not removed yet, which clears by itself: retry with backoff.
             Self::ForeignSecret { .. } => Class::Transient,

@@ -14,6 +14,9 @@
 //!   its own CA, a CA-issued leaf without its chain is rejected.
 //! * any other key is rejected.
 //!
+//! Beyond upstream, an item with a `property` takes that property of the file's JSON value (docs/API.md#shaping)
+//! before the post-processing; with a `template` the post-processing does not apply.
+//!
 //! Differences from upstream: upstream accepts only `tls.key` and `tls.crt`; and when no private key can be
 //! parsed, upstream writes an empty `PRIVATE KEY` block without error, where here it is an error
 //! (`failed to get cert data for tls.key: …`).
@@ -86,6 +89,9 @@ pub enum MappingError {
         /// The limit.
         limit: usize,
     },
+    /// The item's `property` could not be read from its value (reported as `PropertyError`).
+    #[error("{0}")]
+    Property(sse_shape::plan::ShapeError),
     /// `kubernetes.io/tls` post-processing failed (including an unsupported key name, as upstream wraps it).
     #[error("failed to get cert data for {key}: {reason}")]
     CertData {
@@ -140,17 +146,31 @@ impl fmt::Debug for ItemOutcome {
 
 /// Map every item independently, in spec order (partial sync uses this).
 pub fn map_items(secret_object: &SecretObject, files: &HashMap<String, Vec<u8>>) -> Vec<ItemOutcome> {
-    let is_tls = secret_object.type_ == TLS_SECRET_TYPE;
+    // With a template the items are its raw inputs, under names of the user's choosing: the template
+    // splits certificates itself (`pemKey`, `pemCertificates`, `pemChain`).
+    let is_tls = secret_object.type_ == TLS_SECRET_TYPE && secret_object.template.is_none();
     secret_object
         .data
         .iter()
-        .map(|item| {
+        .enumerate()
+        .map(|(index, item)| {
             let source_path = item.source_path.trim();
             let target_key = item.target_key.trim();
+            let result = map_item(source_path, target_key, files).and_then(|contents| {
+                let value =
+                    sse_shape::plan::item_value(index, item, contents).map_err(MappingError::Property)?;
+                if !is_tls {
+                    return Ok(value);
+                }
+                tls::cert_part(&value, target_key).map_err(|reason| MappingError::CertData {
+                    key: target_key.to_owned(),
+                    reason,
+                })
+            });
             ItemOutcome {
                 source_path: source_path.to_owned(),
                 target_key: target_key.to_owned(),
-                result: map_item(source_path, target_key, is_tls, files),
+                result,
             }
         })
         .collect()
@@ -169,28 +189,24 @@ pub fn build_secret_data(
     Ok(SecretData(data))
 }
 
-fn map_item(
+/// The file an item reads.
+fn map_item<'a>(
     source_path: &str,
     target_key: &str,
-    is_tls: bool,
-    files: &HashMap<String, Vec<u8>>,
-) -> Result<Vec<u8>, MappingError> {
+    files: &'a HashMap<String, Vec<u8>>,
+) -> Result<&'a [u8], MappingError> {
     if source_path.is_empty() {
         return Err(MappingError::EmptySourcePath);
     }
     if target_key.is_empty() {
         return Err(MappingError::EmptyTargetKey);
     }
-    let contents = files.get(source_path).ok_or_else(|| MappingError::FileNotFound {
-        source_path: source_path.to_owned(),
-    })?;
-    if !is_tls {
-        return Ok(contents.clone());
-    }
-    tls::cert_part(contents, target_key).map_err(|reason| MappingError::CertData {
-        key: target_key.to_owned(),
-        reason,
-    })
+    files
+        .get(source_path)
+        .map(Vec::as_slice)
+        .ok_or_else(|| MappingError::FileNotFound {
+            source_path: source_path.to_owned(),
+        })
 }
 
 #[cfg(test)]

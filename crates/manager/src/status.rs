@@ -65,6 +65,10 @@ pub const VALUE_CHANGED: &str =
 /// Nothing changed in the vault; the Secret was already right (recovery from a failure).
 pub const NO_VALUE_CHANGE: &str =
     "The secret was updated successfully at the end of the poll interval and no value change was detected.";
+/// Message of `UpdateValueChangeOrForceUpdateSucceeded` when new object versions were read but the shaped
+/// Secret's bytes came out the same (docs/API.md#shaping): nothing was written, nothing reloads.
+pub const SHAPED_UNCHANGED: &str =
+    "New object versions were read; the shaped Secret's bytes did not change, so it was not written.";
 /// The Secret had been deleted or edited outside SSE-rs and was restored.
 pub const RESTORED: &str = "The secret had been deleted or edited outside SSE-rs and was restored; no value change was detected in the vault.";
 
@@ -122,11 +126,12 @@ pub fn next(current: &SecretSyncStatus, generation: Option<i64>, outcome: &Outco
             } else if phase == CREATE {
                 (CREATE, Reason::CreateSucceeded, CREATED)
             } else if value_changed {
-                (
-                    UPDATE,
-                    Reason::UpdateValueChangeOrForceUpdateSucceeded,
-                    VALUE_CHANGED,
-                )
+                let message = if *written == Written::Unchanged {
+                    SHAPED_UNCHANGED
+                } else {
+                    VALUE_CHANGED
+                };
+                (UPDATE, Reason::UpdateValueChangeOrForceUpdateSucceeded, message)
             } else if *written != Written::Unchanged {
                 (UPDATE, Reason::UpdateNoValueChangeSucceeded, RESTORED)
             } else {

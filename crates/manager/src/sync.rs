@@ -1,8 +1,10 @@
 //! One sync of one SecretSync, top to bottom, each stage once:
 //!
 //! ```text
-//! validate ─▶ class ─▶ tokens ─▶ mount ─▶ map ─▶ hash ─▶ write ─▶ Outcome (the status step is the caller's)
+//! validate ─▶ class ─▶ tokens ─▶ (quiet?) ─▶ parse shape ─▶ mount ─▶ map ─▶ shape ─▶ hash ─▶ write ─▶ Outcome
 //! ```
+//!
+//! The status step is the caller's. Shaping (docs/API.md#shaping) runs only for a SecretSync that has a shape.
 //!
 //! With partial sync (docs/API.md#partial-sync) the mount stage makes one Mount per object, so one failing
 //! object cannot block the others; the map and write stages then keep the healthy keys only.
@@ -98,6 +100,9 @@ pub async fn sync_with_news(
             warnings: Vec::new(),
         });
     }
+    // Templates and paths are parsed before any vault read: a syntax error costs no request. A quiet check
+    // returned above and parses nothing.
+    let plan = sse_shape::plan::Plan::parse(&sync.spec.secret_object)?;
     ctx.baselines.invalidate(&key);
     let mount = mount(sync, ctx, &class, tokens.as_deref()).await?;
     if news.is_some() {
@@ -125,12 +130,19 @@ pub async fn sync_with_news(
         desired
     };
     if mount.failures.is_empty() {
-        let data = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?.fits()?;
+        let items = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?;
+        let data = match &plan {
+            Some(plan) => mapping::SecretData(plan.shape(items.0, &mount.mounted.files)?),
+            None => items,
+        }
+        .fits()?;
         let hash = hash(sync, &class, &mount.mounted);
         let previous = sync.status.as_ref().and_then(|s| s.sync_hash.as_deref());
         let desired = desired_of(&data);
-        let (written, secret_version) =
-            secret::write(&*ctx.cluster, sync, &desired, previous != Some(hash.as_str())).await?;
+        // A new version means new bytes, unless the Secret is shaped: an input whose used part did not
+        // change renders the same bytes, so a shaped Secret is compared before it is written.
+        let expect_change = plan.is_none() && previous != Some(hash.as_str());
+        let (written, secret_version) = secret::write(&*ctx.cluster, sync, &desired, expect_change).await?;
         if let Some(digest) = detected.and_then(|f| f.digest) {
             ctx.baselines.synced(
                 &key,
@@ -150,7 +162,7 @@ pub async fn sync_with_news(
             warnings,
         });
     }
-    let (healthy, summary) = map_partial(sync, mount)?;
+    let (healthy, summary) = map_partial(sync, mount, plan.as_ref())?;
     let healthy = healthy.fits()?;
     let desired = desired_of(&healthy);
     let (written, _) = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
@@ -256,12 +268,12 @@ async fn quiet(
 /// ([`crate::scope`]).
 fn parameters(class: &SecretProviderClass, sync: &SecretSync) -> BTreeMap<String, String> {
     let all = class.spec.parameters.clone().unwrap_or_default();
-    let paths = sync
-        .spec
-        .secret_object
+    let so = &sync.spec.secret_object;
+    let paths = so
         .data
         .iter()
-        .map(|d| d.source_path.as_str());
+        .map(|d| d.source_path.as_str())
+        .chain(sse_shape::plan::Plan::sources(so));
     crate::scope::only_mapped(class.spec.provider.as_deref().unwrap_or_default(), all, paths)
 }
 

@@ -30,7 +30,8 @@ pub use secret_provider_class::{
     SecretProviderClass, SecretProviderClassSpec, SpcSecretObject, SpcSecretObjectData,
 };
 pub use secret_sync::{
-    ObjectValidity, SecretObject, SecretObjectData, SecretSync, SecretSyncSpec, SecretSyncStatus,
+    FileFormat, MergePolicy, ObjectValidity, SecretObject, SecretObjectData, SecretObjectDataFrom,
+    SecretSync, SecretSyncSpec, SecretSyncStatus, SecretTemplate, TemplateItem,
 };
 pub use validation::{ValidationError, validate_secret_object};
 

@@ -8,6 +8,7 @@ mod funcs;
 mod json;
 pub mod limits;
 pub mod path;
+pub mod plan;
 pub mod template;
 
 pub use limits::Budget;

@@ -19,9 +19,9 @@ use crate::json::{Kind, elements, kind, members, written};
 #[cfg(test)]
 mod tests;
 
-/// The schema pattern of a property (RE2, so the API server checks it without CEL cost). It accepts exactly what
-/// [`Path::parse`] accepts, length aside ([`MAX_LEN`] is the schema's `maxLength`).
-pub const PATH_PATTERN: &str = r"^([^.\\*?#@|!=<>%()\[\]{}]|\\.)+(\.([^.\\*?#@|!=<>%()\[\]{}]|\\.)+)*$";
+/// The schema pattern of a property (RE2, so the API server checks it without CEL cost), as the CRD carries it.
+/// It accepts exactly what [`Path::parse`] accepts, length aside ([`MAX_LEN`] is the schema's `maxLength`).
+pub const PATH_PATTERN: &str = sse_api::validation::shape::PROPERTY_PATTERN;
 
 /// The longest property, in bytes (the schema's `maxLength`).
 pub const MAX_LEN: usize = 253;

@@ -203,7 +203,7 @@ pub async fn crd_validation_patterns(w: &World, ns: &str) -> Result<()> {
             .err()
             .context("an empty data list was accepted")?;
     ensure!(
-        format!("{err:#}").contains("should have at least 1 items"),
+        format!("{err:#}").contains(sse_api::validation::shape::DATA_OR_DATA_FROM_MESSAGE),
         "{err:#}"
     );
     Ok(())

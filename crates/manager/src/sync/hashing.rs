@@ -34,7 +34,11 @@ pub(super) fn hash(sync: &SecretSync, class: &SecretProviderClass, mounted: &Mou
         Some((format!("config:{key}"), value.as_bytes().to_vec()))
     });
     sync_hash(&HashInputs {
-        data: &mapping.chain(versions).chain(tag_config).collect(),
+        data: &mapping
+            .chain(versions)
+            .chain(tag_config)
+            .chain(sse_shape::plan::hash_entries(&sync.spec.secret_object))
+            .collect(),
         spc_uid: &class.uid().unwrap_or_default(),
         spc_generation: class.metadata.generation.unwrap_or_default(),
         ss_uid: &sync.uid().unwrap_or_default(),

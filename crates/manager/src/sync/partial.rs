@@ -1,25 +1,52 @@
 //! Partial sync (docs/API.md#partial-sync): the healthy keys of a sync some of whose objects failed, and the
 //! per-item summary the status carries.
 
+use std::collections::BTreeMap;
+
 use sse_api::SecretSync;
+use sse_shape::plan::Plan;
 
 use super::Mount;
 use crate::error::SyncError;
 use crate::mapping::{self, SecretData};
 
 /// The healthy keys of a partial mount and the per-item summary; an error when nothing is healthy (the
-/// first provider failure).
-pub(super) fn map_partial(sync: &SecretSync, mut mount: Mount) -> Result<(SecretData, String), SyncError> {
+/// first provider failure). With a shape, the outputs whose inputs failed are summary items too (`template` or
+/// `dataFrom` set), and keep their last value.
+pub(super) fn map_partial(
+    sync: &SecretSync,
+    mut mount: Mount,
+    plan: Option<&Plan>,
+) -> Result<(SecretData, String), SyncError> {
     let items = mapping::map_items(&sync.spec.secret_object, &mount.mounted.files);
-    if items.iter().all(|i| i.result.is_err()) {
+    let healthy: BTreeMap<String, Vec<u8>> = items
+        .iter()
+        .filter_map(|i| i.result.as_ref().ok().map(|v| (i.target_key.clone(), v.clone())))
+        .collect();
+    let (healthy, shaped) = match plan {
+        Some(plan) => {
+            let failed = items
+                .iter()
+                .filter(|i| i.result.is_err())
+                .map(|i| i.target_key.clone())
+                .collect();
+            plan.shape_partial(healthy, &failed, &mount.mounted.files)
+        }
+        None => (healthy, Vec::new()),
+    };
+    if healthy.is_empty() && !mount.failures.is_empty() {
         return Err(mount.failures.swap_remove(0).into());
     }
-    let healthy = SecretData(
-        items
-            .iter()
-            .filter_map(|i| i.result.as_ref().ok().map(|v| (i.target_key.clone(), v.clone())))
-            .collect(),
-    );
+    let healthy = SecretData(healthy);
+    let shaped = shaped.into_iter().map(|failed| {
+        let error = crate::cluster::truncate(&failed.error, SUMMARY_ENTRY_MAX);
+        match failed.key {
+            Some(key) => {
+                serde_json::json!({"targetKey": key, "template": true, "status": "Failed", "error": error})
+            }
+            None => serde_json::json!({"dataFrom": true, "status": "Failed", "error": error}),
+        }
+    });
     let items = items.iter().map(|i| match &i.result {
         Ok(_) => {
             serde_json::json!({"targetKey": i.target_key, "sourcePath": i.source_path, "status": "Synced"})
@@ -29,6 +56,7 @@ pub(super) fn map_partial(sync: &SecretSync, mut mount: Mount) -> Result<(Secret
             "error": crate::cluster::truncate(&e.to_string(), SUMMARY_ENTRY_MAX),
         }),
     });
+    let items = items.chain(shaped);
     let errors = mount
         .failures
         .iter()
@@ -81,4 +109,3 @@ fn partial_summary(
     }
     summary.to_string()
 }
-

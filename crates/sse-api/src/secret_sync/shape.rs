@@ -37,7 +37,8 @@ pub struct SecretObjectDataFrom {
 pub struct SecretTemplate {
     /// `Replace` (default): only the keys of `template.data` are written, and the values of `data` and `dataFrom`
     /// are the template's inputs. `Merge`: they are written too, and a template key wins a clash.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "MergePolicy::is_replace")]
+    #[schemars(extend("default" = "Replace"))]
     pub merge_policy: MergePolicy,
 
     /// One Secret key each, rendered from a template (`text`) or written as a whole file (`format`).
@@ -57,6 +58,11 @@ pub enum MergePolicy {
 }
 
 impl MergePolicy {
+    /// The default: only the template's keys are written (unset fields are not serialised).
+    pub fn is_replace(&self) -> bool {
+        *self == MergePolicy::Replace
+    }
+
     /// The field's value.
     pub const fn as_str(self) -> &'static str {
         match self {
