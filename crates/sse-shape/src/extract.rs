@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 
 use serde_json::value::RawValue;
 
-use crate::path::{self, Kind, Path, PropertyError};
+use crate::json::{self, Kind};
+use crate::path::{self, Path, PropertyError};
 
 #[cfg(test)]
 mod tests;
@@ -26,13 +27,13 @@ pub fn extract(doc: &[u8], at: Option<&Path>) -> Result<Vec<(String, Vec<u8>)>, 
         Some(property) => property.find(root)?,
         None => root,
     };
-    match path::kind(value) {
+    match json::kind(value) {
         Kind::Object => spread(value, &label),
         Kind::String => {
             // ESO writes the property's value as text, then unmarshals that text.
-            let text = path::written(value);
+            let text = json::written(value);
             match serde_json::from_str::<&RawValue>(&text) {
-                Ok(inner) if path::kind(inner) == Kind::Object => spread(inner, &label),
+                Ok(inner) if json::kind(inner) == Kind::Object => spread(inner, &label),
                 _ => Err(PropertyError::NotObject {
                     path: label,
                     kind: Kind::String.article(),
@@ -48,7 +49,7 @@ pub fn extract(doc: &[u8], at: Option<&Path>) -> Result<Vec<(String, Vec<u8>)>, 
 
 /// One value per member of an object.
 fn spread(object: &RawValue, label: &Option<String>) -> Result<Vec<(String, Vec<u8>)>, PropertyError> {
-    let members = path::members(object).map_err(|_| PropertyError::KeyNotUnicode { path: label.clone() })?;
+    let members = json::members(object).map_err(|_| PropertyError::KeyNotUnicode { path: label.clone() })?;
     let mut values = BTreeMap::new();
     for (i, (key, value)) in members.into_iter().enumerate() {
         if !is_secret_key(&key) {
@@ -57,8 +58,8 @@ fn spread(object: &RawValue, label: &Option<String>) -> Result<Vec<(String, Vec<
                 position: i + 1,
             });
         }
-        let bytes = match path::kind(value) {
-            Kind::String => path::unquote(value.get()),
+        let bytes = match json::kind(value) {
+            Kind::String => json::unquote(value.get()),
             _ => value.get().to_owned(),
         };
         values.insert(key, bytes.into_bytes());

@@ -4,4 +4,5 @@
 
 pub mod extract;
 pub mod format;
+mod json;
 pub mod path;
