@@ -3,6 +3,7 @@
 
 mod csi;
 mod eso;
+mod eso_docs;
 mod stores;
 
 use std::collections::{BTreeMap, BTreeSet};
