@@ -283,6 +283,7 @@ impl Env {
                         .map(|(s, t)| SecretObjectData {
                             source_path: (*s).into(),
                             target_key: (*t).into(),
+                            property: None,
                         })
                         .collect(),
                     ..SecretObject::default()

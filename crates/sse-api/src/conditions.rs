@@ -76,11 +76,17 @@ pub enum Reason {
     ControllerSyncFailed,
     /// The cause could not be classified.
     UnknownError,
+    /// A `property` or `dataFrom` item could not be read from its object's value: the property is missing, the
+    /// value is not JSON, or not an object to spread (beyond upstream; docs/API.md#shaping).
+    PropertyError,
+    /// A template or whole-file item could not be parsed or rendered: its syntax, a missing name, a function that
+    /// is not offered or refused its input, or a render budget (beyond upstream; docs/API.md#shaping).
+    TemplateError,
 }
 
 impl Reason {
     /// Every reason, in declaration order.
-    pub const ALL: [Reason; 13] = [
+    pub const ALL: [Reason; 15] = [
         Reason::CreateSucceeded,
         Reason::UpdateNoValueChangeSucceeded,
         Reason::UpdateValueChangeOrForceUpdateSucceeded,
@@ -94,6 +100,8 @@ impl Reason {
         Reason::ValidatingAdmissionPolicyCheckFailed,
         Reason::ControllerSyncFailed,
         Reason::UnknownError,
+        Reason::PropertyError,
+        Reason::TemplateError,
     ];
 
     /// The reason string as written to `status.conditions[].reason` (and used as Event reason / metric label).
@@ -112,6 +120,8 @@ impl Reason {
             Reason::ValidatingAdmissionPolicyCheckFailed => "ValidatingAdmissionPolicyCheckFailed",
             Reason::ControllerSyncFailed => "ControllerSyncFailed",
             Reason::UnknownError => "UnknownError",
+            Reason::PropertyError => "PropertyError",
+            Reason::TemplateError => "TemplateError",
         }
     }
 
@@ -297,6 +307,8 @@ mod tests {
             "ValidatingAdmissionPolicyCheckFailed",
             "ControllerSyncFailed",
             "UnknownError",
+            "PropertyError",
+            "TemplateError",
         ];
         let got: Vec<_> = Reason::ALL.iter().map(|r| r.as_str()).collect();
         assert_eq!(got, want);

@@ -19,8 +19,15 @@ use crate::{
         ANNOTATIONS_SIZE_RULE, DNS1123_SUBDOMAIN_PATTERN, FORCE_SYNCHRONIZATION_PATTERN,
         LABELS_RESERVED_MESSAGE, LABELS_RESERVED_RULE, LABELS_SIZE_MESSAGE, LABELS_SIZE_RULE,
         MAX_NAME_LENGTH, SOURCE_PATH_PATTERN, TARGET_KEY_PATTERN,
+        shape::{
+            DATA_OR_DATA_FROM_MESSAGE, DATA_OR_DATA_FROM_RULE, DOCKER_TEMPLATE_MESSAGE, DOCKER_TEMPLATE_RULE,
+            MAX_DATA_FROM, PROPERTY_PATTERN, TLS_TEMPLATE_MESSAGE, TLS_TEMPLATE_RULE,
+        },
     },
 };
+
+mod shape;
+pub use shape::{FileFormat, MergePolicy, SecretObjectDataFrom, SecretTemplate, TemplateItem};
 
 impl SecretSync {
     /// The owner reference every synced Secret carries: this SecretSync, exactly as the original controller
@@ -129,16 +136,32 @@ fn default_secret_type() -> String {
 /// The Secret written for a SecretSync.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new(DATA_OR_DATA_FROM_RULE).message(DATA_OR_DATA_FROM_MESSAGE),
+    validation = Rule::new(TLS_TEMPLATE_RULE).message(TLS_TEMPLATE_MESSAGE),
+    validation = Rule::new(DOCKER_TEMPLATE_RULE).message(DOCKER_TEMPLATE_MESSAGE)
+)]
 pub struct SecretObject {
     /// Type of the Secret (e.g. `Opaque`, `kubernetes.io/tls`, `kubernetes.io/dockerconfigjson`).
     #[serde(rename = "type", default = "default_secret_type")]
     #[schemars(length(max = MAX_NAME_LENGTH))]
     pub type_: String,
 
-    /// Which provider object (`sourcePath`) becomes which Secret key (`targetKey`).
-    #[schemars(length(min = 1))]
+    /// Which provider object (`sourcePath`) becomes which Secret key (`targetKey`). At least one item, unless
+    /// `dataFrom` has one.
     #[x_kube(merge_strategy = ListMerge::Map(vec!["targetKey".into()]))]
     pub data: Vec<SecretObjectData>,
+
+    /// Provider objects holding a JSON object, each spread into one Secret key per top-level property (beyond
+    /// upstream; docs/API.md#shaping). A `data` item wins over an extracted key of the same name, a later item
+    /// over an earlier one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = MAX_DATA_FROM))]
+    pub data_from: Vec<SecretObjectDataFrom>,
+
+    /// Keys rendered from the values of `data` and `dataFrom` (beyond upstream; docs/API.md#shaping).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<SecretTemplate>,
 
     /// Labels of the Secret. Keys starting with `secrets-store.sync.x-k8s.io` are reserved for the controller.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -162,6 +185,8 @@ impl Default for SecretObject {
         Self {
             type_: default_secret_type(),
             data: Vec::new(),
+            data_from: Vec::new(),
+            template: None,
             labels: None,
             annotations: None,
         }
@@ -180,6 +205,12 @@ pub struct SecretObjectData {
     /// Key of the Secret's `data` that receives the object's content.
     #[schemars(length(min = 1, max = MAX_NAME_LENGTH), regex(pattern = TARGET_KEY_PATTERN))]
     pub target_key: String,
+
+    /// Take this property of the object's JSON value instead of the whole content (beyond upstream;
+    /// docs/API.md#shaping): `a.b`, `list.0`, `\.` for a dot inside a key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = MAX_NAME_LENGTH), regex(pattern = PROPERTY_PATTERN))]
+    pub property: Option<String>,
 }
 
 /// Observed state of a SecretSync.

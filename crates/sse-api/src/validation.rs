@@ -63,9 +63,18 @@ pub enum ValidationError {
         /// The offending annotation key.
         key: String,
     },
-    /// `spec.secretObject.data` is empty.
+    /// `spec.secretObject.data` is empty, and so is `dataFrom`.
     #[error("secretObject.data is empty: at least one {{sourcePath, targetKey}} item is required")]
     EmptyData,
+    /// A shaping field is inconsistent (docs/API.md#shaping): what the CRD's rules refuse, checked again for
+    /// objects stored under an older CRD.
+    #[error("{field}: {problem}")]
+    Shape {
+        /// The field, e.g. `secretObject.template.data[1]`.
+        field: String,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
     /// `spec.secretObject.data[index].sourcePath` is empty or only whitespace.
     #[error("source path in secretObject.data[{index}] is empty")]
     EmptySourcePath {
@@ -124,6 +133,7 @@ impl ValidationError {
             ValidationError::ReservedLabel { .. } => Reason::InvalidClusterSecretLabelError,
             ValidationError::ReservedAnnotation { .. } => Reason::InvalidClusterSecretAnnotationError,
             ValidationError::EmptyData
+            | ValidationError::Shape { .. }
             | ValidationError::EmptySourcePath { .. }
             | ValidationError::EmptyTargetKey { .. }
             | ValidationError::DuplicateTargetKey { .. }
@@ -163,7 +173,7 @@ pub fn validate_secret_object(secret_object: &SecretObject) -> Result<(), Valida
     {
         return Err(ValidationError::ReservedAnnotation { key: key.clone() });
     }
-    if secret_object.data.is_empty() {
+    if secret_object.data.is_empty() && secret_object.data_from.is_empty() {
         return Err(ValidationError::EmptyData);
     }
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
@@ -184,7 +194,7 @@ pub fn validate_secret_object(secret_object: &SecretObject) -> Result<(), Valida
         }
         seen.insert(key, index);
     }
-    Ok(())
+    shape::validate(secret_object)
 }
 
 /// The SecretSync's own check interval from its [`REFRESH_INTERVAL_ANNOTATION`](crate::consts::REFRESH_INTERVAL_ANNOTATION)
@@ -333,6 +343,8 @@ pub fn format_duration(d: std::time::Duration) -> String {
 pub fn validate_spec(spec: &SecretSyncSpec) -> Result<(), ValidationError> {
     validate_secret_object(&spec.secret_object)
 }
+
+pub mod shape;
 
 #[cfg(test)]
 mod tests;

@@ -159,11 +159,29 @@ fn secret_sync_secret_object() {
 
     let data = prop(so, "data");
     assert_eq!(data["type"], "array");
-    assert_eq!(data["minItems"], 1);
+    assert_eq!(
+        data.get("minItems"),
+        None,
+        "an empty data is refused by the secretObject rule instead, unless dataFrom has an item"
+    );
+    let rules: Vec<&str> = so["x-kubernetes-validations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["rule"].as_str())
+        .collect();
+    assert!(
+        rules.contains(&"size(self.data) > 0 || (has(self.dataFrom) && size(self.dataFrom) > 0)"),
+        "{rules:?}"
+    );
     assert_eq!(data["x-kubernetes-list-type"], "map");
     assert_eq!(data["x-kubernetes-list-map-keys"], json!(["targetKey"]));
     let item = &data["items"];
-    assert_eq!(required(item), ["sourcePath", "targetKey"]);
+    assert_eq!(
+        required(item),
+        ["sourcePath", "targetKey"],
+        "property is optional"
+    );
     assert_string(prop(item, "sourcePath"), Some(1), Some(253), Some(PATH_OR_KEY));
     assert_string(prop(item, "targetKey"), Some(1), Some(253), Some(PATH_OR_KEY));
 }
@@ -210,9 +228,9 @@ fn secret_sync_cel_rules() {
 
 #[test]
 fn secret_sync_rules_appear_nowhere_else() {
-    // Exactly the four CEL rules, and no root-level rule.
+    // Exactly upstream's four CEL rules plus the seven of shaping (tests/crd_shape.rs), and no root-level rule.
     let text = serde_json::to_string(&secret_sync_crd()).expect("json");
-    assert_eq!(text.matches("\"rule\":").count(), 4);
+    assert_eq!(text.matches("\"rule\":").count(), 4 + 7);
     assert!(
         root_schema(&secret_sync_crd(), 0)
             .get("x-kubernetes-validations")

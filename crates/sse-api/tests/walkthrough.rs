@@ -56,13 +56,17 @@ fn walkthrough_secret_sync_deserialises() {
                 data: vec![
                     SecretObjectData {
                         source_path: "my-secret/0".into(),
-                        target_key: "my-secret-data-key0".into()
+                        target_key: "my-secret-data-key0".into(),
+                        property: None,
                     },
                     SecretObjectData {
                         source_path: "my-secret/1".into(),
-                        target_key: "my-secret-data-key1".into()
+                        target_key: "my-secret-data-key1".into(),
+                        property: None,
                     },
                 ],
+                data_from: Vec::new(),
+                template: None,
                 labels: None,
                 annotations: None,
             },
@@ -148,6 +152,7 @@ fn minimal_spec_serialises_only_set_fields() {
             data: vec![SecretObjectData {
                 source_path: "a".into(),
                 target_key: "b".into(),
+                property: None,
             }],
             ..SecretObject::default()
         },

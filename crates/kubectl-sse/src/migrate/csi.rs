@@ -158,6 +158,7 @@ fn secret_sync_of(
             (Some(object_name), Some(key)) => data.push(SecretObjectData {
                 source_path: object_name.to_string(),
                 target_key: key.to_string(),
+                property: None,
             }),
             _ => notes.add(
                 format!("{field}.data[{i}]"),
@@ -173,6 +174,8 @@ fn secret_sync_of(
                 .unwrap_or(DEFAULT_SECRET_TYPE)
                 .to_string(),
             data,
+            data_from: Vec::new(),
+            template: None,
             labels: secret_object.labels.clone(),
             annotations: secret_object.annotations.clone(),
         },

@@ -193,6 +193,8 @@ fn migrate_external_secret(eso: &Eso<'_>, es: &ExternalSecret, options: &Options
         secret_object: SecretObject {
             type_: target.type_,
             data,
+            data_from: Vec::new(),
+            template: None,
             labels: target.labels,
             annotations: target.annotations,
         },

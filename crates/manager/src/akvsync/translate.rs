@@ -178,8 +178,11 @@ pub fn translate(akv: &AKVSync) -> Result<Generated, TranslateError> {
                         .map(|(source_path, target_key)| SecretObjectData {
                             source_path,
                             target_key,
+                            property: None,
                         })
                         .collect(),
+                    data_from: Vec::new(),
+                    template: None,
                     labels: None,
                     annotations: None,
                 },

@@ -145,8 +145,11 @@ fn object(type_: &str, items: &[(&str, &str)]) -> SecretObject {
             .map(|(source_path, target_key)| SecretObjectData {
                 source_path: (*source_path).to_owned(),
                 target_key: (*target_key).to_owned(),
+                property: None,
             })
             .collect(),
+        data_from: Vec::new(),
+        template: None,
         labels: None,
         annotations: None,
     }

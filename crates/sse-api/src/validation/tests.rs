@@ -60,6 +60,7 @@ fn item(source: &str, target: &str) -> SecretObjectData {
     SecretObjectData {
         source_path: source.into(),
         target_key: target.into(),
+        property: None,
     }
 }
 
@@ -228,5 +229,134 @@ fn cel_rules_name_the_reserved_prefix() {
     }
     for msg in [LABELS_RESERVED_MESSAGE, ANNOTATIONS_RESERVED_MESSAGE] {
         assert!(msg.contains(RESERVED_KEY_PREFIX));
+    }
+}
+
+mod shape {
+    use super::{item, object};
+    use crate::secret_sync::{FileFormat, MergePolicy, SecretObjectDataFrom, SecretTemplate, TemplateItem};
+    use crate::validation::{ValidationError, validate_secret_object};
+
+    fn text(key: &str, text: &str) -> TemplateItem {
+        TemplateItem {
+            target_key: key.into(),
+            text: Some(text.into()),
+            ..TemplateItem::default()
+        }
+    }
+
+    fn templated(type_: &str, merge_policy: MergePolicy, items: Vec<TemplateItem>) -> crate::SecretObject {
+        let mut so = object(vec![item("a", "user")]);
+        so.type_ = type_.into();
+        so.template = Some(SecretTemplate {
+            merge_policy,
+            data: items,
+        });
+        so
+    }
+
+    fn problem(so: &crate::SecretObject) -> String {
+        match validate_secret_object(so) {
+            Err(e @ ValidationError::Shape { .. }) => e.to_string(),
+            other => panic!("expected a shape error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn data_may_be_empty_when_data_from_has_an_item() {
+        let mut so = object(vec![]);
+        assert_eq!(validate_secret_object(&so), Err(ValidationError::EmptyData));
+        so.data_from.push(SecretObjectDataFrom {
+            source_path: "settings".into(),
+            property: None,
+        });
+        assert_eq!(validate_secret_object(&so), Ok(()));
+        so.data_from[0].source_path = " ".into();
+        assert_eq!(problem(&so), "secretObject.dataFrom[0]: sourcePath is empty");
+    }
+
+    #[test]
+    fn a_template_item_has_either_text_or_format() {
+        let mut both = text("k", "{{ .user }}");
+        both.format = Some(FileFormat::Env);
+        let so = templated("Opaque", MergePolicy::Replace, vec![text("ok", "x"), both]);
+        assert_eq!(
+            problem(&so),
+            "secretObject.template.data[1]: a template item has either text or format"
+        );
+        let neither = TemplateItem {
+            target_key: "k".into(),
+            ..TemplateItem::default()
+        };
+        let so = templated("Opaque", MergePolicy::Replace, vec![neither]);
+        assert!(problem(&so).ends_with("a template item has either text or format"));
+    }
+
+    #[test]
+    fn keys_belong_to_a_format_item_and_template_keys_are_unique() {
+        let mut keyed = text("k", "x");
+        keyed.keys = vec!["user".into()];
+        let so = templated("Opaque", MergePolicy::Replace, vec![keyed]);
+        assert_eq!(
+            problem(&so),
+            "secretObject.template.data[0]: keys lists the values of a format item"
+        );
+        let so = templated(
+            "Opaque",
+            MergePolicy::Replace,
+            vec![text("k", "x"), text("k", "y")],
+        );
+        assert_eq!(
+            problem(&so),
+            "secretObject.template.data[1]: targetKey is used by an earlier template item"
+        );
+        let so = templated("Opaque", MergePolicy::Replace, vec![]);
+        assert_eq!(
+            problem(&so),
+            "secretObject.template: data must have at least 1 item"
+        );
+    }
+
+    #[test]
+    fn typed_secrets_keep_the_keys_their_type_requires() {
+        let so = templated(
+            "kubernetes.io/tls",
+            MergePolicy::Replace,
+            vec![text("tls.crt", "x")],
+        );
+        assert_eq!(
+            problem(&so),
+            "secretObject.template: a kubernetes.io/tls template must write tls.crt and tls.key"
+        );
+        let so = templated(
+            "kubernetes.io/tls",
+            MergePolicy::Replace,
+            vec![text("tls.crt", "x"), text("tls.key", "y")],
+        );
+        assert_eq!(validate_secret_object(&so), Ok(()));
+        let so = templated("kubernetes.io/tls", MergePolicy::Merge, vec![text("ca.crt", "x")]);
+        assert_eq!(validate_secret_object(&so), Ok(()), "Merge keeps the plain keys");
+        let so = templated(
+            "kubernetes.io/dockerconfigjson",
+            MergePolicy::Replace,
+            vec![text("auth", "x")],
+        );
+        assert_eq!(
+            problem(&so),
+            "secretObject.template: a kubernetes.io/dockerconfigjson template must write .dockerconfigjson"
+        );
+        let so = templated(
+            "kubernetes.io/dockerconfigjson",
+            MergePolicy::Replace,
+            vec![text(".dockerconfigjson", "x")],
+        );
+        assert_eq!(validate_secret_object(&so), Ok(()));
+    }
+
+    #[test]
+    fn shape_errors_are_user_input_failures() {
+        let so = templated("Opaque", MergePolicy::Replace, vec![]);
+        let err = validate_secret_object(&so).expect_err("empty template");
+        assert_eq!(err.reason(), crate::conditions::Reason::UserInputValidationFailed);
     }
 }

@@ -193,6 +193,7 @@ pub(super) fn plan_objects(wanted: &[(String, KvObject)]) -> (Vec<String>, Vec<S
         data.push(SecretObjectData {
             source_path: file,
             target_key: key.clone(),
+            property: None,
         });
     }
     let entries = files
