@@ -12,7 +12,8 @@ use super::shape::property_of;
 use super::store::StoreKind;
 use crate::migrate::migration::Notes;
 
-pub(super) const GENERATOR_REASON: &str = "ESO generates this value in the cluster; SSE-rs only reads a vault";
+pub(super) const GENERATOR_REASON: &str =
+    "ESO generates this value in the cluster; SSE-rs only reads a vault";
 
 /// One Key Vault object as an entry of the Azure provider's `objects` names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -203,7 +204,11 @@ pub(super) struct Plan {
 /// distinct object, its file named after the object, or an alias (`NAME-2`, …) when another entry already
 /// writes that file (the same object at another version, in another encoding or format, or of another type).
 pub(super) fn plan_objects(wanted: &[Wanted], from: &[WantedFrom]) -> Plan {
-    let objects: Vec<&KvObject> = wanted.iter().map(|w| &w.object).chain(from.iter().map(|f| &f.object)).collect();
+    let objects: Vec<&KvObject> = wanted
+        .iter()
+        .map(|w| &w.object)
+        .chain(from.iter().map(|f| &f.object))
+        .collect();
     let names: BTreeSet<&str> = objects.iter().map(|object| object.name.as_str()).collect();
     let mut files: Vec<(&KvObject, String)> = Vec::new();
     let mut sources = Vec::with_capacity(objects.len());

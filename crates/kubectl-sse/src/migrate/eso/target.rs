@@ -57,8 +57,16 @@ pub(super) fn target_of(es: &ExternalSecret, es_name: &str, notes: &mut Notes) -
             .as_deref()
             .unwrap_or(DEFAULT_SECRET_TYPE)
             .to_string(),
-        labels: fixed(&template.metadata.labels, "spec.target.template.metadata.labels", notes),
-        annotations: fixed(&template.metadata.annotations, "spec.target.template.metadata.annotations", notes),
+        labels: fixed(
+            &template.metadata.labels,
+            "spec.target.template.metadata.labels",
+            notes,
+        ),
+        annotations: fixed(
+            &template.metadata.annotations,
+            "spec.target.template.metadata.annotations",
+            notes,
+        ),
     }
 }
 

@@ -5,8 +5,8 @@
 //! ConfigMaps given with `-f`.
 
 use serde_json::Value;
-use sse_api::validation::shape::MAX_TEMPLATE_TEXT;
 use sse_api::secret_sync::{MergePolicy, SecretTemplate, TemplateItem};
+use sse_api::validation::shape::MAX_TEMPLATE_TEXT;
 use sse_shape::extract::is_secret_key;
 
 use super::EsSource;
@@ -29,7 +29,11 @@ struct Found {
 
 /// The SecretSync's template for `es`'s `spec.target.template`, with a note for each part left out. `None` when
 /// there is no template, or nothing of it carries over.
-pub(super) fn template_of(src: &EsSource<'_>, wanted: &[Wanted], notes: &mut Notes) -> Option<SecretTemplate> {
+pub(super) fn template_of(
+    src: &EsSource<'_>,
+    wanted: &[Wanted],
+    notes: &mut Notes,
+) -> Option<SecretTemplate> {
     let template = &src.es.spec.target.template;
     if template.data.is_empty() && template.template_from.is_empty() {
         return None;
@@ -77,7 +81,10 @@ pub(super) fn template_of(src: &EsSource<'_>, wanted: &[Wanted], notes: &mut Not
         if text.len() > MAX_TEMPLATE_TEXT as usize {
             notes.add(
                 field,
-                format!("the template is {} bytes, more than SSE-rs's {MAX_TEMPLATE_TEXT}: the key is left out", text.len()),
+                format!(
+                    "the template is {} bytes, more than SSE-rs's {MAX_TEMPLATE_TEXT}: the key is left out",
+                    text.len()
+                ),
             );
             continue;
         }
@@ -139,7 +146,12 @@ fn templates_from(src: &EsSource<'_>, notes: &mut Notes) -> Vec<Found> {
             );
         }
         if let Some(source) = &from.config_map {
-            found.extend(config_map_templates(src, source, &format!("{field}.configMap"), notes));
+            found.extend(config_map_templates(
+                src,
+                source,
+                &format!("{field}.configMap"),
+                notes,
+            ));
         }
     }
     found
@@ -164,8 +176,12 @@ fn config_map_templates(
     let Some(config_map) = config_map else {
         let qualified = crate::migrate::migration::qualified(namespace, name);
         let reason = match src.eso.inputs.origin {
-            Origin::Files => format!("ConfigMap {qualified} is not among the files given: pass it with -f to inline its templates"),
-            Origin::Cluster => format!("migrate does not read ConfigMaps from the cluster: pass ConfigMap {qualified} with -f (kubectl get configmap -o yaml) to inline its templates"),
+            Origin::Files => format!(
+                "ConfigMap {qualified} is not among the files given: pass it with -f to inline its templates"
+            ),
+            Origin::Cluster => format!(
+                "migrate does not read ConfigMaps from the cluster: pass ConfigMap {qualified} with -f (kubectl get configmap -o yaml) to inline its templates"
+            ),
         };
         notes.add(format!("{field}.name"), reason);
         return Vec::new();
@@ -187,7 +203,11 @@ fn config_map_templates(
                 continue;
             }
         }
-        let Some(text) = config_map.pointer("/data").and_then(|data| data.get(key)).and_then(Value::as_str) else {
+        let Some(text) = config_map
+            .pointer("/data")
+            .and_then(|data| data.get(key))
+            .and_then(Value::as_str)
+        else {
             notes.add(
                 format!("{item_field}.key"),
                 format!("ConfigMap {name} has no data key {key}: nothing to inline"),
@@ -226,7 +246,9 @@ fn drop_jwk_public(field: &str, text: String, wanted: &[Wanted], notes: &mut Not
     if out != text {
         notes.check(
             field,
-            format!("{JWK_PUBLIC} dropped: the Azure provider writes a key/ object as its public key PEM already"),
+            format!(
+                "{JWK_PUBLIC} dropped: the Azure provider writes a key/ object as its public key PEM already"
+            ),
         );
     }
     out
@@ -258,6 +280,9 @@ mod tests {
         let text = drop_jwk_public("f", "{{ .other | jwkPublicKeyPem }}".into(), &wanted, &mut notes);
         assert_eq!(text, "{{ .other | jwkPublicKeyPem }}", "not over a key/ object");
         let text = drop_jwk_public("f", "{{ jwkPublicKeyPem .myjwk }}".into(), &wanted, &mut notes);
-        assert_eq!(text, "{{ jwkPublicKeyPem .myjwk }}", "only a pipeline stage is dropped");
+        assert_eq!(
+            text, "{{ jwkPublicKeyPem .myjwk }}",
+            "only a pipeline stage is dropped"
+        );
     }
 }
