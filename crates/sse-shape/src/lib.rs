@@ -4,5 +4,19 @@
 
 pub mod extract;
 pub mod format;
+mod funcs;
 mod json;
+pub mod limits;
 pub mod path;
+pub mod template;
+
+pub use limits::Budget;
+pub use template::{Inputs, Template, TemplateError};
+
+/// The root `.` of a template: each value's name and its bytes.
+pub type Values = std::collections::BTreeMap<String, Vec<u8>>;
+
+/// The names of every function a template may call.
+pub fn function_names() -> Vec<&'static str> {
+    funcs::names()
+}

@@ -4,6 +4,8 @@
 mod csi;
 mod eso;
 mod eso_docs;
+mod eso_docs_templates;
+mod eso_shapes;
 mod stores;
 
 use std::collections::{BTreeMap, BTreeSet};

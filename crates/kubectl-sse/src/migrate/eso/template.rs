@@ -7,6 +7,7 @@
 use serde_json::Value;
 use sse_api::secret_sync::{MergePolicy, SecretTemplate, TemplateItem};
 use sse_api::validation::shape::MAX_TEMPLATE_TEXT;
+use sse_shape::Template;
 use sse_shape::extract::is_secret_key;
 
 use super::EsSource;
@@ -110,13 +111,9 @@ pub(super) fn template_of(
     Some(SecretTemplate { merge_policy, data })
 }
 
-/// Whether SSE-rs's template engine takes `text`; the parser's message when not.
+/// Whether SSE-rs's template engine takes `text` (the manager's own parser); its message when not.
 fn check(key: &str, text: &str) -> Result<(), String> {
-    // INTEGRATOR: branch `shape` had no parser when this was written. Call
-    // `sse_shape::template::Template::parse(key, text).map(|_| ()).map_err(|e| e.to_string())` here: until then a
-    // template is carried verbatim without being checked.
-    let _ = (key, text);
-    Ok(())
+    Template::parse(key, text).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// The `templateFrom` items that carry over: `target: Data` ConfigMap items with `templateAs: Values`, inlined

@@ -4,7 +4,7 @@
 use super::*;
 
 /// The azurekv store every fixture reads (namespace apps, workload identity).
-const STORE: &str = r"
+pub(super) const STORE: &str = r"
 apiVersion: v1
 kind: ServiceAccount
 metadata:
@@ -32,7 +32,7 @@ macro_rules! fixtures {
 }
 
 /// Every fixture, by file name.
-const FIXTURES: &[(&str, &str)] = fixtures![
+pub(super) const FIXTURES: &[(&str, &str)] = fixtures![
     "azkv-external-secret",
     "azkv-datafrom-external-secret",
     "azkv-pkcs12-cert-external-secret",
@@ -50,7 +50,7 @@ const FIXTURES: &[(&str, &str)] = fixtures![
 ];
 
 /// The migration of one fixture (with the store), its objects in namespace apps.
-fn migrate_fixture(name: &str) -> Migration {
+pub(super) fn migrate_fixture(name: &str) -> Migration {
     let text = FIXTURES
         .iter()
         .find(|(n, _)| *n == name)
@@ -162,16 +162,34 @@ fn strings(items: &[&str]) -> Vec<String> {
 }
 
 /// What a fixture must carry over, as [`Carried`] lists it.
-struct Expected<'a> {
-    verdict: &'static str,
-    notes: &'a [&'a str],
-    objects: &'a [&'a str],
-    data: &'a [&'a str],
-    data_from: &'a [&'a str],
-    template: &'a [&'a str],
+pub(super) struct Expected<'a> {
+    pub(super) verdict: &'static str,
+    pub(super) notes: &'a [&'a str],
+    pub(super) objects: &'a [&'a str],
+    pub(super) data: &'a [&'a str],
+    pub(super) data_from: &'a [&'a str],
+    pub(super) template: &'a [&'a str],
 }
 
-fn assert_fixture(name: &str, expected: Expected<'_>) -> Migration {
+/// Whether the template engine offers ESO's PEM and PKCS#12 functions yet (`pkcs12cert`, `filterPEM`, …): until
+/// it does, migrate leaves their templates out with the parser's message, and a TLS Secret of them is not printed.
+pub(super) fn pem_offered() -> bool {
+    let names = sse_shape::function_names();
+    ["pkcs12cert", "pkcs12key", "filterPEM", "filterCertChain"]
+        .iter()
+        .all(|f| names.contains(f))
+}
+
+/// The notes of a TLS template whose functions the engine does not offer yet: each key left out, then the
+/// SecretSync refused (its data keys are not TLS keys).
+pub(super) const PEM_NOT_YET: &[&str] = &[
+    "spec.target.template.data.tls.crt",
+    "spec.target.template.data.tls.key",
+    "spec.target.template",
+    "spec.data",
+];
+
+pub(super) fn assert_fixture(name: &str, expected: Expected<'_>) -> Migration {
     let migration = migrate_fixture(name);
     let want = Carried {
         verdict: expected.verdict,
@@ -186,7 +204,7 @@ fn assert_fixture(name: &str, expected: Expected<'_>) -> Migration {
 }
 
 /// The text of a template key of the migration's SecretSync.
-fn template_text<'a>(migration: &'a Migration, key: &str) -> &'a str {
+pub(super) fn template_text<'a>(migration: &'a Migration, key: &str) -> &'a str {
     the_sync(migration)
         .spec
         .secret_object
@@ -199,7 +217,7 @@ fn template_text<'a>(migration: &'a Migration, key: &str) -> &'a str {
 }
 
 /// The text of an ESO template in a fixture (`spec.target.template.data.<key>`, or a ConfigMap's data).
-fn eso_text(name: &str, pointer: &str) -> String {
+pub(super) fn eso_text(name: &str, pointer: &str) -> String {
     let text = FIXTURES
         .iter()
         .find(|(n, _)| *n == name)
@@ -280,6 +298,23 @@ fn azkv_datafrom_external_secret() {
 #[test]
 fn azkv_pkcs12_cert_external_secret() {
     let name = "azkv-pkcs12-cert-external-secret";
+    if !pem_offered() {
+        let expected = Expected {
+            verdict: "not at all",
+            notes: PEM_NOT_YET,
+            objects: &[],
+            data: &[],
+            data_from: &[],
+            template: &[],
+        };
+        let migration = assert_fixture(name, expected);
+        let reason = reason(&migration, "spec.target.template.data.tls.crt");
+        assert!(
+            reason.contains("function \"pkcs12cert\" is not available"),
+            "{reason}"
+        );
+        return;
+    }
     let migration = assert_fixture(
         name,
         Expected {
@@ -323,215 +358,6 @@ fn common_k8s_secret_types_dockerconfigjson() {
     );
     let eso = eso_text(name, "/spec/target/template/data/.dockerconfigjson");
     assert_eq!(template_text(&migration, ".dockerconfigjson"), eso);
-}
-
-/// The templating guide's multiline and multikey examples: verbatim, a constant key included.
-#[test]
-fn multiline_and_multikey_templates() {
-    let name = "multiline-template-v2-external-secret";
-    let migration = assert_fixture(
-        name,
-        Expected {
-            verdict: "fully",
-            notes: &[],
-            objects: &[
-                "secret/grafana-user",
-                "secret/grafana-password",
-                "secret/database-url",
-            ],
-            data: &[
-                "user ← grafana-user",
-                "password ← grafana-password",
-                "dburl ← database-url",
-            ],
-            data_from: &[],
-            template: &["Replace", "config", "connection"],
-        },
-    );
-    for key in ["config", "connection"] {
-        assert_eq!(
-            template_text(&migration, key),
-            eso_text(name, &format!("/spec/target/template/data/{key}"))
-        );
-    }
-    let migration = assert_fixture(
-        "multikey-template-v2-external-secret",
-        Expected {
-            verdict: "fully",
-            notes: &[],
-            objects: &["secret/credentials"],
-            data: &["mysecret ← credentials"],
-            data_from: &[],
-            template: &["Replace", "name", "password"],
-        },
-    );
-    assert_eq!(template_text(&migration, "name"), "admin");
-    assert_eq!(template_text(&migration, "password"), "{{ .mysecret }}");
-}
-
-/// The templating guide's merge example: Merge kept, so `username` is written beside the template's keys.
-#[test]
-fn merge_template() {
-    let migration = assert_fixture(
-        "merge-template-v2-external-secret",
-        Expected {
-            verdict: "fully",
-            notes: &[],
-            objects: &["secret/credentials-password", "secret/credentials-username"],
-            data: &[
-                "password ← credentials-password",
-                "username ← credentials-username",
-            ],
-            data_from: &[],
-            template: &["Merge", "name", "password"],
-        },
-    );
-    assert_eq!(template_text(&migration, "password"), "{{ .password | b64dec }}");
-}
-
-/// templateFrom: the ConfigMap's `Values` item inlined verbatim; `KeysAndValues` and the Annotations target not.
-#[test]
-fn template_from_a_config_map() {
-    let name = "template-v2-from-secret";
-    let migration = assert_fixture(
-        name,
-        Expected {
-            verdict: "partly",
-            notes: &[
-                "spec.target.template.templateFrom[0].configMap.items[1].templateAs",
-                "spec.target.template.templateFrom[1].target",
-            ],
-            objects: &[
-                "secret/grafana-user",
-                "secret/grafana-password",
-                "secret/grafana-uri",
-            ],
-            data: &[
-                "user ← grafana-user",
-                "password ← grafana-password",
-                "uri ← grafana-uri",
-            ],
-            data_from: &[],
-            template: &["Replace", "config.yaml"],
-        },
-    );
-    assert_eq!(
-        template_text(&migration, "config.yaml"),
-        eso_text(name, "/data/config.yaml")
-    );
-}
-
-/// Without its ConfigMap among the inputs, templateFrom is a note naming it.
-#[test]
-fn template_from_a_config_map_not_given() {
-    let text = FIXTURES
-        .iter()
-        .find(|(n, _)| *n == "template-v2-from-secret")
-        .map(|(_, t)| *t)
-        .unwrap_or_default();
-    let without = text.split_once("\n---\n").map(|(_, es)| es).unwrap_or_default();
-    let mut inputs = Inputs::new(Origin::Files);
-    for document in parse_documents(&format!("{STORE}---\n{without}")).unwrap_or_else(|e| panic!("{e}")) {
-        inputs.add(document, Some("apps"));
-    }
-    let migrations = migrate(&inputs, &options());
-    let migration = only(&migrations);
-    assert_eq!(
-        reason(migration, "spec.target.template.templateFrom[0].configMap.name"),
-        "ConfigMap apps/grafana-config-tpl is not among the files given: pass it with -f to inline its templates"
-    );
-    assert_eq!(the_sync(migration).spec.secret_object.template, None);
-}
-
-/// The literal example: the extract carried, the literal (keys named at run time) not.
-#[test]
-fn template_literal() {
-    assert_fixture(
-        "template-v2-literal-example",
-        Expected {
-            verdict: "partly",
-            notes: &[
-                "spec.target.template.templateFrom[0].literal",
-                "spec.target.template",
-            ],
-            objects: &["secret/ingress-controller-valid-users"],
-            data: &[],
-            data_from: &["ingress-controller-valid-users"],
-            template: &[],
-        },
-    );
-}
-
-/// filterPEM and filterCertChain over a PEM certificate-backed secret: verbatim.
-#[test]
-fn filter_pem_and_cert_chain() {
-    for (name, keys) in [
-        (
-            "filterpem-template-v2-external-secret",
-            &["Replace", "tls.crt", "tls.key"][..],
-        ),
-        (
-            "filtercertchain-template-v2-external-secret",
-            &["Replace", "ca.crt", "tls.crt", "tls.key"][..],
-        ),
-    ] {
-        let migration = assert_fixture(
-            name,
-            Expected {
-                verdict: "fully",
-                notes: &[],
-                objects: &["secret/my-cert"],
-                data: &["mysecret ← my-cert"],
-                data_from: &[],
-                template: keys,
-            },
-        );
-        for key in &keys[1..] {
-            let pointer = format!("/spec/target/template/data/{key}");
-            assert_eq!(
-                template_text(&migration, key),
-                eso_text(name, &pointer),
-                "{name} {key}"
-            );
-        }
-    }
-}
-
-/// jwkPublicKeyPem over `key/`: the stage dropped (the provider writes the PEM), with a note to check.
-#[test]
-fn jwk_public_key() {
-    let migration = assert_fixture(
-        "jwk-template-v2-external-secret",
-        Expected {
-            verdict: "partly",
-            notes: &[
-                "spec.data[0].remoteRef.key",
-                "(check) spec.target.template.data.jwk_pub",
-            ],
-            objects: &["key/my-jwk"],
-            data: &["myjwk ← my-jwk"],
-            data_from: &[],
-            template: &["Replace", "jwk_priv", "jwk_pub"],
-        },
-    );
-    assert_eq!(template_text(&migration, "jwk_pub"), "{{ .myjwk }}");
-}
-
-/// Helm's escape: the raw-string literal is Go template syntax, carried verbatim.
-#[test]
-fn helm_escape_sequence() {
-    let migration = assert_fixture(
-        "helm-template-v2-escape-sequence",
-        Expected {
-            verdict: "fully",
-            notes: &[],
-            objects: &["secret/credentials"],
-            data: &["mysecret ← credentials"],
-            data_from: &[],
-            template: &["Replace", "name", "password"],
-        },
-    );
-    assert_eq!(template_text(&migration, "password"), "{{ `{{ .mysecret }}` }}");
 }
 
 /// The API reference's full ExternalSecret: every note at once, and a dockerconfigjson template that writes no
