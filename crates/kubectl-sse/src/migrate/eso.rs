@@ -22,7 +22,7 @@ use self::objects::{plan_objects, wanted_objects};
 use self::shape::{data_from_of, mark_pfx};
 use self::store::{Store, StoreKind, identity_of, vault_of, workload_identity_account};
 use self::target::{refresh_annotations, target_of};
-use self::template::template_of;
+use self::template::{template_of, untemplated};
 use super::admission::{SourceFields, admissible};
 use super::input::Inputs;
 use super::lenient::{Metadata, read};
@@ -185,8 +185,13 @@ fn migrate_external_secret(eso: &Eso<'_>, es: &ExternalSecret, options: &Options
     let wanted_from = data_from_of(&src, &mut notes);
     let target = target_of(es, es_name, &mut notes);
     let template = template_of(&src, &wanted, &mut notes);
-    if let Some(template) = &template {
-        mark_pfx(template, &mut wanted);
+    let eso_template = &es.spec.target.template;
+    match &template {
+        Some(template) => mark_pfx(template, &mut wanted),
+        None if !eso_template.data.is_empty() || !eso_template.template_from.is_empty() => {
+            wanted = untemplated(&target.type_, wanted, &mut notes);
+        }
+        None => {}
     }
     let annotations = refresh_annotations(es, &mut notes);
 

@@ -14,6 +14,7 @@ use super::EsSource;
 use super::api::TemplateSource;
 use super::objects::Wanted;
 use super::shape::mentions;
+use crate::migrate::admission::TLS_SECRET_TYPE;
 use crate::migrate::input::Origin;
 use crate::migrate::migration::Notes;
 
@@ -101,14 +102,45 @@ pub(super) fn template_of(
         });
     }
     if data.is_empty() {
-        notes.add(
-            "spec.target.template",
-            "no template key carries over: the Secret holds each spec.data value under its secretKey, as fetched",
-        );
         return None;
     }
     data.sort_by(|a, b| a.target_key.cmp(&b.target_key));
     Some(SecretTemplate { merge_policy, data })
+}
+
+/// The items to map when the ExternalSecret has a template and none of it carried over, with a note: for a
+/// `kubernetes.io/tls` Secret over one certificate-backed secret, the manager's own split (that object mapped to
+/// `tls.crt` and `tls.key`); otherwise each `spec.data` value under its `secretKey`.
+pub(super) fn untemplated(secret_type: &str, wanted: Vec<Wanted>, notes: &mut Notes) -> Vec<Wanted> {
+    let single = wanted.first().map(|w| w.object.clone()).filter(|first| {
+        first.object_type == "secret" && wanted.iter().all(|w| &w.object == first && w.property.is_none())
+    });
+    match single {
+        Some(object) if secret_type == TLS_SECRET_TYPE => {
+            notes.add(
+                "spec.target.template",
+                format!(
+                    "no template key carries over; for kubernetes.io/tls the manager splits a certificate (PEM, or PFX without a password) into tls.crt and tls.key itself: both are mapped from {}, check the template did no more than that",
+                    object.name
+                ),
+            );
+            ["tls.crt", "tls.key"]
+                .into_iter()
+                .map(|key| Wanted {
+                    key: key.to_string(),
+                    object: object.clone(),
+                    property: None,
+                })
+                .collect()
+        }
+        _ => {
+            notes.add(
+                "spec.target.template",
+                "no template key carries over: the Secret holds each spec.data value under its secretKey, as fetched",
+            );
+            wanted
+        }
+    }
 }
 
 /// Whether SSE-rs's template engine takes `text` (the manager's own parser); its message when not.

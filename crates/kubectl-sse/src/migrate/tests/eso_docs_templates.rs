@@ -164,10 +164,10 @@ fn filter_pem_and_cert_chain() {
                 PEM_NOT_YET.to_vec()
             };
             let expected = Expected {
-                verdict: "not at all",
+                verdict: "partly",
                 notes: &notes,
-                objects: &[],
-                data: &[],
+                objects: &["secret/my-cert"],
+                data: &["tls.crt ← my-cert", "tls.key ← my-cert"],
                 data_from: &[],
                 template: &[],
             };
