@@ -234,7 +234,7 @@ fn fixtures_are_all_tested_and_headed_by_their_source() {
     assert_eq!(FIXTURES.len(), 14);
     for (name, text) in FIXTURES {
         assert!(
-            text.starts_with("# Source: external-secrets/external-secrets @ cc5bfbc2 docs/"),
+            text.starts_with("# Source: external-secrets/external-secrets@cc5bfbc2:docs/"),
             "{name}: the first line names the source"
         );
     }
