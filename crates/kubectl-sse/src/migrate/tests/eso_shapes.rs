@@ -131,3 +131,112 @@ spec:
         "the template reads the base64 PFX Key Vault stores, as ESO's does"
     );
 }
+
+#[test]
+fn what_shaping_does_not_carry_is_noted() {
+    let yaml = format!(
+        "{STORE_WI}---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: app, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  target:
+    template:
+      engineVersion: v1
+      metadata:
+        labels: {{app: billing, user: '{{{{ .user }}}}'}}
+      data: {{conn: '{{{{ .user | upper }}}}'}}
+  data:
+    - secretKey: user
+      remoteRef: {{key: db-user}}
+    - secretKey: cert
+      remoteRef: {{key: cert/web, property: subject}}
+  dataFrom:
+    - extract: {{key: key/signing}}
+    - extract: {{key: db-json, property: pool, version: 0123abcd}}
+    - extract: {{key: db-json, property: 'a|b'}}
+    - extract: {{key: db-json, conversionStrategy: Unicode}}
+---
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata: {{name: other, namespace: payments}}
+spec:
+  secretStoreRef: {{name: kv}}
+  target:
+    template:
+      templateFrom:
+        - secret: {{name: tpl, items: [{{key: a}}]}}
+        - target: Labels
+          configMap: {{name: tpl, items: [{{key: b}}]}}
+        - configMap: {{name: tpl, items: [{{key: c}}]}}
+  data:
+    - secretKey: user
+      remoteRef: {{key: db-user}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {{name: tpl, namespace: payments}}
+data:
+  c: '{{{{ now }}}}'
+"
+    );
+    let migrations = run_on(&yaml);
+    assert_eq!(migrations.len(), 2);
+    let app = &migrations[0];
+    assert_eq!(
+        fields(app),
+        [
+            "spec.data[1].remoteRef.property",
+            "spec.dataFrom[0].extract.key",
+            "spec.dataFrom[2].extract.property",
+            "spec.dataFrom[3].extract.conversionStrategy",
+            "spec.target.template.metadata.labels.user",
+            "spec.target.template.engineVersion",
+            "spec.target.template",
+        ]
+    );
+    assert!(
+        reason(app, "spec.dataFrom[0].extract.key")
+            .starts_with("key/signing: ESO extracts from secrets only")
+    );
+    let sync = the_sync(app);
+    assert_eq!(sync.spec.secret_object.template, None);
+    assert_eq!(
+        sync.spec.secret_object.labels,
+        Some(BTreeMap::from([("app".to_string(), "billing".to_string())]))
+    );
+    assert_eq!(data(sync), [("db-user", "user")]);
+    let from = &sync.spec.secret_object.data_from;
+    assert_eq!(from.len(), 1);
+    assert_eq!(
+        (from[0].source_path.as_str(), from[0].property.as_deref()),
+        ("db-json", Some("pool"))
+    );
+    assert!(
+        objects(app).contains(&object(&[
+            ("objectName", "db-json"),
+            ("objectType", "secret"),
+            ("objectVersion", "0123abcd")
+        ])),
+        "{:?}",
+        objects(app)
+    );
+
+    let other = &migrations[1];
+    assert_eq!(
+        fields(other),
+        [
+            "spec.target.template.templateFrom[0].secret",
+            "spec.target.template.templateFrom[1].target",
+            "spec.target.template.templateFrom[2].configMap.items[0]",
+            "spec.target.template",
+        ]
+    );
+    assert!(
+        reason(other, "spec.target.template.templateFrom[2].configMap.items[0]")
+            .starts_with("template c: line 1, column 4: function \"now\" is not available"),
+        "{:#?}",
+        other.notes
+    );
+}
