@@ -35,14 +35,16 @@ pub(super) struct SourceFields<'a> {
     pub(super) annotations: &'a str,
 }
 
-/// Whether SSE-rs would take `spec`: [`validate_spec`], the admission policy's Secret types, the keys of a
-/// TLS Secret. What it would refuse goes into `notes`; a type outside the default allowed list is only noted
+/// Whether SSE-rs would take `spec`: [`validate_spec`], the admission policy's Secret types, the keys of an
+/// untemplated TLS Secret. What it would refuse goes into `notes`; a type outside the default allowed list is only noted
 /// (an administrator may have widened the list).
 pub(super) fn admissible(spec: &SecretSyncSpec, fields: &SourceFields<'_>, notes: &mut Notes) -> bool {
     if let Err(error) = validate_spec(spec) {
         let field = match &error {
             ValidationError::ReservedLabel { .. } => fields.labels,
             ValidationError::ReservedAnnotation { .. } => fields.annotations,
+            // A template that does not write the keys its Secret type needs.
+            ValidationError::Shape { .. } => fields.type_,
             _ => fields.data,
         };
         notes.add(
@@ -68,7 +70,8 @@ pub(super) fn admissible(spec: &SecretSyncSpec, fields: &SourceFields<'_>, notes
             ),
         );
     }
-    if secret_type == TLS_SECRET_TYPE {
+    // With a template, data items are its inputs, with free names (the manager splits no certificate).
+    if secret_type == TLS_SECRET_TYPE && spec.secret_object.template.is_none() {
         let others: Vec<&str> = spec
             .secret_object
             .data

@@ -4,8 +4,10 @@
 
 mod api;
 mod objects;
+mod shape;
 mod store;
 mod target;
+mod template;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -16,16 +18,18 @@ use serde_json::Value;
 use sse_api::{SecretObject, SecretProviderClass, SecretProviderClassSpec, SecretSyncSpec};
 
 use self::api::{AzureKv, ExternalSecret, SecretStore};
-use self::objects::{data_from_notes, plan_objects, wanted_objects};
+use self::objects::{plan_objects, wanted_objects};
+use self::shape::{data_from_of, mark_pfx};
 use self::store::{Store, StoreKind, identity_of, vault_of, workload_identity_account};
-use self::target::{refresh_annotations, target_of, template_note};
+use self::target::{refresh_annotations, target_of};
+use self::template::{template_of, untemplated};
 use super::admission::{SourceFields, admissible};
 use super::input::Inputs;
 use super::lenient::{Metadata, read};
 use super::migration::{AZURE_PROVIDER, Migration, Notes, Options, Resource, qualified, secret_sync};
 
 #[cfg(test)]
-pub(super) use self::objects::FIND_REASON;
+pub(super) use self::shape::FIND_REASON;
 
 /// The ESO objects of the inputs, read into the fields migrate uses, and what else an ExternalSecret's
 /// translation looks up.
@@ -178,23 +182,29 @@ fn migrate_external_secret(eso: &Eso<'_>, es: &ExternalSecret, options: &Options
     };
     let identity = identity_of(&src, options, &mut notes);
     let mut wanted = wanted_objects(&src, &mut notes);
-    data_from_notes(es, &mut notes);
+    let wanted_from = data_from_of(&src, &mut notes);
     let target = target_of(es, es_name, &mut notes);
-    if target.templated {
-        wanted = template_note(&target, wanted, &mut notes);
+    let template = template_of(&src, &wanted, &mut notes);
+    let eso_template = &es.spec.target.template;
+    match &template {
+        Some(template) => mark_pfx(template, &mut wanted),
+        None if !eso_template.data.is_empty() || !eso_template.template_from.is_empty() => {
+            wanted = untemplated(&target.type_, wanted, &mut notes);
+        }
+        None => {}
     }
     let annotations = refresh_annotations(es, &mut notes);
 
-    let (entries, data) = plan_objects(&wanted);
+    let plan = plan_objects(&wanted, &wanted_from);
     let class_name = free_class_name(eso, src.namespace.as_deref(), &target.name, &mut notes);
     let spec = SecretSyncSpec {
         secret_provider_class_name: class_name.clone(),
         service_account_name: identity.service_account,
         secret_object: SecretObject {
             type_: target.type_,
-            data,
-            data_from: Vec::new(),
-            template: None,
+            data: plan.data,
+            data_from: plan.data_from,
+            template,
             labels: target.labels,
             annotations: target.annotations,
         },
@@ -213,7 +223,7 @@ fn migrate_external_secret(eso: &Eso<'_>, es: &ExternalSecret, options: &Options
         ("keyvaultName".to_string(), vault.name),
         ("tenantID".to_string(), identity.tenant_id),
         ("clientID".to_string(), identity.client_id),
-        (OBJECTS.to_string(), Objects::new(entries).to_yaml()),
+        (OBJECTS.to_string(), Objects::new(plan.entries).to_yaml()),
     ]);
     if let Some(cloud) = vault.cloud {
         parameters.insert("cloudName".to_string(), cloud.to_string());

@@ -1,6 +1,7 @@
 //! The objects `migrate` works from, read from files (`-f`) or listed from the cluster, and kept as the API
-//! server (or the file) has them: ESO's ExternalSecrets and stores, SecretProviderClasses, and the metadata
-//! of the ServiceAccounts a workload-identity store names. No Secret is read.
+//! server (or the file) has them: ESO's ExternalSecrets and stores, SecretProviderClasses, the metadata
+//! of the ServiceAccounts a workload-identity store names, and (from files only) the ConfigMaps an
+//! ExternalSecret's `templateFrom` names. No Secret is read.
 
 use std::path::PathBuf;
 
@@ -55,6 +56,8 @@ pub struct Inputs {
     pub secret_provider_classes: Vec<Value>,
     /// ServiceAccounts (only their metadata is used: the workload identity annotations).
     pub service_accounts: Vec<Value>,
+    /// ConfigMaps given with `-f` (their `data` is read for an ExternalSecret's `templateFrom[].configMap`).
+    pub config_maps: Vec<Value>,
     /// Listing ClusterSecretStores was forbidden (403) to the caller.
     pub cluster_stores_unreadable: bool,
 }
@@ -69,6 +72,7 @@ impl Inputs {
             cluster_secret_stores: Vec::new(),
             secret_provider_classes: Vec::new(),
             service_accounts: Vec::new(),
+            config_maps: Vec::new(),
             cluster_stores_unreadable: false,
         }
     }
@@ -112,6 +116,7 @@ impl Inputs {
             }
             (SECRET_PROVIDER_CLASS_GROUP, SECRET_PROVIDER_CLASS_KIND) => &mut self.secret_provider_classes,
             ("", "ServiceAccount") => &mut self.service_accounts,
+            ("", "ConfigMap") => &mut self.config_maps,
             _ => return,
         };
         if let Some(namespace) = default_namespace

@@ -3,6 +3,9 @@
 
 mod csi;
 mod eso;
+mod eso_docs;
+mod eso_docs_templates;
+mod eso_shapes;
 mod stores;
 
 use std::collections::{BTreeMap, BTreeSet};

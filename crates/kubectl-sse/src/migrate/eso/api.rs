@@ -95,8 +95,11 @@ pub(super) struct SourceRef {
 pub(super) struct DataFromEntry {
     #[serde(deserialize_with = "any")]
     pub(super) find: Option<Value>,
+    /// `extract` has the fields of a `remoteRef`.
+    #[serde(deserialize_with = "present")]
+    pub(super) extract: Option<RemoteRef>,
     #[serde(deserialize_with = "any")]
-    pub(super) extract: Option<Value>,
+    pub(super) rewrite: Option<Value>,
     #[serde(deserialize_with = "object")]
     pub(super) source_ref: SourceRef,
 }
@@ -125,12 +128,52 @@ pub(super) struct Template {
     pub(super) type_: Option<String>,
     #[serde(deserialize_with = "object")]
     pub(super) metadata: TemplateMetadata,
-    /// As it is: whether it holds something is the question.
+    #[serde(deserialize_with = "text")]
+    pub(super) engine_version: Option<String>,
+    #[serde(deserialize_with = "text")]
+    pub(super) merge_policy: Option<String>,
+    /// Secret key → template text, as written (not trimmed).
+    #[serde(deserialize_with = "string_map")]
+    pub(super) data: BTreeMap<String, String>,
+    #[serde(deserialize_with = "list")]
+    pub(super) template_from: Vec<TemplateFrom>,
+}
+
+/// An item of `spec.target.template.templateFrom`.
+#[derive(Deserialize, Debug, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct TemplateFrom {
+    /// `Data` (the default), `Annotations` or `Labels`.
+    #[serde(deserialize_with = "text")]
+    pub(super) target: Option<String>,
+    #[serde(deserialize_with = "present")]
+    pub(super) config_map: Option<TemplateSource>,
+    #[serde(deserialize_with = "present")]
+    pub(super) secret: Option<TemplateSource>,
+    /// Set, whatever it holds.
     #[serde(deserialize_with = "any")]
-    pub(super) data: Option<Value>,
-    /// As it is: whether it holds something is the question.
-    #[serde(deserialize_with = "any")]
-    pub(super) template_from: Option<Value>,
+    pub(super) literal: Option<Value>,
+}
+
+/// `templateFrom[].configMap` or `.secret`: the object and which of its keys are templates.
+#[derive(Deserialize, Debug, Default)]
+#[serde(default)]
+pub(super) struct TemplateSource {
+    #[serde(deserialize_with = "text")]
+    pub(super) name: Option<String>,
+    #[serde(deserialize_with = "list")]
+    pub(super) items: Vec<TemplateSourceItem>,
+}
+
+/// An item of a [`TemplateSource`].
+#[derive(Deserialize, Debug, Default)]
+#[serde(default, rename_all = "camelCase")]
+pub(super) struct TemplateSourceItem {
+    #[serde(deserialize_with = "text")]
+    pub(super) key: Option<String>,
+    /// `Values` (the default) or `KeysAndValues`.
+    #[serde(deserialize_with = "text")]
+    pub(super) template_as: Option<String>,
 }
 
 /// `spec.target.template.metadata`: its string entries.

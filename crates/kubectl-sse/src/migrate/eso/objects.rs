@@ -1,32 +1,49 @@
-//! The vault objects an ExternalSecret reads (`spec.data`; `spec.dataFrom` does not carry over), and the
+//! The vault objects an ExternalSecret reads (`spec.data`; `spec.dataFrom` in [`super::shape`]), and the
 //! SecretProviderClass `objects` entries and SecretSync data that read them.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 use sse_api::SecretObjectData;
+use sse_api::secret_sync::SecretObjectDataFrom;
 
 use super::EsSource;
-use super::api::ExternalSecret;
+use super::shape::property_of;
 use super::store::StoreKind;
 use crate::migrate::migration::Notes;
 
-pub(in crate::migrate) const FIND_REASON: &str = "ESO selects objects by name pattern or tags at run time; SSE-rs syncs a fixed list of objects: list them in the SecretProviderClass";
-const EXTRACT_REASON: &str = "ESO spreads the JSON properties (or tags) of one object over several keys; SSE-rs writes one object to one key: store each property as its own Key Vault secret";
-const GENERATOR_REASON: &str = "ESO generates this value in the cluster; SSE-rs only reads a vault";
+pub(super) const GENERATOR_REASON: &str =
+    "ESO generates this value in the cluster; SSE-rs only reads a vault";
 
 /// One Key Vault object as an entry of the Azure provider's `objects` names it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(super) struct KvObject {
     pub(super) object_type: &'static str,
     pub(super) name: String,
-    version: Option<String>,
-    encoding: Option<&'static str>,
+    pub(super) version: Option<String>,
+    pub(super) encoding: Option<&'static str>,
+    /// `objectFormat` (`pfx`: a certificate-backed secret as the base64 PFX Key Vault stores).
+    pub(super) format: Option<&'static str>,
+}
+
+/// One item of `spec.data` carried over: the Secret key, the object, and the JSON property read from it.
+#[derive(Clone, Debug)]
+pub(super) struct Wanted {
+    pub(super) key: String,
+    pub(super) object: KvObject,
+    pub(super) property: Option<String>,
+}
+
+/// One `extract` of `spec.dataFrom` carried over.
+#[derive(Clone, Debug)]
+pub(super) struct WantedFrom {
+    pub(super) object: KvObject,
+    pub(super) property: Option<String>,
 }
 
 /// ESO's `remoteRef.key`: `secret/NAME`, `key/NAME`, `cert/NAME` or a bare NAME (a secret). Like ESO, a
 /// further `/…` is ignored. `None` for another prefix or an empty name.
-fn split_remote_key(key: &str) -> Option<(&'static str, &str)> {
+pub(super) fn split_remote_key(key: &str) -> Option<(&'static str, &str)> {
     let (object_type, name) = match key.split_once('/') {
         None => ("secret", key),
         Some((prefix, rest)) => {
@@ -42,10 +59,10 @@ fn split_remote_key(key: &str) -> Option<(&'static str, &str)> {
     (!name.is_empty()).then_some((object_type, name))
 }
 
-/// The (Secret key, object) pairs of `spec.data`. An entry whose value SSE-rs would not reproduce at all
-/// (a JSON property, tags, another store, a generator, base64url) is left out with a note; one SSE-rs
-/// writes in another format (certificates, keys) is kept with a note.
-pub(super) fn wanted_objects(src: &EsSource<'_>, notes: &mut Notes) -> Vec<(String, KvObject)> {
+/// The items of `spec.data`. An entry whose value SSE-rs would not reproduce at all (tags, another store, a
+/// generator, base64url, a property path outside SSE-rs's subset) is left out with a note; one SSE-rs writes
+/// in another format (certificates, keys) is kept with a note.
+pub(super) fn wanted_objects(src: &EsSource<'_>, notes: &mut Notes) -> Vec<Wanted> {
     let mut wanted = Vec::new();
     for (i, entry) in src.es.spec.data.iter().enumerate() {
         let field = format!("spec.data[{i}]");
@@ -53,16 +70,8 @@ pub(super) fn wanted_objects(src: &EsSource<'_>, notes: &mut Notes) -> Vec<(Stri
             notes.add(format!("{field}.sourceRef.generatorRef"), GENERATOR_REASON);
             continue;
         }
-        let store_ref = &entry.source_ref.store_ref;
-        if let Some(other) = store_ref.name.as_deref() {
-            let kind = StoreKind::of(store_ref.kind.as_deref());
-            if other != src.store.name || kind != src.store.kind {
-                notes.add(
-                    format!("{field}.sourceRef.storeRef"),
-                    format!("ESO reads this key from another store ({other}); a SecretProviderClass reads one vault: migrate it with an ExternalSecret of its own"),
-                );
-                continue;
-            }
+        if !same_store(src, &entry.source_ref.store_ref, &field, notes) {
+            continue;
         }
         let Some(secret_key) = entry.secret_key.as_deref() else {
             notes.add(format!("{field}.secretKey"), "empty: no Secret key to write");
@@ -87,13 +96,23 @@ pub(super) fn wanted_objects(src: &EsSource<'_>, notes: &mut Notes) -> Vec<(Stri
             );
             continue;
         }
-        if let Some(property) = remote_ref.property.as_deref() {
-            notes.add(
-                format!("{field}.remoteRef.property"),
-                format!("{property}: ESO extracts one JSON property of the value; SSE-rs writes the whole object to the key: store the property as its own Key Vault secret"),
-            );
-            continue;
-        }
+        let property = match remote_ref.property.as_deref() {
+            None => None,
+            Some(_) if object_type != "secret" => {
+                notes.add(
+                    format!("{field}.remoteRef.property"),
+                    "ESO reads a property of a key's or certificate's JSON form; the Azure provider writes them as PEM: the item is left out",
+                );
+                continue;
+            }
+            Some(property) => match property_of(property) {
+                Ok(property) => Some(property),
+                Err(reason) => {
+                    notes.add(format!("{field}.remoteRef.property"), reason);
+                    continue;
+                }
+            },
+        };
         let encoding = match remote_ref.decoding_strategy.as_deref() {
             None | Some("None") => None,
             Some("Base64") if object_type == "secret" => Some("base64"),
@@ -138,43 +157,62 @@ pub(super) fn wanted_objects(src: &EsSource<'_>, notes: &mut Notes) -> Vec<(Stri
             ),
             _ => {}
         }
-        wanted.push((
-            secret_key.to_string(),
-            KvObject {
+        wanted.push(Wanted {
+            key: secret_key.to_string(),
+            object: KvObject {
                 object_type,
                 name: name.to_string(),
                 version: remote_ref.version.clone(),
                 encoding,
+                format: None,
             },
-        ));
+            property,
+        });
     }
     wanted
 }
 
-/// A note for each item of `spec.dataFrom`: none carries over.
-pub(super) fn data_from_notes(es: &ExternalSecret, notes: &mut Notes) {
-    for (i, entry) in es.spec.data_from.iter().enumerate() {
-        let field = format!("spec.dataFrom[{i}]");
-        if entry.find.is_some() {
-            notes.add(format!("{field}.find"), FIND_REASON);
-        } else if entry.extract.is_some() {
-            notes.add(format!("{field}.extract"), EXTRACT_REASON);
-        } else if entry.source_ref.generator_ref.is_some() {
-            notes.add(format!("{field}.sourceRef.generatorRef"), GENERATOR_REASON);
-        } else {
-            notes.add(field, "not a form migrate knows: nothing carried over");
-        }
+/// Whether a `sourceRef.storeRef` names the ExternalSecret's own store (or none); a note when not.
+pub(super) fn same_store(
+    src: &EsSource<'_>,
+    store_ref: &super::api::StoreReference,
+    field: &str,
+    notes: &mut Notes,
+) -> bool {
+    let Some(other) = store_ref.name.as_deref() else {
+        return true;
+    };
+    let kind = StoreKind::of(store_ref.kind.as_deref());
+    if other == src.store.name && kind == src.store.kind {
+        return true;
     }
+    notes.add(
+        format!("{field}.sourceRef.storeRef"),
+        format!("ESO reads this key from another store ({other}); a SecretProviderClass reads one vault: migrate it with an ExternalSecret of its own"),
+    );
+    false
 }
 
-/// The `objects` entries and the Secret data for (Secret key, object) pairs: one entry per distinct object,
-/// its file named after the object, or an alias (`NAME-2`, …) when another entry already writes that file
-/// (the same object at another version, in another encoding, or of another type).
-pub(super) fn plan_objects(wanted: &[(String, KvObject)]) -> (Vec<String>, Vec<SecretObjectData>) {
-    let names: BTreeSet<&str> = wanted.iter().map(|(_, object)| object.name.as_str()).collect();
+/// What [`plan_objects`] gives: the `objects` entries, and the SecretSync's `data` and `dataFrom`.
+pub(super) struct Plan {
+    pub(super) entries: Vec<String>,
+    pub(super) data: Vec<SecretObjectData>,
+    pub(super) data_from: Vec<SecretObjectDataFrom>,
+}
+
+/// The `objects` entries and the Secret data for the items of `spec.data` and `spec.dataFrom`: one entry per
+/// distinct object, its file named after the object, or an alias (`NAME-2`, …) when another entry already
+/// writes that file (the same object at another version, in another encoding or format, or of another type).
+pub(super) fn plan_objects(wanted: &[Wanted], from: &[WantedFrom]) -> Plan {
+    let objects: Vec<&KvObject> = wanted
+        .iter()
+        .map(|w| &w.object)
+        .chain(from.iter().map(|f| &f.object))
+        .collect();
+    let names: BTreeSet<&str> = objects.iter().map(|object| object.name.as_str()).collect();
     let mut files: Vec<(&KvObject, String)> = Vec::new();
-    let mut data = Vec::with_capacity(wanted.len());
-    for (key, object) in wanted {
+    let mut sources = Vec::with_capacity(objects.len());
+    for object in objects {
         let file = if let Some((_, file)) = files.iter().find(|(known, _)| *known == object) {
             file.clone()
         } else {
@@ -190,17 +228,35 @@ pub(super) fn plan_objects(wanted: &[(String, KvObject)]) -> (Vec<String>, Vec<S
             files.push((object, file.clone()));
             file
         };
-        data.push(SecretObjectData {
-            source_path: file,
-            target_key: key.clone(),
-            property: None,
-        });
+        sources.push(file);
     }
+    let (data_sources, from_sources) = sources.split_at(wanted.len());
+    let data = wanted
+        .iter()
+        .zip(data_sources)
+        .map(|(w, file)| SecretObjectData {
+            source_path: file.clone(),
+            target_key: w.key.clone(),
+            property: w.property.clone(),
+        })
+        .collect();
+    let data_from = from
+        .iter()
+        .zip(from_sources)
+        .map(|(f, file)| SecretObjectDataFrom {
+            source_path: file.clone(),
+            property: f.property.clone(),
+        })
+        .collect();
     let entries = files
         .iter()
         .map(|(object, file)| object_entry(object, file))
         .collect();
-    (entries, data)
+    Plan {
+        entries,
+        data,
+        data_from,
+    }
 }
 
 /// One entry of `objects` (a YAML mapping, as the Azure provider reads it).
@@ -217,6 +273,9 @@ fn object_entry(object: &KvObject, file: &str) -> String {
     }
     if let Some(encoding) = object.encoding {
         lines.push(format!("objectEncoding: {encoding}"));
+    }
+    if let Some(format) = object.format {
+        lines.push(format!("objectFormat: {format}"));
     }
     lines.join("\n")
 }

@@ -3,13 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::Value;
 use sse_api::consts::{DEFAULT_SECRET_TYPE, REFRESH_INTERVAL_ANNOTATION};
 use sse_api::validation::parse_duration;
 
 use super::api::ExternalSecret;
-use super::objects::KvObject;
-use crate::migrate::admission::TLS_SECRET_TYPE;
 use crate::migrate::migration::Notes;
 
 /// The Secret an ExternalSecret writes.
@@ -18,8 +15,6 @@ pub(super) struct TargetSecret {
     pub(super) type_: String,
     pub(super) labels: Option<BTreeMap<String, String>>,
     pub(super) annotations: Option<BTreeMap<String, String>>,
-    /// `template.data` or `template.templateFrom` is set.
-    pub(super) templated: bool,
 }
 
 /// `spec.target`, with a note for each policy SSE-rs does not follow.
@@ -62,62 +57,34 @@ pub(super) fn target_of(es: &ExternalSecret, es_name: &str, notes: &mut Notes) -
             .as_deref()
             .unwrap_or(DEFAULT_SECRET_TYPE)
             .to_string(),
-        labels: unless_empty(&template.metadata.labels),
-        annotations: unless_empty(&template.metadata.annotations),
-        templated: is_set(template.data.as_ref()) || is_set(template.template_from.as_ref()),
+        labels: fixed(
+            &template.metadata.labels,
+            "spec.target.template.metadata.labels",
+            notes,
+        ),
+        annotations: fixed(
+            &template.metadata.annotations,
+            "spec.target.template.metadata.annotations",
+            notes,
+        ),
     }
 }
 
-/// A map of strings (labels, annotations); `None` when empty.
-fn unless_empty(map: &BTreeMap<String, String>) -> Option<BTreeMap<String, String>> {
-    (!map.is_empty()).then(|| map.clone())
-}
-
-/// Whether a field holds something (a non-empty object, list or string, or any other value).
-fn is_set(value: Option<&Value>) -> bool {
-    match value {
-        None | Some(Value::Null) => false,
-        Some(Value::Object(map)) => !map.is_empty(),
-        Some(Value::Array(list)) => !list.is_empty(),
-        Some(Value::String(s)) => !s.trim().is_empty(),
-        Some(_) => true,
-    }
-}
-
-/// The note for a template, and the (Secret key, object) pairs to map instead. A `kubernetes.io/tls`
-/// template over one certificate-backed secret becomes the manager's own split: that object mapped to
-/// `tls.crt` and `tls.key`. Any other template keeps `wanted`.
-pub(super) fn template_note(
-    target: &TargetSecret,
-    wanted: Vec<(String, KvObject)>,
-    notes: &mut Notes,
-) -> Vec<(String, KvObject)> {
-    let single = wanted
-        .first()
-        .map(|(_, object)| object.clone())
-        .filter(|first| first.object_type == "secret" && wanted.iter().all(|(_, object)| object == first));
-    match single {
-        Some(object) if target.type_ == TLS_SECRET_TYPE => {
+/// The entries of a map of strings (labels, annotations) that are not templates, with a note for each that is
+/// (ESO renders `{{ … }}` in them; SSE-rs writes them as they are); `None` when none is left.
+fn fixed(map: &BTreeMap<String, String>, field: &str, notes: &mut Notes) -> Option<BTreeMap<String, String>> {
+    let mut kept = map.clone();
+    kept.retain(|key, value| {
+        let templated = value.contains("{{");
+        if templated {
             notes.add(
-                "spec.target.template",
-                format!(
-                    "SSE-rs has no templating; for kubernetes.io/tls it splits a certificate (PEM, or PFX without a password) into tls.crt and tls.key itself: both are mapped from {}, check the template did no more than that",
-                    object.name
-                ),
+                format!("{field}.{key}"),
+                "ESO renders this value as a template; SSE-rs writes labels and annotations as they are: it is left out",
             );
-            vec![
-                ("tls.crt".to_string(), object.clone()),
-                ("tls.key".to_string(), object),
-            ]
         }
-        _ => {
-            notes.add(
-                "spec.target.template",
-                "SSE-rs has no templating: each key holds one vault object as fetched (the keys are spec.data[].secretKey, not the template's)",
-            );
-            wanted
-        }
-    }
+        !templated
+    });
+    (!kept.is_empty()).then_some(kept)
 }
 
 /// `spec.refreshInterval` as the SecretSync's refresh-interval annotation; `spec.refreshPolicy`.

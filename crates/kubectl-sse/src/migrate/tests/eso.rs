@@ -99,51 +99,6 @@ spec:
 }
 
 #[test]
-fn data_from_and_properties_are_noted_and_left_out() {
-    let yaml = format!(
-        "{STORE_WI}---
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata: {{name: config, namespace: payments}}
-spec:
-  secretStoreRef: {{name: kv}}
-  data:
-    - secretKey: host
-      remoteRef: {{key: db-config, property: host}}
-    - secretKey: user
-      remoteRef: {{key: db-user}}
-    - secretKey: owner
-      remoteRef: {{key: db-user, metadataPolicy: Fetch, property: owner}}
-  dataFrom:
-    - find: {{name: {{regexp: '^db-'}}}}
-    - extract: {{key: db-json}}
-"
-    );
-    let migrations = run_on(&yaml);
-    let migration = only(&migrations);
-    assert_eq!(
-        fields(migration),
-        [
-            "spec.data[0].remoteRef.property",
-            "spec.data[2].remoteRef.metadataPolicy",
-            "spec.dataFrom[0].find",
-            "spec.dataFrom[1].extract",
-        ]
-    );
-    assert_eq!(reason(migration, "spec.dataFrom[0].find"), FIND_REASON);
-    assert!(
-        reason(migration, "spec.data[0].remoteRef.property")
-            .starts_with("host: ESO extracts one JSON property")
-    );
-    assert_eq!(
-        objects(migration),
-        [object(&[("objectName", "db-user"), ("objectType", "secret")])]
-    );
-    let sync = the_sync(migration);
-    assert_eq!(data(sync), [("db-user", "user")]);
-}
-
-#[test]
 fn cert_and_key_prefixes() {
     let yaml = format!(
         "{STORE_WI}---
@@ -255,40 +210,6 @@ spec:
         migrations[1].notes[0]
             .reason
             .contains("not in the admission policy's allowed Secret types")
-    );
-}
-
-#[test]
-fn a_tls_template_over_one_certificate_becomes_the_managers_split() {
-    let yaml = format!(
-        "{STORE_WI}---
-apiVersion: external-secrets.io/v1
-kind: ExternalSecret
-metadata: {{name: web, namespace: payments}}
-spec:
-  secretStoreRef: {{name: kv}}
-  target:
-    name: web-tls
-    template:
-      type: kubernetes.io/tls
-      data:
-        tls.crt: '{{{{ .cert | pkcs12cert }}}}'
-        tls.key: '{{{{ .cert | pkcs12key }}}}'
-  data:
-    - secretKey: cert
-      remoteRef: {{key: secret/web-cert}}
-"
-    );
-    let migrations = run_on(&yaml);
-    let migration = only(&migrations);
-    assert_eq!(fields(migration), ["spec.target.template"]);
-    assert!(reason(migration, "spec.target.template").contains("tls.crt and tls.key"));
-    let sync = the_sync(migration);
-    assert_eq!(sync.spec.secret_object.type_, "kubernetes.io/tls");
-    assert_eq!(data(sync), [("web-cert", "tls.crt"), ("web-cert", "tls.key")]);
-    assert_eq!(
-        objects(migration),
-        [object(&[("objectName", "web-cert"), ("objectType", "secret")])]
     );
 }
 
