@@ -15,10 +15,11 @@
 //! field(x) = u64be(len(x)) ++ x
 //! ```
 //!
-//! The entries are the sync's (`hash` in `sync.rs`): `key:<targetKey>` → `sourcePath` for each data item,
-//! `version:<object id>` → the version the provider returned for each object, and `config:<annotation>` →
-//! its value for each tag annotation that is set. Vault versions are immutable, so a new value always comes
-//! with a new version.
+//! The entries are the sync's (`hash` in `sync/hashing.rs`): `key:<targetKey>` → `sourcePath` for each data
+//! item, `version:<object id>` → the version the provider returned for each object, `config:<annotation>` →
+//! its value for each tag annotation that is set, and a shape's entries only when it has one
+//! (`sse_shape::plan::hash_entries`). Vault versions are immutable, so a new value always comes with a new
+//! version.
 //!
 //! Every variable-length part is length-prefixed and the entry count is explicit, so two different input
 //! sets never produce the same message (no ambiguity from concatenation: `{"ab": "c"}` ≠ `{"a": "bc"}`).
