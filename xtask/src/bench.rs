@@ -5,6 +5,7 @@
 //! * `manager`: the reconciler against the in-memory API double, the real provider over mTLS and the
 //!   emulator: a fleet's convergence and quiet cycles (`bench/fleet.rs`), how fresh Secrets stay while the
 //!   vault rotates (`bench/freshness.rs`), and a healthy vault beside one that is down (`bench/outage.rs`).
+//! * `shaping`: what rendering adds to a sync's CPU time, shaped beside plain SecretSyncs (`bench/shaping.rs`).
 //! * `events`: refresh driven by the vault's events (`bench/events.rs`) beside polling every 60 s
 //!   (`bench/freshness.rs`), on the same fleet in the same run.
 #![allow(
@@ -17,6 +18,7 @@ mod fleet;
 mod freshness;
 mod outage;
 mod provider;
+mod shaping;
 
 use std::path::Path;
 use std::time::Duration;
@@ -95,6 +97,21 @@ pub fn events(root: &Path) -> Result<()> {
         events::measure(n, (n / 10).max(1_000).min(n), 20).await?;
         // The same fleet, polled every 60 s (one SecretSync per object here too), rotations every 2 s.
         freshness::measure_each(n, Duration::from_secs(60), Duration::from_secs(240)).await
+    })
+}
+
+/// `cargo xtask bench shaping`: shaped beside plain SecretSyncs, measured in release (`$SSE_BENCH_SYNCS` each,
+/// default 200).
+pub fn shaping(root: &Path) -> Result<()> {
+    if rerun_in_release(root, "shaping")? {
+        return Ok(());
+    }
+    block_on(async {
+        let n: usize = std::env::var("SSE_BENCH_SYNCS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(200);
+        shaping::measure(n).await
     })
 }
 

@@ -52,6 +52,8 @@ enum BenchTarget {
     Manager,
     /// Refresh driven by the vault's events beside polling every 60 s, 10,000 SecretSyncs (release build).
     Events,
+    /// What rendering adds to a sync's CPU time: shaped beside plain SecretSyncs (release build).
+    Shaping,
 }
 
 fn main() -> Result<()> {
@@ -67,6 +69,9 @@ fn main() -> Result<()> {
         Command::Bench {
             target: BenchTarget::Events,
         } => bench::events(&root),
+        Command::Bench {
+            target: BenchTarget::Shaping,
+        } => bench::shaping(&root),
         Command::Demo => demo::run(&root),
         Command::E2e { args } => e2e::run(&root, &args),
         Command::GenProto => gen_proto(&root, &root.join(PROTO_OUT)),
