@@ -8,7 +8,11 @@ use sse_shape::{Budget, Template, Values};
 
 fn values(v: &serde_json::Value) -> Values {
     v.as_object()
-        .map(|o| o.iter().map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec())).collect())
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().as_bytes().to_vec()))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -18,17 +22,28 @@ fn check(file: &str) -> (usize, Vec<String>) {
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
     let defaults = values(&doc["values"]);
-    let cases = doc["cases"].as_array().unwrap_or_else(|| panic!("{path}: no cases"));
+    let cases = doc["cases"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path}: no cases"));
     let mut bad = Vec::new();
     for case in cases {
         let name = case["name"].as_str().unwrap_or("?");
-        let text = case["template"].as_str().unwrap_or_else(|| panic!("{name}: no template"));
-        let vals = if case["values"].is_object() { values(&case["values"]) } else { defaults.clone() };
+        let text = case["template"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}: no template"));
+        let vals = if case["values"].is_object() {
+            values(&case["values"])
+        } else {
+            defaults.clone()
+        };
         let got = Template::parse(name, text).and_then(|t| t.render(&vals, &mut Budget::default()));
         match (&got, case["output"].as_str()) {
             (Ok(out), Some(want)) if out.as_slice() == want.as_bytes() => {}
             (Err(_), None) if case["error"].as_bool() == Some(true) => {}
-            (Ok(out), want) => bad.push(format!("{name}: got {:?}, want {want:?}", String::from_utf8_lossy(out))),
+            (Ok(out), want) => bad.push(format!(
+                "{name}: got {:?}, want {want:?}",
+                String::from_utf8_lossy(out)
+            )),
             (Err(e), want) => bad.push(format!("{name}: got error {e}, want {want:?}")),
         }
     }
@@ -39,11 +54,21 @@ fn check(file: &str) -> (usize, Vec<String>) {
 fn renders_as_go_text_template_with_sprig() {
     let (n, bad) = check("cases.json");
     assert!(n >= 100, "only {n} cases");
-    assert!(bad.is_empty(), "{} of {n} cases differ from Go:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {n} cases differ from Go:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
 
 #[test]
 fn renders_the_hand_written_cases() {
     let (n, bad) = check("ours.json");
-    assert!(bad.is_empty(), "{} of {n} cases differ:\n{}", bad.len(), bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} of {n} cases differ:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
 }
