@@ -4,6 +4,7 @@
 
 mod funcs;
 pub mod limits;
+pub mod pem;
 pub mod template;
 
 pub use limits::Budget;
