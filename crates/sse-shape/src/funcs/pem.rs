@@ -20,22 +20,26 @@ pub(crate) const FUNCS: &[Func] = &[
         run(cx, &a, |a| pem::chain(s(&a[0])))
     }),
     f("filterPEM", &[P::Str, P::Str], None, |cx, a| {
-        run_eso(cx, &a, |a| eso::filter_pem(s(&a[0]), s(&a[1])))
+        run_eso(cx, &a, |a| {
+            eso::filter_pem(s(&a[0]), s(&a[1])).map_err(String::from)
+        })
     }),
     f("filterCertChain", &[P::Str, P::Str], None, |cx, a| {
-        run_eso(cx, &a, |a| eso::filter_cert_chain(s(&a[0]), s(&a[1])))
+        run_eso(cx, &a, |a| {
+            eso::filter_cert_chain(s(&a[0]), s(&a[1])).map_err(String::from)
+        })
     }),
     f("pkcs12key", &[P::Str], None, |cx, a| {
-        run(cx, &a, |a| eso::pkcs12_key(b"", s(&a[0])))
+        run_eso(cx, &a, |a| eso::pkcs12_key(b"", s(&a[0])))
     }),
     f("pkcs12keyPass", &[P::Str, P::Str], None, |cx, a| {
-        run(cx, &a, |a| eso::pkcs12_key(s(&a[0]), s(&a[1])))
+        run_eso(cx, &a, |a| eso::pkcs12_key(s(&a[0]), s(&a[1])))
     }),
     f("pkcs12cert", &[P::Str], None, |cx, a| {
-        run(cx, &a, |a| eso::pkcs12_cert(b"", s(&a[0])))
+        run_eso(cx, &a, |a| eso::pkcs12_cert(b"", s(&a[0])))
     }),
     f("pkcs12certPass", &[P::Str, P::Str], None, |cx, a| {
-        run(cx, &a, |a| eso::pkcs12_cert(s(&a[0]), s(&a[1])))
+        run_eso(cx, &a, |a| eso::pkcs12_cert(s(&a[0]), s(&a[1])))
     }),
 ];
 
@@ -56,8 +60,8 @@ fn run(
 fn run_eso(
     cx: &mut Cx<'_>,
     a: &[Value],
-    op: impl Fn(&[Value]) -> Result<Vec<u8>, &'static str>,
+    op: impl Fn(&[Value]) -> Result<Vec<u8>, String>,
 ) -> Result<Value, Fail> {
     check(cx, a)?;
-    op(a).map(Value::str).map_err(|e| Fail::Msg(e.into()))
+    op(a).map(Value::str).map_err(Fail::Msg)
 }

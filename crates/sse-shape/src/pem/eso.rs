@@ -139,16 +139,30 @@ fn open(password: &[u8], input: &[u8]) -> Result<p12_keystore::Pkcs12Archive, Pe
     Ok(archive)
 }
 
+/// The text of `e`, for a password that may not be empty.
+fn describe(e: PemError, password: &[u8]) -> String {
+    match e {
+        PemError::Pkcs12(Pkcs12Problem::WrongPassword) if !password.is_empty() => {
+            "the PKCS#12 MAC does not verify with the given password".into()
+        }
+        PemError::Pkcs12(Pkcs12Problem::DecryptionFailed) if !password.is_empty() => {
+            "the PKCS#12 contents do not decrypt with the given password".into()
+        }
+        e => e.to_string(),
+    }
+}
+
 /// `pkcs12keyPass`: the key as a PKCS#8 `PRIVATE KEY` block (Go's `MarshalPKCS8PrivateKey`).
-pub(crate) fn pkcs12_key(password: &[u8], input: &[u8]) -> Result<Vec<u8>, PemError> {
-    let archive = open(password, input)?;
+pub(crate) fn pkcs12_key(password: &[u8], input: &[u8]) -> Result<Vec<u8>, String> {
+    let archive = open(password, input).map_err(|e| describe(e, password))?;
     let der = archive.keys[0].key.as_der();
-    Ok(gopem::encode(b"PRIVATE KEY", &pkcs8_of(der)?))
+    let pkcs8 = pkcs8_of(der).map_err(|e| describe(e, password))?;
+    Ok(gopem::encode(b"PRIVATE KEY", &pkcs8))
 }
 
 /// `pkcs12certPass`: the certificates, the first stored one first, ordered as a chain when one can be inferred.
-pub(crate) fn pkcs12_cert(password: &[u8], input: &[u8]) -> Result<Vec<u8>, PemError> {
-    let archive = open(password, input)?;
+pub(crate) fn pkcs12_cert(password: &[u8], input: &[u8]) -> Result<Vec<u8>, String> {
+    let archive = open(password, input).map_err(|e| describe(e, password))?;
     let pem: Vec<u8> = archive
         .certs
         .iter()
