@@ -253,3 +253,29 @@ fn limits_are_refused_when_parsing() {
     );
     assert!(Template::parse("t", &"x".repeat(32 * 1024)).is_ok());
 }
+
+#[test]
+fn a_missing_name_lists_only_the_listed_names() {
+    let t = Template::parse("t", "{{ .tokn }}").unwrap_or_else(|e| panic!("{e}"));
+    let listed: BTreeSet<String> = ["token".to_string()].into();
+    let e = t
+        .render_listing(&values(V), &listed, &mut Budget::default())
+        .err()
+        .unwrap_or_else(|| panic!("rendered"));
+    assert_eq!(e.what, r#"no value named "tokn" (values: token, 2 extracted)"#);
+}
+
+#[test]
+fn parse_errors_say_what_kind_they_are() {
+    let kind = |text: &str| Template::parse("t", text).err().map(|e| e.kind);
+    assert_eq!(kind("{{ now }}"), Some(ErrorKind::Refused));
+    assert_eq!(kind("{{ nope }}"), Some(ErrorKind::Refused));
+    assert_eq!(kind(r#"{{ define "x" }}{{ end }}"#), Some(ErrorKind::Refused));
+    assert_eq!(kind("{{ 1i }}"), Some(ErrorKind::Refused));
+    assert_eq!(kind("{{ if }}{{ end }}"), Some(ErrorKind::Syntax));
+    assert_eq!(kind(&"{{ (".repeat(65)), Some(ErrorKind::Syntax));
+    assert_eq!(
+        kind(&format!("{{{{ {}1{} }}}}", "(".repeat(65), ")".repeat(65))),
+        Some(ErrorKind::Limit)
+    );
+}
