@@ -279,3 +279,37 @@ fn parse_errors_say_what_kind_they_are() {
         Some(ErrorKind::Limit)
     );
 }
+
+#[test]
+fn templates_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Template>();
+    send_sync::<TemplateError>();
+}
+
+#[test]
+fn one_budget_serves_every_template_of_a_render() {
+    let a = Template::parse("a", r#"{{ repeat 3000000 "a" }}"#).unwrap_or_else(|e| panic!("{e}"));
+    let b = Template::parse("b", r#"{{ repeat 2000000 "b" }}"#).unwrap_or_else(|e| panic!("{e}"));
+    let mut budget = Budget::default();
+    let vals = values(&[]);
+    assert!(
+        a.render(&vals, &mut budget).is_err(),
+        "3 MB of output is over the 1 MiB output bound"
+    );
+    assert!(
+        b.render(&vals, &mut budget).is_err(),
+        "the first template's 3 MB were charged when created"
+    );
+    let mut fresh = Budget::default();
+    assert!(b.render(&vals, &mut fresh).is_err());
+    let c = Template::parse("c", r#"{{ repeat 500000 "c" }}"#).unwrap_or_else(|e| panic!("{e}"));
+    let mut budget = Budget::default();
+    for _ in 0..4 {
+        assert!(c.render(&vals, &mut budget).is_ok());
+    }
+    assert!(
+        c.render(&vals, &mut budget).is_err(),
+        "4 renders of 1 MB (result and output) exhaust 4 MiB"
+    );
+}
