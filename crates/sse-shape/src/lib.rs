@@ -9,6 +9,7 @@ mod json;
 pub mod limits;
 pub mod path;
 pub mod plan;
+pub mod pem;
 pub mod template;
 
 pub use limits::Budget;

@@ -6,6 +6,7 @@ mod builtins;
 mod data;
 mod encode;
 mod json;
+mod pem;
 mod printf;
 mod strings;
 mod text;
@@ -111,7 +112,13 @@ pub(crate) const fn pass(name: &'static str, params: &'static [P], variadic: Opt
     }
 }
 
-const GROUPS: &[&[Func]] = &[builtins::FUNCS, strings::FUNCS, data::FUNCS, encode::FUNCS];
+const GROUPS: &[&[Func]] = &[
+    builtins::FUNCS,
+    strings::FUNCS,
+    data::FUNCS,
+    encode::FUNCS,
+    pem::FUNCS,
+];
 
 /// Names that exist in Go, sprig or ESO but not here, and why.
 const REFUSED: &[(&[&str], &str)] = &[
@@ -321,12 +328,6 @@ const LATER: &[&str] = &[
     "fromYamlArray",
     "fromJsonArray",
     "toToml",
-    "filterPEM",
-    "filterCertChain",
-    "pkcs12cert",
-    "pkcs12key",
-    "pkcs12certPass",
-    "pkcs12keyPass",
 ];
 
 /// The function named `name`, or why there is none.

@@ -10,7 +10,7 @@ pub(crate) const FUNCS: &[Func] = &[
         Ok(trim_with(&a[0], char::is_whitespace))
     }),
     f("trimAll", &[P::Str, P::Str], None, |_, a| {
-        let cut: Vec<char> = runes(s(&a[0])).map(|(c, _)| c).collect();
+        let cut: std::collections::BTreeSet<char> = runes(s(&a[0])).map(|(c, _)| c).collect();
         Ok(trim_with(&a[1], |c| cut.contains(&c)))
     }),
     f("trimPrefix", &[P::Str, P::Str], None, |_, a| {

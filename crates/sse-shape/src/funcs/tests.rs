@@ -254,3 +254,18 @@ fn values_nest_at_most_64_deep() {
         .unwrap_or_else(|| panic!("rendered"));
     assert_eq!(e.what, "list: values nest deeper than 64");
 }
+
+#[test]
+fn a_yaml_alias_bomb_is_refused_or_bounded() {
+    let mut bomb = String::from("a: &a [\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\",\"x\"]\n");
+    for i in 0..9 {
+        let prev = (b'a' + i) as char;
+        let next = (b'a' + i + 1) as char;
+        bomb.push_str(&format!("{next}: &{next} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+    }
+    let started = std::time::Instant::now();
+    let t = Template::parse("t", "{{ fromYaml .y | toJson | len }}").unwrap_or_else(|e| panic!("{e}"));
+    let r = t.render(&values(&[("y", &bomb)]), &mut Budget::default());
+    assert!(r.is_err(), "a billion laughs rendered");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}

@@ -62,6 +62,16 @@ fn is_print(c: char) -> bool {
         || (0x2060..=0x206f).contains(&u)
         || u == 0xfeff
         || u == 0x061c
+        || (0x0600..=0x0605).contains(&u)
+        || u == 0x06dd
+        || u == 0x070f
+        || u == 0x08e2
+        || u == 0x180e
+        || u == 0x110bd
+        || u == 0x110cd
+        || (0x1bca0..=0x1bca3).contains(&u)
+        || (0x1d173..=0x1d17a).contains(&u)
+        || (0xe0000..=0xe007f).contains(&u)
         || (0xe000..=0xf8ff).contains(&u)
         || (0xfff9..=0xfffb).contains(&u)
         || u >= 0xf0000)

@@ -1,6 +1,7 @@
 //! The parser's control structures (`if`, `with`, `range`), its record of the root values a template reads, and
 //! its number constants.
 
+use super::ErrorKind;
 use super::ast::{Control, Node, Number, Operand, Term};
 use super::lex::{Keyword, Tok};
 use super::parse::{Ctx, End, Parser, Result, describe};
@@ -130,10 +131,15 @@ impl Parser {
 }
 
 /// Go's `newNumber` and `idealConstant`: the untyped value of a number constant, and its integer value if exact.
-pub(super) fn number(text: &str) -> std::result::Result<Number, String> {
-    let bad = || format!("bad number syntax: {}", super::quote_name(text));
+pub(super) fn number(text: &str) -> std::result::Result<Number, (ErrorKind, String)> {
+    let bad = || {
+        (
+            ErrorKind::Syntax,
+            format!("bad number syntax: {}", super::quote_name(text)),
+        )
+    };
     if text.ends_with('i') {
-        return Err("complex numbers are not supported".into());
+        return Err((ErrorKind::Refused, "complex numbers are not supported".into()));
     }
     let (neg, body) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
@@ -156,7 +162,10 @@ pub(super) fn number(text: &str) -> std::result::Result<Number, String> {
         (10, lower.as_str())
     };
     if radix == 16 && (digits.contains('.') || digits.contains('p')) {
-        return Err("hexadecimal floating-point constants are not supported".into());
+        return Err((
+            ErrorKind::Refused,
+            "hexadecimal floating-point constants are not supported".into(),
+        ));
     }
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
     if !clean.is_empty() && clean.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -171,7 +180,10 @@ pub(super) fn number(text: &str) -> std::result::Result<Number, String> {
                     ideal: Value::Int(i),
                     int: Some(i),
                 }),
-                None => Err(format!("number {} overflows int", super::quote_name(text))),
+                None => Err((
+                    ErrorKind::Syntax,
+                    format!("number {} overflows int", super::quote_name(text)),
+                )),
             };
         }
         if radix != 10 || !clean.bytes().any(|b| b == b'e') {

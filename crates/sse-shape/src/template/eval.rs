@@ -23,12 +23,19 @@ enum Flow {
     Continue,
 }
 
-pub(crate) fn render(list: &[Node], root: Value, names: &[&str], budget: &mut Budget) -> Result<Vec<u8>> {
+/// Renders `list` over `root`; `names` are the root names an error may list, and how many it only counts.
+pub(crate) fn render(
+    list: &[Node],
+    root: Value,
+    names: (&[&str], usize),
+    budget: &mut Budget,
+) -> Result<Vec<u8>> {
     let mut s = State {
         budget,
         vars: vec![("$".into(), root.clone())],
         out: Vec::new(),
-        names,
+        names: names.0,
+        unlisted: names.1,
         at: 0,
     };
     s.walk(&root, list)?;
@@ -40,6 +47,7 @@ struct State<'a> {
     vars: Vec<(String, Value)>,
     out: Vec<u8>,
     names: &'a [&'a str],
+    unlisted: usize,
     /// Where execution is, for errors.
     at: usize,
 }
@@ -318,8 +326,12 @@ impl State<'_> {
     fn no_value(&self, name: &str) -> String {
         const SHOWN: usize = 10;
         let mut list: Vec<String> = self.names.iter().take(SHOWN).map(|n| super::shorten(n)).collect();
-        if self.names.len() > SHOWN {
-            list.push(format!("and {} more", self.names.len() - SHOWN));
+        let more = self.names.len().saturating_sub(SHOWN);
+        if more > 0 {
+            list.push(format!("{more} more"));
+        }
+        if self.unlisted > 0 {
+            list.push(format!("{} extracted", self.unlisted));
         }
         format!(
             "no value named {} (values: {})",

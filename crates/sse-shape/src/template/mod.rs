@@ -93,14 +93,7 @@ impl Template {
             ));
         }
         let tokens = lex::lex(text).map_err(|e| fail(e.pos, ErrorKind::Syntax, e.what))?;
-        let parsed = parse::parse(tokens).map_err(|e| {
-            let kind = if e.what.contains("not available") || e.what.contains("not defined") {
-                ErrorKind::Refused
-            } else {
-                ErrorKind::Syntax
-            };
-            fail(e.pos, kind, e.what)
-        })?;
+        let parsed = parse::parse(tokens).map_err(|e| fail(e.pos, e.kind, e.what))?;
         let inputs = if parsed.all {
             Inputs::All
         } else {
@@ -124,8 +117,29 @@ impl Template {
         self.inputs.clone()
     }
 
-    /// Renders over `values`, drawing on `budget` (shared by every template of one SecretSync).
+    /// Renders over `values`, drawing on `budget` (shared by every template of one SecretSync). An error about a
+    /// missing name lists the values' names.
     pub fn render(&self, values: &Values, budget: &mut Budget) -> Result<Vec<u8>, TemplateError> {
+        self.render_inner(values, None, budget)
+    }
+
+    /// As [`Template::render`], but an error about a missing name lists only the names in `listed` (those the
+    /// spec names); the others (keys an `extract` spread out of a vault value) are counted, not named.
+    pub fn render_listing(
+        &self,
+        values: &Values,
+        listed: &BTreeSet<String>,
+        budget: &mut Budget,
+    ) -> Result<Vec<u8>, TemplateError> {
+        self.render_inner(values, Some(listed), budget)
+    }
+
+    fn render_inner(
+        &self,
+        values: &Values,
+        listed: Option<&BTreeSet<String>>,
+        budget: &mut Budget,
+    ) -> Result<Vec<u8>, TemplateError> {
         let entries: BTreeMap<Vec<u8>, Value> = values
             .iter()
             .map(|(k, v)| (k.clone().into_bytes(), Value::Str(Arc::from(v.as_slice()))))
@@ -135,8 +149,13 @@ impl Template {
             strings: true,
             depth: 1,
         }));
-        let names: Vec<&str> = values.keys().map(String::as_str).collect();
-        eval::render(&self.list, root, &names, budget)
+        let names: Vec<&str> = values
+            .keys()
+            .map(String::as_str)
+            .filter(|k| listed.is_none_or(|l| l.contains(*k)))
+            .collect();
+        let unlisted = values.len() - names.len();
+        eval::render(&self.list, root, (&names, unlisted), budget)
             .map_err(|e| error(&self.name, &self.text, e.pos, e.kind, e.what))
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use super::ErrorKind;
 use super::ast::{Cmd, Node, Number, Operand, Pipe, Term};
 use super::control::number;
 use super::lex::{Keyword, Tok, Token};
@@ -13,6 +14,7 @@ use crate::limits::MAX_DEPTH;
 /// A parse error: where, and what.
 pub(crate) struct ParseError {
     pub(crate) pos: usize,
+    pub(crate) kind: ErrorKind,
     pub(crate) what: String,
 }
 
@@ -116,6 +118,16 @@ impl Parser {
     pub(super) fn fail<T>(&self, pos: usize, what: impl Into<String>) -> Result<T> {
         Err(ParseError {
             pos,
+            kind: ErrorKind::Syntax,
+            what: what.into(),
+        })
+    }
+
+    /// Something this engine does not offer.
+    pub(super) fn refuse<T>(&self, pos: usize, what: impl Into<String>) -> Result<T> {
+        Err(ParseError {
+            pos,
+            kind: ErrorKind::Refused,
             what: what.into(),
         })
     }
@@ -163,7 +175,11 @@ impl Parser {
     pub(super) fn deeper(&mut self, pos: usize) -> Result<()> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return self.fail(pos, format!("nesting is deeper than {MAX_DEPTH}"));
+            return Err(ParseError {
+                pos,
+                kind: ErrorKind::Limit,
+                what: format!("nesting is deeper than {MAX_DEPTH}"),
+            });
         }
         Ok(())
     }
@@ -194,7 +210,7 @@ impl Parser {
         match k {
             Keyword::Define | Keyword::Template | Keyword::Block => {
                 let name = format!("{k:?}").to_lowercase();
-                self.fail(
+                self.refuse(
                     t.pos,
                     format!(
                         "{{{{{name}}}}} is not available: a template cannot define or call other templates"
@@ -268,7 +284,7 @@ impl Parser {
                         if let Some(method) = first.fields.last()
                             && (c.args.len() > 1 || i > 0)
                         {
-                            return self.fail(
+                            return self.refuse(
                                 c.pos,
                                 format!(
                                     "method calls are not available: {} is given arguments",
@@ -387,7 +403,7 @@ impl Parser {
         let term = match t.tok {
             Tok::Ident(name) => match funcs::lookup(&name) {
                 Ok(f) => Term::Func(f),
-                Err(why) => return self.fail(t.pos, why),
+                Err(why) => return self.refuse(t.pos, why),
             },
             Tok::Dot => {
                 if matches!(self.peek().tok, Tok::Field(_)) {
@@ -414,7 +430,13 @@ impl Parser {
             }),
             Tok::Number(text) => match number(&text) {
                 Ok(n) => Term::Number(n),
-                Err(why) => return self.fail(t.pos, why),
+                Err((kind, what)) => {
+                    return Err(ParseError {
+                        pos: t.pos,
+                        kind,
+                        what,
+                    });
+                }
             },
             Tok::Str(s) => Term::Str(s.into()),
             Tok::LeftParen => {

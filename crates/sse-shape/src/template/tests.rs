@@ -253,3 +253,63 @@ fn limits_are_refused_when_parsing() {
     );
     assert!(Template::parse("t", &"x".repeat(32 * 1024)).is_ok());
 }
+
+#[test]
+fn a_missing_name_lists_only_the_listed_names() {
+    let t = Template::parse("t", "{{ .tokn }}").unwrap_or_else(|e| panic!("{e}"));
+    let listed: BTreeSet<String> = ["token".to_string()].into();
+    let e = t
+        .render_listing(&values(V), &listed, &mut Budget::default())
+        .err()
+        .unwrap_or_else(|| panic!("rendered"));
+    assert_eq!(e.what, r#"no value named "tokn" (values: token, 2 extracted)"#);
+}
+
+#[test]
+fn parse_errors_say_what_kind_they_are() {
+    let kind = |text: &str| Template::parse("t", text).err().map(|e| e.kind);
+    assert_eq!(kind("{{ now }}"), Some(ErrorKind::Refused));
+    assert_eq!(kind("{{ nope }}"), Some(ErrorKind::Refused));
+    assert_eq!(kind(r#"{{ define "x" }}{{ end }}"#), Some(ErrorKind::Refused));
+    assert_eq!(kind("{{ 1i }}"), Some(ErrorKind::Refused));
+    assert_eq!(kind("{{ if }}{{ end }}"), Some(ErrorKind::Syntax));
+    assert_eq!(kind(&"{{ (".repeat(65)), Some(ErrorKind::Syntax));
+    assert_eq!(
+        kind(&format!("{{{{ {}1{} }}}}", "(".repeat(65), ")".repeat(65))),
+        Some(ErrorKind::Limit)
+    );
+}
+
+#[test]
+fn templates_can_cross_threads() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Template>();
+    send_sync::<TemplateError>();
+}
+
+#[test]
+fn one_budget_serves_every_template_of_a_render() {
+    let a = Template::parse("a", r#"{{ repeat 3000000 "a" }}"#).unwrap_or_else(|e| panic!("{e}"));
+    let b = Template::parse("b", r#"{{ repeat 2000000 "b" }}"#).unwrap_or_else(|e| panic!("{e}"));
+    let mut budget = Budget::default();
+    let vals = values(&[]);
+    assert!(
+        a.render(&vals, &mut budget).is_err(),
+        "3 MB of output is over the 1 MiB output bound"
+    );
+    assert!(
+        b.render(&vals, &mut budget).is_err(),
+        "the first template's 3 MB were charged when created"
+    );
+    let mut fresh = Budget::default();
+    assert!(b.render(&vals, &mut fresh).is_err());
+    let c = Template::parse("c", r#"{{ repeat 500000 "c" }}"#).unwrap_or_else(|e| panic!("{e}"));
+    let mut budget = Budget::default();
+    for _ in 0..4 {
+        assert!(c.render(&vals, &mut budget).is_ok());
+    }
+    assert!(
+        c.render(&vals, &mut budget).is_err(),
+        "4 renders of 1 MB (result and output) exhaust 4 MiB"
+    );
+}
