@@ -8,8 +8,8 @@ mod funcs;
 mod json;
 pub mod limits;
 pub mod path;
-pub mod plan;
 pub mod pem;
+pub mod plan;
 pub mod template;
 
 pub use limits::Budget;

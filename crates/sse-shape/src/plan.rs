@@ -127,6 +127,8 @@ enum Output {
 
 /// A SecretSync's shape, parsed: what [`Plan::shape`] applies to the values of its data items.
 pub struct Plan {
+    /// The data items' target keys: the names a template's error may list (extracted keys are vault content).
+    named: BTreeSet<String>,
     from: Vec<From>,
     merge: MergePolicy,
     outputs: Option<Vec<(String, Output)>>,
@@ -191,7 +193,13 @@ impl Plan {
                     .collect::<Result<Vec<_>, ShapeError>>()
             })
             .transpose()?;
+        let named = secret_object
+            .data
+            .iter()
+            .map(|item| item.target_key.trim().to_owned())
+            .collect();
         Ok(Some(Plan {
+            named,
             from,
             merge: template.map_or(MergePolicy::Replace, |t| t.merge_policy),
             outputs,
@@ -336,7 +344,7 @@ impl Plan {
                 continue;
             }
             let bytes = match output {
-                Output::Text(template) => template.render(&values, &mut budget)?,
+                Output::Text(template) => template.render_listing(&values, &self.named, &mut budget)?,
                 Output::File { format, keys } => file(key, *format, keys, &values)?,
             };
             written.insert(key.clone(), bytes);

@@ -39,8 +39,14 @@ fn template() -> SecretTemplate {
     SecretTemplate {
         merge_policy: MergePolicy::Replace,
         data: vec![
-            text(".dockerconfigjson", r#"{{ dockerConfigJson "contoso.azurecr.io" .user0 .password0 }}"#),
-            text("db-url", "postgresql://{{ .user1 }}:{{ .password1 }}@{{ .host1 }}:{{ .port1 }}/app"),
+            text(
+                ".dockerconfigjson",
+                r#"{{ dockerConfigJson "contoso.azurecr.io" .user0 .password0 }}"#,
+            ),
+            text(
+                "db-url",
+                "postgresql://{{ .user1 }}:{{ .password1 }}@{{ .host1 }}:{{ .port1 }}/app",
+            ),
             text("auth", "{{ printf \"%s:%s\" .user2 .password2 | b64enc }}"),
             text("hosts.json", "{{ list .host3 .host4 .host5 | toJson }}"),
             text("primary", "{{ .host6 | upper }}"),
@@ -75,13 +81,18 @@ fn fleet(env: &sse_tests::Env, prefix: &str, n: usize, shaped: bool) -> Vec<Secr
                 let pairs: Vec<(&str, &str)> = items.iter().map(|(s, t)| (s.as_str(), t.as_str())).collect();
                 let mut sync = env.sync(&format!("{prefix}{i}"), "kv", "Opaque", &pairs);
                 for item in &mut sync.spec.secret_object.data {
-                    let property = item.target_key.trim_end_matches(|c: char| c.is_ascii_digit()).to_owned();
+                    let property = item
+                        .target_key
+                        .trim_end_matches(|c: char| c.is_ascii_digit())
+                        .to_owned();
                     item.property = Some(property);
                 }
                 sync.spec.secret_object.template = Some(template());
                 sync
             } else {
-                let items: Vec<(String, String)> = (0..OBJECTS).map(|o| (format!("s{o}"), format!("key{o}"))).collect();
+                let items: Vec<(String, String)> = (0..OBJECTS)
+                    .map(|o| (format!("s{o}"), format!("key{o}")))
+                    .collect();
                 let pairs: Vec<(&str, &str)> = items.iter().map(|(s, t)| (s.as_str(), t.as_str())).collect();
                 env.sync(&format!("{prefix}{i}"), "kv", "Opaque", &pairs)
             };
@@ -93,7 +104,8 @@ fn fleet(env: &sse_tests::Env, prefix: &str, n: usize, shaped: bool) -> Vec<Secr
 
 /// CPU time of the calling thread, in nanoseconds.
 fn thread_cpu_ns() -> Result<u64> {
-    let text = std::fs::read_to_string("/proc/thread-self/schedstat").context("read /proc/thread-self/schedstat")?;
+    let text =
+        std::fs::read_to_string("/proc/thread-self/schedstat").context("read /proc/thread-self/schedstat")?;
     text.split_whitespace()
         .next()
         .and_then(|v| v.parse().ok())
@@ -106,7 +118,9 @@ fn timed_pass(env: &sse_tests::Env, syncs: &mut [SecretSync]) -> Result<u64> {
 }
 
 fn timed_pass_here(env: &sse_tests::Env, syncs: &mut [SecretSync]) -> Result<u64> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     std::thread::scope(|scope| {
         scope
             .spawn(|| {
@@ -122,7 +136,9 @@ fn timed_pass_here(env: &sse_tests::Env, syncs: &mut [SecretSync]) -> Result<u64
 /// µs of one render alone: the shaped SecretSync's plan parsed and applied to the values a sync maps.
 fn render_alone(sync: &SecretSync, rounds: u32) -> Result<f64> {
     let so = &sync.spec.secret_object;
-    let files: HashMap<String, Vec<u8>> = (0..OBJECTS).map(|o| (format!("s{o}"), object(o).into_bytes())).collect();
+    let files: HashMap<String, Vec<u8>> = (0..OBJECTS)
+        .map(|o| (format!("s{o}"), object(o).into_bytes()))
+        .collect();
     let started = Instant::now();
     for _ in 0..rounds {
         let mut items = BTreeMap::new();
@@ -144,9 +160,13 @@ pub(super) async fn measure(n: usize) -> Result<()> {
     })
     .await;
     for o in 0..OBJECTS {
-        env.emulator.store().set_secret(sse_tests::VAULT, &format!("s{o}"), &object(o));
+        env.emulator
+            .store()
+            .set_secret(sse_tests::VAULT, &format!("s{o}"), &object(o));
     }
-    let entries: Vec<String> = (0..OBJECTS).map(|o| format!("objectName: s{o}\nobjectType: secret")).collect();
+    let entries: Vec<String> = (0..OBJECTS)
+        .map(|o| format!("objectName: s{o}\nobjectType: secret"))
+        .collect();
     let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
     env.put_class("kv", "azure", &entries);
     let mut plain = fleet(&env, "plain", n, false);

@@ -255,3 +255,32 @@ fn a_partial_shape_keeps_what_a_failed_input_feeds() {
         ]
     );
 }
+
+#[test]
+fn a_missing_name_lists_the_specs_names_and_only_counts_the_extracted_ones() {
+    let mut so = object(&[("a", "token")]);
+    so.data_from.push(SecretObjectDataFrom {
+        source_path: "settings".into(),
+        property: None,
+    });
+    so.template = Some(SecretTemplate {
+        merge_policy: MergePolicy::Replace,
+        data: vec![text("k", "{{ .tokn }}")],
+    });
+    let plan = Plan::parse(&so)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .unwrap_or_else(|| panic!("a plan"));
+    let err = plan
+        .shape(
+            values(&[("token", "t")]),
+            &files(&[("settings", r#"{"vault-chosen-key":"x","other":"y"}"#)]),
+        )
+        .expect_err("missing name");
+    let message = err.to_string();
+    assert!(message.contains("\"tokn\""), "{message}");
+    assert!(message.contains("token"), "{message}");
+    assert!(
+        !message.contains("vault-chosen-key"),
+        "an extracted key is vault content: {message}"
+    );
+}

@@ -171,23 +171,6 @@ pub(super) struct Expected<'a> {
     pub(super) template: &'a [&'a str],
 }
 
-/// Whether the template engine offers ESO's PEM and PKCS#12 functions yet (`pkcs12cert`, `filterPEM`, …): until
-/// it does, migrate leaves their templates out with the parser's message, and a TLS Secret of them is not printed.
-pub(super) fn pem_offered() -> bool {
-    let names = sse_shape::function_names();
-    ["pkcs12cert", "pkcs12key", "filterPEM", "filterCertChain"]
-        .iter()
-        .all(|f| names.contains(f))
-}
-
-/// The notes of a TLS template whose functions the engine does not offer yet: each key left out, then the
-/// manager's own split of the certificate in its place.
-pub(super) const PEM_NOT_YET: &[&str] = &[
-    "spec.target.template.data.tls.crt",
-    "spec.target.template.data.tls.key",
-    "spec.target.template",
-];
-
 pub(super) fn assert_fixture(name: &str, expected: Expected<'_>) -> Migration {
     let migration = migrate_fixture(name);
     let want = Carried {
@@ -297,26 +280,6 @@ fn azkv_datafrom_external_secret() {
 #[test]
 fn azkv_pkcs12_cert_external_secret() {
     let name = "azkv-pkcs12-cert-external-secret";
-    if !pem_offered() {
-        let expected = Expected {
-            verdict: "partly",
-            notes: PEM_NOT_YET,
-            objects: &["secret/tls-client-credentials"],
-            data: &[
-                "tls.crt ← tls-client-credentials",
-                "tls.key ← tls-client-credentials",
-            ],
-            data_from: &[],
-            template: &[],
-        };
-        let migration = assert_fixture(name, expected);
-        let reason = reason(&migration, "spec.target.template.data.tls.crt");
-        assert!(
-            reason.contains("function \"pkcs12cert\" is not available"),
-            "{reason}"
-        );
-        return;
-    }
     let migration = assert_fixture(
         name,
         Expected {

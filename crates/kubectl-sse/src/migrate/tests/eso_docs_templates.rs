@@ -154,26 +154,6 @@ fn filter_pem_and_cert_chain() {
             &["Replace", "ca.crt", "tls.crt", "tls.key"][..],
         ),
     ] {
-        if !pem_offered() {
-            let notes: Vec<&str> = if name.starts_with("filtercertchain") {
-                ["spec.target.template.data.ca.crt"]
-                    .into_iter()
-                    .chain(PEM_NOT_YET.iter().copied())
-                    .collect()
-            } else {
-                PEM_NOT_YET.to_vec()
-            };
-            let expected = Expected {
-                verdict: "partly",
-                notes: &notes,
-                objects: &["secret/my-cert"],
-                data: &["tls.crt ← my-cert", "tls.key ← my-cert"],
-                data_from: &[],
-                template: &[],
-            };
-            assert_fixture(name, expected);
-            continue;
-        }
         let migration = assert_fixture(
             name,
             Expected {

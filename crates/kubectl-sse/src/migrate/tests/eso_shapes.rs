@@ -91,14 +91,6 @@ spec:
     );
     let migrations = run_on(&yaml);
     let migration = only(&migrations);
-    if !super::eso_docs::pem_offered() {
-        assert_eq!(fields(migration), super::eso_docs::PEM_NOT_YET);
-        assert_eq!(
-            data(the_sync(migration)),
-            [("web-cert", "tls.crt"), ("web-cert", "tls.key")]
-        );
-        return;
-    }
     assert_eq!(migration.notes, Vec::<Note>::new(), "everything carries over");
     let sync = the_sync(migration);
     assert_eq!(sync.spec.secret_object.type_, "kubernetes.io/tls");
