@@ -223,3 +223,6 @@ fn secret_yaml(sync: &SecretSync, data: &BTreeMap<String, Vec<u8>>, show_values:
     });
     Ok(serde_yaml_ng::to_string(&secret)?)
 }
+
+#[cfg(test)]
+mod tests;
