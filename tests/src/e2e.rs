@@ -53,6 +53,18 @@ pub fn scale() -> usize {
         .unwrap_or(200)
 }
 
+/// Environment: `1` makes the scale scenarios' SecretSyncs shaped (a template of three keys; docs/SHAPING.md), to
+/// measure the manager's memory with shapes in its cache.
+pub const ENV_SHAPED: &str = "SSE_E2E_SHAPED";
+
+/// Whether the scale scenarios' SecretSyncs are shaped (`$SSE_E2E_SHAPED=1`).
+pub fn shaped() -> bool {
+    std::env::var(ENV_SHAPED).is_ok_and(|v| v == "1")
+}
+
+/// The `template:` of a shaped scale-scenario SecretSync over the value `k`, indented under `secretObject:`.
+pub const SCALE_TEMPLATE: &str = "    template:\n      mergePolicy: Merge\n      data:\n      - {targetKey: k64, text: '{{ .k | b64enc }}'}\n      - {targetKey: app.env, format: env, keys: [k]}\n      - targetKey: config.yaml\n        text: |\n          value: {{ .k | quote }}\n          checksum: {{ .k | sha256sum | trunc 12 }}\n";
+
 /// A bound sized for 10,000 SecretSyncs, stretched in proportion for a larger `$SSE_E2E_SYNCS`: every
 /// wait stays bounded, and a run at 100,000 is not cut short by limits made for the default scale.
 pub fn scaled(limit: Duration) -> Duration {

@@ -18,7 +18,7 @@ use sse_api::{FileFormat, MergePolicy, SecretObject, SecretObjectData};
 use crate::extract::extract;
 use crate::format::{self, Format, FormatError};
 use crate::path::{Path, PathError, PropertyError};
-use crate::template::{Inputs, Template, TemplateError};
+use crate::template::{Inputs, Root, Template, TemplateError};
 use crate::{Budget, Values};
 
 /// The version of the shaping rules, part of the sync hash of every shaped SecretSync: bumped whenever the same
@@ -321,6 +321,7 @@ impl Plan {
             return Ok((values, Vec::new()));
         };
         let mut budget = Budget::default();
+        let root = Root::new(&values, Some(&self.named));
         let mut written = BTreeMap::new();
         let mut skipped = Vec::new();
         for (key, output) in outputs {
@@ -344,7 +345,7 @@ impl Plan {
                 continue;
             }
             let bytes = match output {
-                Output::Text(template) => template.render_listing(&values, &self.named, &mut budget)?,
+                Output::Text(template) => template.render_root(&root, &mut budget)?,
                 Output::File { format, keys } => file(key, *format, keys, &values)?,
             };
             written.insert(key.clone(), bytes);

@@ -29,7 +29,7 @@ fn pairs(w: &World, ns: &str, range: std::ops::Range<usize>, object: &str) -> St
             "azure",
             &[&format!("objectName: {object}\nobjectType: secret")],
         );
-        let sync = sync_yaml(
+        let mut sync = sync_yaml(
             ns,
             &format!("ss{i}"),
             &format!("spc{i}"),
@@ -37,6 +37,9 @@ fn pairs(w: &World, ns: &str, range: std::ops::Range<usize>, object: &str) -> St
             &[(object, "k")],
             "",
         );
+        if sse_tests::e2e::shaped() {
+            sync.push_str(sse_tests::e2e::SCALE_TEMPLATE);
+        }
         if i % 2 == 0 {
             docs.extend([class, sync]);
         } else {
@@ -97,7 +100,8 @@ pub async fn syncs_created_during_manager_startup_all_become_ready(w: &World, ns
         let ready = started.elapsed();
         if let Some((rss, peak)) = manager.rss_mib() {
             println!(
-                "figure: manager RSS with {n} SecretSyncs (and as many classes) Ready: {rss:.1} MiB (peak {peak:.1} MiB)"
+                "figure: manager RSS with {n}{} SecretSyncs (and as many classes) Ready: {rss:.1} MiB (peak {peak:.1} MiB)",
+                if shaped() { " shaped" } else { "" }
             );
         }
         if let Some((rss, peak)) = w.provider_rss_mib() {

@@ -96,6 +96,7 @@ pub fn diagnose(facts: &Facts) -> Vec<Check> {
         keyvault::keyvault(facts, sync, &class, failure),
         status::expiry(sync, &class),
         secret::secret(facts, sync),
+        status::shape(facts, sync, failure),
         status::admission(facts, failure),
         status::events(facts),
         vault_events::vault_events(facts),

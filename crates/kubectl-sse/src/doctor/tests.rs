@@ -369,3 +369,46 @@ fn a_note_nobody_renews_or_nobody_may_read_is_not_a_failure() {
         "a note that does not parse"
     );
 }
+
+#[test]
+fn a_template_error_points_at_kubectl_sse_render() {
+    let mut facts = failing(
+        "TemplateError",
+        "template .dockerconfigjson: line 2, column 4: no value named \"tokn\" (values: token, user)",
+    );
+    let Lookup::Found(sync) = &mut facts.sync else {
+        panic!("a SecretSync")
+    };
+    sync.spec.secret_object.template = Some(sse_api::SecretTemplate {
+        merge_policy: sse_api::MergePolicy::Replace,
+        data: vec![sse_api::TemplateItem {
+            target_key: ".dockerconfigjson".into(),
+            text: Some("{{ .tokn }}".into()),
+            ..sse_api::TemplateItem::default()
+        }],
+    });
+    let checks = diagnose(&facts);
+    let shape = checks
+        .iter()
+        .find(|c| c.check == "shape")
+        .unwrap_or_else(|| panic!("no shape"));
+    assert_eq!(shape.verdict, Verdict::Fail);
+    assert!(shape.summary.contains("line 2"), "{}", shape.summary);
+    assert!(
+        shape
+            .fix
+            .as_deref()
+            .is_some_and(|f| f.starts_with("kubectl sse render db -n apps --values")),
+        "{:?}",
+        shape.fix
+    );
+}
+
+#[test]
+fn an_unshaped_secret_sync_skips_the_shape_check() {
+    let checks = diagnose(&failing(
+        "ProviderError",
+        "rpc error: code = Unavailable desc = down",
+    ));
+    assert_eq!(verdict(&checks, "shape").0, Verdict::Skip);
+}

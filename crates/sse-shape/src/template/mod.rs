@@ -140,23 +140,47 @@ impl Template {
         listed: Option<&BTreeSet<String>>,
         budget: &mut Budget,
     ) -> Result<Vec<u8>, TemplateError> {
+        self.render_root(&Root::new(values, listed), budget)
+    }
+
+    /// Renders over a [`Root`] built once for every template of one render (building it copies each value).
+    pub fn render_root(&self, root: &Root, budget: &mut Budget) -> Result<Vec<u8>, TemplateError> {
+        let names: Vec<&str> = root.names.iter().map(String::as_str).collect();
+        eval::render(&self.list, root.value.clone(), (&names, root.unlisted), budget)
+            .map_err(|e| error(&self.name, &self.text, e.pos, e.kind, e.what))
+    }
+}
+
+/// The root `.` of the templates of one render: the values, and the names an error about a missing one may list.
+pub struct Root {
+    value: Value,
+    names: Vec<String>,
+    unlisted: usize,
+}
+
+impl Root {
+    /// The root over `values`; an error lists the names in `listed` (all when `None`) and counts the others.
+    pub fn new(values: &Values, listed: Option<&BTreeSet<String>>) -> Root {
         let entries: BTreeMap<Vec<u8>, Value> = values
             .iter()
             .map(|(k, v)| (k.clone().into_bytes(), Value::Str(Arc::from(v.as_slice()))))
             .collect();
-        let root = Value::Map(Arc::new(Map {
+        let value = Value::Map(Arc::new(Map {
             entries,
             strings: true,
             depth: 1,
         }));
-        let names: Vec<&str> = values
+        let names: Vec<String> = values
             .keys()
-            .map(String::as_str)
             .filter(|k| listed.is_none_or(|l| l.contains(*k)))
+            .cloned()
             .collect();
         let unlisted = values.len() - names.len();
-        eval::render(&self.list, root, (&names, unlisted), budget)
-            .map_err(|e| error(&self.name, &self.text, e.pos, e.kind, e.what))
+        Root {
+            value,
+            names,
+            unlisted,
+        }
     }
 }
 

@@ -135,6 +135,50 @@ pub(super) fn admission(facts: &Facts, failure: Option<&Failure<'_>>) -> Check {
     }
 }
 
+/// Whether its shape (docs/SHAPING.md) rendered: a `PropertyError` or `TemplateError` names the field, template,
+/// line and name; `kubectl sse render` tries a fix against sample values before it is applied.
+pub(super) fn shape(facts: &Facts, sync: &SecretSync, failure: Option<&Failure<'_>>) -> Check {
+    let so = &sync.spec.secret_object;
+    let properties = so.data.iter().filter(|d| d.property.is_some()).count();
+    let templates = so.template.as_ref().map_or(0, |t| t.data.len());
+    if properties == 0 && so.data_from.is_empty() && templates == 0 {
+        return check(
+            "shape",
+            Verdict::Skip,
+            "not shaped: each key is one object as fetched",
+            None,
+        );
+    }
+    match failure {
+        Some(failure)
+            if matches!(
+                failure.reason,
+                Some(Reason::PropertyError | Reason::TemplateError)
+            ) =>
+        {
+            check(
+                "shape",
+                Verdict::Fail,
+                first_line(failure.message),
+                Some(format!(
+                    "kubectl sse render {} -n {} --values <sample values>.yaml   # try the fixed shape without a vault (docs/SHAPING.md)",
+                    facts.name, facts.namespace
+                )),
+            )
+        }
+        _ => check(
+            "shape",
+            Verdict::Ok,
+            format!(
+                "shaped: {properties} propert{}, {} dataFrom item(s), {templates} template key(s)",
+                if properties == 1 { "y" } else { "ies" },
+                so.data_from.len()
+            ),
+            None,
+        ),
+    }
+}
+
 pub(super) fn events(facts: &Facts) -> Check {
     match &facts.events {
         Lookup::Found(events) => {
