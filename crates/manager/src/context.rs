@@ -109,6 +109,9 @@ pub struct Context {
     pub reloads: Option<Arc<crate::reload::Reloads>>,
     /// The checks the vault's events asked for, until a reconcile takes them.
     pub hints: crate::vault_events::Hints,
+    /// Parsed templates shared by the SecretSyncs that write the same key with the same text (docs/SHAPING.md),
+    /// bounded by their text.
+    pub templates: sse_shape::cache::TemplateCache,
     /// Work slots, handed out first come, first served.
     pub(crate) slots: crate::slots::FairSlots,
     /// The share of slots SecretSyncs in failure may take (half): a broken vault cannot starve the others.
@@ -136,6 +139,7 @@ impl Context {
             announced: crate::expiry::Announced::default(),
             reloads,
             hints: crate::vault_events::Hints::default(),
+            templates: sse_shape::cache::TemplateCache::default(),
             config,
             metrics,
             // Each namespace may have as many reconciles waiting as there are slots: with the controller

@@ -102,7 +102,7 @@ pub async fn sync_with_news(
     }
     // Templates and paths are parsed before any vault read: a syntax error costs no request. A quiet check
     // returned above and parses nothing.
-    let plan = sse_shape::plan::Plan::parse(&sync.spec.secret_object)?;
+    let plan = sse_shape::plan::Plan::parse_cached(&sync.spec.secret_object, &ctx.templates)?;
     ctx.baselines.invalidate(&key);
     let mount = mount(sync, ctx, &class, tokens.as_deref()).await?;
     if news.is_some() {

@@ -2,6 +2,7 @@
 //! application reads. Pure and synchronous: no I/O, no clock, no randomness, every render bounded in steps and
 //! bytes, and no error text carries a value.
 
+pub mod cache;
 pub mod extract;
 pub mod format;
 mod funcs;

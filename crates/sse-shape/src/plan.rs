@@ -12,9 +12,11 @@
 //! keys are spec text; values and the keys a vault value spreads into are not.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use sse_api::{FileFormat, MergePolicy, SecretObject, SecretObjectData};
 
+use crate::cache::TemplateCache;
 use crate::extract::extract;
 use crate::format::{self, Format, FormatError};
 use crate::path::{Path, PathError, PropertyError};
@@ -120,7 +122,7 @@ struct From {
 /// What one `template.data` item writes.
 enum Output {
     /// A rendered template.
-    Text(Template),
+    Text(Arc<Template>),
     /// A whole file of these values (all, sorted, when empty).
     File { format: Format, keys: Vec<String> },
 }
@@ -139,6 +141,21 @@ impl Plan {
     /// included, are its Secret). Every template and path is parsed here: a syntax error fails before any vault
     /// read.
     pub fn parse(secret_object: &SecretObject) -> Result<Option<Plan>, ShapeError> {
+        Plan::parse_with(secret_object, None)
+    }
+
+    /// [`Plan::parse`], taking templates parsed earlier from `cache` (the manager's, shared by every SecretSync).
+    pub fn parse_cached(
+        secret_object: &SecretObject,
+        cache: &TemplateCache,
+    ) -> Result<Option<Plan>, ShapeError> {
+        Plan::parse_with(secret_object, Some(cache))
+    }
+
+    fn parse_with(
+        secret_object: &SecretObject,
+        cache: Option<&TemplateCache>,
+    ) -> Result<Option<Plan>, ShapeError> {
         for (index, item) in secret_object.data.iter().enumerate() {
             if let Some(text) = item.property.as_deref() {
                 Path::parse(text).map_err(|source| ShapeError::PathSyntax {
@@ -182,7 +199,10 @@ impl Plan {
                     .map(|item| {
                         let key = item.target_key.trim().to_owned();
                         let output = match (&item.text, item.format) {
-                            (Some(text), _) => Output::Text(Template::parse(&key, text)?),
+                            (Some(text), _) => Output::Text(match cache {
+                                Some(cache) => cache.parse(&key, text)?,
+                                None => Arc::new(Template::parse(&key, text)?),
+                            }),
                             (None, format) => Output::File {
                                 format: file_format(format.unwrap_or(FileFormat::Env)),
                                 keys: item.keys.clone(),

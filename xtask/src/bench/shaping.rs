@@ -67,12 +67,24 @@ fn template() -> SecretTemplate {
     }
 }
 
+/// Which fleet.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// Each object whole, as upstream.
+    Plain,
+    /// Shaped, every SecretSync with the same template text (a fleet from one manifest).
+    Shared,
+    /// Shaped, every SecretSync with a template text of its own.
+    Unique,
+}
+
 /// The property each shaped item takes of its object.
 const PROPERTIES: [&str; 4] = ["user", "password", "host", "port"];
 
 /// `n` SecretSyncs of one flavour, named `{prefix}{i}`, over the class `kv`: the same 10 objects, mapped whole to
 /// 10 keys (plain), or each by one property to the values of a 10-key template (shaped).
-fn fleet(env: &sse_tests::Env, prefix: &str, n: usize, shaped: bool) -> Vec<SecretSync> {
+fn fleet(env: &sse_tests::Env, prefix: &str, n: usize, shape: Shape) -> Vec<SecretSync> {
+    let shaped = shape != Shape::Plain;
     let key = if shaped { "v" } else { "key" };
     let items: Vec<(String, String)> = (0..OBJECTS)
         .map(|o| (format!("s{o}"), format!("{key}{o}")))
@@ -85,7 +97,16 @@ fn fleet(env: &sse_tests::Env, prefix: &str, n: usize, shaped: bool) -> Vec<Secr
                 for (o, item) in sync.spec.secret_object.data.iter_mut().enumerate() {
                     item.property = Some(PROPERTIES[o % PROPERTIES.len()].into());
                 }
-                sync.spec.secret_object.template = Some(template());
+                let mut template = template();
+                if shape == Shape::Unique {
+                    // Every SecretSync's own text: nothing for the template cache to share.
+                    for item in &mut template.data {
+                        if let Some(text) = &mut item.text {
+                            text.insert_str(0, &format!("{{{{/* {prefix}{i} */}}}}"));
+                        }
+                    }
+                }
+                sync.spec.secret_object.template = Some(template);
             }
             sync
         })
@@ -174,32 +195,33 @@ pub(super) async fn measure(n: usize) -> Result<()> {
         .collect();
     let entries: Vec<&str> = entries.iter().map(String::as_str).collect();
     env.put_class("kv", "azure", &entries);
-    let mut plain = fleet(&env, "plain", n, false);
-    let mut shaped = fleet(&env, "shaped", n, true);
+    let mut fleets = [
+        fleet(&env, "plain", n, Shape::Plain),
+        fleet(&env, "shared", n, Shape::Shared),
+        fleet(&env, "unique", n, Shape::Unique),
+    ];
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let (mut plain_ns, mut shaped_ns) = (Vec::new(), Vec::new());
+    let mut spent: [Vec<u64>; 3] = Default::default();
     // The first pass creates the Secrets (not counted).
     for pass in 0..=PASSES {
-        let mut both: Vec<&mut SecretSync> = plain
+        let [plain, shared, unique] = &mut fleets;
+        let mut all: Vec<&mut SecretSync> = plain
             .iter_mut()
-            .zip(shaped.iter_mut())
-            .flat_map(|(p, s)| [p, s])
+            .zip(shared.iter_mut())
+            .zip(unique.iter_mut())
+            .flat_map(|((p, s), u)| [p, s, u])
             .collect();
-        let spent = timed_pass(&env, &runtime, &mut both)?;
+        let times = timed_pass(&env, &runtime, &mut all)?;
         if pass > 0 {
-            for (i, ns) in spent.into_iter().enumerate() {
-                if i % 2 == 0 {
-                    plain_ns.push(ns)
-                } else {
-                    shaped_ns.push(ns)
-                }
+            for (i, ns) in times.into_iter().enumerate() {
+                spent[i % 3].push(ns);
             }
         }
     }
-    let ready = plain.iter().chain(&shaped).filter(|s| is_ready(s)).count();
-    if let Some(failing) = plain.iter().chain(&shaped).find(|s| !is_ready(s)) {
+    let all = || fleets.iter().flatten();
+    if let Some(failing) = all().find(|s| !is_ready(s)) {
         let why = failing
             .status
             .as_ref()
@@ -207,31 +229,44 @@ pub(super) async fn measure(n: usize) -> Result<()> {
             .unwrap_or_default();
         bail!(
             "{} of {} SecretSyncs are not Ready; the first: {why}",
-            2 * n - ready,
-            2 * n
+            all().filter(|s| !is_ready(s)).count(),
+            3 * n
         );
     }
     let mean = |v: &[u64]| v.iter().sum::<u64>() as f64 / 1e3 / v.len().max(1) as f64;
-    let (plain_mean, shaped_mean) = (mean(&plain_ns), mean(&shaped_ns));
-    let (plain_us, shaped_us) = (median_us(&mut plain_ns), median_us(&mut shaped_ns));
-    let render_us = render_alone(&shaped[0], 2_000)?;
-    let keys = env.secret_data(&format!("shaped{}", n - 1)).len();
+    let means = spent.each_ref().map(|v| mean(v));
+    let medians = spent.each_mut().map(|v| median_us(v));
+    let render_us = render_alone(&fleets[1][0], 2_000)?;
+    let keys = env.secret_data(&format!("shared{}", n - 1)).len();
     println!(
         "shaping benchmark: reconciler on its own thread + in-memory API double + provider-azure (mTLS) + Key Vault emulator"
     );
     println!(
-        "{n} plain and {n} shaped SecretSyncs, {OBJECTS} objects each (the shaped Secret has {keys} keys from one template block), {PASSES} forced passes, one sync at a time, interleaved"
+        "{n} SecretSyncs of each kind, {OBJECTS} objects each (a shaped Secret has {keys} keys from one template block), {PASSES} forced passes, one sync at a time, the kinds interleaved"
     );
-    println!("   reconciler CPU per sync, plain:  median {plain_us:>7.1} µs (mean {plain_mean:.1})");
-    println!("   reconciler CPU per sync, shaped: median {shaped_us:>7.1} µs (mean {shaped_mean:.1})");
-    println!(
-        "   ratio shaped / plain: {:.3} of the medians, {:.3} of the means (goal < 1.05)",
-        shaped_us / plain_us,
-        shaped_mean / plain_mean
-    );
+    for (i, what) in [
+        "plain",
+        "shaped, one template text for all",
+        "shaped, a template text each",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        println!(
+            "   reconciler CPU per sync, {what:<34} median {:>7.1} µs (mean {:.1})",
+            medians[i], means[i]
+        );
+    }
+    for (i, what) in [(1, "one text for all"), (2, "a text each")] {
+        println!(
+            "   ratio shaped ({what}) / plain: {:.3} of the medians, {:.3} of the means (goal < 1.05)",
+            medians[i] / medians[0],
+            means[i] / means[0]
+        );
+    }
     println!(
         "   render alone (10 properties + 10 keys, parse included): {render_us:.1} µs = {:.1} % of a plain sync's CPU",
-        render_us / plain_us * 100.0
+        render_us / medians[0] * 100.0
     );
     tokio::task::block_in_place(|| drop(runtime));
     env.emulator.shutdown().await;
