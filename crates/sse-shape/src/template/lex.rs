@@ -98,7 +98,7 @@ struct Lexer<'a> {
     paren_depth: usize,
 }
 
-impl Lexer<'_> {
+impl<'a> Lexer<'a> {
     fn emit(&mut self, tok: Tok, pos: usize) {
         self.out.push(Token { tok, pos });
     }
@@ -294,7 +294,10 @@ impl Lexer<'_> {
         }
     }
 
-    fn quote(&mut self, at: usize) -> Result<(), LexError> {
+    /// The body of a constant opened at `at` and closed by `close` on the same line (escapes skipped, not
+    /// decoded), the position moved past the closing character.
+    fn quoted_body(&mut self, at: usize, close: char, what: &str) -> Result<&'a str, LexError> {
+        let input = self.input;
         let body_start = self.pos;
         loop {
             match self.peek() {
@@ -302,16 +305,21 @@ impl Lexer<'_> {
                     self.pos += 1;
                     match self.peek() {
                         Some(c) if c != '\n' => self.pos += c.len_utf8(),
-                        _ => return self.fail(at, "unterminated quoted string"),
+                        _ => return self.fail(at, format!("unterminated {what}")),
                     }
                 }
-                None | Some('\n') => return self.fail(at, "unterminated quoted string"),
-                Some('"') => break,
+                None | Some('\n') => return self.fail(at, format!("unterminated {what}")),
+                Some(c) if c == close => break,
                 Some(c) => self.pos += c.len_utf8(),
             }
         }
-        let body = &self.input[body_start..self.pos];
+        let body = &input[body_start..self.pos];
         self.pos += 1;
+        Ok(body)
+    }
+
+    fn quote(&mut self, at: usize) -> Result<(), LexError> {
+        let body = self.quoted_body(at, '"', "quoted string")?;
         match unquote(body, '"') {
             Some(s) => {
                 self.emit(Tok::Str(s), at);
@@ -322,23 +330,7 @@ impl Lexer<'_> {
     }
 
     fn char_constant(&mut self, at: usize) -> Result<(), LexError> {
-        let body_start = self.pos;
-        loop {
-            match self.peek() {
-                Some('\\') => {
-                    self.pos += 1;
-                    match self.peek() {
-                        Some(c) if c != '\n' => self.pos += c.len_utf8(),
-                        _ => return self.fail(at, "unterminated character constant"),
-                    }
-                }
-                None | Some('\n') => return self.fail(at, "unterminated character constant"),
-                Some('\'') => break,
-                Some(c) => self.pos += c.len_utf8(),
-            }
-        }
-        let body = &self.input[body_start..self.pos];
-        self.pos += 1;
+        let body = self.quoted_body(at, '\'', "character constant")?;
         match unquote_char(body, '\'') {
             Some((Unquoted::Rune(c), "")) => {
                 self.emit(Tok::Char(c as i64), at);
