@@ -27,7 +27,7 @@ use crate::{
 };
 
 mod shape;
-pub use shape::{FileFormat, MergePolicy, SecretObjectDataFrom, SecretTemplate, TemplateItem};
+pub use shape::{FileFormat, MergePolicy, SecretObjectDataFrom, SecretTemplate, TemplateItem, UnknownFormat};
 
 impl SecretSync {
     /// The owner reference every synced Secret carries: this SecretSync, exactly as the original controller

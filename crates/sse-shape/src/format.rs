@@ -12,62 +12,16 @@
 //! never its bytes.
 
 use std::fmt::Write as _;
-use std::str::FromStr;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 #[cfg(test)]
 mod tests;
 
-/// A file format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// `NAME=value` lines, for `docker --env-file` and shells.
-    Env,
-    /// Java `.properties`.
-    Properties,
-    /// A JSON object of strings.
-    Json,
-    /// A YAML mapping of strings.
-    Yaml,
-}
-
-impl Format {
-    /// Every format, in the schema's order.
-    pub const ALL: [Format; 4] = [Format::Env, Format::Properties, Format::Json, Format::Yaml];
-
-    /// The name written in the spec.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Format::Env => "env",
-            Format::Properties => "properties",
-            Format::Json => "json",
-            Format::Yaml => "yaml",
-        }
-    }
-}
-
-impl std::fmt::Display for Format {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
+/// A file format: the CRD's own type, so the spec's value is used as it is.
+pub use sse_api::FileFormat as Format;
 /// A name that is not a format.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("unknown format {0:?} (one of env, properties, json, yaml)")]
-pub struct UnknownFormat(pub String);
-
-impl FromStr for Format {
-    type Err = UnknownFormat;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Format::ALL
-            .into_iter()
-            .find(|f| f.as_str() == s)
-            .ok_or_else(|| UnknownFormat(s.to_owned()))
-    }
-}
+pub use sse_api::secret_sync::UnknownFormat;
 
 /// Why a file could not be written. Messages name the format and a key (a name, as the Secret's keys are),
 /// never a value.

@@ -97,20 +97,26 @@ fn item_field(index: usize, item: &SecretObjectData) -> String {
     )
 }
 
+/// The property path `text` of `field`, parsed.
+fn path(field: impl FnOnce() -> String, text: &str) -> Result<Path, ShapeError> {
+    Path::parse(text).map_err(|source| ShapeError::PathSyntax {
+        field: field(),
+        path: text.to_owned(),
+        source,
+    })
+}
+
 /// A data item's value: the whole file, or its `property`.
 pub fn item_value(index: usize, item: &SecretObjectData, contents: &[u8]) -> Result<Vec<u8>, ShapeError> {
     let Some(text) = item.property.as_deref() else {
         return Ok(contents.to_vec());
     };
-    let path = Path::parse(text).map_err(|source| ShapeError::PathSyntax {
-        field: item_field(index, item),
-        path: text.to_owned(),
-        source,
-    })?;
-    path.lookup(contents).map_err(|source| ShapeError::Property {
-        field: item_field(index, item),
-        source,
-    })
+    path(|| item_field(index, item), text)?
+        .lookup(contents)
+        .map_err(|source| ShapeError::Property {
+            field: item_field(index, item),
+            source,
+        })
 }
 
 /// One `dataFrom` item, parsed.
@@ -158,11 +164,7 @@ impl Plan {
     ) -> Result<Option<Plan>, ShapeError> {
         for (index, item) in secret_object.data.iter().enumerate() {
             if let Some(text) = item.property.as_deref() {
-                Path::parse(text).map_err(|source| ShapeError::PathSyntax {
-                    field: item_field(index, item),
-                    path: text.to_owned(),
-                    source,
-                })?;
+                path(|| item_field(index, item), text)?;
             }
         }
         if secret_object.data_from.is_empty() && secret_object.template.is_none() {
@@ -176,13 +178,7 @@ impl Plan {
                 let property = item
                     .property
                     .as_deref()
-                    .map(|text| {
-                        Path::parse(text).map_err(|source| ShapeError::PathSyntax {
-                            field: format!("secretObject.dataFrom[{index}]"),
-                            path: text.to_owned(),
-                            source,
-                        })
-                    })
+                    .map(|text| path(|| format!("secretObject.dataFrom[{index}]"), text))
                     .transpose()?;
                 Ok(From {
                     source_path: item.source_path.trim().to_owned(),
@@ -204,7 +200,7 @@ impl Plan {
                                 None => Arc::new(Template::parse(&key, text)?),
                             }),
                             (None, format) => Output::File {
-                                format: file_format(format.unwrap_or(FileFormat::Env)),
+                                format: format.unwrap_or(FileFormat::Env),
                                 keys: item.keys.clone(),
                             },
                         };
@@ -410,15 +406,6 @@ fn file(key: &str, format: Format, keys: &[String], values: &Values) -> Result<V
         key: key.to_owned(),
         source,
     })
-}
-
-fn file_format(format: FileFormat) -> Format {
-    match format {
-        FileFormat::Env => Format::Env,
-        FileFormat::Properties => Format::Properties,
-        FileFormat::Json => Format::Json,
-        FileFormat::Yaml => Format::Yaml,
-    }
 }
 
 /// The sync-hash entries of a shape, present only for what is set, so an unshaped SecretSync keeps its hash.

@@ -103,7 +103,7 @@ pub struct TemplateItem {
 }
 
 /// A whole file of several values: `env`, `properties`, `json` or `yaml`.
-#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[serde(rename_all = "lowercase")]
 pub enum FileFormat {
     /// `NAME=value` lines (quoted when needed), as `.env` files.
@@ -117,6 +117,14 @@ pub enum FileFormat {
 }
 
 impl FileFormat {
+    /// Every format, in the schema's order.
+    pub const ALL: [FileFormat; 4] = [
+        FileFormat::Env,
+        FileFormat::Properties,
+        FileFormat::Json,
+        FileFormat::Yaml,
+    ];
+
     /// The field's value.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -125,5 +133,27 @@ impl FileFormat {
             FileFormat::Json => "json",
             FileFormat::Yaml => "yaml",
         }
+    }
+}
+
+impl std::fmt::Display for FileFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A name that is not a [`FileFormat`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown format {0:?} (one of env, properties, json, yaml)")]
+pub struct UnknownFormat(pub String);
+
+impl std::str::FromStr for FileFormat {
+    type Err = UnknownFormat;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        FileFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| UnknownFormat(s.to_owned()))
     }
 }
