@@ -9,10 +9,10 @@
 //! includes the in-memory API double's patch evaluation, the same for both fleets. The render alone
 //! (`Plan::parse` + `Plan::shape` over the same values) is timed too.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::Instant;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use sse_api::{FileFormat, MergePolicy, SecretSync, SecretTemplate, TemplateItem};
 
 use super::is_ready;
@@ -158,21 +158,17 @@ fn median_us(values: &mut [u64]) -> f64 {
     values.get(values.len() / 2).copied().unwrap_or(0) as f64 / 1e3
 }
 
-/// µs of one render alone: the shaped SecretSync's plan parsed and applied to the values a sync maps.
+/// µs of one render alone: the shaped SecretSync's plan parsed and applied to the provider's files, as
+/// `kubectl sse render` does it (the manager's code, without the Mount or the cache).
 fn render_alone(sync: &SecretSync, rounds: u32) -> Result<f64> {
-    let so = &sync.spec.secret_object;
     let files: HashMap<String, Vec<u8>> = (0..OBJECTS)
         .map(|o| (format!("s{o}"), object(o).into_bytes()))
         .collect();
     let started = Instant::now();
     for _ in 0..rounds {
-        let mut items = BTreeMap::new();
-        for (index, item) in so.data.iter().enumerate() {
-            let value = sse_shape::plan::item_value(index, item, &files[&item.source_path])?;
-            items.insert(item.target_key.clone(), value);
-        }
-        let plan = sse_shape::plan::Plan::parse(so)?.context("a shaped plan")?;
-        std::hint::black_box(plan.shape(items, &files)?);
+        let data = kubectl_sse::render::render(sync, &files)
+            .map_err(|failure| anyhow::anyhow!("the shaped SecretSync does not render: {failure:?}"))?;
+        std::hint::black_box(data);
     }
     Ok(started.elapsed().as_secs_f64() * 1e6 / f64::from(rounds))
 }
