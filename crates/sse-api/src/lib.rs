@@ -4,6 +4,8 @@
 //! * [`secret_sync`]: `SecretSync` (`secret-sync.x-k8s.io/v1alpha1`) with its CRD schema, CEL rules, status and
 //!   printer columns.
 //! * [`akv_sync`]: `AKVSync` (`secret-sync.x-k8s.io/v1alpha1`), Arc SSE's simplified resource.
+//! * [`cluster_secret_sync`]: `ClusterSecretSync` (`sync.sse-rs.io/v1alpha1`, cluster-scoped): one Secret
+//!   written to every selected namespace.
 //! * [`secret_provider_class`]: `SecretProviderClass` (`secrets-store.csi.x-k8s.io/v1`, plus the deprecated
 //!   `v1alpha1` in the generated CRD).
 //! * [`conditions`]: condition types `Create`/`Update`/`Ready`, [`Reason`], and the `SetStatusCondition` merge.
@@ -13,6 +15,7 @@
 //!   `cargo xtask crdgen`).
 
 pub mod akv_sync;
+pub mod cluster_secret_sync;
 pub mod conditions;
 pub mod consts;
 pub mod duration;
@@ -22,6 +25,9 @@ pub mod secret_sync;
 pub mod validation;
 
 pub use akv_sync::{AKVSync, AkvSyncObject, AkvSyncPart, AkvSyncSpec, AkvSyncStatus, GeneratedSync};
+pub use cluster_secret_sync::{
+    ClusterSecretSync, ClusterSecretSyncSpec, ClusterSecretSyncStatus, DeletionPolicy,
+};
 pub use conditions::Reason;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 pub use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -54,12 +60,14 @@ impl GeneratedCrd {
     }
 }
 
-/// Every CRD SSE-rs ships, in a stable order: `secretsyncs.secret-sync.x-k8s.io` then
-/// `secretproviderclasses.secrets-store.csi.x-k8s.io`.
+/// Every CRD SSE-rs ships, in a stable order: `secretsyncs.secret-sync.x-k8s.io`,
+/// `secretproviderclasses.secrets-store.csi.x-k8s.io`, `akvsyncs.secret-sync.x-k8s.io`, then
+/// `clustersecretsyncs.sync.sse-rs.io`.
 pub fn generated_crds() -> Result<Vec<GeneratedCrd>, MergeError> {
     Ok(vec![
         GeneratedCrd::new(SecretSync::crd()),
         GeneratedCrd::new(secret_provider_class::crd()?),
         GeneratedCrd::new(AKVSync::crd()),
+        GeneratedCrd::new(ClusterSecretSync::crd()),
     ])
 }

@@ -392,7 +392,8 @@ fn generated_crd_files() {
         [
             "secretsyncs.secret-sync.x-k8s.io.yaml",
             "secretproviderclasses.secrets-store.csi.x-k8s.io.yaml",
-            "akvsyncs.secret-sync.x-k8s.io.yaml"
+            "akvsyncs.secret-sync.x-k8s.io.yaml",
+            "clustersecretsyncs.sync.sse-rs.io.yaml"
         ]
     );
     assert_eq!(
