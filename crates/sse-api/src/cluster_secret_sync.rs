@@ -295,6 +295,19 @@ impl ClusterSecretSync {
     }
 }
 
+impl Default for ClusterSecretSyncSpec {
+    fn default() -> Self {
+        Self {
+            secret_provider_class_name: String::new(),
+            service_account_name: String::new(),
+            secret_object: SecretObject::default(),
+            namespaces: NamespaceSelection::default(),
+            deletion_policy: DeletionPolicy::Delete,
+            force_synchronization: None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -320,18 +333,5 @@ mod tests {
         .unwrap();
         assert_eq!(spec.deletion_policy, DeletionPolicy::Delete);
         assert_eq!(spec.secret_object.type_, "Opaque");
-    }
-}
-
-impl Default for ClusterSecretSyncSpec {
-    fn default() -> Self {
-        Self {
-            secret_provider_class_name: String::new(),
-            service_account_name: String::new(),
-            secret_object: SecretObject::default(),
-            namespaces: NamespaceSelection::default(),
-            deletion_policy: DeletionPolicy::Delete,
-            force_synchronization: None,
-        }
     }
 }
