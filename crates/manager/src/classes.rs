@@ -28,9 +28,14 @@ struct State {
     listing: Option<Map>,
 }
 
-/// The cache (cheap to share behind an `Arc`).
-#[derive(Default)]
-pub struct Classes(RwLock<State>);
+/// The cache (cheap to share behind an `Arc`), and whether it has held a full list.
+pub struct Classes(RwLock<State>, tokio::sync::watch::Sender<bool>);
+
+impl Default for Classes {
+    fn default() -> Self {
+        Self(RwLock::default(), tokio::sync::watch::Sender::new(false))
+    }
+}
 
 impl Classes {
     fn read(&self) -> RwLockReadGuard<'_, State> {
@@ -58,6 +63,7 @@ impl Classes {
                     state.current = listing;
                     state.current.shrink_to_fit();
                 }
+                self.1.send_replace(true);
             }
             watcher::Event::Apply(spc) => {
                 state.current.insert(key_of(spc), kept(spc));
@@ -76,6 +82,12 @@ impl Classes {
             .get(format!("{namespace}/{name}").as_str())
             .map(|kept| serde_json::from_str(kept))
             .transpose()
+    }
+
+    /// Wait until the cache has held a full list once (an empty cache is not "not found"); `false` when it
+    /// never will (the cache is gone).
+    pub async fn listed(&self) -> bool {
+        self.1.subscribe().wait_for(|listed| *listed).await.is_ok()
     }
 
     /// How many classes the cache holds.

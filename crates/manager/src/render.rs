@@ -100,7 +100,25 @@ impl Cluster for RenderCluster {
 
     async fn workload_event(&self, _: &crate::workload::Workload, _: &str, _: &str) {}
 
-    // A render reconciles one SecretSync: no AKVSync, no leader election.
+    // A render reconciles one SecretSync: no fan-out, no AKVSync, no leader election.
+    async fn delete_secret(&self, _: &str, _: &str, _: &str) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn write_cluster_status(
+        &self,
+        _: &sse_api::ClusterSecretSync,
+        _: &sse_api::ClusterSecretSyncStatus,
+    ) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn patch_cluster_sync(&self, _: &str, _: &json_patch::Patch) -> Result<(), ClusterError> {
+        Err(no_cluster())
+    }
+
+    async fn cluster_event(&self, _: &sse_api::ClusterSecretSync, _: bool, _: &str, _: &str) {}
+
     async fn generated_syncs(&self, _: &str, _: &str) -> Result<Vec<SecretSync>, ClusterError> {
         Err(no_cluster())
     }

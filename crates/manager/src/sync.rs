@@ -4,7 +4,8 @@
 //! validate ─▶ class ─▶ tokens ─▶ (quiet?) ─▶ parse shape ─▶ mount ─▶ map ─▶ shape ─▶ hash ─▶ write ─▶ Outcome
 //! ```
 //!
-//! The status step is the caller's. Shaping (docs/API.md#shaping) runs only for a SecretSync that has a shape.
+//! The status step is the caller's. The write goes to a [`Destination`]: the SecretSync's own Secret, or a
+//! fan-out's Secrets in every namespace it selects (one fetch for all of them). Shaping (docs/API.md#shaping) runs only for a SecretSync that has a shape.
 //!
 //! With partial sync (docs/API.md#partial-sync) the mount stage makes one Mount per object, so one failing
 //! object cannot block the others; the map and write stages then keep the healthy keys only.
@@ -27,8 +28,11 @@ use crate::outcome::{Outcome, Written};
 use crate::provider::{self, Changed, Fingerprint, Mounted, ProviderError};
 use crate::secret;
 
+mod destination;
 mod hashing;
 mod partial;
+
+pub use destination::{Destination, OwnSecret};
 
 use hashing::hash;
 use partial::map_partial;
@@ -59,6 +63,17 @@ pub async fn sync_with_news(
     sync: &SecretSync,
     ctx: &Context,
     changed: Option<&Changed>,
+) -> Result<Done, SyncError> {
+    sync_into(sync, ctx, changed, &OwnSecret(sync)).await
+}
+
+/// [`sync_with_news`], the values written to `dest`: the SecretSync here is the source of the fetch (its class,
+/// identity, objects and shape), `dest` says where the Secret(s) are.
+pub async fn sync_into(
+    sync: &SecretSync,
+    ctx: &Context,
+    changed: Option<&Changed>,
+    dest: &dyn Destination,
 ) -> Result<Done, SyncError> {
     validation::validate_spec(&sync.spec)?;
     let (tag_labels, tag_annotations) = match &sync.metadata.annotations {
@@ -91,7 +106,7 @@ pub async fn sync_with_news(
     let forced = ctx.schedule.force_sync_pending(sync).is_some();
     if !forced
         && let Some(found) = &detected
-        && let Some(outcome) = quiet(sync, ctx, &key, inputs, found).await?
+        && let Some(outcome) = quiet(sync, ctx, &key, inputs, found, dest).await?
     {
         return Ok(Done {
             outcome,
@@ -122,13 +137,6 @@ pub async fn sync_with_news(
         .iter()
         .flat_map(|t| t.skipped.iter().map(|why| ("TagNotCopied", why.clone())))
         .collect();
-    let desired_of = |data: &crate::mapping::SecretData| {
-        let mut desired = secret::desired(sync, data);
-        if let Some(tagged) = &tagged {
-            crate::tags::apply(&mut desired, tagged);
-        }
-        desired
-    };
     if mount.failures.is_empty() {
         let items = mapping::build_secret_data(&sync.spec.secret_object, &mount.mounted.files)?;
         let data = match &plan {
@@ -138,11 +146,10 @@ pub async fn sync_with_news(
         .fits()?;
         let hash = hash(sync, &class, &mount.mounted);
         let previous = sync.status.as_ref().and_then(|s| s.sync_hash.as_deref());
-        let desired = desired_of(&data);
         // A new version means new bytes, unless the Secret is shaped: an input whose used part did not
         // change renders the same bytes, so a shaped Secret is compared before it is written.
         let expect_change = plan.is_none() && previous != Some(hash.as_str());
-        let (written, secret_version) = secret::write(&*ctx.cluster, sync, &desired, expect_change).await?;
+        let (written, secret_version) = dest.write(ctx, &data, tagged.as_ref(), expect_change).await?;
         if let Some(digest) = detected.and_then(|f| f.digest) {
             ctx.baselines.synced(
                 &key,
@@ -164,8 +171,7 @@ pub async fn sync_with_news(
     }
     let (healthy, summary) = map_partial(sync, mount, plan.as_ref())?;
     let healthy = healthy.fits()?;
-    let desired = desired_of(&healthy);
-    let (written, _) = secret::write_partial(&*ctx.cluster, sync, &desired).await?;
+    let written = dest.write_partial(ctx, &healthy, tagged.as_ref()).await?;
     Ok(Done {
         outcome: Outcome::Partial { written, summary },
         observed_at,
@@ -238,6 +244,7 @@ async fn quiet(
     key: &str,
     inputs: u64,
     found: &Fingerprint,
+    dest: &dyn Destination,
 ) -> Result<Option<Outcome>, SyncError> {
     let Some(baseline) = ctx.baselines.baseline(key) else {
         return Ok(None);
@@ -255,7 +262,7 @@ async fn quiet(
     {
         return Ok(None);
     }
-    if !secret::unchanged_since(&*ctx.cluster, sync, &baseline.secret_version).await? {
+    if !dest.intact(ctx, &baseline.secret_version).await? {
         return Ok(None);
     }
     Ok(Some(Outcome::Synced {

@@ -9,6 +9,7 @@
 
 mod error;
 mod events;
+mod fanout;
 mod real;
 
 use std::fmt;
@@ -18,10 +19,14 @@ use async_trait::async_trait;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::Secret;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
-use sse_api::{AKVSync, AkvSyncStatus, SecretProviderClass, SecretSync, SecretSyncStatus};
+use sse_api::{
+    AKVSync, AkvSyncStatus, ClusterSecretSync, ClusterSecretSyncStatus, SecretProviderClass, SecretSync,
+    SecretSyncStatus,
+};
 
 pub use self::error::{ClusterError, PATCH_NOT_APPLICABLE};
 pub use self::events::{publish, truncate};
+pub use self::fanout::EVENT_NAMESPACE;
 pub use self::real::KubeCluster;
 use crate::workload::Workload;
 
@@ -140,6 +145,28 @@ pub trait Cluster: Send + Sync + 'static {
 
     /// Forced server-side apply of the Secret under [`sse_api::consts::FIELD_MANAGER`].
     async fn apply_secret(&self, secret: &Secret) -> Result<String, ClusterError>;
+
+    /// Delete the Secret, only while its resourceVersion is still `resource_version` (409 otherwise, 404 when
+    /// gone): the fan-out controller removing its own Secret from a namespace that left the selection.
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Result<(), ClusterError>;
+
+    /// Write a ClusterSecretSync's status (forced server-side apply on the status subresource).
+    async fn write_cluster_status(
+        &self,
+        css: &ClusterSecretSync,
+        status: &ClusterSecretSyncStatus,
+    ) -> Result<(), ClusterError>;
+
+    /// Apply a JSON patch to a ClusterSecretSync (its finalizer; `test` operations are preconditions).
+    async fn patch_cluster_sync(&self, name: &str, patch: &json_patch::Patch) -> Result<(), ClusterError>;
+
+    /// Publish an Event about a ClusterSecretSync, in [`EVENT_NAMESPACE`] (best effort).
+    async fn cluster_event(&self, css: &ClusterSecretSync, warning: bool, reason: &str, message: &str);
 
     /// Write the SecretSync status (forced server-side apply on the status subresource).
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError>;

@@ -10,7 +10,10 @@ use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{ObjectReference, PodTemplateSpec, Secret, ServiceAccount};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams, Preconditions};
 use kube::{Client, Resource, ResourceExt};
-use sse_api::{AKVSync, AkvSyncStatus, SecretProviderClass, SecretSync, SecretSyncStatus, consts};
+use sse_api::{
+    AKVSync, AkvSyncStatus, ClusterSecretSync, ClusterSecretSyncStatus, SecretProviderClass, SecretSync,
+    SecretSyncStatus, consts,
+};
 
 use super::{Cluster, ClusterError, Generated, GeneratedKind, SecretPatch, Token, bounded, publish};
 use crate::classes::Classes;
@@ -113,6 +116,31 @@ impl Cluster for KubeCluster {
         // Metadata-only response: the Secret's values never come back to the manager.
         let meta = bounded(api.patch_metadata(&secret.name_any(), &params, &Patch::Apply(secret))).await?;
         Ok(meta.metadata.resource_version.unwrap_or_default())
+    }
+
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Result<(), ClusterError> {
+        super::fanout::delete_secret(&self.client, namespace, name, resource_version).await
+    }
+
+    async fn write_cluster_status(
+        &self,
+        css: &ClusterSecretSync,
+        status: &ClusterSecretSyncStatus,
+    ) -> Result<(), ClusterError> {
+        super::fanout::write_status(&self.client, css, status).await
+    }
+
+    async fn patch_cluster_sync(&self, name: &str, patch: &json_patch::Patch) -> Result<(), ClusterError> {
+        super::fanout::patch(&self.client, name, patch).await
+    }
+
+    async fn cluster_event(&self, css: &ClusterSecretSync, warning: bool, reason: &str, message: &str) {
+        super::fanout::event(&self.client, css, warning, reason, message, &self.instance).await;
     }
 
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError> {

@@ -34,6 +34,7 @@ use sse_api::{AKVSync, AkvSyncStatus};
 
 use crate::cluster::{Cluster, ClusterError, Generated, GeneratedKind, SecretPatch, Token};
 
+mod fanout;
 mod generated;
 mod secrets;
 mod setup;
@@ -63,6 +64,12 @@ pub enum Request {
     WriteAkvSyncStatus,
     /// Reading or writing a Lease.
     Lease,
+    /// Deleting a Secret.
+    DeleteSecret,
+    /// A ClusterSecretSync's status write.
+    WriteClusterStatus,
+    /// A ClusterSecretSync's patch (finalizer).
+    PatchClusterSync,
 }
 
 /// One API call the manager made.
@@ -88,6 +95,12 @@ pub enum Call {
     DeleteGenerated(String, u16),
     /// An AKVSync's status write.
     WriteAkvSyncStatus(String),
+    /// Delete of a Secret (`namespace/name`) and the HTTP status of the answer.
+    DeleteSecret(String, u16),
+    /// A ClusterSecretSync's status write (its name).
+    WriteClusterStatus(String),
+    /// A ClusterSecretSync's patch (its name) and the HTTP status of the answer.
+    PatchClusterSync(String, u16),
 }
 
 #[derive(Default)]
@@ -104,6 +117,9 @@ struct State {
     syncs: HashMap<(String, String), SecretSync>,
     akv_statuses: HashMap<(String, String), AkvSyncStatus>,
     leases: HashMap<(String, String), Lease>,
+    /// ClusterSecretSyncs as objects (finalizers), by name; their status is in `cluster_statuses`.
+    cluster_syncs: HashMap<String, sse_api::ClusterSecretSync>,
+    cluster_statuses: HashMap<String, sse_api::ClusterSecretSyncStatus>,
     calls: Vec<Call>,
     workloads: Vec<crate::workload::Workload>,
     resource_version: u64,
@@ -205,6 +221,45 @@ impl Cluster for FakeCluster {
             return Err(error);
         }
         state.apply(secret)
+    }
+
+    async fn delete_secret(
+        &self,
+        namespace: &str,
+        name: &str,
+        resource_version: &str,
+    ) -> Result<(), ClusterError> {
+        self.state().delete_secret(namespace, name, resource_version)
+    }
+
+    async fn write_cluster_status(
+        &self,
+        css: &sse_api::ClusterSecretSync,
+        status: &sse_api::ClusterSecretSyncStatus,
+    ) -> Result<(), ClusterError> {
+        self.state().write_cluster_status(css, status)
+    }
+
+    async fn patch_cluster_sync(&self, name: &str, patch: &json_patch::Patch) -> Result<(), ClusterError> {
+        self.state().patch_cluster_sync(name, patch)
+    }
+
+    async fn cluster_event(
+        &self,
+        css: &sse_api::ClusterSecretSync,
+        _warning: bool,
+        reason: &str,
+        message: &str,
+    ) {
+        // The namespace a fan-out Event is about is the first word of its message (`namespace x: …`).
+        let about = message
+            .strip_prefix("namespace ")
+            .and_then(|m| m.split(':').next())
+            .map_or_else(String::new, |ns| format!("/{ns}"));
+        self.state().calls.push(Call::Event(
+            format!("{}/{}{about}", crate::cluster::EVENT_NAMESPACE, css.name_any()),
+            reason.to_string(),
+        ));
     }
 
     async fn write_status(&self, sync: &SecretSync, status: &SecretSyncStatus) -> Result<(), ClusterError> {

@@ -29,37 +29,89 @@
 //! adoption test is denied unless the policies allow the marked Secret; the in-memory double runs no
 //! admission, tier 3 is what checks this.
 
-use std::collections::BTreeMap;
-
 use base64::Engine;
-use json_patch::{Patch, PatchOperation, TestOperation};
+use json_patch::{Patch, PatchOperation};
 use k8s_openapi::ByteString;
 use k8s_openapi::api::core::v1::Secret;
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::ResourceExt;
-use sse_api::{SecretSync, consts};
+use sse_api::{ClusterSecretSync, SecretObject, SecretSync, cluster_secret_sync, consts};
 
 use crate::cluster::{Cluster, ClusterError, SecretPatch};
 use crate::error::SyncError;
 use crate::mapping::SecretData;
 use crate::outcome::Written;
 
+mod ops;
+#[cfg(test)]
+mod tests;
+
+pub use ops::{Check, content_tests, data_tests, ownership_tests};
+use ops::{pointer, test};
+
+/// The Secret a write is for, and what makes it ours: the owner reference it carries alone, and labels
+/// beside the controller's.
+#[derive(Clone, Debug)]
+pub struct Target<'a> {
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+    /// The one owner reference a Secret of ours carries.
+    pub owner: OwnerReference,
+    /// Labels a Secret of ours carries besides the controller label (a ClusterSecretSync's name).
+    pub marks: Vec<(&'static str, String)>,
+    /// The SecretSync that takes over a Secret its editor marked adoptable; `None`: such a mark is ignored
+    /// (fan-out never adopts).
+    pub adopter: Option<&'a SecretSync>,
+}
+
+impl<'a> Target<'a> {
+    /// The Secret of a SecretSync: same name and namespace, the SecretSync as owner, adoptable.
+    pub fn of(sync: &'a SecretSync) -> Self {
+        Self {
+            namespace: sync.namespace().unwrap_or_default(),
+            name: sync.name_any(),
+            owner: sync.secret_owner(),
+            marks: Vec::new(),
+            adopter: Some(sync),
+        }
+    }
+
+    /// The Secret a ClusterSecretSync writes in `namespace`: its name, its label, it as controller; never
+    /// adopted.
+    pub fn fanout(css: &ClusterSecretSync, namespace: &str) -> Self {
+        Self {
+            namespace: namespace.to_string(),
+            name: css.name_any(),
+            owner: css.secret_owner(),
+            marks: vec![(cluster_secret_sync::LABEL, css.name_any())],
+            adopter: None,
+        }
+    }
+}
+
 /// The Secret this SecretSync should produce with `data`.
 pub fn desired(sync: &SecretSync, data: &SecretData) -> Secret {
-    let object = &sync.spec.secret_object;
+    desired_for(&Target::of(sync), &sync.spec.secret_object, data)
+}
+
+/// The Secret `object` describes, with `data`, written as `target`.
+pub fn desired_for(target: &Target<'_>, object: &SecretObject, data: &SecretData) -> Secret {
     let mut labels = object.labels.clone().unwrap_or_default();
     labels.insert(
         consts::CONTROLLER_LABEL_KEY.into(),
         consts::CONTROLLER_LABEL_VALUE.into(),
     );
+    labels.extend(target.marks.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
     let annotations = object.annotations.clone().filter(|a| !a.is_empty());
     Secret {
         metadata: ObjectMeta {
-            name: Some(sync.name_any()),
-            namespace: sync.namespace(),
+            name: Some(target.name.clone()),
+            namespace: Some(target.namespace.clone()),
             labels: Some(labels),
             annotations,
-            owner_references: Some(vec![sync.secret_owner()]),
+            owner_references: Some(vec![target.owner.clone()]),
             ..ObjectMeta::default()
         },
         type_: Some(if object.type_.is_empty() {
@@ -74,103 +126,6 @@ pub fn desired(sync: &SecretSync, data: &SecretData) -> Secret {
                 .collect(),
         ),
         ..Secret::default()
-    }
-}
-
-/// RFC 6901 escaping of one path segment.
-fn pointer(segments: &[&str]) -> String {
-    segments
-        .iter()
-        .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
-        .collect()
-}
-
-fn test(path: String, value: serde_json::Value) -> PatchOperation {
-    // A pointer built by `pointer` always parses.
-    PatchOperation::Test(TestOperation {
-        path: path.parse().unwrap_or_default(),
-        value,
-    })
-}
-
-/// Tests that hold only on a Secret this SecretSync owns: our label and exactly our owner reference.
-pub fn ownership_tests(sync: &SecretSync) -> Vec<PatchOperation> {
-    vec![
-        test(
-            pointer(&["metadata", "labels", consts::CONTROLLER_LABEL_KEY]),
-            serde_json::Value::String(consts::CONTROLLER_LABEL_VALUE.into()),
-        ),
-        test(
-            pointer(&["metadata", "ownerReferences"]),
-            serde_json::to_value(vec![sync.secret_owner()]).unwrap_or_default(),
-        ),
-    ]
-}
-
-/// Tests that hold when the Secret holds every value of `secret`'s keys (other managers' extra keys
-/// allowed).
-pub fn data_tests(secret: &Secret) -> Vec<PatchOperation> {
-    let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
-    secret
-        .data
-        .iter()
-        .flatten()
-        .map(|(key, value)| test(pointer(&["data", key]), serde_json::Value::String(b64(&value.0))))
-        .collect()
-}
-
-/// Tests that hold when the Secret carries everything we would apply (other managers' extra keys allowed).
-pub fn content_tests(secret: &Secret) -> Vec<PatchOperation> {
-    let mut ops = vec![test(
-        pointer(&["type"]),
-        serde_json::Value::String(secret.type_.clone().unwrap_or_default()),
-    )];
-    ops.extend(data_tests(secret));
-    let meta = |field: &str, map: &Option<BTreeMap<String, String>>| {
-        map.iter()
-            .flatten()
-            .map(|(k, v)| {
-                test(
-                    pointer(&["metadata", field, k]),
-                    serde_json::Value::String(v.clone()),
-                )
-            })
-            .collect::<Vec<_>>()
-    };
-    ops.extend(meta("labels", &secret.metadata.labels));
-    // The API server encodes the stored object with Go's encoding/json, which escapes `&`, `<`, `>`, U+2028
-    // and U+2029, and the patch library compares string bytes: such an annotation value could never test
-    // equal, so it is left out of the check (the apply still sets it; only its drift goes unnoticed).
-    let comparable = secret.metadata.annotations.as_ref().map(|a| {
-        a.iter()
-            .filter(|(_, v)| !v.contains(['&', '<', '>', '\u{2028}', '\u{2029}']))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect::<BTreeMap<_, _>>()
-    });
-    ops.extend(meta("annotations", &comparable));
-    ops
-}
-
-/// What a test-only patch found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Check {
-    /// Every test held; the Secret's resourceVersion (unchanged by the check).
-    Holds(String),
-    /// A test did not hold.
-    Fails,
-    /// The Secret does not exist.
-    Absent,
-}
-
-impl Check {
-    /// Read kube-apiserver's answer to a patch made only of `test` operations.
-    pub fn from_answer(answer: Result<String, ClusterError>) -> Result<Self, ClusterError> {
-        match answer {
-            Ok(resource_version) => Ok(Self::Holds(resource_version)),
-            Err(e) if e.is_not_found() => Ok(Self::Absent),
-            Err(e) if e.is_patch_not_applicable() => Ok(Self::Fails),
-            Err(e) => Err(e),
-        }
     }
 }
 
@@ -210,34 +165,35 @@ enum Found {
 /// value, then ownership alone.
 async fn find(
     cluster: &dyn Cluster,
-    sync: &SecretSync,
+    target: &Target<'_>,
     content: Option<Vec<PatchOperation>>,
     data: Option<Vec<PatchOperation>>,
 ) -> Result<Found, ClusterError> {
-    let (namespace, name) = (sync.namespace().unwrap_or_default(), sync.name_any());
+    let (namespace, name) = (target.namespace.as_str(), target.name.as_str());
     if let Some(content) = content {
-        let mut tests = ownership_tests(sync);
+        let mut tests = ownership_tests(target);
         tests.extend(content);
-        match check(cluster, &namespace, &name, tests).await? {
+        match check(cluster, namespace, name, tests).await? {
             Check::Holds(resource_version) => return Ok(Found::UpToDate(resource_version)),
             Check::Absent => return Ok(Found::Absent),
             Check::Fails => {}
         }
     }
     if let Some(data) = data {
-        let mut tests = ownership_tests(sync);
+        let mut tests = ownership_tests(target);
         tests.extend(data);
-        match check(cluster, &namespace, &name, tests).await? {
+        match check(cluster, namespace, name, tests).await? {
             Check::Holds(resource_version) => return Ok(Found::OursSameData(resource_version)),
             Check::Absent => return Ok(Found::Absent),
             Check::Fails => {}
         }
     }
     Ok(
-        match check(cluster, &namespace, &name, ownership_tests(sync)).await? {
+        match check(cluster, namespace, name, ownership_tests(target)).await? {
             Check::Holds(resource_version) => Found::Ours(resource_version),
             Check::Absent => Found::Absent,
-            Check::Fails => match check(cluster, &namespace, &name, vec![adoptable_test()]).await? {
+            Check::Fails if target.adopter.is_none() => Found::Foreign,
+            Check::Fails => match check(cluster, namespace, name, vec![adoptable_test()]).await? {
                 Check::Holds(resource_version) => Found::Adoptable(resource_version),
                 Check::Absent => Found::Absent,
                 Check::Fails => Found::Foreign,
@@ -260,18 +216,19 @@ fn adoptable_test() -> PatchOperation {
 /// and stays as it was: never adopted and then left unwritable.
 async fn adopt(
     cluster: &dyn Cluster,
-    sync: &SecretSync,
+    target: &Target<'_>,
     secret: &Secret,
     resource_version: &str,
-) -> Result<(), ClusterError> {
+) -> Result<(), SyncError> {
+    // Only a target with an adopter finds a Secret adoptable (`find`).
+    let Some(sync) = target.adopter else {
+        return Err(foreign(target));
+    };
     let patch = sync.adoption_patch(resource_version, secret.type_.as_deref().unwrap_or("Opaque"));
     cluster
-        .patch_secret(
-            &sync.namespace().unwrap_or_default(),
-            &sync.name_any(),
-            &SecretPatch::Merge(patch),
-        )
-        .await?;
+        .patch_secret(&target.namespace, &target.name, &SecretPatch::Merge(patch))
+        .await
+        .map_err(|e| adopt_err(target, e))?;
     tracing::info!(secret = %sync.name_any(), "adopted a Secret marked {}", consts::ADOPTABLE_ANNOTATION);
     Ok(())
 }
@@ -280,17 +237,19 @@ async fn adopt(
 /// saw it — found out by one test-only patch; `false` when it changed or is gone.
 pub async fn unchanged_since(
     cluster: &dyn Cluster,
-    sync: &SecretSync,
+    target: &Target<'_>,
     resource_version: &str,
 ) -> Result<bool, SyncError> {
     let tests = vec![test(
         pointer(&["metadata", "resourceVersion"]),
         serde_json::Value::String(resource_version.to_string()),
     )];
-    let (namespace, name) = (sync.namespace().unwrap_or_default(), sync.name_any());
-    match check(cluster, &namespace, &name, tests).await {
+    match check(cluster, &target.namespace, &target.name, tests).await {
         Ok(found) => Ok(matches!(found, Check::Holds(_))),
-        Err(source) => Err(SyncError::Apply { name, source }),
+        Err(source) => Err(SyncError::Apply {
+            name: target.name.clone(),
+            source,
+        }),
     }
 }
 
@@ -299,26 +258,24 @@ pub async fn unchanged_since(
 /// we already know the content differs.
 pub async fn write(
     cluster: &dyn Cluster,
-    sync: &SecretSync,
+    target: &Target<'_>,
     secret: &Secret,
     expect_change: bool,
 ) -> Result<(Written, String), SyncError> {
     let apply_err = |source| SyncError::Apply {
-        name: sync.name_any(),
+        name: target.name.clone(),
         source,
     };
     let content = (!expect_change).then(|| content_tests(secret));
     let data = Some(data_tests(secret));
-    let written = match find(cluster, sync, content, data).await.map_err(apply_err)? {
+    let written = match find(cluster, target, content, data).await.map_err(apply_err)? {
         Found::UpToDate(resource_version) => return Ok((Written::Unchanged, resource_version)),
-        Found::Foreign => return Err(foreign(sync)),
+        Found::Foreign => return Err(foreign(target)),
         Found::Absent => Written::Created,
         Found::OursSameData(_) => Written::MetadataOnly,
         Found::Ours(_) => Written::Updated,
         Found::Adoptable(resource_version) => {
-            adopt(cluster, sync, secret, &resource_version)
-                .await
-                .map_err(|e| adopt_err(sync, e))?;
+            adopt(cluster, target, secret, &resource_version).await?;
             Written::Adopted
         }
     };
@@ -332,31 +289,29 @@ pub async fn write(
 /// the ownership check saw, so it lands only on that very Secret (409 and a retry otherwise).
 pub async fn write_partial(
     cluster: &dyn Cluster,
-    sync: &SecretSync,
+    target: &Target<'_>,
     secret: &Secret,
 ) -> Result<(Written, String), SyncError> {
     let apply_err = |source| SyncError::Apply {
-        name: sync.name_any(),
+        name: target.name.clone(),
         source,
     };
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
     let data = || secret.data.iter().flatten();
     // The content tests are the data tests here: when they fail, a value changed.
-    let resource_version = match find(cluster, sync, Some(data_tests(secret)), None)
+    let resource_version = match find(cluster, target, Some(data_tests(secret)), None)
         .await
         .map_err(apply_err)?
     {
         Found::UpToDate(resource_version) => return Ok((Written::Unchanged, resource_version)),
-        Found::Foreign => return Err(foreign(sync)),
+        Found::Foreign => return Err(foreign(target)),
         Found::Absent => {
             let resource_version = cluster.apply_secret(secret).await.map_err(apply_err)?;
             return Ok((Written::Created, resource_version));
         }
         Found::Ours(resource_version) | Found::OursSameData(resource_version) => resource_version,
         Found::Adoptable(resource_version) => {
-            adopt(cluster, sync, secret, &resource_version)
-                .await
-                .map_err(|e| adopt_err(sync, e))?;
+            adopt(cluster, target, secret, &resource_version).await?;
             let resource_version = cluster.apply_secret(secret).await.map_err(apply_err)?;
             return Ok((Written::Adopted, resource_version));
         }
@@ -369,11 +324,7 @@ pub async fn write_partial(
         "data": values,
     });
     let resource_version = cluster
-        .patch_secret(
-            &sync.namespace().unwrap_or_default(),
-            &sync.name_any(),
-            &SecretPatch::Merge(patch),
-        )
+        .patch_secret(&target.namespace, &target.name, &SecretPatch::Merge(patch))
         .await
         .map_err(apply_err)?;
     Ok((Written::Updated, resource_version))
@@ -382,88 +333,23 @@ pub async fn write_partial(
 /// An adoption the API server refused: the owner-reference check of OwnerReferencesPermissionEnforcement
 /// (observed on kube-apiserver v1.32.13: 403 "cannot set an ownerRef on a resource you can't delete") gets
 /// its own reason and the way out; anything else is a failed write.
-fn adopt_err(sync: &SecretSync, source: ClusterError) -> SyncError {
+fn adopt_err(target: &Target<'_>, source: ClusterError) -> SyncError {
     if source.code == 403 && source.message.contains("cannot set an ownerRef") {
         return SyncError::AdoptionRefused {
-            namespace: sync.namespace().unwrap_or_default(),
-            name: sync.name_any(),
+            namespace: target.namespace.clone(),
+            name: target.name.clone(),
             message: source.message,
         };
     }
     SyncError::Apply {
-        name: sync.name_any(),
+        name: target.name.clone(),
         source,
     }
 }
 
-fn foreign(sync: &SecretSync) -> SyncError {
+fn foreign(target: &Target<'_>) -> SyncError {
     SyncError::ForeignSecret {
-        namespace: sync.namespace().unwrap_or_default(),
-        name: sync.name_any(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn sync() -> SecretSync {
-        let mut s = SecretSync::new("db", sse_api::SecretSyncSpec::default());
-        s.metadata.namespace = Some("app".into());
-        s.metadata.uid = Some("uid-1".into());
-        s.spec.secret_object.type_ = "Opaque".into();
-        s.spec.secret_object.labels = Some(BTreeMap::from([("team/x".into(), "a".into())]));
-        s
-    }
-
-    #[test]
-    fn desired_secret_shape() {
-        let data = SecretData(BTreeMap::from([("k".to_string(), b"v".to_vec())]));
-        let secret = desired(&sync(), &data);
-        let labels = secret.metadata.labels.clone().unwrap();
-        assert_eq!(labels[consts::CONTROLLER_LABEL_KEY], "");
-        assert_eq!(labels["team/x"], "a");
-        let owners = secret.metadata.owner_references.clone().unwrap();
-        assert_eq!(owners.len(), 1);
-        assert_eq!(owners[0].kind, "SecretSync");
-        assert_eq!(owners[0].api_version, "secret-sync.x-k8s.io/v1alpha1");
-        assert_eq!(owners[0].uid, "uid-1");
-        assert_eq!(secret.type_.as_deref(), Some("Opaque"));
-        assert!(secret.metadata.annotations.is_none());
-    }
-
-    #[test]
-    fn annotations_the_api_server_would_escape_are_not_tested() {
-        let mut s = sync();
-        s.spec.secret_object.annotations = Some(BTreeMap::from([
-            ("plain".to_string(), "v".to_string()),
-            ("html".to_string(), "a&b".to_string()),
-        ]));
-        let secret = desired(&s, &SecretData(BTreeMap::new()));
-        let ops = serde_json::to_value(content_tests(&secret)).unwrap().to_string();
-        assert!(ops.contains("/metadata/annotations/plain"), "{ops}");
-        assert!(!ops.contains("/metadata/annotations/html"), "{ops}");
-        assert_eq!(
-            secret.metadata.annotations.unwrap()["html"],
-            "a&b",
-            "still applied"
-        );
-    }
-
-    #[test]
-    fn tests_escape_keys_and_cover_the_content() {
-        let data = SecretData(BTreeMap::from([("k".to_string(), b"v".to_vec())]));
-        let secret = desired(&sync(), &data);
-        let ops = serde_json::to_value(content_tests(&secret)).unwrap().to_string();
-        assert!(ops.contains("\"/metadata/labels/team~1x\""), "{ops}");
-        assert!(ops.contains("\"/data/k\"") && ops.contains("\"dg==\""), "{ops}");
-        let own = serde_json::to_value(ownership_tests(&sync()))
-            .unwrap()
-            .to_string();
-        assert!(
-            own.contains("/metadata/labels/secrets-store.sync.x-k8s.io"),
-            "{own}"
-        );
-        assert!(own.contains("uid-1"), "{own}");
+        namespace: target.namespace.clone(),
+        name: target.name.clone(),
     }
 }
