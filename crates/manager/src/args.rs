@@ -152,6 +152,11 @@ pub struct RunArgs {
     #[arg(long, env = "AKVSYNC", default_value_t = true, action = ArgAction::Set)]
     pub akvsync: bool,
 
+    /// Write each ClusterSecretSync's Secret to every namespace it selects (fan-out); needs the rights of
+    /// `deploy/components/cluster-secret-sync` (namespaces list/watch, Secret delete).
+    #[arg(long, env = "CLUSTER_SECRET_SYNC", default_value_t = false, action = ArgAction::Set)]
+    pub cluster_secret_sync: bool,
+
     /// Also watch owned Secrets (metadata only) to repair drift at once; needs list/watch on Secrets.
     #[arg(long, env = "WATCH_OWNED_SECRETS", default_value_t = false, action = ArgAction::Set)]
     pub watch_owned_secrets: bool,

@@ -8,7 +8,8 @@
 //! [`controller`] decides when a reconcile runs, [`reconcile`] whether a sync is due and what comes of it
 //! ([`schedule`] for timing, [`sync`] for the sync itself, [`changes`] for what makes a check quiet, [`status`]
 //! for the conditions); [`cluster`] is the only door to the API server for requests, of both controllers and
-//! the leader election (the watches feeding the controllers are kube-runtime's; with an in-memory double in
+//! the leader election, and of [`fanout`], which writes one ClusterSecretSync's Secret to every namespace it
+//! selects (the watches feeding the controllers are kube-runtime's; with an in-memory double in
 //! [`fake`] for tests); [`render`] runs one sync without a cluster.
 
 pub mod admin;
@@ -24,6 +25,7 @@ pub mod error;
 pub mod expiry;
 #[cfg(any(test, feature = "test-util"))]
 pub mod fake;
+pub mod fanout;
 pub mod hash;
 pub mod leader;
 pub mod mapping;

@@ -39,6 +39,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
         reload_min_interval,
         expiry_warning_window,
         akvsync,
+        cluster_secret_sync,
         reconcile_timeout,
         shutdown_timeout,
         metrics_bind_address,
@@ -162,6 +163,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<()> {
             ready: ready.clone(),
             reconciler: reconciler.clone(),
             akvsync,
+            fanout: cluster_secret_sync.then(|| pod_namespace.clone()),
             instance: Some(pod_name.clone()).filter(|name| !name.is_empty()),
         };
         let lost = match &lease {
@@ -232,6 +234,8 @@ struct Term {
     ready: Arc<AtomicBool>,
     reconciler: Arc<std::sync::RwLock<Option<Arc<Context>>>>,
     akvsync: bool,
+    /// Fan-out on, with the install namespace.
+    fanout: Option<String>,
     instance: Option<String>,
 }
 
@@ -261,6 +265,21 @@ impl Term {
                 stop.clone(),
             ))
         });
+        let fanout = self.fanout.map(|install_namespace| {
+            let fan_ctx = Context::new(
+                cluster.clone(),
+                ctx.providers.clone(),
+                ctx.config.clone(),
+                ctx.metrics.clone(),
+            );
+            tokio::spawn(crate::fanout::run(
+                self.client.clone(),
+                fan_ctx,
+                classes.clone(),
+                install_namespace,
+                stop.clone(),
+            ))
+        });
         let shutdown_timeout = self.settings.shutdown_timeout;
         crate::controller::run(
             self.client,
@@ -277,6 +296,10 @@ impl Term {
             .reconciler
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        if let Some(fanout) = fanout {
+            // A fan-out reconcile is bounded by --reconcile-timeout and its requests by theirs.
+            let _ = tokio::time::timeout(shutdown_timeout, fanout).await;
+        }
         if let Some(akvsyncs) = akvsyncs {
             // In-flight AKVSync reconciles are a few API calls, each bounded by the client's timeouts.
             let _ = tokio::time::timeout(shutdown_timeout, akvsyncs).await;
