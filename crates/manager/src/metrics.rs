@@ -12,6 +12,8 @@
 //!   `secretsync_event_stream_failures_total{reason}`, `secretsync_event_stream_requests_total{action}`,
 //!   `secretsync_event_delivery_seconds`, `secretsync_event_refresh_seconds`: the vault's events
 //!   ([`crate::vault_events`]).
+//! * `secretsync_fanout_namespaces{state}`, `secretsync_fanout_writes_total{result}`: the fan-out of
+//!   ClusterSecretSyncs ([`crate::fanout::metrics`]).
 //! * The controller-runtime names of the Go controller (docs/API.md#health-and-metrics), so its dashboards
 //!   keep working: `controller_runtime_reconcile_total{controller,result}`,
 //!   `controller_runtime_reconcile_errors_total`, `controller_runtime_reconcile_time_seconds`,
@@ -79,6 +81,7 @@ pub struct Metrics {
     expiry: Arc<ExpiryMetrics>,
     leases_lost: Counter,
     events: crate::vault_events::EventMetrics,
+    fanout: crate::fanout::metrics::FanoutMetrics,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -153,6 +156,7 @@ impl Default for Metrics {
         let expiry = Arc::new(ExpiryMetrics::default());
         let leases_lost = Counter::default();
         let events;
+        let fanout;
         for validity in STANDINGS {
             expiry.objects.get_or_create(&ValidityLabel { validity }).set(0);
         }
@@ -185,6 +189,7 @@ impl Default for Metrics {
                 expiry.earliest.clone(),
             );
             events = crate::vault_events::EventMetrics::register(ours);
+            fanout = crate::fanout::metrics::FanoutMetrics::register(ours);
             ours.register(
                 "leader_leases_lost",
                 "Times this process lost the leader-election lease and stepped down to campaign again",
@@ -229,6 +234,7 @@ impl Default for Metrics {
             expiry,
             leases_lost,
             events,
+            fanout,
         }
     }
 }
@@ -237,6 +243,11 @@ impl Metrics {
     /// The event stream's metrics (crate::vault_events).
     pub fn events(&self) -> &crate::vault_events::EventMetrics {
         &self.events
+    }
+
+    /// The fan-out's metrics (crate::fanout).
+    pub fn fanout(&self) -> &crate::fanout::metrics::FanoutMetrics {
+        &self.fanout
     }
 
     /// Record one sync (the provider was called).

@@ -10,6 +10,7 @@
 //!   deleted at the resourceVersion they saw).
 //! * [`state`], [`status`]: what is remembered between reconciles, and the bounded status.
 //! * [`keep`]: `deletionPolicy: Keep`.
+//! * [`metrics`]: bounded-label counts of namespaces and writes.
 //! * [`reconcile`]: the stages, in order.
 //!
 //! Every Secret it writes carries the label `sse-rs.io/cluster-secret-sync: <name>` and the resource as its
@@ -21,6 +22,7 @@
 //! [`Cluster`](crate::cluster::Cluster) port, bounded, and runs under the leader's lease.
 
 pub mod keep;
+pub mod metrics;
 pub mod namespaces;
 pub mod reconcile;
 pub mod select;
@@ -65,6 +67,9 @@ pub struct Fanout {
     pub records: state::Records,
     /// Requests at once per resource.
     pub concurrency: usize,
+    /// The resources as the controller's watch holds them (set once the controller is built; tier 2 has
+    /// none): records of resources that are gone are dropped.
+    pub resources: std::sync::OnceLock<kube::runtime::reflector::Store<ClusterSecretSync>>,
 }
 
 impl Fanout {
@@ -83,6 +88,7 @@ impl Fanout {
             install_namespace: install_namespace.to_string(),
             records: state::Records::default(),
             concurrency: CONCURRENCY,
+            resources: std::sync::OnceLock::new(),
         }
     }
 }

@@ -63,6 +63,12 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
     let ctx = &fan.ctx;
     let uid = css.uid().unwrap_or_default();
     let namespaces = fan.namespaces.namespaces();
+    if let Some(store) = fan.resources.get() {
+        let live: std::collections::HashSet<String> = store.state().iter().filter_map(|c| c.uid()).collect();
+        for gone in fan.records.retain(&live) {
+            ctx.metrics.fanout().counts(&gone, None);
+        }
+    }
     if css.metadata.deletion_timestamp.is_some() {
         let all: Vec<Arc<str>> = namespaces.iter().map(|n| n.name.clone()).collect();
         let released = keep::finish(ctx, css, all, fan.concurrency)
@@ -72,6 +78,7 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
             tracing::info!(released, "deletionPolicy Keep: Secrets released");
         }
         fan.records.remove(&uid);
+        ctx.metrics.fanout().counts(&uid, None);
         return Ok(Reconciled {
             requeue_after: super::RESYNC,
             ..Reconciled::default()
@@ -152,6 +159,7 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
                 next: now + wait,
             },
         );
+        ctx.metrics.fanout().counts(&uid, Some(next.namespaces));
         let status_written = if status::changed(&current, &next) {
             ctx.cluster
                 .write_cluster_status(css, &next)

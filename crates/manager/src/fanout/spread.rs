@@ -101,6 +101,9 @@ impl Destination for Spread<'_> {
         let mut tracked = lock(self.tracked);
         let mut all = Written::Unchanged;
         for (ns, result) in writes {
+            ctx.metrics
+                .fanout()
+                .written(result.as_ref().map(|(w, _)| *w).map_err(drop));
             match result {
                 Ok((written, version)) => {
                     tracked.succeeded(&ns, version);
@@ -208,6 +211,7 @@ pub async fn leave(
             }
         }
     }
+    ctx.metrics.fanout().removed(deleted);
     deleted
 }
 

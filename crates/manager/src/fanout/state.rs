@@ -74,6 +74,21 @@ impl Records {
     pub fn remove(&self, uid: &str) {
         lock(&self.0).remove(uid);
     }
+
+    /// Drop the records of every resource not in `live` (deleted without a finalizer, so never reconciled
+    /// again); answers their uids.
+    pub fn retain(&self, live: &std::collections::HashSet<String>) -> Vec<String> {
+        let mut records = lock(&self.0);
+        let gone: Vec<String> = records
+            .keys()
+            .filter(|uid| !live.contains(*uid))
+            .cloned()
+            .collect();
+        for uid in &gone {
+            records.remove(uid);
+        }
+        gone
+    }
 }
 
 /// The lock, even if a panicking holder poisoned it (the record stays consistent: every update is one
