@@ -17,7 +17,8 @@ pub struct Cli {
 /// The subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// When each SecretSync's vault was last checked, when its Secret last changed, the next check, why.
+    /// When each SecretSync's vault was last checked, when its Secret last changed, the next check, why
+    /// (--cluster: each ClusterSecretSync's, with its namespaces counted and the failing ones).
     Status(crate::status::StatusArgs),
     /// Check the vault now (sets the sse-rs.io/force-sync annotation) and wait for the manager's answer.
     Sync(crate::sync::SyncArgs),

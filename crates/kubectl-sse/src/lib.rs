@@ -2,7 +2,8 @@
 //! answered from the SecretSync's status (never from a Secret: no value is read or printed).
 //!
 //! * `kubectl sse status [NAME]`: per SecretSync, when the vault was last checked, when the Secret last
-//!   changed, the next check, the reason, failing since.
+//!   changed, the next check, the reason, failing since; `--cluster [NAME]`: per ClusterSecretSync, the same
+//!   times and its namespaces counted, with the failing ones its status lists.
 //! * `kubectl sse sync NAME|--all`: check the vault now (the `sse-rs.io/force-sync` annotation) and wait
 //!   until the manager has answered.
 //! * `kubectl sse adopt NAME`: hand a Secret marked `sse-rs.io/adoptable=true` over to the SecretSync of
@@ -32,6 +33,7 @@ pub mod doctor;
 pub mod migrate;
 pub mod render;
 pub mod status;
+pub mod status_cluster;
 pub mod sync;
 pub mod vault_events;
 

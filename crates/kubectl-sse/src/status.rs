@@ -2,7 +2,9 @@
 //! 2:15"): when the vault was last checked, when the Secret last changed, when the next check is; and
 //! the reason, the message and since when it has been failing. Read from the SecretSync's status; above
 //! the table, one line on the stream of the vault's events when the leader notes one on its Lease
-//! ([`crate::vault_events`]; said only when the Lease can be read with your rights).
+//! ([`crate::vault_events`]; said only when the Lease can be read with your rights). With `--cluster`, the
+//! ClusterSecretSyncs instead ([`crate::status_cluster`]); with `-A`, their table follows the SecretSyncs' when
+//! your rights let you list them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -14,13 +16,18 @@ use sse_api::{SecretSync, Time, conditions};
 
 use crate::cli::{Output, Target};
 use crate::doctor::Lookup;
+use crate::status_cluster::ClusterRow;
 use crate::vault_events::LeaseNote;
 
 /// `kubectl sse status` arguments.
 #[derive(clap::Args, Debug)]
 pub struct StatusArgs {
-    /// One SecretSync (default: every SecretSync in the namespace, or in all of them with -A).
+    /// One SecretSync (default: every SecretSync in the namespace, or in all of them with -A); with --cluster,
+    /// one ClusterSecretSync.
     pub name: Option<String>,
+    /// ClusterSecretSyncs instead of SecretSyncs (cluster-scoped: -n and -A do not apply).
+    #[arg(long)]
+    pub cluster: bool,
     /// Output format.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Output,
@@ -96,12 +103,26 @@ impl Row {
 
 /// Run `status`.
 pub async fn run(target: &Target, args: &StatusArgs) -> Result<u8> {
-    // The Lease is read beside the SecretSyncs, bounded, and left out when it cannot be read.
-    let (rows, lease) = tokio::join!(
+    if args.cluster {
+        return crate::status_cluster::run(&target.client, args).await;
+    }
+    // The Lease is read beside the SecretSyncs, bounded, and left out when it cannot be read; so are the
+    // ClusterSecretSyncs under -A.
+    let (rows, lease, clusters) = tokio::join!(
         rows(target, args.name.as_deref()),
-        crate::vault_events::read(&target.client, &args.install_namespace)
+        crate::vault_events::read(&target.client, &args.install_namespace),
+        async {
+            match target.namespace {
+                None => crate::status_cluster::appended(&target.client).await,
+                Some(_) => Ok(None),
+            }
+        }
     );
     let rows = rows?;
+    let clusters = clusters.unwrap_or_else(|warning| {
+        eprintln!("{warning}");
+        None
+    });
     let lease = match lease {
         Lookup::Found(lease) => Some(lease),
         Lookup::Missing | Lookup::Unreadable(_) => None,
@@ -112,16 +133,24 @@ pub async fn run(target: &Target, args: &StatusArgs) -> Result<u8> {
             println!("{line}");
         }
         eprintln!("No SecretSyncs found{}.", in_scope(target));
+        if let Some(clusters) = clusters.as_deref().filter(|c| !c.is_empty()) {
+            let wide = args.output == Output::Wide;
+            print!(
+                "{}",
+                crate::status_cluster::table(clusters, wide, SystemTime::now())
+            );
+        }
         return Ok(0);
     }
     print!(
         "{}",
-        render_with(
+        render_all(
             &rows,
             args.output,
             target.namespace.is_none(),
             SystemTime::now(),
-            events
+            events,
+            clusters.as_deref()
         )?
     );
     Ok(0)
@@ -180,10 +209,27 @@ pub fn render_with(
     now: SystemTime,
     events: Option<&LeaseNote>,
 ) -> Result<String> {
+    render_all(rows, output, all_namespaces, now, events, None)
+}
+
+/// [`render_with`], with the ClusterSecretSyncs `-A` lists when your rights allow: their table after the
+/// SecretSyncs' (none while there are none), `clusterSecretSyncs` beside `items` in JSON and YAML (absent
+/// when they were not listed).
+pub fn render_all(
+    rows: &[Row],
+    output: Output,
+    all_namespaces: bool,
+    now: SystemTime,
+    events: Option<&LeaseNote>,
+    clusters: Option<&[ClusterRow]>,
+) -> Result<String> {
     let document = || {
         let mut document = serde_json::json!({ "items": rows });
         if let Some(note) = events.and_then(LeaseNote::to_json) {
             document["vaultEvents"] = note;
+        }
+        if let Some(clusters) = clusters {
+            document["clusterSecretSyncs"] = serde_json::json!(clusters);
         }
         document
     };
@@ -195,7 +241,12 @@ pub fn render_with(
                 .and_then(LeaseNote::status_line)
                 .map(|l| l + "\n")
                 .unwrap_or_default();
-            Ok(line + &table(rows, output == Output::Wide, all_namespaces, now))
+            let wide = output == Output::Wide;
+            let clusters = clusters
+                .filter(|c| !c.is_empty())
+                .map(|c| "\n".to_string() + &crate::status_cluster::table(c, wide, now))
+                .unwrap_or_default();
+            Ok(line + &table(rows, wide, all_namespaces, now) + &clusters)
         }
     }
 }
@@ -249,7 +300,7 @@ fn table(rows: &[Row], wide: bool, all_namespaces: bool, now: SystemTime) -> Str
 }
 
 /// Left-aligned columns three spaces apart, as kubectl prints them; the last column is not padded.
-fn columns(lines: &[Vec<String>]) -> String {
+pub(crate) fn columns(lines: &[Vec<String>]) -> String {
     let n = lines.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..n)
         .map(|i| {
@@ -283,7 +334,7 @@ pub fn parse_time(value: &str) -> Option<SystemTime> {
 }
 
 /// `5m ago`, `in 3h`, or `-`.
-fn relative(value: Option<&str>, now: SystemTime) -> String {
+pub(crate) fn relative(value: Option<&str>, now: SystemTime) -> String {
     let Some(t) = value.and_then(parse_time) else {
         return "-".into();
     };
@@ -296,7 +347,7 @@ fn relative(value: Option<&str>, now: SystemTime) -> String {
 /// The next check, relative. The status records it when it is written, and a quiet check writes the
 /// status only every few minutes, so a next check in the past means due (checked quietly since, or about
 /// to be); it is overdue only when later than one interval and the five-minute heartbeat allow.
-fn next_check(value: Option<&str>, interval: Option<Duration>, now: SystemTime) -> String {
+pub(crate) fn next_check(value: Option<&str>, interval: Option<Duration>, now: SystemTime) -> String {
     let Some(t) = value.and_then(parse_time) else {
         return "-".into();
     };
@@ -341,120 +392,4 @@ pub fn human(d: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn at(rfc3339: &str) -> SystemTime {
-        parse_time(rfc3339).unwrap_or_else(|| panic!("{rfc3339}"))
-    }
-
-    fn sync(status: serde_json::Value) -> SecretSync {
-        serde_json::from_value(serde_json::json!({
-            "apiVersion": "secret-sync.x-k8s.io/v1alpha1",
-            "kind": "SecretSync",
-            "metadata": {"name": "db", "namespace": "apps"},
-            "spec": {"serviceAccountName": "sa", "secretProviderClassName": "kv",
-                     "secretObject": {"type": "Opaque", "data": [{"sourcePath": "pw", "targetKey": "pw"}]}},
-            "status": status,
-        }))
-        .unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    #[test]
-    fn the_three_times_the_operator_needs() {
-        let failing = sync(serde_json::json!({
-            "lastCheckedTime": "2026-12-06T14:14:00Z",
-            "lastSuccessfulSyncTime": "2026-12-06T13:00:00Z",
-            "nextCheckTime": "2026-12-06T14:19:00Z",
-            "failingSince": "2026-12-06T14:02:00Z",
-            "refreshInterval": "5m0s",
-            "validity": [{"object": "secret/pw", "expiresAt": "2026-12-16T14:15:00Z", "state": "Expiring"},
-                         {"object": "cert/tls", "expiresAt": "2027-06-01T00:00:00Z", "state": "Valid"}],
-            "conditions": [{"type": "Ready", "status": "False", "reason": "ProviderError",
-                            "message": "Key Vault answered 403 Forbidden", "lastTransitionTime": "2026-12-06T14:02:00Z"}],
-        }));
-        let row = Row::of(&failing);
-        assert!(!row.is_ready());
-        let now = at("2026-12-06T14:15:00Z");
-        let text = render(std::slice::from_ref(&row), Output::Table, false, now).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(
-            lines,
-            [
-                "NAME   READY   REASON          LAST CHECKED   LAST CHANGED   NEXT CHECK   FAILING SINCE",
-                "db     False   ProviderError   60s ago        75m ago        in 4m        13m ago",
-            ]
-        );
-        let wide = render(std::slice::from_ref(&row), Output::Wide, true, now).unwrap_or_default();
-        assert!(wide.starts_with("NAMESPACE   NAME"), "{wide}");
-        assert!(
-            wide.contains("5m0s") && wide.contains("Key Vault answered 403 Forbidden"),
-            "{wide}"
-        );
-        assert!(
-            wide.contains("EXPIRES") && wide.contains("in 10d"),
-            "the soonest expiry: {wide}"
-        );
-
-        let json: serde_json::Value =
-            serde_json::from_str(&render(&[row], Output::Json, false, now).unwrap_or_default())
-                .unwrap_or_default();
-        assert_eq!(json["items"][0]["lastChangedTime"], "2026-12-06T13:00:00Z");
-        assert_eq!(json["items"][0]["reason"], "ProviderError");
-        assert_eq!(json["items"][0]["secret"], "db");
-    }
-
-    #[test]
-    fn a_next_check_in_the_past_is_due_until_it_is_overdue() {
-        let now = at("2026-12-06T14:15:00Z");
-        let interval = Some(Duration::from_secs(60));
-        assert_eq!(next_check(Some("2026-12-06T14:13:00Z"), interval, now), "due");
-        assert_eq!(
-            next_check(Some("2026-12-06T14:05:00Z"), interval, now),
-            "overdue 10m"
-        );
-        assert_eq!(
-            next_check(Some("2026-12-06T13:25:00Z"), Some(Duration::from_secs(3600)), now),
-            "due"
-        );
-        assert_eq!(next_check(None, interval, now), "-");
-    }
-
-    #[test]
-    fn never_checked() {
-        let row = Row::of(&sync(serde_json::json!({})));
-        assert_eq!(row.ready, "Unknown");
-        let text = render(&[row], Output::Table, false, SystemTime::now()).unwrap_or_default();
-        assert!(
-            text.lines()
-                .nth(1)
-                .is_some_and(|l| l.split_whitespace().skip(2).all(|c| c == "-")),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn durations_read_like_kubectl_ages() {
-        let h = |s| human(Duration::from_secs(s));
-        assert_eq!(
-            [
-                h(45),
-                h(150),
-                h(600),
-                h(47 * 60),
-                h(5 * 3600 + 180),
-                h(30 * 3600),
-                h(12 * 86_400)
-            ],
-            ["45s", "2m30s", "10m", "47m", "5h3m", "30h", "12d"]
-        );
-        let go = sse_api::validation::parse_duration;
-        assert_eq!(
-            go("1h30m0s"),
-            Some(Duration::from_secs(5400)),
-            "as the status writes it"
-        );
-        assert_eq!(go("45s"), Some(Duration::from_secs(45)));
-        assert_eq!(go("1x"), None);
-    }
-}
+mod tests;
