@@ -73,6 +73,10 @@ scenarios! {
     Exclusive manager_killed_mid_burst_loses_nothing;
     Exclusive vault_events_refresh_within_seconds_and_the_poll_stays_the_safety_net;
     Exclusive token_policy_never_blocks_anyone_else;
+    Exclusive fanout_selects_by_label_and_follows_namespaces;
+    Exclusive fanout_foreign_secret_left_alone;
+    Exclusive fanout_rotation_reaches_every_namespace;
+    Exclusive fanout_deletion_policies;
 }
 #[path = "e2e/adoption.rs"]
 mod adoption;
@@ -82,6 +86,8 @@ mod akvsync;
 mod api;
 #[path = "e2e/events.rs"]
 mod events;
+#[path = "e2e/fanout.rs"]
+mod fanout;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/fences.rs"]
@@ -105,6 +111,7 @@ mod scenario {
     pub use super::akvsync::*;
     pub use super::api::*;
     pub use super::events::*;
+    pub use super::fanout::*;
     pub use super::faults::*;
     pub use super::fences::*;
     pub use super::lifecycle::*;

@@ -6,6 +6,8 @@
 //!   emulator: a fleet's convergence and quiet cycles (`bench/fleet.rs`), how fresh Secrets stay while the
 //!   vault rotates (`bench/freshness.rs`), and a healthy vault beside one that is down (`bench/outage.rs`).
 //! * `shaping`: what rendering adds to a sync's CPU time, shaped beside plain SecretSyncs (`bench/shaping.rs`).
+//! * `fanout`: one ClusterSecretSync fanned out to 1,000 namespaces beside 1,000 SecretSyncs
+//!   (`bench/fanout.rs`).
 //! * `events`: refresh driven by the vault's events (`bench/events.rs`) beside polling every 60 s
 //!   (`bench/freshness.rs`), on the same fleet in the same run.
 #![allow(
@@ -14,6 +16,7 @@
 )]
 
 mod events;
+mod fanout;
 mod fleet;
 mod freshness;
 mod outage;
@@ -112,6 +115,21 @@ pub fn shaping(root: &Path) -> Result<()> {
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or(200);
         shaping::measure(n).await
+    })
+}
+
+/// `cargo xtask bench fanout`: one ClusterSecretSync to `$SSE_BENCH_NAMESPACES` namespaces (default 1,000)
+/// beside as many SecretSyncs, measured in release.
+pub fn fanout(root: &Path) -> Result<()> {
+    if rerun_in_release(root, "fanout")? {
+        return Ok(());
+    }
+    block_on(async {
+        let n: usize = std::env::var("SSE_BENCH_NAMESPACES")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(1_000);
+        fanout::measure(n).await
     })
 }
 

@@ -54,6 +54,8 @@ enum BenchTarget {
     Events,
     /// What rendering adds to a sync's CPU time: shaped beside plain SecretSyncs (release build).
     Shaping,
+    /// One ClusterSecretSync fanned out to 1,000 namespaces beside 1,000 SecretSyncs (release build).
+    Fanout,
 }
 
 fn main() -> Result<()> {
@@ -72,6 +74,9 @@ fn main() -> Result<()> {
         Command::Bench {
             target: BenchTarget::Shaping,
         } => bench::shaping(&root),
+        Command::Bench {
+            target: BenchTarget::Fanout,
+        } => bench::fanout(&root),
         Command::Demo => demo::run(&root),
         Command::E2e { args } => e2e::run(&root, &args),
         Command::GenProto => gen_proto(&root, &root.join(PROTO_OUT)),

@@ -142,7 +142,7 @@ pub(super) async fn measure(n: usize) -> Result<()> {
 }
 
 /// This process's resident memory, in kB (0 when `/proc` cannot tell).
-fn self_rss_kb() -> u64 {
+pub(super) fn self_rss_kb() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| l.to_string()))
