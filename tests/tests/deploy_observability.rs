@@ -163,6 +163,7 @@ fn metric_names(expr: &str) -> Vec<String> {
             "reason",
             "validity",
             "container",
+            "state",
         ];
         if !word.is_empty()
             && !word.chars().all(|c| c.is_ascii_digit() || c == 'm')
@@ -188,6 +189,7 @@ fn prometheus_alerts_use_what_the_manager_exports_and_the_pod_has() {
         "SecretSyncObjectExpired",
         "SecretSyncProviderDown",
         "SecretSyncManagerDown",
+        "ClusterSecretSyncNamespacesFailing",
     ] {
         assert!(alerts.contains(&wanted), "{wanted} missing: {alerts:?}");
     }
@@ -197,6 +199,7 @@ fn prometheus_alerts_use_what_the_manager_exports_and_the_pod_has() {
     metrics.sync(Reason::ProviderError, std::time::Duration::from_millis(5));
     metrics.check_lateness(std::time::Duration::from_secs(1));
     manager::metrics::move_reason(&metrics.reasons(), None, Some(Reason::ProviderError));
+    metrics.fanout().written(Err(()));
     let exposition = metrics.encode();
     let exported: Vec<&str> = exposition
         .lines()

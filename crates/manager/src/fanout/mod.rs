@@ -4,7 +4,8 @@
 //!
 //! * [`select`]: which namespaces (pure; the admission policy checks the same at every write).
 //! * [`namespaces`]: the namespaces, from a metadata-only watch; a namespace created, relabelled or deleted
-//!   triggers every resource at once, not at the next poll.
+//!   triggers every resource at once, not at the next poll (as does a SecretProviderClass of the install
+//!   namespace changing).
 //! * [`source`], [`spread`]: the fetch of [`crate::sync`], on the resource seen as a SecretSync, written to
 //!   every selected namespace; a namespace that left loses the Secret (ours only, by the ownership tests,
 //!   deleted at the resourceVersion they saw).
@@ -107,22 +108,51 @@ pub async fn run(
     let (tx, rx) = futures::channel::mpsc::unbounded::<()>();
     let namespace_events = reflector(
         writer,
+        // Only names, labels and deletion marks are read: the rest (managed fields, kubectl's last-applied
+        // annotation) is dropped before the cache keeps it.
         watcher(
             Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
             watcher::Config::default(),
-        ),
+        )
+        .modify(|ns| {
+            ns.metadata.managed_fields = None;
+            ns.metadata.annotations = None;
+            ns.metadata.owner_references = None;
+        }),
     )
     .default_backoff()
     .touched_objects();
-    let stop = shutdown.clone();
+    let (stop, namespace_tx) = (shutdown.clone(), tx.clone());
     tokio::spawn(async move {
         let mut events = std::pin::pin!(namespace_events);
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
                 event = events.next() => match event {
-                    Some(Ok(_)) => { let _ = tx.unbounded_send(()); }
+                    Some(Ok(_)) => { let _ = namespace_tx.unbounded_send(()); }
                     Some(Err(error)) => tracing::warn!(%error, "namespace watch"),
+                    None => return,
+                },
+            }
+        }
+    });
+    // A SecretProviderClass of the install namespace changed: every resource looks again (the schedule
+    // compares each one's class version, so only those naming it fetch).
+    let class_events = watcher(
+        Api::<sse_api::SecretProviderClass>::namespaced(client.clone(), &install_namespace),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .touched_objects();
+    let (stop, class_tx) = (shutdown.clone(), tx.clone());
+    tokio::spawn(async move {
+        let mut events = std::pin::pin!(class_events);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                event = events.next() => match event {
+                    Some(Ok(_)) => { let _ = class_tx.unbounded_send(()); }
+                    Some(Err(error)) => tracing::warn!(%error, "SecretProviderClass watch (fan-out)"),
                     None => return,
                 },
             }

@@ -1,6 +1,6 @@
 //! What the fan-out remembers of each ClusterSecretSync between reconciles: where its Secret is, at which
-//! resourceVersion, and which namespaces fail. Small and secret-free (about 60 bytes per namespace, the name
-//! shared with the namespace cache); a new term of leadership starts empty and sweeps.
+//! resourceVersion, and which namespaces fail. Small and secret-free (about 60 bytes per namespace beside its
+//! name); a new term of leadership starts empty and sweeps.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
