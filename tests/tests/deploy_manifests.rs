@@ -276,6 +276,7 @@ fn installable_dirs_are_discovered() {
         "overlays/outbound-proxy",
         "overlays/events",
         "overlays/events-access-key",
+        "overlays/cluster-secret-sync",
     ] {
         assert!(dirs.iter().any(|d| d == want), "{want} missing from {dirs:?}");
     }

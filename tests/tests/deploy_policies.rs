@@ -1,8 +1,13 @@
-//! The admission policies of every installable render of `deploy/` (issue 4): exactly the eight SSE-rs ships
+//! The admission policies of every installable render of `deploy/` (issue 4): exactly the twelve SSE-rs ships
 //! (docs/ADMISSION.md#admission-policies), each with a binding that denies and names it, ConfigMap params
 //! that exist, the Secret and token policies matching exactly the Deployment's ServiceAccount, every CEL
 //! expression parsed and structurally checked (`sse_tests::deploy::cel`), and the interface constants of
-//! `sse-api` in the expressions. The harness: `sse_tests::deploy`.
+//! `sse-api` in the expressions. ClusterSecretSync's fences (issue 22: ClusterSecretSync params, the
+//! leave binding, the tenants' read-only policy, the selection table) are in `deploy_policies/fanout.rs`.
+//! The harness: `sse_tests::deploy`.
+
+#[path = "deploy_policies/fanout.rs"]
+mod fanout;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,8 +20,9 @@ use sse_tests::deploy::{
 };
 
 /// Every policy SSE-rs ships (docs/ADMISSION.md#admission-policies): the five that start from the upstream
-/// chart's staging variants (the token one split in two), then the fences around what AKVSyncs, reload on change and Events make it write.
-const POLICIES: [&str; 9] = [
+/// chart's staging variants (the token one split in two), then the fences around what AKVSyncs, reload on
+/// change and Events make it write, then ClusterSecretSync's (its Secrets, tenants kept off them, the resource).
+const POLICIES: [&str; 12] = [
     "secrets-store-sync-controller-create-update-policy",
     "secrets-store-sync-controller-delete-policy",
     "secrets-store-sync-controller-update-check-oldobject-policy",
@@ -26,6 +32,9 @@ const POLICIES: [&str; 9] = [
     "secrets-store-sync-controller-generated-objects-policy",
     "secrets-store-sync-controller-reload-workloads-policy",
     "secrets-store-sync-controller-events-policy",
+    fanout::FANOUT,
+    fanout::READONLY,
+    fanout::CLUSTER_SECRET_SYNC,
 ];
 
 /// The manager ServiceAccount named in a matchCondition: `(namespace, name)`.
@@ -62,7 +71,9 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             ));
             continue;
         };
-        p.check(b.name() == format!("{policy_name}-binding"), || {
+        // The fan-out policy's second binding, for deletes, is the one exception to the name.
+        let leave = policy_name == fanout::FANOUT && b.name() == format!("{policy_name}-leave-binding");
+        p.check(b.name() == format!("{policy_name}-binding") || leave, || {
             format!("{}: must be named {policy_name}-binding", b.id())
         });
         p.check(strings(&b.json["spec"]["validationActions"]) == ["Deny"], || {
@@ -72,6 +83,9 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             policy.json["spec"].get("paramKind"),
             b.json["spec"].get("paramRef"),
         ) {
+            (Some(kind), Some(_)) if fanout::is_cluster_secret_sync(kind) => {
+                fanout::check_param_binding(r, policy, b, leave, p);
+            }
             (Some(kind), Some(pref)) => {
                 p.check(kind["apiVersion"] == "v1" && kind["kind"] == "ConfigMap", || {
                     format!("{}: only ConfigMap params are expected", policy.id())
@@ -112,7 +126,8 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
             format!("{}: failurePolicy must be Fail", policy.id())
         });
 
-        // Secret and token policies constrain exactly the manager's ServiceAccount.
+        // Secret and token policies constrain exactly the manager's ServiceAccount; fanout-readonly, everyone
+        // else (fanout.rs checks it).
         let resources: BTreeSet<String> = items(&spec["matchConstraints"]["resourceRules"])
             .flat_map(|rule| strings(&rule["resources"]))
             .collect();
@@ -122,13 +137,15 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
                 "serviceaccounts/token",
                 "secretproviderclasses",
                 "secretsyncs",
+                "clustersecretsyncs",
                 "deployments",
                 "statefulsets",
                 "daemonsets",
                 "events",
             ]
             .contains(&r.as_str())
-        }) {
+        }) && *name != fanout::READONLY
+        {
             let conds: Vec<&Value> = items(&spec["matchConditions"]).collect();
             let users: Vec<Option<(String, String)>> = conds
                 .iter()
@@ -225,6 +242,7 @@ fn check_policies(r: &Render, dep: &Obj, pod: &Value, p: &mut Problems) -> usize
 
     // Interface constants the policies must agree with (sse-api).
     let text = |name: &str| policies.get(name).map(|o| o.json.to_string()).unwrap_or_default();
+    fanout::check_policies(&policies, &bindings, &text, &sa, p);
     let token = text(POLICIES[4]);
     p.check(
         token.contains(&format!("== {}", consts::TOKEN_EXPIRATION_SECONDS)),

@@ -62,6 +62,11 @@ scenarios! {
     Shared shaped_dockerconfigjson_and_json_property_rotate;
     Shared malformed_template_refused_at_admission;
     Shared template_error_reported_nothing_written;
+    Shared fanout_namespace_admin_cannot_create_or_edit_a_cluster_secret_sync;
+    Shared fanout_manager_refused_outside_the_selection;
+    Shared fanout_tenant_cannot_edit_or_forge_a_fanout_secret;
+    Shared fanout_no_cluster_secret_sync_no_other_secret_affected;
+    Shared fanout_policy_agrees_with_the_selection_table;
     Exclusive offline_keeps_secret_and_recovers;
     Exclusive syncs_created_during_manager_startup_all_become_ready;
     Exclusive restart_with_healthy_syncs_calls_no_provider_storm;
@@ -77,6 +82,7 @@ scenarios! {
     Exclusive fanout_foreign_secret_left_alone;
     Exclusive fanout_rotation_reaches_every_namespace;
     Exclusive fanout_deletion_policies;
+    Exclusive fanout_manager_deletes_only_where_not_selected;
 }
 #[path = "e2e/adoption.rs"]
 mod adoption;
@@ -88,6 +94,10 @@ mod api;
 mod events;
 #[path = "e2e/fanout.rs"]
 mod fanout;
+#[path = "e2e/fanout_fences.rs"]
+mod fanout_fences;
+#[path = "e2e/fanout_leave.rs"]
+mod fanout_leave;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/fences.rs"]
@@ -112,6 +122,8 @@ mod scenario {
     pub use super::api::*;
     pub use super::events::*;
     pub use super::fanout::*;
+    pub use super::fanout_fences::*;
+    pub use super::fanout_leave::*;
     pub use super::faults::*;
     pub use super::fences::*;
     pub use super::lifecycle::*;

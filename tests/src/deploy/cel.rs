@@ -127,6 +127,20 @@ fn lex(s: &str) -> Result<Vec<Tok>, String> {
 /// Macros that bind a name: `list.all(x, p(x))`.
 const MACROS: [&str; 5] = ["all", "exists", "exists_one", "map", "filter"];
 
+/// CEL's type identifiers, known everywhere: `type(x) == list`.
+const TYPE_NAMES: [&str; 10] = [
+    "bool",
+    "bytes",
+    "double",
+    "int",
+    "list",
+    "map",
+    "null_type",
+    "string",
+    "type",
+    "uint",
+];
+
 /// Parse one expression with a real CEL parser. `cel-parser` panics on some malformed inputs instead of
 /// returning an error, so a panic counts as a parse failure.
 pub fn parse_cel(expr: &str) -> Result<(), String> {
@@ -236,7 +250,7 @@ pub fn check_cel(expr: &str, roots: &[&str], variables: &BTreeSet<String>) -> Re
         if after_dot || is_call {
             continue;
         }
-        if !(roots.contains(&name.as_str()) || bound.contains(name)) {
+        if !(roots.contains(&name.as_str()) || bound.contains(name) || TYPE_NAMES.contains(&name.as_str())) {
             return Err(format!(
                 "uses unknown identifier `{name}` (known here: {roots:?})"
             ));
@@ -293,6 +307,7 @@ mod tests {
             "variables.allowed && !(object.type in ['Opaque', \"kubernetes.io/tls\"])",
             "'a ' + request.operation + ' b' + string(object.spec.expirationSeconds)",
             "object.spec.audiences[0] in ['x'] && -1 < 2 && {'k': 1}['k'] == 1 && r'\\d' != b\"x\"",
+            "has(params.spec.names) && type(params.spec.names) == list ? params.spec.names : []",
         ];
         for e in good {
             assert_eq!(check_cel(e, &roots, &vars), Ok(()), "{e}");

@@ -63,6 +63,7 @@ pub(super) async fn install(k: &Kubectl, deploy: &Path) -> Result<()> {
             "--timeout=60s",
             "crd/secretsyncs.secret-sync.x-k8s.io",
             "crd/secretproviderclasses.secrets-store.csi.x-k8s.io",
+            "crd/clustersecretsyncs.sync.sse-rs.io",
         ],
         None,
     )

@@ -79,6 +79,22 @@ impl Kubectl {
         Ok(serde_json::from_str(&self.run(&full, None).await?)?)
     }
 
+    /// A JSON patch of Secret `ns/name` as the manager sends one: straight to the API server, no GET first
+    /// (`kubectl patch` reads the object before it patches, which the manager's RBAC rightly forbids).
+    pub async fn json_patch_secret(&self, ns: &str, name: &str, ops: &Value) -> Result<()> {
+        use kube::api::{Api, Patch, PatchParams};
+        let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?;
+        let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+            Api::namespaced(kube::Client::try_from(config)?, ns);
+        let patch = Patch::<()>::Json(serde_json::from_value(ops.clone())?);
+        secrets
+            .patch(name, &PatchParams::default(), &patch)
+            .await
+            .with_context(|| format!("JSON patch of Secret {ns}/{name}"))?;
+        Ok(())
+    }
+
     pub async fn exists(&self, kind: &str, ns: &str, name: &str) -> bool {
         self.run(&["get", kind, name, "-n", ns], None).await.is_ok()
     }

@@ -11,7 +11,7 @@ use serde_json::Value;
 use sse_tls::TlsFiles;
 use sse_tls::pki::{TestCa, Usage};
 
-use super::install::{install, manager_env, manager_kubeconfig};
+use super::install::{install, manager_env, manager_kubeconfig, token_kubeconfig};
 use super::process::{Manager, record_pid, rss_mib, spawn_provider};
 use super::{
     AUDIENCE, CLIENT_ID, ENV_DEPLOY, ENV_DIR, ENV_KUBECONFIG, ENV_MANAGER_BIN, ENV_PROVIDER_BIN, Kubectl,
@@ -255,6 +255,34 @@ impl World {
             },
         );
         Ok(ns)
+    }
+
+    /// kubectl as a namespace administrator of `ns`: ServiceAccount `name` there, bound to the built-in
+    /// ClusterRole `admin` by a RoleBinding in `ns` (a tenant: everything in its namespace, nothing
+    /// cluster-scoped that `admin` does not aggregate).
+    pub async fn as_namespace_admin(&self, ns: &str, name: &str) -> Result<Kubectl> {
+        self.k
+            .run(&["create", "serviceaccount", name, "-n", ns], None)
+            .await?;
+        let subject = format!("--serviceaccount={ns}:{name}");
+        self.k
+            .run(
+                &[
+                    "create",
+                    "rolebinding",
+                    name,
+                    "--clusterrole=admin",
+                    &subject,
+                    "-n",
+                    ns,
+                ],
+                None,
+            )
+            .await?;
+        let path = self.dir.join(format!("{ns}-{name}.kubeconfig"));
+        Ok(Kubectl {
+            kubeconfig: token_kubeconfig(&self.k, &path, ns, name).await?,
+        })
     }
 
     /// `object` = `value` in the vault, and SecretProviderClass `spc` in `ns` fetching just that secret.
