@@ -442,3 +442,22 @@ async fn fanout_sweep_after_restart_finds_a_namespace_that_left_meanwhile() {
         "team-b was only checked"
     );
 }
+
+#[tokio::test]
+async fn fanout_force_sync_is_answered_in_the_status() {
+    let f = Fan::start().await;
+    f.namespaces.put("team-a", &[("registry", "yes")]);
+    f.put(serde_json::json!({"names": ["team-a"]}), DeletionPolicy::Delete);
+    f.reconcile().await;
+    let gets = f.gets();
+    let mut css = f.env.cluster.cluster_sync(NAME).unwrap();
+    css.metadata.annotations = Some([("sse-rs.io/force-sync".to_string(), "now-1".to_string())].into());
+    f.env.cluster.put_cluster_sync(css);
+    // Not due, nothing joined: only the request makes this check read the vault.
+    let done = f.reconcile().await;
+    assert!(done.fetched && done.status_written);
+    assert_eq!(f.gets() - gets, 1, "the forced check read the vault");
+    assert_eq!(f.status().force_sync_handled.as_deref(), Some("now-1"));
+    let done = f.reconcile().await;
+    assert!(!done.fetched, "answered once");
+}

@@ -228,6 +228,10 @@ pub struct ClusterSecretSyncStatus {
     /// When the vault will be checked next.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_check_time: Option<Time>,
+    /// The value of the `sse-rs.io/force-sync` annotation the last check handled: a check asked for with a new
+    /// value has run once this shows that value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub force_sync_handled: Option<String>,
     /// The namespaces, counted.
     #[serde(default)]
     pub namespaces: NamespaceCounts,

@@ -157,6 +157,7 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
                 fetch: None,
                 now,
                 next: now + wait,
+                force_sync: None,
             },
         );
         ctx.metrics.fanout().counts(&uid, Some(next.namespaces));
@@ -177,6 +178,14 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
         });
     }
 
+    // A valid force-sync request not yet in the status is answered by this check, whatever it finds.
+    let force_sync = css
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| sse_api::validation::force_sync(a).ok().flatten())
+        .filter(|token| current.force_sync_handled.as_deref() != Some(*token))
+        .map(str::to_string);
     ctx.schedule.starting(&source);
     let limit = ctx.config.reconcile_timeout;
     let fetched = tokio::time::timeout(limit, crate::sync::sync_into(&source, ctx, None, &spread))
@@ -227,6 +236,7 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
             fetch,
             now,
             next: now + delay,
+            force_sync,
         },
     );
     let write_status =
@@ -241,6 +251,19 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
         false
     };
     publish(css, fan, &record, &current, &next, written).await;
+    let counts = next.namespaces;
+    if written != Written::Unchanged || status_written || fetched.is_err() {
+        tracing::info!(
+            ?written,
+            selected = counts.selected,
+            synced = counts.synced,
+            failed = counts.failed,
+            left,
+            "reconciled"
+        );
+    } else {
+        tracing::debug!(selected = counts.selected, "checked: no change");
+    }
     let retry = lock(&record)
         .failing
         .values()

@@ -29,6 +29,7 @@ pub fn as_sync(css: &ClusterSecretSync, install_namespace: &str) -> SecretSync {
         last_checked_time: s.last_checked_time.clone(),
         last_successful_sync_time: s.last_successful_sync_time.clone(),
         observed_generation: s.observed_generation,
+        force_sync_handled: s.force_sync_handled.clone(),
         conditions: find_condition(&s.conditions, FETCHED)
             .map(|fetched| {
                 let mut ready = fetched.clone();

@@ -39,6 +39,8 @@ pub struct Check<'a> {
     pub now: std::time::SystemTime,
     /// The next check.
     pub next: std::time::SystemTime,
+    /// The force-sync request this check answered, when it answered one.
+    pub force_sync: Option<String>,
 }
 
 /// The status after `check`, from `current` and the record.
@@ -51,6 +53,9 @@ pub fn next(
     let now = to_time(check.now);
     status.observed_generation = check.generation;
     status.next_check_time = Some(to_time(check.next));
+    if let Some(token) = &check.force_sync {
+        status.force_sync_handled = Some(token.clone());
+    }
     let condition = |type_: &str, ok: bool, reason: &str, message: String| Condition {
         type_: type_.to_string(),
         status: if ok { STATUS_TRUE } else { STATUS_FALSE }.to_string(),
@@ -233,6 +238,7 @@ mod tests {
                 fetch: Some(Ok(("v2:h".into(), true))),
                 now,
                 next: now,
+                force_sync: None,
             },
         );
         assert_eq!(
@@ -278,6 +284,7 @@ mod tests {
                 fetch: Some(Err(&error)),
                 now,
                 next: now,
+                force_sync: None,
             },
         );
         assert_eq!(status.sync_hash.as_deref(), Some("v2:old"));
@@ -296,6 +303,7 @@ mod tests {
                 fetch: Some(Err(&error)),
                 now: now + std::time::Duration::from_secs(60),
                 next: now,
+                force_sync: None,
             },
         );
         assert!(!changed(&status, &again), "only the check times moved");
@@ -313,6 +321,7 @@ mod tests {
                 fetch: None,
                 now,
                 next: now,
+                force_sync: None,
             },
         );
         let ready = sse_api::conditions::find_condition(&status.conditions, READY).unwrap();
