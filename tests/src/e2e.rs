@@ -27,7 +27,7 @@ mod world;
 
 pub use install::token_kubeconfig;
 pub use kubectl::*;
-pub use process::Manager;
+pub use process::{Manager, rss_mib};
 pub use world::World;
 
 pub const SYSTEM_NS: &str = "azure-secret-store";

@@ -83,6 +83,7 @@ scenarios! {
     Exclusive fanout_rotation_reaches_every_namespace;
     Exclusive fanout_deletion_policies;
     Exclusive fanout_manager_deletes_only_where_not_selected;
+    Exclusive fanout_scale;
 }
 #[path = "e2e/adoption.rs"]
 mod adoption;
@@ -98,6 +99,8 @@ mod fanout;
 mod fanout_fences;
 #[path = "e2e/fanout_leave.rs"]
 mod fanout_leave;
+#[path = "e2e/fanout_scale.rs"]
+mod fanout_scale;
 #[path = "e2e/faults.rs"]
 mod faults;
 #[path = "e2e/fences.rs"]
@@ -124,6 +127,7 @@ mod scenario {
     pub use super::fanout::*;
     pub use super::fanout_fences::*;
     pub use super::fanout_leave::*;
+    pub use super::fanout_scale::*;
     pub use super::faults::*;
     pub use super::fences::*;
     pub use super::lifecycle::*;

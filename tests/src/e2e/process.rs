@@ -51,7 +51,7 @@ impl Manager {
 }
 
 /// Resident memory of process `pid` now and at its peak, in MiB (Linux `/proc`).
-pub(super) fn rss_mib(pid: u32) -> Option<(f64, f64)> {
+pub fn rss_mib(pid: u32) -> Option<(f64, f64)> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let kib = |field: &str| {
         status

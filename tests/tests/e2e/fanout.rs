@@ -10,39 +10,19 @@ use anyhow::{Context, Result, ensure};
 use serde_json::Value;
 use sse_tests::e2e::*;
 
-/// The component's ClusterRole and binding, as rendered from the overlay (applied by the scenario, removed
-/// after: the shared manager runs without them).
-async fn component_rbac(w: &World) -> Result<String> {
-    let overlay =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../deploy/overlays/cluster-secret-sync");
-    let rendered =
-        w.k.run(&["kustomize", &overlay.display().to_string()], None)
-            .await?;
-    let docs: Vec<&str> = rendered
-        .split("\n---\n")
-        .filter(|doc| {
-            let kind = doc
-                .lines()
-                .find_map(|l| l.strip_prefix("kind: "))
-                .unwrap_or_default()
-                .trim();
-            matches!(kind, "ClusterRole" | "ClusterRoleBinding") && doc.contains("cluster-secret-sync")
-        })
-        .collect();
-    ensure!(
-        docs.len() == 2,
-        "the component's ClusterRole and ClusterRoleBinding, found {}",
-        docs.len()
-    );
-    Ok(docs.join("\n---\n"))
-}
+use super::fanout_leave::component_rbac;
 
 /// Run `body` with a fan-out manager (the shared one stopped), the component's rights, and the fan-out's
 /// SecretProviderClass `fanout-<tag>` and ServiceAccount in the install namespace, federated to Entra; `body`
 /// gets the class's name. The namespaces `body` creates are its to delete.
-async fn with_fanout<'a, F, Fut>(w: &'a World, tag: &'a str, object: &'a str, body: F) -> Result<()>
+pub(crate) async fn with_fanout<'a, F, Fut>(
+    w: &'a World,
+    tag: &'a str,
+    object: &'a str,
+    body: F,
+) -> Result<()>
 where
-    F: FnOnce(String) -> Fut,
+    F: FnOnce(String, Option<u32>) -> Fut,
     Fut: std::future::Future<Output = Result<()>> + 'a,
 {
     let rbac = component_rbac(w).await?;
@@ -77,7 +57,7 @@ where
                 ],
             )
             .await?;
-        let result = body(class.clone()).await;
+        let result = body(class.clone(), manager.child.id()).await;
         manager.terminate(Duration::from_secs(15)).await?;
         result.with_context(|| format!("log: {}", manager.log.display()))
     })
@@ -93,14 +73,14 @@ where
 }
 
 /// A ClusterSecretSync named `name` reading `object` into key `key` through `class` and its ServiceAccount.
-fn css_yaml(name: &str, class: &str, namespaces: &str, policy: &str, annotations: &str) -> String {
+pub(crate) fn css_yaml(name: &str, class: &str, namespaces: &str, policy: &str, annotations: &str) -> String {
     format!(
         "apiVersion: sync.sse-rs.io/v1alpha1\nkind: ClusterSecretSync\nmetadata: {{name: {name}{annotations}}}\nspec:\n  secretProviderClassName: {class}\n  serviceAccountName: {class}\n  deletionPolicy: {policy}\n  secretObject:\n    data: [{{sourcePath: obj, targetKey: key}}]\n  namespaces: {namespaces}\n"
     )
 }
 
 /// Create namespaces with these labels (`k=v`).
-async fn namespaces(w: &World, names: &[String], labels: &[&str]) -> Result<()> {
+pub(crate) async fn namespaces(w: &World, names: &[String], labels: &[&str]) -> Result<()> {
     for ns in names {
         w.k.run(&["create", "namespace", ns], None).await?;
         if !labels.is_empty() {
@@ -112,7 +92,7 @@ async fn namespaces(w: &World, names: &[String], labels: &[&str]) -> Result<()> 
     Ok(())
 }
 
-async fn delete_namespaces(w: &World, names: &[String]) {
+pub(crate) async fn delete_namespaces(w: &World, names: &[String]) {
     for ns in names {
         let _ = w.k.run(&["delete", "namespace", ns, "--wait=false"], None).await;
     }
@@ -150,11 +130,11 @@ async fn value(w: &World, ns: &str, name: &str) -> Result<Option<String>> {
     }))
 }
 
-async fn css_status(w: &World, name: &str) -> Result<Value> {
+pub(crate) async fn css_status(w: &World, name: &str) -> Result<Value> {
     Ok(w.k.json(&["get", "clustersecretsync", name]).await?["status"].clone())
 }
 
-fn unique(base: &str, i: usize) -> String {
+pub(crate) fn unique(base: &str, i: usize) -> String {
     format!("{base}-{}-{i}", std::process::id() % 100_000)
 }
 
@@ -176,7 +156,7 @@ pub async fn fanout_selects_by_label_and_follows_namespaces(w: &World, _ns: &str
     )
     .await?;
     let (name, label, selected, other, joining) = (&name, &label, &selected, &other, &joining);
-    let outcome = with_fanout(w, "sel", "obj", |class| async move {
+    let outcome = with_fanout(w, "sel", "obj", |class, _| async move {
         let selector = format!("{{selector: {{matchLabels: {{{label}: \"yes\"}}}}}}");
         w.k.apply(&css_yaml(name, &class, &selector, "Delete", ""))
             .await?;
@@ -262,7 +242,7 @@ pub async fn fanout_foreign_secret_left_alone(w: &World, _ns: &str) -> Result<()
     )
     .await?;
     let (name, nss) = (&name, &nss);
-    let outcome = with_fanout(w, "foreign", "obj", |class| async move {
+    let outcome = with_fanout(w, "foreign", "obj", |class, _| async move {
         let names = format!("{{names: [{}, {}]}}", nss[0], nss[1]);
         w.k.apply(&css_yaml(name, &class, &names, "Delete", "")).await?;
         eventually(Duration::from_secs(60), || async {
@@ -311,7 +291,7 @@ pub async fn fanout_rotation_reaches_every_namespace(w: &World, _ns: &str) -> Re
     let label_kv = format!("{label}=yes");
     namespaces(w, &nss, &[&label_kv]).await?;
     let (name, label, nss) = (&name, &label, &nss);
-    let outcome = with_fanout(w, "rot", "rot", |class| async move {
+    let outcome = with_fanout(w, "rot", "rot", |class, _| async move {
         let selector = format!("{{selector: {{matchLabels: {{{label}: \"yes\"}}}}}}");
         let css = |token: &str| {
             let yaml = css_yaml(
@@ -378,7 +358,7 @@ pub async fn fanout_deletion_policies(w: &World, _ns: &str) -> Result<()> {
     w.emulator.store().set_secret(VAULT, "obj", "v1");
     namespaces(w, &nss, &[]).await?;
     let (kept, gone, nss) = (&kept, &gone, &nss);
-    let outcome = with_fanout(w, "del", "obj", |class| async move {
+    let outcome = with_fanout(w, "del", "obj", |class, _| async move {
         let names = format!("{{names: [{}]}}", nss[0]);
         w.k.apply(&css_yaml(kept, &class, &names, "Keep", "")).await?;
         w.k.apply(&css_yaml(gone, &class, &names, "Delete", "")).await?;

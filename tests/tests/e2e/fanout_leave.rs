@@ -17,7 +17,7 @@ const LEAVE_BINDING: &str = "secrets-store-sync-controller-fanout-policy-leave-b
 const CSS_POLICY: &str = "secrets-store-sync-controller-cluster-secret-sync-policy";
 
 /// The component's two RBAC objects (ClusterRole and its binding), rendered from deploy/overlays/cluster-secret-sync.
-async fn component_rbac(w: &World) -> Result<String> {
+pub(crate) async fn component_rbac(w: &World) -> Result<String> {
     let deploy = std::env::var(ENV_DEPLOY).context(ENV_DEPLOY)?;
     let rendered =
         w.k.run(
