@@ -123,7 +123,7 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
         }
         leaving.into_iter().collect()
     };
-    let left = leave(ctx, css, leaving, &record, fan.concurrency).await;
+    let (left, leave_again) = leave(ctx, css, leaving, &record, fan.concurrency).await;
     lock(&record).swept = true;
 
     let source = source::as_sync(css, &fan.install_namespace);
@@ -148,32 +148,19 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
     let current = css.status.clone().unwrap_or_default();
     if let (Some(wait), false, false) = (not_due, joining, retry_soon) {
         // Nothing to fetch: only the counts may have moved (a namespace left).
-        let next = status::next(
-            &current,
-            &lock(&record),
-            &status::Check {
-                generation: css.metadata.generation,
-                selected: &selected,
-                fetch: None,
-                now,
-                next: now + wait,
-                force_sync: None,
-            },
-        );
-        ctx.metrics.fanout().counts(&uid, Some(next.namespaces));
-        let status_written = if status::changed(&current, &next) {
-            ctx.cluster
-                .write_cluster_status(css, &next)
-                .await
-                .map_err(FanoutError::Status)?;
-            true
-        } else {
-            false
+        let check = status::Check {
+            generation: css.metadata.generation,
+            selected: &selected,
+            fetch: None,
+            now,
+            next: now + wait,
+            force_sync: None,
         };
+        let (_, status_written) = record_status(fan, css, &record, &check, false).await?;
         return Ok(Reconciled {
             left,
             status_written,
-            requeue_after: wait,
+            requeue_after: if leave_again { wait.min(RETRY_SOON) } else { wait },
             ..Reconciled::default()
         });
     }
@@ -227,29 +214,16 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
             (Some(Err(error)), delay, Written::Unchanged)
         }
     };
-    let next = status::next(
-        &current,
-        &lock(&record),
-        &status::Check {
-            generation: css.metadata.generation,
-            selected: &selected,
-            fetch,
-            now,
-            next: now + delay,
-            force_sync,
-        },
-    );
-    let write_status =
-        status::changed(&current, &next) || status::heartbeat_due(&current, ctx.config.status_heartbeat, now);
-    let status_written = if write_status {
-        ctx.cluster
-            .write_cluster_status(css, &next)
-            .await
-            .map_err(FanoutError::Status)?;
-        true
-    } else {
-        false
+    let check = status::Check {
+        generation: css.metadata.generation,
+        selected: &selected,
+        fetch,
+        now,
+        next: now + delay,
+        force_sync,
     };
+    let heartbeat = status::heartbeat_due(&current, ctx.config.status_heartbeat, now);
+    let (next, status_written) = record_status(fan, css, &record, &check, heartbeat).await?;
     publish(css, fan, &record, &current, &next, written).await;
     let counts = next.namespaces;
     if written != Written::Unchanged || status_written || fetched.is_err() {
@@ -272,8 +246,38 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
         fetched: fetched.is_ok(),
         left,
         status_written,
-        requeue_after: if retry { delay.min(RETRY_SOON) } else { delay },
+        requeue_after: if retry || leave_again {
+            delay.min(RETRY_SOON)
+        } else {
+            delay
+        },
     })
+}
+
+/// The status after `check`, counted in the metrics and written when it changed (or `heartbeat`); answers it
+/// and whether it was written.
+async fn record_status(
+    fan: &Fanout,
+    css: &ClusterSecretSync,
+    record: &std::sync::Mutex<super::state::Tracked>,
+    check: &status::Check<'_>,
+    heartbeat: bool,
+) -> Result<(sse_api::ClusterSecretSyncStatus, bool), FanoutError> {
+    let current = css.status.clone().unwrap_or_default();
+    let next = status::next(&current, &lock(record), check);
+    fan.ctx
+        .metrics
+        .fanout()
+        .counts(&css.uid().unwrap_or_default(), Some(next.namespaces));
+    if !(heartbeat || status::changed(&current, &next)) {
+        return Ok((next, false));
+    }
+    fan.ctx
+        .cluster
+        .write_cluster_status(css, &next)
+        .await
+        .map_err(FanoutError::Status)?;
+    Ok((next, true))
 }
 
 /// Events: a Warning per namespace that entered failure (or changed reason), a Warning when the fetch starts

@@ -162,14 +162,15 @@ fn failure(namespace: &str, error: &SyncError) -> Failure {
 
 /// Remove this resource's Secret from each of `namespaces` (they left the selection, or a sweep looks for
 /// leftovers): only a Secret that passes the ownership tests, deleted at the very resourceVersion that
-/// passed them, so a Secret someone replaced in between is never touched. Answers how many were deleted.
+/// passed them, so a Secret someone replaced in between is never touched. Answers how many were deleted, and
+/// whether some must be tried again (they stay in the record).
 pub async fn leave(
     ctx: &Context,
     css: &ClusterSecretSync,
     namespaces: Vec<Arc<str>>,
     tracked: &Mutex<Tracked>,
     concurrency: usize,
-) -> usize {
+) -> (usize, bool) {
     let results = futures::stream::iter(namespaces.into_iter().map(|ns| async move {
         let target = Target::fanout(css, &ns);
         let found = ctx
@@ -195,7 +196,7 @@ pub async fn leave(
     .collect::<Vec<_>>()
     .await;
     let mut tracked = lock(tracked);
-    let mut deleted = 0;
+    let (mut deleted, mut again) = (0, false);
     for (ns, outcome) in results {
         match outcome {
             Left::Deleted => {
@@ -206,13 +207,14 @@ pub async fn leave(
             // Kept in the record: the next reconcile tries again (a conflict, admission's informers behind
             // the namespace watch, the API server away).
             Left::Retry(error) => {
+                again = true;
                 tracked.written.entry(ns.clone()).or_default();
                 tracing::warn!(namespace = %ns, %error, "could not remove the Secret from a namespace that left the selection");
             }
         }
     }
     ctx.metrics.fanout().removed(deleted);
-    deleted
+    (deleted, again)
 }
 
 /// What leaving one namespace did.
