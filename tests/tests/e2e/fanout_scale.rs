@@ -154,7 +154,9 @@ pub async fn fanout_scale(w: &World, _ns: &str) -> Result<()> {
 
 /// The same namespaces, each with a SecretSync of its own (its ServiceAccount, federated, and its class).
 async fn arm_b(w: &World, nss: &[String], label: &str, n: usize, limit: Duration) -> Result<()> {
-    let mut docs = Vec::new();
+    // The ServiceAccounts first: a SecretSync applied before its ServiceAccount fails its first check for a
+    // missing account, and waits for its next.
+    let (mut accounts, mut docs) = (Vec::new(), Vec::new());
     for ns in nss {
         w.emulator.entra().add_federated_credential(
             TENANT,
@@ -165,7 +167,7 @@ async fn arm_b(w: &World, nss: &[String], label: &str, n: usize, limit: Duration
                 audience: AUDIENCE.into(),
             },
         );
-        docs.push(format!(
+        accounts.push(format!(
             "apiVersion: v1\nkind: ServiceAccount\nmetadata: {{name: {SA}, namespace: {ns}}}"
         ));
         docs.push(w.spc(ns, "spc", "azure", &["objectName: scale\nobjectType: secret"]));
@@ -181,6 +183,7 @@ async fn arm_b(w: &World, nss: &[String], label: &str, n: usize, limit: Duration
             .start_manager("manager-scale-b", &["--rotation-poll-interval-in-seconds=3600".into()])
             .await?;
         let result = async {
+            apply_all(w, accounts).await?;
             let started = Instant::now();
             apply_all(w, docs).await?;
             let ready = |_: ()| async {
