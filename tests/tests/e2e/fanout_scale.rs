@@ -1,5 +1,5 @@
 //! Tier 3, measured (issue 22): one ClusterSecretSync fanned out to `$SSE_E2E_FANOUT_NAMESPACES` namespaces
-//! (default 20; the figures in ARCHITECTURE §7 come from 1,000 with `cargo xtask e2e --release fanout_scale`),
+//! (default 20; the figures in ARCHITECTURE.md §7 come from 1,000 with `cargo xtask e2e --release fanout_scale`),
 //! beside the same namespaces served by as many SecretSyncs, in the same run, each arm by a manager binary of
 //! its own on the real API server: time to converge, the manager's RSS, a rotation reaching every Secret, and
 //! what a quiet check writes.
