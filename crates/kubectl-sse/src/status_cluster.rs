@@ -1,7 +1,7 @@
 //! `kubectl sse status --cluster [NAME]`: the ClusterSecretSyncs, one line each with their namespaces counted
 //! (selected, synced, failed, pending) and the three times of `status`; under each, the failing namespaces its
 //! status lists (at most 8) and where the rest are told: the manager's Warning Events `NamespaceFailed`, in
-//! namespace [`EVENTS_NAMESPACE`]. Read from the resources' status, never from a Secret.
+//! namespace [`EVENT_NAMESPACE`]. Read from the resources' status, never from a Secret.
 //!
 //! `kubectl sse status -A` appends the same table after the SecretSyncs' ([`appended`]); a caller who may
 //! not list ClusterSecretSyncs (403), or a cluster without their CRD (404), gets the SecretSyncs alone, as
@@ -19,10 +19,7 @@ use sse_api::{ClusterSecretSync, Time, conditions};
 use crate::cli::Output;
 use crate::status::{StatusArgs, columns, human, next_check, relative};
 
-/// Where the manager publishes its Events about ClusterSecretSyncs (they are cluster-scoped; Events are not).
-pub const EVENTS_NAMESPACE: &str = "default";
-/// The condition on the vault's read.
-const FETCHED: &str = "Fetched";
+use sse_api::cluster_secret_sync::{EVENT_NAMESPACE, FETCHED};
 /// Longest wait for the list `status -A` appends: it is an extra, as the Lease is.
 const APPEND_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -257,7 +254,7 @@ pub fn failures(row: &ClusterRow, now: SystemTime) -> String {
         .collect();
     let mut out: String = columns(&lines).lines().map(|l| format!("  {l}\n")).collect();
     out.push_str(&format!(
-        "  ({} of {failing} failing shown; kubectl events -n {EVENTS_NAMESPACE} --for clustersecretsync/{})\n",
+        "  ({} of {failing} failing shown; kubectl events -n {EVENT_NAMESPACE} --for clustersecretsync/{})\n",
         row.failures.len(),
         row.name
     ));

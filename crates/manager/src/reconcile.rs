@@ -422,7 +422,8 @@ async fn publish(
     status_write
 }
 
-async fn class_version(sync: &SecretSync, ctx: &Context) -> ClassVersion {
+/// The SecretProviderClass `sync` names, as the schedule compares it: (uid, generation).
+pub(crate) async fn class_version(sync: &SecretSync, ctx: &Context) -> ClassVersion {
     let namespace = sync.namespace().unwrap_or_default();
     ctx.cluster
         .secret_provider_class(&namespace, &sync.spec.secret_provider_class_name)

@@ -36,6 +36,11 @@ pub const OPT_OUT_LABEL: &str = "sse-rs.io/cluster-secret-sync-opt-out";
 pub const KEEP_FINALIZER: &str = "sse-rs.io/keep-secrets";
 /// Annotation on a released Secret: `<name>/<uid>` of the ClusterSecretSync that wrote it.
 pub const RELEASED_ANNOTATION: &str = "sse-rs.io/released-from";
+/// Where the manager publishes its Events about a ClusterSecretSync: events.k8s.io/v1 admits an Event whose
+/// `regarding` has no namespace only in `default` (or `kube-system`).
+pub const EVENT_NAMESPACE: &str = "default";
+/// Condition type: the vault was read (the last fetch succeeded).
+pub const FETCHED: &str = "Fetched";
 /// Namespaces of the control plane: a label selector never reaches them, only `namespaces.names`.
 pub const CONTROL_PLANE_NAMESPACES: [&str; 3] = ["kube-system", "kube-public", "kube-node-lease"];
 /// Most namespaces listed by name.

@@ -9,9 +9,7 @@ use sse_api::{ClusterSecretSync, ClusterSecretSyncStatus, cluster_secret_sync, c
 
 use super::{ClusterError, bounded, publish};
 
-/// Where Events about a cluster-scoped object live: events.k8s.io/v1 admits an Event whose `regarding` has no
-/// namespace only in `default` (or `kube-system`).
-pub const EVENT_NAMESPACE: &str = "default";
+pub use sse_api::cluster_secret_sync::EVENT_NAMESPACE;
 
 /// `DELETE` of the Secret, only while its resourceVersion is still the one the ownership check saw (409
 /// otherwise, 404 when it is gone).

@@ -20,7 +20,7 @@ pub(super) const LIST_PAGE: u32 = 100;
 
 /// What happened to an object a driver saw.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Change {
+pub(crate) enum Change {
     /// Part of the first list, before the controller starts.
     Listed,
     /// Created or updated (or re-listed after the watch restarted).
@@ -32,7 +32,7 @@ pub(super) enum Change {
 /// Poll a reflected watch stream in a task of its own until `shutdown`, calling `on_change` for every
 /// object listed, applied or deleted (after the store has it); the returned flag turns true once the first
 /// list is complete.
-pub(super) fn drive<K, S>(
+pub(crate) fn drive<K, S>(
     what: &'static str,
     stream: S,
     shutdown: CancellationToken,

@@ -46,7 +46,8 @@ mod caches;
 mod tests;
 mod triggers;
 
-use self::caches::{Change, LIST_PAGE, Users, drive, slim, trigger};
+pub(crate) use self::caches::{Change, drive};
+use self::caches::{LIST_PAGE, Users, slim, trigger};
 use self::triggers::{dispatcher, reporter, spawn_provider_recovery, spawn_sweeper, watch_owned_secrets};
 
 async fn run_reconcile(sync: Arc<SecretSync>, ctx: Arc<Context>) -> Result<Action, reconcile::Error> {

@@ -6,14 +6,14 @@
 use std::sync::Arc;
 
 use futures::StreamExt as _;
-use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation, TestOperation};
+use json_patch::{AddOperation, Patch, PatchOperation, RemoveOperation};
 use kube::ResourceExt;
 use sse_api::cluster_secret_sync::{KEEP_FINALIZER, LABEL, RELEASED_ANNOTATION};
 use sse_api::{ClusterSecretSync, DeletionPolicy, consts};
 
 use crate::cluster::{ClusterError, SecretPatch};
 use crate::context::Context;
-use crate::secret::{self, Check, Target};
+use crate::secret::{self, Check, Target, pointer, test};
 
 /// Put the finalizer on a resource with `Keep` (before any of its Secrets is written), or take ours off one
 /// switched to `Delete`; pinned to the resourceVersion seen. Answers whether it patched.
@@ -21,20 +21,26 @@ pub async fn ensure(ctx: &Context, css: &ClusterSecretSync) -> Result<bool, Clus
     let finalizers = css.finalizers();
     let held = finalizers.iter().position(|f| f == KEEP_FINALIZER);
     let version = test(
-        "/metadata/resourceVersion",
+        pointer(&["metadata", "resourceVersion"]),
         css.resource_version().unwrap_or_default().into(),
     );
     let ops = match (css.spec.deletion_policy, held) {
         (DeletionPolicy::Keep, None) if finalizers.is_empty() => vec![
             version,
-            add("/metadata/finalizers", serde_json::json!([KEEP_FINALIZER])),
+            add(
+                &pointer(&["metadata", "finalizers"]),
+                serde_json::json!([KEEP_FINALIZER]),
+            ),
         ],
-        (DeletionPolicy::Keep, None) => vec![version, add("/metadata/finalizers/-", KEEP_FINALIZER.into())],
-        (DeletionPolicy::Delete, Some(i)) => vec![
+        (DeletionPolicy::Keep, None) => vec![
             version,
-            test(&format!("/metadata/finalizers/{i}"), KEEP_FINALIZER.into()),
-            remove(&format!("/metadata/finalizers/{i}")),
+            add(&pointer(&["metadata", "finalizers", "-"]), KEEP_FINALIZER.into()),
         ],
+        (DeletionPolicy::Delete, Some(i)) => {
+            let mut ops = vec![version];
+            ops.extend(without_finalizer(i));
+            ops
+        }
         _ => return Ok(false),
     };
     ctx.cluster
@@ -61,12 +67,8 @@ pub async fn finish(
         .await
         .into_iter()
         .collect::<Result<Vec<bool>, ClusterError>>()?;
-    let ops = vec![
-        test(&format!("/metadata/finalizers/{i}"), KEEP_FINALIZER.into()),
-        remove(&format!("/metadata/finalizers/{i}")),
-    ];
     ctx.cluster
-        .patch_cluster_sync(&css.name_any(), &Patch(ops))
+        .patch_cluster_sync(&css.name_any(), &Patch(without_finalizer(i).to_vec()))
         .await?;
     Ok(released.into_iter().filter(|r| *r).count())
 }
@@ -75,15 +77,7 @@ pub async fn finish(
 /// ownership tests saw. `false` when there was none of ours.
 async fn release(ctx: &Context, css: &ClusterSecretSync, ns: Arc<str>) -> Result<bool, ClusterError> {
     let target = Target::fanout(css, &ns);
-    let found = ctx
-        .cluster
-        .patch_secret(
-            &ns,
-            &target.name,
-            &SecretPatch::Json(Patch(secret::ownership_tests(&target))),
-        )
-        .await;
-    let Check::Holds(version) = Check::from_answer(found)? else {
+    let Check::Holds(version) = secret::owned(&*ctx.cluster, &target).await? else {
         return Ok(false);
     };
     let patch = serde_json::json!({
@@ -107,22 +101,21 @@ async fn release(ctx: &Context, css: &ClusterSecretSync, ns: Arc<str>) -> Result
     }
 }
 
-fn test(path: &str, value: serde_json::Value) -> PatchOperation {
-    PatchOperation::Test(TestOperation {
-        path: path.parse().unwrap_or_default(),
-        value,
-    })
+/// Remove our finalizer, found at index `i` (tested there, so a list that moved meanwhile fails whole).
+fn without_finalizer(i: usize) -> [PatchOperation; 2] {
+    let at = pointer(&["metadata", "finalizers", &i.to_string()]);
+    [
+        test(at.clone(), KEEP_FINALIZER.into()),
+        PatchOperation::Remove(RemoveOperation {
+            path: at.parse().unwrap_or_default(),
+        }),
+    ]
 }
 
+/// An `add` operation at `path` (built by [`pointer`], or `pointer` + `/-` to append).
 fn add(path: &str, value: serde_json::Value) -> PatchOperation {
     PatchOperation::Add(AddOperation {
         path: path.parse().unwrap_or_default(),
         value,
-    })
-}
-
-fn remove(path: &str) -> PatchOperation {
-    PatchOperation::Remove(RemoveOperation {
-        path: path.parse().unwrap_or_default(),
     })
 }

@@ -42,6 +42,8 @@ use kube::api::Api;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::{WatchStreamExt as _, reflector, watcher};
+
+use crate::controller::{Change, drive};
 use sse_api::ClusterSecretSync;
 use tokio_util::sync::CancellationToken;
 
@@ -106,59 +108,40 @@ pub async fn run(
 ) {
     let (store, writer) = reflector::store();
     let (tx, rx) = futures::channel::mpsc::unbounded::<()>();
-    let namespace_events = reflector(
-        writer,
+    let mut namespaces_listed = drive(
+        "Namespace",
         // Only names, labels and deletion marks are read: the rest (managed fields, kubectl's last-applied
         // annotation) is dropped before the cache keeps it.
-        watcher(
-            Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
-            watcher::Config::default(),
+        reflector(
+            writer,
+            watcher(
+                Api::<PartialObjectMeta<Namespace>>::all(client.clone()),
+                watcher::Config::default(),
+            )
+            .modify(|ns| {
+                ns.metadata.managed_fields = None;
+                ns.metadata.annotations = None;
+                ns.metadata.owner_references = None;
+            }),
         )
-        .modify(|ns| {
-            ns.metadata.managed_fields = None;
-            ns.metadata.annotations = None;
-            ns.metadata.owner_references = None;
-        }),
-    )
-    .default_backoff()
-    .touched_objects();
-    let (stop, namespace_tx) = (shutdown.clone(), tx.clone());
-    tokio::spawn(async move {
-        let mut events = std::pin::pin!(namespace_events);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                event = events.next() => match event {
-                    Some(Ok(_)) => { let _ = namespace_tx.unbounded_send(()); }
-                    Some(Err(error)) => tracing::warn!(%error, "namespace watch"),
-                    None => return,
-                },
-            }
-        }
-    });
+        .default_backoff(),
+        shutdown.clone(),
+        trigger(tx.clone()),
+    );
     // A SecretProviderClass of the install namespace changed: every resource looks again (the schedule
     // compares each one's class version, so only those naming it fetch).
-    let class_events = watcher(
-        Api::<sse_api::SecretProviderClass>::namespaced(client.clone(), &install_namespace),
-        watcher::Config::default(),
-    )
-    .default_backoff()
-    .touched_objects();
-    let (stop, class_tx) = (shutdown.clone(), tx.clone());
-    tokio::spawn(async move {
-        let mut events = std::pin::pin!(class_events);
-        loop {
-            tokio::select! {
-                () = stop.cancelled() => return,
-                event = events.next() => match event {
-                    Some(Ok(_)) => { let _ = class_tx.unbounded_send(()); }
-                    Some(Err(error)) => tracing::warn!(%error, "SecretProviderClass watch (fan-out)"),
-                    None => return,
-                },
-            }
-        }
-    });
-    let ready = async { store.wait_until_ready().await.is_ok() && classes.listed().await };
+    drive(
+        "SecretProviderClass (fan-out)",
+        watcher(
+            Api::<sse_api::SecretProviderClass>::namespaced(client.clone(), &install_namespace),
+            watcher::Config::default(),
+        )
+        .default_backoff(),
+        shutdown.clone(),
+        trigger(tx),
+    );
+    let ready =
+        async { namespaces_listed.wait_for(|listed| *listed).await.is_ok() && classes.listed().await };
     tokio::select! {
         () = shutdown.cancelled() => return,
         ok = ready => if !ok { return },
@@ -188,6 +171,16 @@ pub async fn run(
             }
         })
         .await;
+}
+
+/// Every change a driven watch sees after its first list triggers every resource (the first list is the
+/// controller's own to act on).
+fn trigger<K>(tx: futures::channel::mpsc::UnboundedSender<()>) -> impl Fn(&K, Change) + Send + 'static {
+    move |_, change| {
+        if change != Change::Listed {
+            let _ = tx.unbounded_send(());
+        }
+    }
 }
 
 fn error_policy(_: Arc<ClusterSecretSync>, error: &FanoutError, _: Arc<Fanout>) -> Action {

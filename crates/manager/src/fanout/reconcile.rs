@@ -133,16 +133,13 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
         tracked: &record,
         concurrency: fan.concurrency,
     };
-    let class_version = class_version(css, fan).await;
+    let class_version = crate::reconcile::class_version(&source, ctx).await;
     let (joining, retry_soon) = {
         let tracked = lock(&record);
         let joining = selected
             .iter()
             .any(|ns| !tracked.written.contains_key(ns) && !tracked.failing.contains_key(ns));
-        let retry_soon = tracked.failing.iter().any(|(ns, f)| {
-            f.transient && selected.contains(ns) && now.duration_since(f.since).unwrap_or_default() < YOUNG
-        });
-        (joining, retry_soon)
+        (joining, retry_young(&tracked, &selected, now))
     };
     let not_due = ctx.schedule.not_due(&source, &class_version, now);
     let current = css.status.clone().unwrap_or_default();
@@ -156,7 +153,7 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
             next: now + wait,
             force_sync: None,
         };
-        let (_, status_written) = record_status(fan, css, &record, &check, false).await?;
+        let (_, status_written) = record_status(fan, css, &current, &record, &check, false).await?;
         return Ok(Reconciled {
             left,
             status_written,
@@ -223,7 +220,7 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
         force_sync,
     };
     let heartbeat = status::heartbeat_due(&current, ctx.config.status_heartbeat, now);
-    let (next, status_written) = record_status(fan, css, &record, &check, heartbeat).await?;
+    let (next, status_written) = record_status(fan, css, &current, &record, &check, heartbeat).await?;
     publish(css, fan, &record, &current, &next, written).await;
     let counts = next.namespaces;
     if written != Written::Unchanged || status_written || fetched.is_err() {
@@ -238,10 +235,7 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
     } else {
         tracing::debug!(selected = counts.selected, "checked: no change");
     }
-    let retry = lock(&record)
-        .failing
-        .values()
-        .any(|f| f.transient && now.duration_since(f.since).unwrap_or_default() < YOUNG);
+    let retry = retry_young(&lock(&record), &selected, now);
     Ok(Reconciled {
         fetched: fetched.is_ok(),
         left,
@@ -254,22 +248,30 @@ pub async fn reconcile(css: &ClusterSecretSync, fan: &Fanout) -> Result<Reconcil
     })
 }
 
+/// Whether a selected namespace failed transiently less than [`YOUNG`] ago: it is tried again within
+/// [`RETRY_SOON`]. (One no longer selected is the leave's to retry.)
+fn retry_young(tracked: &super::state::Tracked, selected: &[Arc<str>], now: SystemTime) -> bool {
+    tracked.failing.iter().any(|(ns, f)| {
+        f.transient && selected.contains(ns) && now.duration_since(f.since).unwrap_or_default() < YOUNG
+    })
+}
+
 /// The status after `check`, counted in the metrics and written when it changed (or `heartbeat`); answers it
 /// and whether it was written.
 async fn record_status(
     fan: &Fanout,
     css: &ClusterSecretSync,
+    current: &sse_api::ClusterSecretSyncStatus,
     record: &std::sync::Mutex<super::state::Tracked>,
     check: &status::Check<'_>,
     heartbeat: bool,
 ) -> Result<(sse_api::ClusterSecretSyncStatus, bool), FanoutError> {
-    let current = css.status.clone().unwrap_or_default();
-    let next = status::next(&current, &lock(record), check);
+    let next = status::next(current, &lock(record), check);
     fan.ctx
         .metrics
         .fanout()
         .counts(&css.uid().unwrap_or_default(), Some(next.namespaces));
-    if !(heartbeat || status::changed(&current, &next)) {
+    if !(heartbeat || status::changed(current, &next)) {
         return Ok((next, false));
     }
     fan.ctx
@@ -324,20 +326,4 @@ async fn publish(
         );
         cluster.cluster_event(css, false, "ValueChanged", &message).await;
     }
-}
-
-/// The SecretProviderClass the resource names, as the schedule compares it: (uid, generation).
-async fn class_version(css: &ClusterSecretSync, fan: &Fanout) -> crate::schedule::ClassVersion {
-    fan.ctx
-        .cluster
-        .secret_provider_class(&fan.install_namespace, &css.spec.secret_provider_class_name)
-        .await
-        .ok()
-        .flatten()
-        .map(|spc| {
-            (
-                spc.uid().unwrap_or_default(),
-                spc.metadata.generation.unwrap_or_default(),
-            )
-        })
 }

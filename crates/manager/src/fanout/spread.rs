@@ -32,32 +32,22 @@ pub struct Spread<'a> {
     pub concurrency: usize,
 }
 
-impl Spread<'_> {
-    /// The selected namespaces its record does not show holding the current values (new, or failing).
-    pub fn joiners(&self) -> Vec<Arc<str>> {
-        let tracked = lock(self.tracked);
-        self.selected
-            .iter()
-            .filter(|ns| !tracked.written.contains_key(&***ns))
-            .cloned()
-            .collect()
-    }
-}
-
 #[async_trait::async_trait]
 impl Destination for Spread<'_> {
     /// Intact when every selected namespace holds the Secret this process wrote or last saw there, untouched
     /// since (one test-only patch each: nothing is written).
     async fn intact(&self, ctx: &Context, _: &str) -> Result<bool, SyncError> {
-        if !self.joiners().is_empty() {
-            return Ok(false);
-        }
-        let held: Vec<(Arc<str>, String)> = {
+        // A selected namespace the record does not show holding the current values (new, or failing) needs
+        // them: not intact.
+        let held: Option<Vec<(Arc<str>, String)>> = {
             let tracked = lock(self.tracked);
             self.selected
                 .iter()
-                .filter_map(|ns| Some((ns.clone(), tracked.written.get(ns)?.clone())))
+                .map(|ns| Some((ns.clone(), tracked.written.get(ns)?.clone())))
                 .collect()
+        };
+        let Some(held) = held else {
+            return Ok(false);
         };
         let checks = futures::stream::iter(held.into_iter().map(|(ns, version)| async move {
             let target = Target::fanout(self.css, &ns);
@@ -88,10 +78,7 @@ impl Destination for Spread<'_> {
     ) -> Result<(Written, String), SyncError> {
         let writes = futures::stream::iter(self.selected.iter().cloned().map(|ns| async move {
             let target = Target::fanout(self.css, &ns);
-            let mut desired = secret::desired_for(&target, &self.css.spec.secret_object, data);
-            if let Some(tagged) = tagged {
-                crate::tags::apply(&mut desired, tagged);
-            }
+            let desired = secret::desired_for(&target, &self.css.spec.secret_object, data, tagged);
             let result = secret::write(&*ctx.cluster, &target, &desired, expect_change).await;
             (ns, result)
         }))
@@ -173,15 +160,7 @@ pub async fn leave(
 ) -> (usize, bool) {
     let results = futures::stream::iter(namespaces.into_iter().map(|ns| async move {
         let target = Target::fanout(css, &ns);
-        let found = ctx
-            .cluster
-            .patch_secret(
-                &ns,
-                &target.name,
-                &crate::cluster::SecretPatch::Json(json_patch::Patch(secret::ownership_tests(&target))),
-            )
-            .await;
-        let outcome = match Check::from_answer(found) {
+        let outcome = match secret::owned(&*ctx.cluster, &target).await {
             Ok(Check::Holds(version)) => match ctx.cluster.delete_secret(&ns, &target.name, &version).await {
                 Ok(()) => Left::Deleted,
                 Err(e) if e.is_not_found() => Left::Gone,

@@ -13,8 +13,7 @@ use super::state::Tracked;
 use crate::clock::to_time;
 use crate::error::SyncError;
 
-/// Condition type: the vault was read (the last fetch succeeded).
-pub const FETCHED: &str = "Fetched";
+pub use sse_api::cluster_secret_sync::FETCHED;
 /// Condition type: every selected namespace holds the current values.
 pub const READY: &str = "Ready";
 /// `Ready` reasons of the fan-out (the fetch's own reasons are the SecretSync's).

@@ -46,8 +46,7 @@ mod ops;
 #[cfg(test)]
 mod tests;
 
-pub use ops::{Check, content_tests, data_tests, ownership_tests};
-use ops::{pointer, test};
+pub use ops::{Check, content_tests, data_tests, ownership_tests, pointer, test};
 
 /// The Secret a write is for, and what makes it ours: the owner reference it carries alone, and labels
 /// beside the controller's.
@@ -93,11 +92,17 @@ impl<'a> Target<'a> {
 
 /// The Secret this SecretSync should produce with `data`.
 pub fn desired(sync: &SecretSync, data: &SecretData) -> Secret {
-    desired_for(&Target::of(sync), &sync.spec.secret_object, data)
+    desired_for(&Target::of(sync), &sync.spec.secret_object, data, None)
 }
 
-/// The Secret `object` describes, with `data`, written as `target`.
-pub fn desired_for(target: &Target<'_>, object: &SecretObject, data: &SecretData) -> Secret {
+/// The Secret `object` describes, with `data` and the vault's `tagged` labels and annotations, written as
+/// `target`.
+pub fn desired_for(
+    target: &Target<'_>,
+    object: &SecretObject,
+    data: &SecretData,
+    tagged: Option<&crate::tags::Tagged>,
+) -> Secret {
     let mut labels = object.labels.clone().unwrap_or_default();
     labels.insert(
         consts::CONTROLLER_LABEL_KEY.into(),
@@ -105,7 +110,7 @@ pub fn desired_for(target: &Target<'_>, object: &SecretObject, data: &SecretData
     );
     labels.extend(target.marks.iter().map(|(k, v)| ((*k).to_string(), v.clone())));
     let annotations = object.annotations.clone().filter(|a| !a.is_empty());
-    Secret {
+    let mut secret = Secret {
         metadata: ObjectMeta {
             name: Some(target.name.clone()),
             namespace: Some(target.namespace.clone()),
@@ -126,7 +131,11 @@ pub fn desired_for(target: &Target<'_>, object: &SecretObject, data: &SecretData
                 .collect(),
         ),
         ..Secret::default()
+    };
+    if let Some(tagged) = tagged {
+        crate::tags::apply(&mut secret, tagged);
     }
+    secret
 }
 
 /// Send `tests` (only `test` operations) against the Secret.
@@ -142,6 +151,12 @@ async fn check(
             .patch_secret(namespace, name, &SecretPatch::Json(Patch(tests)))
             .await,
     )
+}
+
+/// Whether the Secret is `target`'s (its ownership tests, as one test-only patch): `Holds` with the
+/// resourceVersion they held at, `Fails` when it is not, `Absent`.
+pub async fn owned(cluster: &dyn Cluster, target: &Target<'_>) -> Result<Check, ClusterError> {
+    check(cluster, &target.namespace, &target.name, ownership_tests(target)).await
 }
 
 /// Where the Secret stands, found out by test-only patches (the table in the module doc).

@@ -12,14 +12,16 @@ use super::Target;
 use crate::cluster::ClusterError;
 
 /// RFC 6901 escaping of one path segment.
-pub(super) fn pointer(segments: &[&str]) -> String {
+/// RFC 6901 pointer of these path segments, each escaped.
+pub fn pointer(segments: &[&str]) -> String {
     segments
         .iter()
         .map(|s| format!("/{}", s.replace('~', "~0").replace('/', "~1")))
         .collect()
 }
 
-pub(super) fn test(path: String, value: serde_json::Value) -> PatchOperation {
+/// A `test` operation at `path` (built by [`pointer`]).
+pub fn test(path: String, value: serde_json::Value) -> PatchOperation {
     // A pointer built by `pointer` always parses.
     PatchOperation::Test(TestOperation {
         path: path.parse().unwrap_or_default(),

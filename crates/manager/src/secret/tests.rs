@@ -71,7 +71,7 @@ fn a_fanout_secret_carries_the_mark_and_a_controller_owner() {
     css.metadata.uid = Some("css-1".into());
     let target = Target::fanout(&css, "team-a");
     let data = SecretData(BTreeMap::from([("k".to_string(), b"v".to_vec())]));
-    let secret = desired_for(&target, &css.spec.secret_object, &data);
+    let secret = desired_for(&target, &css.spec.secret_object, &data, None);
     assert_eq!(secret.metadata.namespace.as_deref(), Some("team-a"));
     assert_eq!(secret.metadata.name.as_deref(), Some("registry"));
     let labels = secret.metadata.labels.clone().unwrap();

@@ -40,11 +40,12 @@ impl OwnSecret<'_> {
         data: &mapping::SecretData,
         tagged: Option<&crate::tags::Tagged>,
     ) -> k8s_openapi::api::core::v1::Secret {
-        let mut desired = secret::desired(self.0, data);
-        if let Some(tagged) = tagged {
-            crate::tags::apply(&mut desired, tagged);
-        }
-        desired
+        secret::desired_for(
+            &secret::Target::of(self.0),
+            &self.0.spec.secret_object,
+            data,
+            tagged,
+        )
     }
 }
 
