@@ -19,8 +19,8 @@ fn b64(v: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(v)
 }
 
-/// `(namespace, value of key, resourceVersion)` of every Secret `name` in the namespaces labelled `label`'s
-/// run (one LIST, columns only).
+/// `(namespace, value of key, resourceVersion)` of every Secret named `name`, in any namespace (one LIST,
+/// columns only).
 async fn secrets_named(w: &World, name: &str, key: &str) -> Result<Vec<(String, String, String)>> {
     let columns = format!(
         "custom-columns=NS:.metadata.namespace,V:.data.{},RV:.metadata.resourceVersion",
@@ -52,6 +52,15 @@ async fn secrets_named(w: &World, name: &str, key: &str) -> Result<Vec<(String, 
             ))
         })
         .collect())
+}
+
+/// Wait until `n` Secrets named `name` hold `value` under their `key`.
+async fn all_hold(w: &World, name: &str, value: &str, n: usize, limit: Duration) -> Result<()> {
+    eventually(limit, || async {
+        let rows = secrets_named(w, name, "key").await?;
+        Ok((rows.iter().filter(|r| r.1 == b64(value)).count() == n).then_some(()))
+    })
+    .await
 }
 
 /// Apply `docs` in chunks of 250 documents, four at a time.
@@ -114,12 +123,7 @@ pub async fn fanout_scale(w: &World, _ns: &str) -> Result<()> {
             w.emulator.store().set_secret(VAULT, "scale", "v2");
             let started = Instant::now();
             w.k.apply(&css("t1")).await?;
-            eventually(limit, || async {
-                let rows = secrets_named(w, name, "key").await?;
-                let held = rows.iter().filter(|r| r.1 == b64("v2")).count();
-                Ok((held == n).then_some(()))
-            })
-            .await?;
+            all_hold(w, name, "v2", n, limit).await?;
             let rotated = started.elapsed();
 
             let before = secrets_named(w, name, "key").await?;
@@ -186,19 +190,16 @@ async fn arm_b(w: &World, nss: &[String], label: &str, n: usize, limit: Duration
             apply_all(w, accounts).await?;
             let started = Instant::now();
             apply_all(w, docs).await?;
-            let ready = |_: ()| async {
-                eventually(limit, || async {
-                    let column = r#"custom-columns=READY:.status.conditions[?(@.type=="Ready")].status"#;
-                    let table = w
-                        .k
-                        .run(&["get", "secretsyncs", "-A", "-l", label, "--no-headers", "-o", column], None)
-                        .await?;
-                    let ready = table.lines().filter(|l| l.trim() == "True").count();
-                    Ok((ready == n).then_some(()))
-                })
-                .await
-            };
-            ready(()).await?;
+            eventually(limit, || async {
+                let column = r#"custom-columns=READY:.status.conditions[?(@.type=="Ready")].status"#;
+                let table = w
+                    .k
+                    .run(&["get", "secretsyncs", "-A", "-l", label, "--no-headers", "-o", column], None)
+                    .await?;
+                let ready = table.lines().filter(|l| l.trim() == "True").count();
+                Ok((ready == n).then_some(()))
+            })
+            .await?;
             let converged = started.elapsed();
             let rss_converged = manager.rss_mib();
             w.emulator.store().set_secret(VAULT, "scale", "v3");
@@ -208,11 +209,7 @@ async fn arm_b(w: &World, nss: &[String], label: &str, n: usize, limit: Duration
                 None,
             )
             .await?;
-            eventually(limit, || async {
-                let rows = secrets_named(w, "scale-b", "key").await?;
-                Ok((rows.iter().filter(|r| r.1 == b64("v3")).count() == n).then_some(()))
-            })
-            .await?;
+            all_hold(w, "scale-b", "v3", n, limit).await?;
             let rotated = started.elapsed();
             let rss_end = manager.rss_mib();
             println!(

@@ -41,6 +41,39 @@ fn api_calls(env: &sse_tests::Env) -> (usize, usize) {
     (writes, checks)
 }
 
+/// What one cycle cost.
+struct Cycle {
+    time: std::time::Duration,
+    /// Key Vault requests.
+    kv: u64,
+    /// API writes that may persist (applies, deletes, status writes).
+    writes: usize,
+    /// Test-only patches, which never persist.
+    checks: usize,
+}
+
+/// Run `work` from zeroed counters and answer what it cost.
+async fn cycle(env: &sse_tests::Env, work: impl Future<Output = Result<()>>) -> Result<Cycle> {
+    env.emulator.reset_counters();
+    env.cluster.clear_calls();
+    let started = Instant::now();
+    work.await?;
+    let time = started.elapsed();
+    let (writes, checks) = api_calls(env);
+    Ok(Cycle {
+        time,
+        kv: kv_requests(env).0,
+        writes,
+        checks,
+    })
+}
+
+/// Arm B's cycle: every SecretSync reconciled (`force`: as if due).
+async fn pass_ok(env: &sse_tests::Env, syncs: &mut [sse_api::SecretSync], force: bool) -> Result<()> {
+    pass(env, &env.ctx, syncs, force).await;
+    Ok(())
+}
+
 /// How many of `names` (namespace, Secret) hold `value` under key `key`.
 fn holding(env: &sse_tests::Env, names: &[(String, String)], value: &str) -> usize {
     names
@@ -99,9 +132,19 @@ pub(super) async fn measure(n: usize) -> Result<()> {
     );
     css.metadata.name = Some(NAME.into());
     env.cluster.put_cluster_sync(css);
-    let reconcile = || async {
-        let css = env.cluster.cluster_sync(NAME).expect("stored");
-        manager::fanout::reconcile(&css, &fan).await
+    // One reconcile of the resource as stored; `due`: as if its check were due.
+    let reconcile = |due: bool| {
+        let (fan, env) = (&fan, &env);
+        async move {
+            if due {
+                fan.ctx.expire(&format!("{}/{NAME}", sse_tests::NS));
+            }
+            let css = env.cluster.cluster_sync(NAME).expect("stored");
+            manager::fanout::reconcile(&css, fan)
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::from)
+        }
     };
     let a_names: Vec<(String, String)> = (0..n)
         .map(|i| (format!("team-{i:05}"), NAME.to_string()))
@@ -126,123 +169,74 @@ pub(super) async fn measure(n: usize) -> Result<()> {
     );
     println!("{:<44} {:>16} {:>16}", "", "A (fan-out)", "B (SecretSyncs)");
 
-    // First sync.
     let row = |label: &str, a: String, b: String| println!("{label:<44} {a:>16} {b:>16}");
-    env.emulator.reset_counters();
-    env.cluster.clear_calls();
-    let started = Instant::now();
-    reconcile().await?;
-    let a_first = (started.elapsed(), kv_requests(&env).0, api_calls(&env));
+    let secs = |c: &Cycle| format!("{:.2} s", c.time.as_secs_f64());
+
+    // First sync.
+    let a = cycle(&env, reconcile(false)).await?;
     ensure!(holding(&env, &a_names, "v1") == n, "arm A converged");
-    env.emulator.reset_counters();
-    env.cluster.clear_calls();
-    let started = Instant::now();
-    pass(&env, &env.ctx, &mut syncs, false).await;
-    let b_first = (started.elapsed(), kv_requests(&env).0, api_calls(&env));
+    let b = cycle(&env, pass_ok(&env, &mut syncs, false)).await?;
     ensure!(holding(&env, &b_names, "v1") == n, "arm B converged");
-    row(
-        "first sync: time",
-        format!("{:.2} s", a_first.0.as_secs_f64()),
-        format!("{:.2} s", b_first.0.as_secs_f64()),
-    );
+    row("first sync: time", secs(&a), secs(&b));
     row(
         "first sync: Key Vault requests",
-        a_first.1.to_string(),
-        b_first.1.to_string(),
+        a.kv.to_string(),
+        b.kv.to_string(),
     );
 
     // A quiet cycle (change detection on, the default).
-    let quiet_a = {
-        env.emulator.reset_counters();
-        env.cluster.clear_calls();
-        fan.ctx.expire(&format!("{}/{NAME}", sse_tests::NS));
-        let started = Instant::now();
-        reconcile().await?;
-        (started.elapsed(), kv_requests(&env).0, api_calls(&env))
-    };
-    let quiet_b = {
-        env.emulator.reset_counters();
-        env.cluster.clear_calls();
-        let started = Instant::now();
-        pass(&env, &env.ctx, &mut syncs, true).await;
-        (started.elapsed(), kv_requests(&env).0, api_calls(&env))
-    };
+    let a = cycle(&env, reconcile(true)).await?;
+    let b = cycle(&env, pass_ok(&env, &mut syncs, true)).await?;
     row(
         "quiet cycle: Key Vault requests",
-        quiet_a.1.to_string(),
-        quiet_b.1.to_string(),
+        a.kv.to_string(),
+        b.kv.to_string(),
     );
     row(
         "quiet cycle: API writes (goal: 0)",
-        quiet_a.2.0.to_string(),
-        quiet_b.2.0.to_string(),
+        a.writes.to_string(),
+        b.writes.to_string(),
     );
     row(
         "quiet cycle: test-only patches (no write)",
-        quiet_a.2.1.to_string(),
-        quiet_b.2.1.to_string(),
+        a.checks.to_string(),
+        b.checks.to_string(),
     );
-    row(
-        "quiet cycle: time",
-        format!("{:.2} s", quiet_a.0.as_secs_f64()),
-        format!("{:.2} s", quiet_b.0.as_secs_f64()),
-    );
+    row("quiet cycle: time", secs(&a), secs(&b));
 
     // A rotation: the time from the check that sees it to the last Secret holding the new value.
     env.emulator.store().set_secret(sse_tests::VAULT, OBJECT, "v2");
-    env.emulator.reset_counters();
-    env.cluster.clear_calls();
-    fan.ctx.expire(&format!("{}/{NAME}", sse_tests::NS));
-    let started = Instant::now();
-    reconcile().await?;
-    let rot_a = (started.elapsed(), kv_requests(&env).0, api_calls(&env));
+    let a = cycle(&env, reconcile(true)).await?;
     ensure!(
         holding(&env, &a_names, "v2") == n,
         "the rotation reached every namespace of arm A"
     );
-    env.emulator.reset_counters();
-    env.cluster.clear_calls();
-    let started = Instant::now();
-    pass(&env, &env.ctx, &mut syncs, true).await;
-    let rot_b = (started.elapsed(), kv_requests(&env).0, api_calls(&env));
+    let b = cycle(&env, pass_ok(&env, &mut syncs, true)).await?;
     ensure!(
         holding(&env, &b_names, "v2") == n,
         "the rotation reached every Secret of arm B"
     );
-    row(
-        "rotation: Key Vault requests",
-        rot_a.1.to_string(),
-        rot_b.1.to_string(),
-    );
-    row(
-        "rotation: time until all Secrets hold it",
-        format!("{:.2} s", rot_a.0.as_secs_f64()),
-        format!("{:.2} s", rot_b.0.as_secs_f64()),
-    );
-    row(
-        "rotation: API writes",
-        rot_a.2.0.to_string(),
-        rot_b.2.0.to_string(),
-    );
+    row("rotation: Key Vault requests", a.kv.to_string(), b.kv.to_string());
+    row("rotation: time until all Secrets hold it", secs(&a), secs(&b));
+    row("rotation: API writes", a.writes.to_string(), b.writes.to_string());
 
     // A namespace joins (arm A only: a SecretSync is created by its namespace's user).
     namespaces.put("team-joining", &[("registry", "yes")]);
-    env.emulator.reset_counters();
-    env.cluster.clear_calls();
-    let started = Instant::now();
-    reconcile().await?;
-    let joined = env.cluster.secret("team-joining", NAME).is_some();
+    let joined = cycle(&env, reconcile(false)).await?;
+    ensure!(
+        env.cluster.secret("team-joining", NAME).is_some(),
+        "the joining namespace got its Secret"
+    );
     row(
         "a namespace joins: time to its Secret",
-        format!("{:.3} s", started.elapsed().as_secs_f64()),
+        format!("{:.3} s", joined.time.as_secs_f64()),
         "-".into(),
     );
     row(
         "a namespace joins: Key Vault requests",
-        kv_requests(&env).0.to_string(),
+        joined.kv.to_string(),
         "-".into(),
     );
-    ensure!(joined, "the joining namespace got its Secret");
     println!(
         "\nbench process RSS: {rss_start} kB at the start, {} kB at the end (both arms, the emulator, the provider and the API double together; the manager binary is measured by `cargo xtask e2e --release fanout_scale`)\n",
         super::fleet::self_rss_kb()
